@@ -1,0 +1,103 @@
+"""What the broker links hand to the UI: plain, immutable values that cross threads safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .codecs import Motion, Position
+from .errors import RejectReason
+
+
+class LinkName(StrEnum):
+    STOMP = "STOMP"
+    MQTT = "MQTT"
+
+
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    UP = "up"
+    DOWN = "down"
+
+
+class Delivery(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReceived:
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class MotionReceived:
+    device_id: str
+    motion: Motion
+    retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WillReceived:
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRejected:
+    link: LinkName
+    reason: RejectReason
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStateChanged:
+    """A link went connecting, up or down; ``retry_in`` is set while it waits to reconnect."""
+
+    link: LinkName
+    state: LinkState
+    detail: str = ""
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """The broker's receipt for an order (confirmed), or why there is none (failed)."""
+
+    order_id: str
+    device_id: str
+    delivery: Delivery
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """The broker's PUBACK for an alert (confirmed), or why there is none (failed)."""
+
+    alert_id: str
+    device_id: str
+    colour: str
+    delivery: Delivery
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceNotice:
+    """Something a device reported about itself, such as reading an order or flashing."""
+
+    device_id: str
+    text: str
+
+
+Telemetry = LocationReceived | MotionReceived
+Event = (
+    LocationReceived
+    | MotionReceived
+    | WillReceived
+    | MessageRejected
+    | LinkStateChanged
+    | OrderOutcome
+    | AlertOutcome
+    | DeviceNotice
+)

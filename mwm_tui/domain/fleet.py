@@ -1,0 +1,226 @@
+"""The fleet model: every device HQ has heard of, joined across STOMP and MQTT by id.
+
+Memory grows with the number of devices, never with the number of messages: histories are
+fixed rings and counters are integers. Time comes from an injected clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .codecs import Motion, Position
+from .errors import RejectReason
+from .events import (
+    Event,
+    LinkName,
+    LocationReceived,
+    MessageRejected,
+    MotionReceived,
+    WillReceived,
+)
+from .ids import id_problem
+from .ring import FloatRing
+
+Clock = Callable[[], float]
+
+
+class DeviceStatus(StrEnum):
+    ONLINE = "online"
+    STALE = "stale"
+    OFFLINE = "offline"
+
+
+class Device:
+    """What HQ knows of one device."""
+
+    __slots__ = (
+        "address_problem",
+        "device_id",
+        "last_location_at",
+        "last_motion_at",
+        "location_count",
+        "motion",
+        "motion_count",
+        "pitch",
+        "position",
+        "roll",
+        "status",
+        "status_reason",
+        "trail_lat",
+        "trail_lng",
+        "yaw",
+    )
+
+    def __init__(self, device_id: str, history: int, trail: int) -> None:
+        self.device_id = device_id
+        # Why orders and alerts cannot be addressed to this id, if they cannot.
+        self.address_problem = id_problem(device_id)
+        self.status = DeviceStatus.ONLINE
+        self.status_reason = ""
+        self.position: Position | None = None
+        self.motion: Motion | None = None
+        self.trail_lat = FloatRing(trail)
+        self.trail_lng = FloatRing(trail)
+        self.pitch = FloatRing(history)
+        self.roll = FloatRing(history)
+        self.yaw = FloatRing(history)
+        self.last_location_at: float | None = None
+        self.last_motion_at: float | None = None
+        self.location_count = 0
+        self.motion_count = 0
+
+    @property
+    def last_seen(self) -> float | None:
+        """Clock time of the newest live message on either protocol."""
+        if self.last_location_at is None:
+            return self.last_motion_at
+        if self.last_motion_at is None:
+            return self.last_location_at
+        return max(self.last_location_at, self.last_motion_at)
+
+    def trail(self) -> list[tuple[float, float]]:
+        """Recent (lat, lng) fixes, oldest first."""
+        return list(zip(self.trail_lat.values(), self.trail_lng.values(), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A device appeared (``before`` None) or changed status, with a reason for the log."""
+
+    device_id: str
+    before: DeviceStatus | None
+    after: DeviceStatus
+    reason: str
+
+
+class Fleet:
+    def __init__(
+        self,
+        clock: Clock = time.monotonic,
+        stale_after: float = 15.0,
+        offline_after: float = 120.0,
+        history: int = 50,
+        trail: int = 20,
+    ) -> None:
+        if not 0 < stale_after < offline_after:
+            raise ValueError("need 0 < stale_after < offline_after")
+        self.clock = clock
+        self.stale_after = stale_after
+        self.offline_after = offline_after
+        self.history = history
+        self.trail_length = trail
+        self.devices: dict[str, Device] = {}
+        self.accepted: Counter[LinkName] = Counter()
+        self.rejected: Counter[LinkName] = Counter()
+        self.rejects_by_reason: Counter[RejectReason] = Counter()
+        # Bumped when a device is added or changes status: a sorted view must re-sort.
+        self.version = 0
+        self._dirty: set[str] = set()
+        self._changes: list[StatusChange] = []
+
+    def apply(self, event: Event) -> None:
+        """Apply one fleet event; other kinds of event are not the fleet's and are ignored."""
+        if isinstance(event, MotionReceived):
+            self.apply_motion(event.device_id, event.motion, retained=event.retained)
+        elif isinstance(event, LocationReceived):
+            self.apply_location(event.position)
+        elif isinstance(event, WillReceived):
+            self.apply_will(event.device_id)
+        elif isinstance(event, MessageRejected):
+            self.record_reject(event.link, event.reason)
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply_location(self, position: Position) -> None:
+        device = self._device(position.device_id)
+        now = self.clock()
+        device.position = position
+        device.trail_lat.append(position.lat)
+        device.trail_lng.append(position.lng)
+        device.last_location_at = now
+        device.location_count += 1
+        self.accepted[LinkName.STOMP] += 1
+        self._heard_from(device)
+
+    def apply_motion(self, device_id: str, motion: Motion, *, retained: bool = False) -> None:
+        # A retained value may be old: it shows the motion but proves nothing about liveness.
+        known = device_id in self.devices
+        device = self._device(device_id)
+        device.motion = motion
+        device.pitch.append(motion.pitch)
+        device.roll.append(motion.roll)
+        device.yaw.append(motion.yaw)
+        device.motion_count += 1
+        self.accepted[LinkName.MQTT] += 1
+        if not retained:
+            device.last_motion_at = self.clock()
+            self._heard_from(device)
+        elif not known:
+            self._set_status(device, DeviceStatus.STALE, "only a retained motion so far")
+        else:
+            self._dirty.add(device_id)
+
+    def apply_will(self, device_id: str) -> None:
+        device = self._device(device_id)
+        self.accepted[LinkName.MQTT] += 1
+        self._set_status(device, DeviceStatus.OFFLINE, "last will")
+
+    def record_reject(self, link: LinkName, reason: RejectReason) -> None:
+        self.rejected[link] += 1
+        self.rejects_by_reason[reason] += 1
+
+    def sweep(self) -> None:
+        """Mark devices silent for too long as stale, then offline."""
+        now = self.clock()
+        for device in self.devices.values():
+            seen = device.last_seen
+            if seen is None or device.status is DeviceStatus.OFFLINE:
+                continue
+            silent = now - seen
+            if silent >= self.offline_after:
+                self._set_status(device, DeviceStatus.OFFLINE, f"silent for {silent:.0f} s")
+            elif silent >= self.stale_after and device.status is DeviceStatus.ONLINE:
+                self._set_status(device, DeviceStatus.STALE, f"silent for {silent:.0f} s")
+
+    def take_changes(self) -> list[StatusChange]:
+        """Status changes since the last call, oldest first."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    def take_dirty(self) -> set[str]:
+        """Ids of devices whose data changed since the last call."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def counts(self) -> Counter[DeviceStatus]:
+        return Counter(device.status for device in self.devices.values())
+
+    def _device(self, device_id: str) -> Device:
+        device = self.devices.get(device_id)
+        if device is None:
+            device = Device(device_id, self.history, self.trail_length)
+            self.devices[device_id] = device
+            self.version += 1
+            self._changes.append(StatusChange(device_id, None, device.status, "first message"))
+        self._dirty.add(device_id)
+        return device
+
+    def _heard_from(self, device: Device) -> None:
+        if device.status is not DeviceStatus.ONLINE:
+            self._set_status(device, DeviceStatus.ONLINE, "heard from again")
+
+    def _set_status(self, device: Device, status: DeviceStatus, reason: str) -> None:
+        if device.status is status:
+            return
+        before = device.status
+        device.status = status
+        device.status_reason = reason
+        self.version += 1
+        self._dirty.add(device.device_id)
+        self._changes.append(StatusChange(device.device_id, before, status, reason))

@@ -1,0 +1,75 @@
+"""Broker connection targets from URLs such as ``stomp://user@host:61613`` or ``mqtts://host``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from urllib.parse import unquote, urlsplit
+
+
+class Protocol(StrEnum):
+    STOMP = "stomp"
+    MQTT = "mqtt"
+
+
+_SCHEMES: dict[str, tuple[Protocol, bool, int]] = {
+    "stomp": (Protocol.STOMP, False, 61613),
+    "stomp+ssl": (Protocol.STOMP, True, 61612),
+    "stomp+tls": (Protocol.STOMP, True, 61612),
+    "mqtt": (Protocol.MQTT, False, 1883),
+    "mqtts": (Protocol.MQTT, True, 8883),
+    "mqtt+ssl": (Protocol.MQTT, True, 8883),
+}
+
+
+class TargetError(ValueError):
+    """A broker URL that cannot be used, with a message meant for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTarget:
+    protocol: Protocol
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def with_password(self, password: str | None) -> BrokerTarget:
+        return replace(self, password=password)
+
+    def display(self) -> str:
+        """URL for logs and the status bar; never shows the password."""
+        scheme = self.protocol.value + ("s" if self.tls and self.protocol is Protocol.MQTT else "")
+        if self.tls and self.protocol is Protocol.STOMP:
+            scheme = "stomp+ssl"
+        user = f"{self.username}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{user}{host}:{self.port}"
+
+
+def parse_target(url: str, expected: Protocol) -> BrokerTarget:
+    """Parse a broker URL; passwords are refused here because URLs end up in argv and logs."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as error:
+        raise TargetError(f"{url!r} is not a broker URL: {error}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        known = ", ".join(f"{name}://" for name, spec in _SCHEMES.items() if spec[0] is expected)
+        raise TargetError(f"{url!r}: unknown scheme {scheme or '(none)'!r}; use {known}")
+    protocol, tls, default_port = _SCHEMES[scheme]
+    if protocol is not expected:
+        raise TargetError(f"{url!r} is a {protocol} URL where a {expected} URL is expected")
+    if parts.password is not None:
+        raise TargetError(
+            f"{protocol} URL holds a password; put it in MWM_{protocol.upper()}_PASSWORD "
+            "or the config file instead"
+        )
+    if not parts.hostname:
+        raise TargetError(f"{url!r} names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise TargetError(f"{url!r}: a broker URL has no path, query or fragment")
+    username = unquote(parts.username) if parts.username else None
+    return BrokerTarget(protocol, parts.hostname, port or default_port, tls, username)
