@@ -1,0 +1,48 @@
+"""What the dashboard needs of a link, whether it talks to a real broker or to the demo fleet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from mwm_tui.domain.events import Event, LinkName
+
+# Called from a link's own threads; must return at once (EventInbox.put does).
+EventSink = Callable[[Event], None]
+
+
+class Link(Protocol):
+    name: LinkName
+
+    @property
+    def label(self) -> str:
+        """Where the link goes, for the status bar (never holds a password)."""
+        ...
+
+    def start(self) -> None:
+        """Begin connecting on the link's own thread and return at once."""
+        ...
+
+    def stop(self) -> None:
+        """Disconnect and end the link's threads; safe to call twice."""
+        ...
+
+
+class OrderLink(Link, Protocol):
+    def send_order(self, device_id: str, text: str) -> str:
+        """Queue a text order for one device; return its order id.
+
+        Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.
+        The outcome comes back later as an OrderOutcome event.
+        """
+        ...
+
+
+class AlertLink(Link, Protocol):
+    def send_alert(self, device_id: str, colour: str) -> str:
+        """Publish an alert to one device at QoS 1; return its alert id.
+
+        Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.
+        The outcome comes back later as an AlertOutcome event.
+        """
+        ...
