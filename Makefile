@@ -1,0 +1,39 @@
+# mwm-tui developer entry points. `make test` is what CI runs (after `make lint`).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Per-test timeout in seconds; broker start-up inside a fixture counts towards it.
+TEST_TIMEOUT ?= 120
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap bootstrap-python demo test lint bench
+
+help:
+	@echo "make demo    run the dashboard on simulated data (no broker needed)"
+	@echo "make test    install brokers if missing, then run the test suite"
+	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
+	@echo "make bench   install brokers if missing, then run benchmarks/run.py"
+
+bootstrap:
+	@bash scripts/bootstrap
+
+bootstrap-python:
+	@bash scripts/bootstrap --python-only
+
+demo: bootstrap-python
+	$(VENV)/bin/mwm-tui --demo
+
+test: bootstrap
+	$(PY) -m pytest -q -ra --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
+
+lint: bootstrap-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --explicit-package-bases tests/support tests/conftest.py
+	$(VENV)/bin/lint-imports
+
+bench: bootstrap
+	$(PY) benchmarks/run.py

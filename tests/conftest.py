@@ -1,0 +1,57 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto, MosquittoFactory
+
+# Real brokers. The session ones are shared by every test: never stop, kill or restart them;
+# ask fresh_mosquitto() / fresh_activemq() for a broker of your own instead.
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A Mosquitto for the whole session; ``.url`` is ``mqtt://127.0.0.1:PORT``."""
+    with Mosquitto(workdir=tmp_path_factory.mktemp("mosquitto")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def activemq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActiveMQ]:
+    """An ActiveMQ for the whole session; ``.url`` is ``stomp://127.0.0.1:PORT``."""
+    with ActiveMQ(workdir=tmp_path_factory.mktemp("activemq")) as broker:
+        yield broker
+
+
+@pytest.fixture
+def fresh_mosquitto(tmp_path: Path) -> Iterator[MosquittoFactory]:
+    """Factory of private Mosquittos, free to kill and restart; all stopped after the test."""
+    brokers: list[Mosquitto] = []
+
+    def make(*, port: int | None = None) -> Mosquitto:
+        broker = Mosquitto(port, tmp_path / f"mosquitto-{len(brokers)}")
+        brokers.append(broker)
+        return broker.start()
+
+    yield make
+    for broker in brokers:
+        broker.close()
+
+
+@pytest.fixture
+def fresh_activemq(tmp_path: Path) -> Iterator[ActiveMQFactory]:
+    """Factory of private ActiveMQs (``mqtt=True`` adds an MQTT connector); stopped after."""
+    brokers: list[ActiveMQ] = []
+
+    def make(*, port: int | None = None, mqtt: bool = False) -> ActiveMQ:
+        broker = ActiveMQ(port, tmp_path / f"activemq-{len(brokers)}", mqtt=mqtt)
+        brokers.append(broker)
+        return broker.start()
+
+    yield make
+    for broker in brokers:
+        broker.close()

@@ -1,0 +1,666 @@
+"""Real Mosquitto (MQTT) and ActiveMQ (STOMP) brokers on 127.0.0.1, one temp work dir each.
+
+Used by the pytest fixtures in tests/conftest.py and, as
+``python -m tests.support.brokers``, to hand a human or a benchmark a pair of brokers.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import ctypes
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, ClassVar, Protocol, Self
+
+HOST = "127.0.0.1"
+ACTIVEMQ_HOME = Path("/usr/share/activemq")
+ACTIVEMQ_JAR = ACTIVEMQ_HOME / "bin" / "activemq.jar"
+MQTT_CLIENT_JAR = Path("/usr/share/java/mqtt-client.jar")
+INSTALL_HINT = (
+    "run `make test` (or `scripts/bootstrap`) to install the Debian packages "
+    "mosquitto, activemq and libmqtt-client-java"
+)
+# Ports the brokers must never take: the protocols' defaults, which a real broker may hold.
+RESERVED_PORTS = frozenset({1883, 8883, 61613, 61614, 61616})
+
+
+class BrokerError(RuntimeError):
+    """A broker could not be started, did not become ready, or misbehaved."""
+
+
+class BrokerNotInstalledError(BrokerError):
+    """The broker's program is not on this machine."""
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that the OS reports free right now.
+
+    Prefers ports below the kernel's ephemeral range: a client reconnecting to a dead broker
+    on an ephemeral port can be handed that same port as its source and connect to itself.
+    """
+    low, _ = _ephemeral_range()
+    if low > 10100:
+        for _ in range(50):
+            port = random.randrange(10000, low)
+            if port not in RESERVED_PORTS and _port_is_free(port):
+                return port
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def _load_prctl() -> Callable[[int, int, int, int, int], int] | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl: Callable[[int, int, int, int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+# Resolved up front: the pre-exec hook runs in the forked child and must do as little as it can.
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Pre-exec hook: the kernel SIGKILLs the broker when the thread that started it ends.
+
+    So a test run that dies, even by SIGKILL, leaves no broker behind. Start brokers from a
+    thread that outlives them (the main thread, as pytest fixtures do).
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def _recv_until(sock: socket.socket, done: bytes | int, deadline: float) -> bytes:
+    """Read until ``done`` (a terminator or a byte count) arrives, EOF, or the deadline."""
+    data = b""
+    while (done not in data) if isinstance(done, bytes) else (len(data) < done):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock.settimeout(remaining)
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def stomp_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+    """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+        reply = _recv_until(sock, b"\x00", deadline)
+        if not reply.lstrip(b"\r\n").startswith(b"CONNECTED\n"):
+            raise ConnectionError(f"no STOMP CONNECTED frame, got {reply[:200]!r}")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"DISCONNECT\n\n\x00")
+        return reply
+
+
+def mqtt_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+    """Send an MQTT 3.1.1 CONNECT packet and return the CONNACK; raise unless it accepts."""
+    deadline = time.monotonic() + timeout
+    client_id = f"mwm-probe-{os.getpid()}-{random.randrange(1 << 30)}".encode()
+    # Protocol name, level 4 (3.1.1), flags: clean session, keepalive 10 s.
+    variable_header = b"\x00\x04MQTT\x04\x02\x00\x0a"
+    payload = struct.pack(">H", len(client_id)) + client_id
+    body = variable_header + payload
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        reply = _recv_until(sock, 4, deadline)
+        if len(reply) < 4 or reply[0] != 0x20 or reply[1] != 0x02 or reply[3] != 0:
+            raise ConnectionError(f"no accepting MQTT CONNACK, got {reply[:16]!r}")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"\xe0\x00")
+        return reply
+
+
+class Broker:
+    """One broker process on 127.0.0.1 with its own work dir; subclasses say how to run it.
+
+    The process is SIGKILLed by the kernel when the thread that started it ends, so start
+    brokers from a thread that outlives them (pytest fixtures run in the main thread).
+    """
+
+    scheme: ClassVar[str] = ""
+    name: ClassVar[str] = "broker"
+    startup_timeout: ClassVar[float] = 30.0
+    _live: ClassVar[set[Broker]] = set()
+
+    def __init__(self, port: int | None = None, workdir: Path | str | None = None) -> None:
+        self._check_installed()
+        self._port_fixed = port is not None
+        self._port = port if port is not None else free_port()
+        self._own_workdir = workdir is None
+        self._workdir = Path(
+            tempfile.mkdtemp(prefix=f"mwm-{self.name}-") if workdir is None else workdir
+        )
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        self._lock = threading.RLock()
+        self._launched_at = 0.0
+        self.ready_seconds: float | None = None
+        """Seconds from launching the process to its first successful protocol handshake."""
+
+    # Subclass hooks
+
+    def _check_installed(self) -> None:
+        raise NotImplementedError
+
+    def _write_config(self) -> None:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _handshake(self, timeout: float) -> None:
+        raise NotImplementedError
+
+    def _log_files(self) -> list[Path]:
+        return [self.console_log]
+
+    def _reassign_ports(self) -> None:
+        self._port = free_port()
+
+    # Public API
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{HOST}:{self._port}"
+
+    @property
+    def workdir(self) -> Path:
+        return self._workdir
+
+    @property
+    def console_log(self) -> Path:
+        """The process's stdout and stderr, appended across restarts."""
+        return self._workdir / "console.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float | None = None) -> Self:
+        """Launch the broker and wait until it answers its protocol handshake."""
+        with self._lock:
+            if self.is_running():
+                raise BrokerError(f"{self.name} is already running (pid {self.pid})")
+            # A port picked for us can be taken before the broker binds it: pick again.
+            # Once the broker has run, its port is kept so clients can reconnect to it.
+            attempts = 1 if self._port_fixed else 3
+            for attempt in range(attempts):
+                self._launch()
+                try:
+                    self.wait_ready(self.startup_timeout if timeout is None else timeout)
+                    self._port_fixed = True
+                    return self
+                except BrokerError:
+                    exited = self._proc is not None and self._proc.poll() is not None
+                    self.kill()
+                    bind_failed = "already in use" in self.log_tail(80).lower()
+                    if not (exited and bind_failed) or attempt == attempts - 1:
+                        raise
+                    self._reassign_ports()
+            raise AssertionError("unreachable")
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        """Poll TCP connect plus a protocol handshake until it succeeds; return seconds waited."""
+        proc = self._proc
+        if proc is None:
+            raise BrokerError(f"{self.name} was never started")
+        start = time.monotonic()
+        deadline = start + timeout
+        last_error: Exception | None = None
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise BrokerError(
+                    f"{self.name} exited with code {code} before it was ready on {self.url}\n"
+                    + self.log_tail(40)
+                )
+            try:
+                self._handshake(min(1.0, max(0.1, deadline - time.monotonic())))
+                now = time.monotonic()
+                self.ready_seconds = now - self._launched_at
+                return now - start
+            except (OSError, ConnectionError) as exc:
+                last_error = exc
+            if time.monotonic() >= deadline:
+                raise BrokerError(
+                    f"{self.name} not ready on {self.url} after {timeout:.1f} s "
+                    f"(last error: {last_error!r})\n" + self.log_tail(40)
+                )
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; return the exit code (None if idle)."""
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                return None
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    proc.wait()
+            self._close_console()
+            Broker._live.discard(self)
+            return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the broker at once, as in a crash, and reap it."""
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                return
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            proc.wait()
+            self._close_console()
+            Broker._live.discard(self)
+
+    def restart(self, timeout: float | None = None) -> Self:
+        """Stop gracefully and start again on the same port."""
+        with self._lock:
+            self.stop()
+            return self.start(timeout)
+
+    def close(self) -> None:
+        """Stop the broker and remove its work dir if this object created it."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of each of the broker's log files, without stack frames."""
+        parts = []
+        for path in self._log_files():
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            # Java stack frames crowd out the lines that say what went wrong.
+            kept = [
+                line
+                for line in text.splitlines()
+                if not line.startswith("\tat ") and not line.lstrip().startswith("... ")
+            ]
+            tail = "\n".join(kept[-lines:])
+            parts.append(f"--- {path} (last {lines} lines) ---\n{tail}")
+        return "\n".join(parts) if parts else "(no log written)"
+
+    def __enter__(self) -> Self:
+        if not self.is_running():
+            try:
+                self.start()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = f"pid {self.pid}" if self.is_running() else "stopped"
+        return f"<{type(self).__name__} {self.url} {state}>"
+
+    # Internals
+
+    def _launch(self) -> None:
+        self._write_config()
+        self._close_console()
+        self._console = self.console_log.open("ab")
+        self._console.write(f"=== {time.strftime('%H:%M:%S')} starting on {self.url}\n".encode())
+        self._console.flush()
+        self._launched_at = time.monotonic()
+        self._proc = subprocess.Popen(
+            self._command(),
+            cwd=self._workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            # Own session: a Ctrl-C in the terminal reaches us, and we stop the broker cleanly.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        Broker._live.add(self)
+
+    def _close_console(self) -> None:
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+
+
+class Mosquitto(Broker):
+    """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``."""
+
+    scheme = "mqtt"
+    name = "mosquitto"
+    startup_timeout = 15.0
+
+    @staticmethod
+    def binary() -> str:
+        found = shutil.which("mosquitto")
+        if found is None:
+            for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
+                if os.access(candidate, os.X_OK):
+                    return candidate
+            raise BrokerNotInstalledError(f"`mosquitto` not found: {INSTALL_HINT}")
+        return found
+
+    @property
+    def config_file(self) -> Path:
+        return self._workdir / "mosquitto.conf"
+
+    def _check_installed(self) -> None:
+        self.binary()
+
+    def _write_config(self) -> None:
+        lines = [
+            f"listener {self._port} {HOST}",
+            "allow_anonymous true",
+            "persistence false",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "connection_messages true",
+            "log_timestamp_format %H:%M:%S",
+        ]
+        if os.geteuid() == 0:
+            # As root it would switch to user mosquitto, which clears the parent-death signal.
+            lines.append("user root")
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def _command(self) -> list[str]:
+        return [self.binary(), "-c", str(self.config_file)]
+
+    def _handshake(self, timeout: float) -> None:
+        mqtt_handshake(self._port, timeout=timeout)
+
+
+class ActiveMQ(Broker):
+    """ActiveMQ serving STOMP on ``stomp://127.0.0.1:PORT`` (and MQTT too if ``mqtt=True``)."""
+
+    scheme = "stomp"
+    name = "activemq"
+    startup_timeout = 60.0
+    heap = "512M"
+
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | str | None = None,
+        *,
+        mqtt: bool = False,
+        mqtt_port: int | None = None,
+    ) -> None:
+        super().__init__(port, workdir)
+        if mqtt and not MQTT_CLIENT_JAR.is_file():
+            raise BrokerNotInstalledError(
+                f"{MQTT_CLIENT_JAR} missing, ActiveMQ cannot serve MQTT: {INSTALL_HINT}"
+            )
+        self._mqtt_port: int | None = None
+        if mqtt:
+            self._mqtt_port = mqtt_port if mqtt_port is not None else free_port()
+            while self._mqtt_port == self._port:
+                self._mqtt_port = free_port()
+
+    @property
+    def mqtt_port(self) -> int | None:
+        """The MQTT port when ActiveMQ was asked to serve MQTT, else None."""
+        return self._mqtt_port
+
+    @property
+    def mqtt_url(self) -> str | None:
+        return None if self._mqtt_port is None else f"mqtt://{HOST}:{self._mqtt_port}"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self._workdir / "conf"
+
+    @property
+    def broker_log(self) -> Path:
+        return self._workdir / "activemq.log"
+
+    @staticmethod
+    def java() -> str:
+        found = shutil.which("java")
+        if found is None:
+            raise BrokerNotInstalledError(f"`java` not found: {INSTALL_HINT}")
+        return found
+
+    def _check_installed(self) -> None:
+        self.java()
+        if not ACTIVEMQ_JAR.is_file():
+            raise BrokerNotInstalledError(f"{ACTIVEMQ_JAR} not found: {INSTALL_HINT}")
+
+    def _log_files(self) -> list[Path]:
+        return [self.broker_log, self.console_log]
+
+    def _reassign_ports(self) -> None:
+        super()._reassign_ports()
+        if self._mqtt_port is not None:
+            self._mqtt_port = free_port()
+
+    def _write_config(self) -> None:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        (self._workdir / "data").mkdir(exist_ok=True)
+        connectors = [
+            # ActiveMQ's default grace is 1.0 x the heart-beat: punctual clients drop on jitter.
+            f'<transportConnector name="stomp" '
+            f'uri="stomp://{HOST}:{self._port}?transport.hbGracePeriodMultiplier=1.5"/>'
+        ]
+        if self._mqtt_port is not None:
+            lib = self._workdir / "lib"
+            lib.mkdir(exist_ok=True)
+            link = lib / MQTT_CLIENT_JAR.name
+            if not link.exists():
+                link.symlink_to(MQTT_CLIENT_JAR)
+            connectors.append(
+                f'<transportConnector name="mqtt" uri="mqtt://{HOST}:{self._mqtt_port}"/>'
+            )
+        connector_xml = "\n      ".join(connectors)
+        (self.conf_dir / "activemq.xml").write_text(
+            f"""<beans
+  xmlns="http://www.springframework.org/schema/beans"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans \
+http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="mwm-test"
+          persistent="false" useJmx="false" dataDirectory="{self._workdir / "data"}">
+    <destinationPolicy>
+      <policyMap>
+        <policyEntries>
+          <!-- Flow control keeps a flood into a slow subscriber from exhausting the heap. -->
+          <policyEntry topic="&gt;" producerFlowControl="true" memoryLimit="16 mb"/>
+        </policyEntries>
+      </policyMap>
+    </destinationPolicy>
+    <systemUsage>
+      <systemUsage>
+        <memoryUsage><memoryUsage limit="64 mb"/></memoryUsage>
+      </systemUsage>
+    </systemUsage>
+    <transportConnectors>
+      {connector_xml}
+    </transportConnectors>
+  </broker>
+</beans>
+"""
+        )
+        (self.conf_dir / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, file\n"
+            "log4j.logger.org.apache.activemq.spring=WARN\n"
+            "log4j.logger.org.springframework=WARN\n"
+            "log4j.logger.org.apache.xbean=WARN\n"
+            "log4j.appender.file=org.apache.log4j.FileAppender\n"
+            f"log4j.appender.file.File={self.broker_log}\n"
+            "log4j.appender.file.Append=true\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=%d{HH:mm:ss,SSS} %-5p [%t] %c - %m%n\n"
+        )
+
+    def _command(self) -> list[str]:
+        base = self._workdir
+        return [
+            self.java(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            f"-Dactivemq.home={ACTIVEMQ_HOME}",
+            f"-Dactivemq.base={base}",
+            f"-Dactivemq.conf={self.conf_dir}",
+            f"-Dactivemq.data={base / 'data'}",
+            f"-Dactivemq.classpath={self.conf_dir}",
+            f"-Djava.io.tmpdir={base}",
+            "-jar",
+            str(ACTIVEMQ_JAR),
+            "start",
+            f"xbean:file:{self.conf_dir / 'activemq.xml'}",
+        ]
+
+    def _handshake(self, timeout: float) -> None:
+        stomp_handshake(self._port, timeout=timeout)
+        if self._mqtt_port is not None:
+            mqtt_handshake(self._mqtt_port, timeout=timeout)
+
+
+class MosquittoFactory(Protocol):
+    """Type of the ``fresh_mosquitto`` fixture: returns a started, ready broker."""
+
+    def __call__(self, *, port: int | None = None) -> Mosquitto: ...
+
+
+class ActiveMQFactory(Protocol):
+    """Type of the ``fresh_activemq`` fixture: returns a started, ready broker."""
+
+    def __call__(self, *, port: int | None = None, mqtt: bool = False) -> ActiveMQ: ...
+
+
+@atexit.register
+def _stop_all_brokers() -> None:
+    for broker in list(Broker._live):
+        broker.kill()
+
+
+@contextlib.contextmanager
+def running(*brokers: Broker) -> Iterator[tuple[Broker, ...]]:
+    """Start the brokers, yield them, and close them all however the block ends."""
+    try:
+        for broker in brokers:
+            broker.start()
+        yield brokers
+    finally:
+        for broker in reversed(brokers):
+            broker.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start Mosquitto and ActiveMQ, print their URLs, keep them up until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.brokers",
+        description="Run a throwaway Mosquitto and ActiveMQ on 127.0.0.1 until interrupted.",
+    )
+    parser.add_argument("--mqtt-port", type=int, help="Mosquitto port (default: a free one)")
+    parser.add_argument("--stomp-port", type=int, help="ActiveMQ STOMP port (default: a free one)")
+    args = parser.parse_args(argv)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # SIGINT too: a shell starts background jobs with it ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        mosquitto = Mosquitto(args.mqtt_port)
+        activemq = ActiveMQ(args.stomp_port)
+    except BrokerNotInstalledError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with running(mosquitto, activemq):
+            print(f"MWM_STOMP={activemq.url}")
+            print(f"MWM_MQTT={mosquitto.url}", flush=True)
+            print(
+                f"# mosquitto ready in {mosquitto.ready_seconds:.3f} s, in {mosquitto.workdir}\n"
+                f"# activemq ready in {activemq.ready_seconds:.3f} s, in {activemq.workdir}\n"
+                "# Ctrl-C to stop",
+                file=sys.stderr,
+                flush=True,
+            )
+            while mosquitto.is_running() and activemq.is_running():
+                time.sleep(0.5)
+            print("error: a broker exited on its own", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        return 0
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
