@@ -1,0 +1,336 @@
+"""Map geometry: bundled land outlines, the visible lon/lat window, and clipping to it.
+
+Coordinates are plain (lon, lat) degrees in an unprojected (equirectangular) plane;
+the antimeridian is a hard edge, so a view never wraps from 180 to -180.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Final, TypeVar
+
+Point = tuple[float, float]
+Ring = tuple[Point, ...]
+
+LON_MIN: Final = -180.0
+LON_MAX: Final = 180.0
+LAT_MIN: Final = -90.0
+LAT_MAX: Final = 90.0
+WORLD_LON_SPAN: Final = LON_MAX - LON_MIN
+WORLD_LAT_SPAN: Final = LAT_MAX - LAT_MIN
+MIN_SPAN: Final = 0.001
+"""Smallest width or height (degrees) a view can be zoomed to: about 100 m."""
+
+_P = TypeVar("_P", bound=Point)
+
+
+@cache
+def load_land_rings() -> tuple[Ring, ...]:
+    """Natural Earth 1:110m land outlines as closed rings of (lon, lat), loaded once."""
+    resource = resources.files("mwm_tui") / "data" / "land_110m.json"
+    document = json.loads(resource.read_text(encoding="utf-8"))
+    rings: list[Ring] = []
+    for flat in document["rings"]:
+        if len(flat) % 2:
+            raise ValueError("land_110m.json: a ring has an odd number of coordinates")
+        values = [float(v) for v in flat]
+        rings.append(tuple(zip(values[0::2], values[1::2], strict=True)))
+    return tuple(rings)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _require_finite(**values: float) -> None:
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Viewport:
+    """The lon/lat rectangle shown on the map; borders are inclusive."""
+
+    lon_min: float
+    lon_max: float
+    lat_min: float
+    lat_max: float
+
+    def __post_init__(self) -> None:
+        _require_finite(
+            lon_min=self.lon_min, lon_max=self.lon_max, lat_min=self.lat_min, lat_max=self.lat_max
+        )
+        if not (self.lon_min < self.lon_max and self.lat_min < self.lat_max):
+            raise ValueError(f"empty viewport: {self}")
+
+    @property
+    def lon_span(self) -> float:
+        return self.lon_max - self.lon_min
+
+    @property
+    def lat_span(self) -> float:
+        return self.lat_max - self.lat_min
+
+    @property
+    def centre(self) -> Point:
+        return ((self.lon_min + self.lon_max) / 2.0, (self.lat_min + self.lat_max) / 2.0)
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether (lon, lat) is inside or on the border; NaN never is."""
+        return self.lon_min <= lon <= self.lon_max and self.lat_min <= lat <= self.lat_max
+
+    @classmethod
+    def around(cls, lon: float, lat: float, lon_span: float, lat_span: float) -> Viewport:
+        """A view of the given size centred as close to (lon, lat) as the world allows.
+
+        Spans are limited to MIN_SPAN..whole world; the view is shifted, not shrunk,
+        to keep it inside lon -180..180 and lat -90..90.
+        """
+        _require_finite(lon=lon, lat=lat, lon_span=lon_span, lat_span=lat_span)
+        lon_span = _clamp(lon_span, MIN_SPAN, WORLD_LON_SPAN)
+        lat_span = _clamp(lat_span, MIN_SPAN, WORLD_LAT_SPAN)
+        lon_min = _clamp(lon - lon_span / 2.0, LON_MIN, LON_MAX - lon_span)
+        lat_min = _clamp(lat - lat_span / 2.0, LAT_MIN, LAT_MAX - lat_span)
+        return cls(
+            lon_min, min(lon_min + lon_span, LON_MAX), lat_min, min(lat_min + lat_span, LAT_MAX)
+        )
+
+    def zoomed(self, factor: float) -> Viewport:
+        """Zoom about the centre: factor > 1 zooms in, < 1 zooms out.
+
+        Zooming in keeps the aspect ratio and stops at MIN_SPAN on the narrower side;
+        zooming out stops at the whole world on each axis separately.
+        """
+        _require_finite(factor=factor)
+        if factor <= 0:
+            raise ValueError(f"zoom factor must be positive, got {factor!r}")
+        if factor > 1.0:
+            narrower = min(self.lon_span, self.lat_span)
+            if narrower <= MIN_SPAN * (1.0 + 1e-9):
+                # Already fully zoomed in; recomputing would only add rounding drift.
+                return self if narrower >= MIN_SPAN * (1.0 - 1e-9) else self.zoomed(1.0)
+            factor = min(factor, narrower / MIN_SPAN)
+        lon, lat = self.centre
+        return Viewport.around(lon, lat, self.lon_span / factor, self.lat_span / factor)
+
+    def panned(self, dx_fraction: float, dy_fraction: float) -> Viewport:
+        """Move by fractions of the span (positive: east, north), stopping at the world's edge."""
+        _require_finite(dx_fraction=dx_fraction, dy_fraction=dy_fraction)
+        lon, lat = self.centre
+        return Viewport.around(
+            lon + dx_fraction * self.lon_span,
+            lat + dy_fraction * self.lat_span,
+            self.lon_span,
+            self.lat_span,
+        )
+
+    def centred_on(self, lon: float, lat: float) -> Viewport:
+        """Same size, centred on (lon, lat) or as near as the world's edge allows."""
+        return Viewport.around(lon, lat, self.lon_span, self.lat_span)
+
+    @classmethod
+    def fit(
+        cls,
+        points: Iterable[Point],
+        margin_fraction: float = 0.1,
+        min_span: float = 0.01,
+    ) -> Viewport:
+        """The smallest view showing every point, plus a margin on each side.
+
+        margin_fraction is of the points' extent, per side; each span is at least min_span
+        (so one point gives a min_span square around it). Non-finite points are skipped,
+        points beyond the world count as on its edge, and with no usable points the result
+        is WORLD. A fleet straddling the antimeridian gets the whole width: the map does
+        not wrap.
+        """
+        _require_finite(margin_fraction=margin_fraction, min_span=min_span)
+        if margin_fraction < 0:
+            raise ValueError(f"margin_fraction must not be negative, got {margin_fraction!r}")
+        if min_span <= 0:
+            raise ValueError(f"min_span must be positive, got {min_span!r}")
+        lon_lo = lat_lo = math.inf
+        lon_hi = lat_hi = -math.inf
+        for lon, lat in points:
+            if math.isfinite(lon) and math.isfinite(lat):
+                lon_lo, lon_hi = min(lon_lo, lon), max(lon_hi, lon)
+                lat_lo, lat_hi = min(lat_lo, lat), max(lat_hi, lat)
+        if lon_lo > lon_hi:
+            return WORLD
+        lon_lo, lon_hi = _clamp(lon_lo, LON_MIN, LON_MAX), _clamp(lon_hi, LON_MIN, LON_MAX)
+        lat_lo, lat_hi = _clamp(lat_lo, LAT_MIN, LAT_MAX), _clamp(lat_hi, LAT_MIN, LAT_MAX)
+        lon_span = max((lon_hi - lon_lo) * (1.0 + 2.0 * margin_fraction), min_span)
+        lat_span = max((lat_hi - lat_lo) * (1.0 + 2.0 * margin_fraction), min_span)
+        view = cls.around((lon_lo + lon_hi) / 2.0, (lat_lo + lat_hi) / 2.0, lon_span, lat_span)
+        # Rounding in the centre/span arithmetic must not cut off an extreme point.
+        return cls(
+            min(view.lon_min, lon_lo),
+            max(view.lon_max, lon_hi),
+            min(view.lat_min, lat_lo),
+            max(view.lat_max, lat_hi),
+        )
+
+
+WORLD: Final = Viewport(LON_MIN, LON_MAX, LAT_MIN, LAT_MAX)
+
+_BBox = tuple[float, float, float, float]
+_bbox_cache: dict[int, tuple[Ring, _BBox]] = {}
+_BBOX_CACHE_LIMIT: Final = 20_000
+
+
+def _ring_bbox(ring: Sequence[Point]) -> _BBox:
+    """(lon_min, lon_max, lat_min, lat_max) of a ring; remembered for tuple rings."""
+    key = id(ring)
+    cached = _bbox_cache.get(key)
+    # The entry holds the ring itself, so its id cannot be reused while cached.
+    if cached is not None and cached[0] is ring:
+        return cached[1]
+    lons = [p[0] for p in ring]
+    lats = [p[1] for p in ring]
+    if math.isfinite(sum(lons) + sum(lats)):
+        bbox = (min(lons), max(lons), min(lats), max(lats))
+    else:
+        # min/max ignore NaN, so such a ring must always take the point-by-point path.
+        bbox = (-math.inf, math.inf, -math.inf, math.inf)
+    if isinstance(ring, tuple):
+        if len(_bbox_cache) >= _BBOX_CACHE_LIMIT:
+            _bbox_cache.clear()
+        _bbox_cache[key] = (ring, bbox)
+    return bbox
+
+
+_Window = tuple[float, int, float, int]
+"""(t_enter, border_entered, t_leave, border_left); border -1 means the segment's own end."""
+
+
+def _segment_window(x0: float, y0: float, x1: float, y1: float, view: Viewport) -> _Window | None:
+    """Liang-Barsky: the parameter range of the segment inside the view, or None.
+
+    Ties go to the border, so an end outside the view always names the border it is beyond.
+    """
+    t0, t1 = 0.0, 1.0
+    e0 = e1 = -1
+    dx, dy = x1 - x0, y1 - y0
+    if not (math.isfinite(dx) and math.isfinite(dy)):
+        return None
+    for border, p, q in (
+        (0, -dx, x0 - view.lon_min),
+        (1, dx, view.lon_max - x0),
+        (2, -dy, y0 - view.lat_min),
+        (3, dy, view.lat_max - y0),
+    ):
+        if p == 0.0:
+            if q < 0.0:
+                return None
+        elif p < 0.0:
+            r = q / p
+            if r > t1:
+                return None
+            if r >= t0:
+                t0, e0 = r, border
+        else:
+            r = q / p
+            if r < t0:
+                return None
+            if r <= t1:
+                t1, e1 = r, border
+    return t0, e0, t1, e1
+
+
+def _on_border(
+    view: Viewport, x0: float, y0: float, x1: float, y1: float, *, t: float, border: int
+) -> Point:
+    """The segment's point at t, set exactly onto the border it crosses there."""
+    x = _clamp(x0 + t * (x1 - x0), view.lon_min, view.lon_max)
+    y = _clamp(y0 + t * (y1 - y0), view.lat_min, view.lat_max)
+    if border == 0:
+        x = view.lon_min
+    elif border == 1:
+        x = view.lon_max
+    elif border == 2:
+        y = view.lat_min
+    elif border == 3:
+        y = view.lat_max
+    return (x, y)
+
+
+def _clip_ring(ring: Sequence[Point], view: Viewport, out: list[list[Point]]) -> None:
+    """Append the inside runs of one closed ring to out."""
+    xmin, xmax, ymin, ymax = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    first = ring[0]
+    count = len(ring) + (1 if ring[-1] != first else 0)
+    runs_before = len(out)
+    px, py = first
+    first_in = p_in = xmin <= px <= xmax and ymin <= py <= ymax
+    run: list[Point] | None = [first] if p_in else None
+    if run is not None:
+        out.append(run)
+    for i in range(1, count):
+        q = ring[i] if i < len(ring) else first
+        qx, qy = q
+        q_in = xmin <= qx <= xmax and ymin <= qy <= ymax
+        if q_in and run is not None:
+            # p is inside too, so the whole segment is.
+            run.append(q)
+        else:
+            window = _segment_window(px, py, qx, qy, view)
+            if run is None:
+                if window is not None and (q_in or window[0] < window[2]):
+                    run = [_on_border(view, px, py, qx, qy, t=window[0], border=window[1])]
+                    out.append(run)
+                elif q_in:
+                    run = []
+                    out.append(run)
+            if run is not None:
+                end = q if q_in else None
+                if end is None and window is not None:
+                    end = _on_border(view, px, py, qx, qy, t=window[2], border=window[3])
+                if end is not None and (not run or run[-1] != end):
+                    run.append(end)
+                if not q_in:
+                    run = None
+        px, py, p_in = qx, qy, q_in
+    # A run through the ring's start was split at the seam; rejoin it into one line.
+    if first_in and len(out) - runs_before > 1:
+        head = out.pop(runs_before)
+        out[-1].extend(head[1:])
+    # A vertex that only touches the border leaves a one-point run: nothing to draw.
+    out[runs_before:] = [run for run in out[runs_before:] if len(run) > 1]
+
+
+def clip_rings(rings: Iterable[Sequence[Point]], view: Viewport) -> list[list[Point]]:
+    """The parts of the rings inside the view, as polylines ready to draw.
+
+    Each ring is taken as closed (its last point joins its first). Inside points are kept
+    as they are; where a segment crosses the border the exact crossing point is added,
+    so lines run up to the edge. Segments with both ends outside that pass through the
+    view are kept as their inside part. Segments touching a NaN or infinite point are
+    dropped. No returned point lies outside the view, and every line has at least two
+    points; rings with fewer than two points are skipped.
+    """
+    xmin, xmax, ymin, ymax = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    out: list[list[Point]] = []
+    for ring in rings:
+        if len(ring) < 2:
+            continue
+        rx0, rx1, ry0, ry1 = _ring_bbox(ring)
+        if rx1 < xmin or rx0 > xmax or ry1 < ymin or ry0 > ymax:
+            continue
+        if xmin <= rx0 and rx1 <= xmax and ymin <= ry0 and ry1 <= ymax:
+            line = list(ring)
+            if line[-1] != line[0]:
+                line.append(line[0])
+            out.append(line)
+            continue
+        _clip_ring(ring, view, out)
+    return out
+
+
+def visible_points(points: Iterable[_P], view: Viewport) -> list[_P]:
+    """The points inside the view (border included), in order; the rest are left out."""
+    return [p for p in points if view.contains(p[0], p[1])]

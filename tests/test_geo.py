@@ -1,0 +1,418 @@
+"""Land outlines, the map viewport and clipping outlines to it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from importlib import resources
+from typing import NamedTuple
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mwm_tui.domain.geo import (
+    MIN_SPAN,
+    WORLD,
+    Point,
+    Viewport,
+    clip_rings,
+    load_land_rings,
+    visible_points,
+)
+
+# --- bundled data -----------------------------------------------------------------------
+
+
+def test_land_data_loads_as_many_closed_rings_within_world_bounds() -> None:
+    rings = load_land_rings()
+    assert len(rings) > 100
+    for ring in rings:
+        assert len(ring) >= 4
+        assert ring[0] == ring[-1]
+        for lon, lat in ring:
+            assert -180.0 <= lon <= 180.0
+            assert -90.0 <= lat <= 90.0
+
+
+def test_land_data_is_cached() -> None:
+    assert load_land_rings() is load_land_rings()
+
+
+def test_land_data_is_small_documented_public_domain_json() -> None:
+    resource = resources.files("mwm_tui") / "data" / "land_110m.json"
+    raw = resource.read_bytes()
+    assert len(raw) < 200_000
+    document = json.loads(raw)
+    assert document["license"] == "public domain"
+    assert "Natural Earth" in document["source"]
+    assert all(len(flat) % 2 == 0 for flat in document["rings"])
+
+
+def test_land_data_has_no_lines_across_the_antimeridian() -> None:
+    # A longitude jump of half the world would draw a line straight across the map;
+    # only Antarctica's closing edge along the South Pole may run that far.
+    for ring in load_land_rings():
+        for (lon0, lat0), (lon1, lat1) in itertools.pairwise(ring):
+            assert abs(lon1 - lon0) < 180.0 or lat0 == lat1 == -90.0
+
+
+def test_land_data_looks_like_the_world() -> None:
+    rings = load_land_rings()
+
+    def near(lon: float, lat: float, tolerance: float = 3.0) -> bool:
+        return any(
+            abs(x - lon) <= tolerance and abs(y - lat) <= tolerance for r in rings for x, y in r
+        )
+
+    assert near(-5.5, 36.0)  # Strait of Gibraltar
+    assert near(151.2, -33.9)  # Sydney
+    assert near(-74.0, 40.7)  # New York
+    assert not near(-30.0, 0.0, tolerance=1.0)  # mid Atlantic
+
+
+# --- Viewport ---------------------------------------------------------------------------
+
+
+def test_world_is_the_whole_globe() -> None:
+    assert (WORLD.lon_min, WORLD.lon_max, WORLD.lat_min, WORLD.lat_max) == (-180, 180, -90, 90)
+    assert WORLD.contains(-180, -90)
+    assert WORLD.contains(180, 90)
+    assert not WORLD.contains(180.01, 0)
+
+
+def test_viewport_rejects_empty_or_non_finite_bounds() -> None:
+    with pytest.raises(ValueError):
+        Viewport(10, 10, 0, 1)
+    with pytest.raises(ValueError):
+        Viewport(0, 1, 5, -5)
+    with pytest.raises(ValueError):
+        Viewport(0, math.nan, 0, 1)
+
+
+def test_contains_includes_the_border_and_excludes_nan() -> None:
+    view = Viewport(0, 10, 40, 50)
+    assert view.contains(0, 40)
+    assert view.contains(10, 50)
+    assert view.contains(5, 45)
+    assert not view.contains(-0.001, 45)
+    assert not view.contains(5, 50.001)
+    assert not view.contains(math.nan, 45)
+
+
+def test_zoom_in_and_out_about_the_centre() -> None:
+    view = Viewport(0, 20, 40, 50)
+    zoomed = view.zoomed(2)
+    assert zoomed.centre == pytest.approx(view.centre)
+    assert zoomed.lon_span == pytest.approx(10)
+    assert zoomed.lat_span == pytest.approx(5)
+    back = zoomed.zoomed(0.5)
+    assert back.lon_span == pytest.approx(20)
+    assert back.centre == pytest.approx(view.centre)
+
+
+def test_zoom_in_stops_at_min_span_keeping_aspect() -> None:
+    view = Viewport(0, 2, 0, 1).zoomed(1e9)
+    assert view.lat_span == pytest.approx(MIN_SPAN)
+    assert view.lon_span == pytest.approx(2 * MIN_SPAN)
+    assert view.centre == pytest.approx((1, 0.5))
+    assert view.zoomed(10) == view
+
+
+def test_zoom_out_stops_at_the_whole_world() -> None:
+    assert Viewport(100, 110, 60, 70).zoomed(1e-9) == WORLD
+    assert WORLD.zoomed(0.5) == WORLD
+
+
+def test_zoom_out_near_the_edge_shifts_back_inside() -> None:
+    view = Viewport(170, 180, 80, 90).zoomed(0.5)
+    assert view.lon_span == pytest.approx(20)
+    assert view.lat_span == pytest.approx(20)
+    assert view.lon_max == 180
+    assert view.lat_max == 90
+
+
+def test_zoom_rejects_bad_factors() -> None:
+    for factor in (0, -2, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            WORLD.zoomed(factor)
+
+
+def test_pan_moves_by_a_fraction_of_the_span() -> None:
+    view = Viewport(0, 10, 0, 10)
+    moved = view.panned(0.5, -0.25)
+    assert (moved.lon_min, moved.lon_max) == pytest.approx((5, 15))
+    assert (moved.lat_min, moved.lat_max) == pytest.approx((-2.5, 7.5))
+    assert moved.lon_span == pytest.approx(view.lon_span)
+
+
+def test_pan_is_clamped_to_the_world() -> None:
+    view = Viewport(160, 170, 70, 80)
+    east = view.panned(100, 0)
+    assert east.lon_max == 180
+    assert east.lon_span == pytest.approx(10)
+    north = view.panned(0, 5)
+    assert north.lat_max == 90
+    south_west = view.panned(-1000, -1000)
+    assert (south_west.lon_min, south_west.lat_min) == (-180, -90)
+    assert WORLD.panned(0.3, -0.3) == WORLD
+
+
+def test_centred_on_keeps_span_and_is_clamped() -> None:
+    view = Viewport(0, 4, 0, 2)
+    centred = view.centred_on(10, 20)
+    assert centred.centre == pytest.approx((10, 20))
+    assert centred.lon_span == pytest.approx(4)
+    assert centred.lat_span == pytest.approx(2)
+    edge = view.centred_on(179.5, -89.9)
+    assert (edge.lon_max, edge.lat_min) == (180, -90)
+    assert edge.lon_span == pytest.approx(4)
+    with pytest.raises(ValueError):
+        view.centred_on(math.nan, 0)
+
+
+def test_fit_with_no_points_is_the_world() -> None:
+    assert Viewport.fit([]) == WORLD
+    assert Viewport.fit([(math.nan, 1.0), (2.0, math.inf)]) == WORLD
+
+
+def test_fit_single_point_gives_a_min_span_view_around_it() -> None:
+    view = Viewport.fit([(13.4, 52.5)])
+    assert view.centre == pytest.approx((13.4, 52.5))
+    assert view.lon_span == pytest.approx(0.01)
+    assert view.lat_span == pytest.approx(0.01)
+    wider = Viewport.fit([(13.4, 52.5)], min_span=2.0)
+    assert wider.lon_span == pytest.approx(2.0)
+
+
+def test_fit_contains_all_points_with_margin() -> None:
+    points = [(10.0, 50.0), (20.0, 55.0), (12.0, 48.0)]
+    view = Viewport.fit(points, margin_fraction=0.1)
+    assert all(view.contains(lon, lat) for lon, lat in points)
+    assert view.lon_min == pytest.approx(9.0)
+    assert view.lon_max == pytest.approx(21.0)
+    assert view.lat_min == pytest.approx(47.3)
+    assert view.lat_max == pytest.approx(55.7)
+
+
+def test_fit_points_on_a_line_still_gives_a_proper_view() -> None:
+    view = Viewport.fit([(5.0, 40.0), (5.0, 45.0)], min_span=0.5)
+    assert view.lon_span == pytest.approx(0.5)
+    assert view.lat_span == pytest.approx(6.0)
+
+
+def test_fit_at_the_world_edge_stays_inside_the_world() -> None:
+    view = Viewport.fit([(180.0, 90.0), (-180.0, -90.0)])
+    assert view == WORLD
+    corner = Viewport.fit([(180.0, 90.0)], min_span=1.0)
+    assert (corner.lon_max, corner.lat_max) == (180, 90)
+    assert corner.contains(180.0, 90.0)
+
+
+def test_fit_rejects_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        Viewport.fit([(0, 0)], margin_fraction=-0.1)
+    with pytest.raises(ValueError):
+        Viewport.fit([(0, 0)], min_span=0)
+
+
+# --- clip_rings -------------------------------------------------------------------------
+
+SQUARE = Viewport(0, 10, 0, 10)
+
+
+def _on_border(point: Point, view: Viewport) -> bool:
+    lon, lat = point
+    return lon in (view.lon_min, view.lon_max) or lat in (view.lat_min, view.lat_max)
+
+
+def _strictly_inside(point: Point, view: Viewport) -> bool:
+    return view.contains(*point) and not _on_border(point, view)
+
+
+def test_ring_fully_inside_is_kept_whole_and_closed() -> None:
+    ring = ((1.0, 1.0), (2.0, 1.0), (2.0, 2.0), (1.0, 1.0))
+    assert clip_rings([ring], SQUARE) == [list(ring)]
+    open_ring = ((1.0, 1.0), (2.0, 1.0), (2.0, 2.0))
+    assert clip_rings([open_ring], SQUARE) == [[*open_ring, (1.0, 1.0)]]
+
+
+def test_ring_fully_outside_gives_nothing() -> None:
+    ring = ((20.0, 20.0), (30.0, 20.0), (30.0, 30.0), (20.0, 20.0))
+    assert clip_rings([ring], SQUARE) == []
+
+
+def test_crossing_segment_gets_the_exact_border_point() -> None:
+    # A triangle poking out of the right edge.
+    ring = ((5.0, 2.0), (15.0, 5.0), (5.0, 8.0), (5.0, 2.0))
+    assert clip_rings([ring], SQUARE) == [[(10.0, 6.5), (5.0, 8.0), (5.0, 2.0), (10.0, 3.5)]]
+
+
+def test_run_through_the_ring_start_is_one_line() -> None:
+    # Starts inside, leaves, comes back: one polyline from re-entry round to the exit.
+    ring = ((5.0, 5.0), (15.0, 5.0), (15.0, 8.0), (5.0, 8.0), (5.0, 5.0))
+    assert clip_rings([ring], SQUARE) == [[(10.0, 8.0), (5.0, 8.0), (5.0, 5.0), (10.0, 5.0)]]
+
+
+def test_ring_leaving_twice_gives_two_lines() -> None:
+    ring = ((2.0, 2.0), (12.0, 3.0), (2.0, 4.0), (2.0, 6.0), (12.0, 7.0), (2.0, 8.0), (2.0, 2.0))
+    lines = clip_rings([ring], SQUARE)
+    assert len(lines) == 2
+    for line in lines:
+        assert _on_border(line[0], SQUARE)
+        assert _on_border(line[-1], SQUARE)
+        for point in line[1:-1]:
+            assert point in ring
+
+
+def test_segment_passing_through_with_both_ends_outside_is_kept() -> None:
+    ring = ((-5.0, 5.0), (15.0, 5.0), (15.0, 20.0), (-5.0, 20.0), (-5.0, 5.0))
+    assert clip_rings([ring], SQUARE) == [[(0.0, 5.0), (10.0, 5.0)]]
+
+
+def test_segment_touching_only_a_corner_adds_no_line() -> None:
+    ring = ((-5.0, 5.0), (5.0, -5.0), (-5.0, -5.0), (-5.0, 5.0))
+    assert clip_rings([ring], SQUARE) == []
+
+
+def test_points_on_the_border_count_as_inside() -> None:
+    ring = ((0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 0.0))
+    assert clip_rings([ring], SQUARE) == [list(ring)]
+
+
+def test_clip_never_moves_an_outside_point_onto_the_border() -> None:
+    ring = ((5.0, 5.0), (10.5, 5.0), (5.0, 9.0), (5.0, 5.0))
+    (line,) = clip_rings([ring], SQUARE)
+    assert line[0] == pytest.approx((10.0, 5.0 + 4.0 * 0.5 / 5.5))
+    assert line[1:] == [(5.0, 9.0), (5.0, 5.0), (10.0, 5.0)]
+
+
+def test_tiny_rings_are_skipped() -> None:
+    assert clip_rings([(), ((1.0, 1.0),)], SQUARE) == []
+
+
+def test_non_finite_points_never_reach_the_output() -> None:
+    ring = ((1.0, 1.0), (2.0, 1.0), (math.nan, 2.0), (3.0, 3.0), (math.inf, 3.0), (1.0, 1.0))
+    lines = clip_rings([ring], SQUARE)
+    assert lines == [[(1.0, 1.0), (2.0, 1.0)]]
+
+
+def test_vertex_only_touching_the_border_draws_nothing() -> None:
+    ring = ((5.0, 10.0), (0.0, 15.0), (10.0, 15.0), (5.0, 10.0))
+    assert clip_rings([ring], SQUARE) == []
+
+
+def test_whole_world_clip_returns_every_ring() -> None:
+    rings = load_land_rings()
+    lines = clip_rings(rings, WORLD)
+    assert len(lines) == len(rings)
+    assert sum(map(len, lines)) == sum(map(len, rings))
+
+
+def test_clip_of_land_in_europe_keeps_exactly_the_inside_points() -> None:
+    view = Viewport(-12, 35, 34, 62)
+    rings = load_land_rings()
+    lines = clip_rings(rings, view)
+    assert lines
+    drawn = {p for line in lines for p in line}
+    inside = {p for ring in rings for p in ring if view.contains(*p)}
+    assert inside <= drawn
+    for point in drawn - inside:
+        assert _on_border(point, view)
+
+
+def test_clip_of_whole_world_is_fast() -> None:
+    rings = load_land_rings()
+    clip_rings(rings, WORLD)
+    runs = 20
+    start = time.perf_counter()
+    for _ in range(runs):
+        clip_rings(rings, WORLD)
+        clip_rings(rings, WORLD.zoomed(1.3))
+    per_call = (time.perf_counter() - start) / (2 * runs)
+    assert per_call < 0.015
+
+
+lons = st.floats(-180, 180, allow_nan=False)
+lats = st.floats(-90, 90, allow_nan=False)
+
+
+@st.composite
+def viewports(draw: st.DrawFn) -> Viewport:
+    lon_a, lon_b = draw(lons), draw(lons)
+    lat_a, lat_b = draw(lats), draw(lats)
+    if lon_a == lon_b or lat_a == lat_b:
+        return Viewport.around(lon_a, lat_a, MIN_SPAN, MIN_SPAN)
+    return Viewport(min(lon_a, lon_b), max(lon_a, lon_b), min(lat_a, lat_b), max(lat_a, lat_b))
+
+
+@settings(max_examples=150, deadline=None)
+@given(viewports())
+def test_clipped_land_always_lies_within_the_view(view: Viewport) -> None:
+    rings = load_land_rings()
+    lines = clip_rings(rings, view)
+    inside = {p for ring in rings for p in ring if view.contains(*p)}
+    for line in lines:
+        assert len(line) >= 2
+        for point in line:
+            assert view.contains(*point)
+            assert point in inside or _on_border(point, view)
+    # A vertex that merely touches the border alone has nothing to draw; all others stay.
+    assert {p for p in inside if _strictly_inside(p, view)} <= {p for line in lines for p in line}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    viewports(),
+    st.lists(st.tuples(st.floats(-400, 400), st.floats(-200, 200)), min_size=2, max_size=30),
+)
+def test_clipped_random_rings_lie_within_the_view(view: Viewport, points: list[Point]) -> None:
+    lines = clip_rings([tuple(points)], view)
+    for line in lines:
+        for point in line:
+            assert view.contains(*point)
+            assert point in points or _on_border(point, view)
+    kept = {p for line in lines for p in line}
+    assert all(p in kept for p in points if _strictly_inside(p, view))
+
+
+@settings(max_examples=200, deadline=None)
+@given(viewports(), st.floats(0.01, 100), st.floats(-3, 3), st.floats(-3, 3))
+def test_zoom_and_pan_stay_within_the_world(
+    view: Viewport, factor: float, dx: float, dy: float
+) -> None:
+    for result in (view.zoomed(factor), view.panned(dx, dy), view.centred_on(dx * 60, dy * 30)):
+        assert -180 <= result.lon_min < result.lon_max <= 180
+        assert -90 <= result.lat_min < result.lat_max <= 90
+        assert result.lon_span >= MIN_SPAN * 0.999
+        assert result.lat_span >= MIN_SPAN * 0.999
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(lons, lats), min_size=1, max_size=20), st.floats(0, 1))
+def test_fit_always_contains_every_point(points: list[Point], margin: float) -> None:
+    view = Viewport.fit(points, margin_fraction=margin)
+    assert all(view.contains(lon, lat) for lon, lat in points)
+
+
+# --- visible_points ---------------------------------------------------------------------
+
+
+class Marker(NamedTuple):
+    lon: float
+    lat: float
+
+
+def test_visible_points_leaves_out_points_outside_the_view() -> None:
+    points = [(5.0, 5.0), (10.0, 0.0), (10.01, 5.0), (-1.0, -1.0), (math.nan, 5.0), (3.0, 9.0)]
+    assert visible_points(points, SQUARE) == [(5.0, 5.0), (10.0, 0.0), (3.0, 9.0)]
+
+
+def test_visible_points_keeps_the_callers_type_and_never_clamps() -> None:
+    markers = [Marker(1.0, 1.0), Marker(50.0, 1.0)]
+    visible = visible_points(markers, SQUARE)
+    assert visible == [Marker(1.0, 1.0)]
+    assert isinstance(visible[0], Marker)
+    assert visible_points([], SQUARE) == []
