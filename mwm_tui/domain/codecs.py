@@ -131,7 +131,11 @@ def _coordinate(obj: dict[str, Any], name: str, limit: float) -> float:
     value = _field(obj, name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError(RejectReason.MISTYPED_FIELD, f"{name} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        # JSON integers are unbounded: float(10**400) raises instead of giving inf.
+        raise DecodeError(RejectReason.OUT_OF_RANGE, f"{name} is too large") from None
     if not math.isfinite(number):
         raise DecodeError(RejectReason.NOT_FINITE, f"{name} is {number}")
     if not -limit <= number <= limit:

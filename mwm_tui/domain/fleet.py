@@ -150,8 +150,10 @@ class Fleet:
 
     def apply_motion(self, device_id: str, motion: Motion, *, retained: bool = False) -> None:
         # A retained value may be old: it shows the motion but proves nothing about liveness.
-        known = device_id in self.devices
-        device = self._device(device_id)
+        if retained:
+            device = self._device(device_id, DeviceStatus.STALE, "only a retained motion so far")
+        else:
+            device = self._device(device_id)
         device.motion = motion
         device.pitch.append(motion.pitch)
         device.roll.append(motion.roll)
@@ -161,13 +163,9 @@ class Fleet:
         if not retained:
             device.last_motion_at = self.clock()
             self._heard_from(device)
-        elif not known:
-            self._set_status(device, DeviceStatus.STALE, "only a retained motion so far")
-        else:
-            self._dirty.add(device_id)
 
     def apply_will(self, device_id: str) -> None:
-        device = self._device(device_id)
+        device = self._device(device_id, DeviceStatus.OFFLINE, "last will")
         self.accepted[LinkName.MQTT] += 1
         self._set_status(device, DeviceStatus.OFFLINE, "last will")
 
@@ -201,13 +199,21 @@ class Fleet:
     def counts(self) -> Counter[DeviceStatus]:
         return Counter(device.status for device in self.devices.values())
 
-    def _device(self, device_id: str) -> Device:
+    def _device(
+        self,
+        device_id: str,
+        status: DeviceStatus = DeviceStatus.ONLINE,
+        reason: str = "first message",
+    ) -> Device:
         device = self.devices.get(device_id)
         if device is None:
+            # Born in its real status: a will or retained value must not log it as online.
             device = Device(device_id, self.history, self.trail_length)
+            device.status = status
+            device.status_reason = reason
             self.devices[device_id] = device
             self.version += 1
-            self._changes.append(StatusChange(device_id, None, device.status, "first message"))
+            self._changes.append(StatusChange(device_id, None, status, reason))
         self._dirty.add(device_id)
         return device
 

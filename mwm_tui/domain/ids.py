@@ -11,8 +11,8 @@ import unicodedata
 from .errors import DecodeError, InvalidDeviceIdError, RejectReason
 
 MAX_ID_LENGTH = 128
-# Wildcards and separators of MQTT (/ + #) and ActiveMQ destinations (. * >).
-_RESERVED = frozenset("/+#*>.")
+# Wildcards and separators of MQTT (/ + #) and ActiveMQ destinations (. * > and , for lists).
+_RESERVED = frozenset("/+#*>.,")
 
 LOCATION_SUBSCRIPTION = "/topic/device.*.location"
 MOTION_SUBSCRIPTION = "/mwm/+/motion"

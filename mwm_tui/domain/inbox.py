@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 
 from .events import Event, LocationReceived, MotionReceived, WillReceived
 
@@ -58,8 +59,9 @@ class EventInbox:
             count = min(limit, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             if not self._queue and self._overflow and count < limit:
-                batch.extend(self._overflow.values())
-                self._overflow.clear()
+                # Only up to the limit: the consumer sizes its batches to a frame budget.
+                for key in list(islice(self._overflow, limit - count)):
+                    batch.append(self._overflow.pop(key))
             return batch
 
     def stats(self) -> InboxStats:

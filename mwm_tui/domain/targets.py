@@ -50,26 +50,40 @@ class BrokerTarget:
 
 def parse_target(url: str, expected: Protocol) -> BrokerTarget:
     """Parse a broker URL; passwords are refused here because URLs end up in argv and logs."""
+    shown = _without_password(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as error:
-        raise TargetError(f"{url!r} is not a broker URL: {error}") from None
+        raise TargetError(f"{shown!r} is not a broker URL: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(f"{name}://" for name, spec in _SCHEMES.items() if spec[0] is expected)
-        raise TargetError(f"{url!r}: unknown scheme {scheme or '(none)'!r}; use {known}")
+        raise TargetError(f"{shown!r}: unknown scheme {scheme or '(none)'!r}; use {known}")
     protocol, tls, default_port = _SCHEMES[scheme]
     if protocol is not expected:
-        raise TargetError(f"{url!r} is a {protocol} URL where a {expected} URL is expected")
+        raise TargetError(f"{shown!r} is a {protocol} URL where a {expected} URL is expected")
     if parts.password is not None:
         raise TargetError(
             f"{protocol} URL holds a password; put it in MWM_{protocol.upper()}_PASSWORD "
             "or the config file instead"
         )
     if not parts.hostname:
-        raise TargetError(f"{url!r} names no host")
+        raise TargetError(f"{shown!r} names no host")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise TargetError(f"{url!r}: a broker URL has no path, query or fragment")
+        raise TargetError(f"{shown!r}: a broker URL has no path, query or fragment")
     username = unquote(parts.username) if parts.username else None
     return BrokerTarget(protocol, parts.hostname, port or default_port, tls, username)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any ``user:password@`` reduced to ``user:***@``, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
+    end = min(ends, default=len(rest))
+    userinfo, at, hostport = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{hostport}{rest[end:]}"
