@@ -1,0 +1,250 @@
+"""The plotext map: exact size, coastline, markers, the selected label, threads and silence."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+import plotext
+import pytest
+from rich.cells import cell_len
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
+from mwm_tui.domain.geo import WORLD, Viewport
+from mwm_tui.ui.map_render import Marker, render_map
+
+ATLANTIC = Viewport(-40.0, -30.0, 20.0, 30.0)
+PARIS = Viewport.around(2.35, 48.86, 0.3, 0.3)
+SYMBOLS = {"online": "●", "stale": "▲", "offline": "✕"}
+SELECTED = "◉"
+
+
+def lines_of(text: Text) -> list[str]:
+    return text.plain.split("\n")
+
+
+def assert_size(text: Text, width: int, height: int) -> None:
+    lines = lines_of(text)
+    assert len(lines) == height
+    assert [cell_len(line) for line in lines] == [width] * height
+
+
+def has_braille(text: Text) -> bool:
+    return any(0x2800 <= ord(char) <= 0x28FF for char in text.plain)
+
+
+def style_of(text: Text, char: str) -> Style:
+    offset = text.plain.index(char)
+    return text.get_style_at_offset(Console(), offset)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(40, 12), (80, 24), (120, 40), (200, 60), (30, 8), (12, 4), (13, 5)]
+)
+@pytest.mark.parametrize("view", [WORLD, PARIS, ATLANTIC], ids=["world", "paris", "atlantic"])
+def test_output_is_exactly_width_by_height_cells(width: int, height: int, view: Viewport) -> None:
+    markers = [
+        Marker("a", view.centre[0], view.centre[1], "online"),
+        Marker("a-very-long-device-identifier", view.lon_max, view.lat_max, "stale", True),
+    ]
+    assert_size(render_map(width, height, view, markers), width, height)
+
+
+def test_size_does_not_depend_on_the_terminal_size(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("LINES", "10")
+    with caplog.at_level(logging.WARNING, logger="mwm_tui.ui.map_render"):
+        text = render_map(200, 60, WORLD, [])
+    assert_size(text, 200, 60)
+    assert not caplog.records
+    # The longitude ticks sit on the last row and reach the right-hand edge.
+    assert lines_of(text)[-1].rstrip().endswith("180°E")
+
+
+@pytest.mark.parametrize("width", [-1, 0, 1, 5, 10, 11, 12, 13, 20])
+@pytest.mark.parametrize("height", [-1, 0, 1, 2, 3, 4, 5])
+def test_tiny_sizes_do_not_crash(width: int, height: int) -> None:
+    marker = Marker("x", 2.35, 48.86, "online", selected=True)
+    text = render_map(width, height, WORLD, [marker])
+    if width > 0 and height > 0:
+        assert_size(text, width, height)
+
+
+def test_tiny_size_says_so() -> None:
+    assert "small" in render_map(20, 3, WORLD, []).plain
+
+
+def test_coastline_appears_in_world_view_without_markers() -> None:
+    assert has_braille(render_map(80, 24, WORLD, []))
+
+
+def test_mid_atlantic_has_no_coastline() -> None:
+    text = render_map(80, 24, ATLANTIC, [])
+    assert not has_braille(text)
+    # Only the tick labels are left: the canvas itself is blank.
+    assert all(not line[8:].strip() for line in lines_of(text)[:-1])
+
+
+def test_coastline_can_be_switched_off() -> None:
+    assert not has_braille(render_map(80, 24, WORLD, [], coastline=False))
+
+
+@pytest.mark.parametrize("status", ["online", "stale", "offline"])
+def test_marker_inside_the_view_appears(status: str) -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", -35.0, 25.0, status)])
+    assert text.plain.count(SYMBOLS[status]) == 1
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [(-40.5, 25.0), (-29.9, 25.0), (-35.0, 19.0), (-35.0, 30.01), (float("nan"), 25)],
+)
+def test_marker_outside_the_view_is_left_out_not_clamped(lon: float, lat: float) -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")])
+    assert SYMBOLS["offline"] not in text.plain
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(-40.0, 20.0), (-30.0, 30.0), (-40.0, 30.0)])
+def test_marker_on_the_border_is_inside(lon: float, lat: float) -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")])
+    assert SYMBOLS["offline"] in text.plain
+
+
+def test_markers_take_the_corners_of_the_canvas() -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", -30.0, 30.0, "stale")])
+    lines = lines_of(text)
+    assert lines[0].endswith(SYMBOLS["stale"])
+
+
+def test_statuses_have_their_own_colour_and_shape() -> None:
+    markers = [
+        Marker("a", -38.0, 28.0, "online"),
+        Marker("b", -35.0, 25.0, "stale"),
+        Marker("c", -32.0, 22.0, "offline"),
+    ]
+    text = render_map(60, 20, ATLANTIC, markers)
+    colours = {}
+    for status, symbol in SYMBOLS.items():
+        assert text.plain.count(symbol) == 1
+        colour = style_of(text, symbol).color
+        assert colour is not None
+        colours[status] = colour.number
+    assert colours == {"online": 10, "stale": 11, "offline": 9}
+
+
+def test_selected_marker_stands_out_with_its_label() -> None:
+    markers = [
+        Marker("other", -38.0, 28.0, "online"),
+        Marker("truck-7", -35.0, 25.0, "online", True),
+    ]
+    text = render_map(60, 20, ATLANTIC, markers)
+    assert text.plain.count(SYMBOLS["online"]) == 1
+    assert text.plain.count(SELECTED) == 1
+    assert style_of(text, SELECTED).bold
+    row = next(line for line in lines_of(text) if SELECTED in line)
+    assert f"{SELECTED} truck-7" in row
+
+
+def test_label_is_plain_text_never_markup() -> None:
+    marker = Marker("[red]x[/red]", -35.0, 25.0, "offline", True)
+    text = render_map(60, 20, ATLANTIC, [marker])
+    assert "[red]x[/red]" in text.plain
+    start = text.plain.index("[red]x[/red]")
+    for offset in range(start, start + len("[red]x[/red]")):
+        style = text.get_style_at_offset(Console(), offset)
+        assert style.color is not None and style.color.number == 15
+
+
+def test_label_control_characters_cannot_reach_the_terminal() -> None:
+    marker = Marker("a\x1b[31mb\x07", -35.0, 25.0, "offline", True)
+    text = render_map(60, 20, ATLANTIC, [marker])
+    assert "\x1b" not in text.plain and "\x07" not in text.plain
+    assert "a\\x1b[31mb\\x07" in text.plain
+
+
+def test_label_near_the_right_edge_goes_left_of_the_marker() -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("truck-7", -30.2, 25.0, "online", True)])
+    row = next(line for line in lines_of(text) if SELECTED in line)
+    assert f"truck-7 {SELECTED}" in row
+
+
+def test_label_wider_than_the_map_is_shortened() -> None:
+    name = "a-device-id-far-longer-than-the-map-is-wide"
+    text = render_map(30, 8, ATLANTIC, [Marker(name, -35.0, 25.0, "online", True)])
+    assert SELECTED in text.plain
+    assert "…" in text.plain
+    assert_size(text, 30, 8)
+
+
+def test_wide_characters_in_the_label_keep_the_size() -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("卡车-七", -35.0, 25.0, "online", True)])
+    assert "卡车-七" in text.plain
+    assert_size(text, 60, 20)
+
+
+def test_city_view_shows_the_markers_and_degree_ticks() -> None:
+    markers = [Marker("eiffel", 2.2945, 48.8584, "online", True), Marker("b", 2.35, 48.86, "stale")]
+    text = render_map(120, 40, PARIS, markers)
+    assert "eiffel" in text.plain
+    assert SYMBOLS["stale"] in text.plain
+    assert "°N" in text.plain and "°E" in text.plain
+
+
+def test_many_markers_render() -> None:
+    markers = [
+        Marker(
+            f"t{i}", -180.0 + (i * 0.36), -80.0 + (i * 0.16), ("online", "stale", "offline")[i % 3]
+        )
+        for i in range(1000)
+    ]
+    text = render_map(200, 60, WORLD, markers)
+    assert_size(text, 200, 60)
+    for symbol in SYMBOLS.values():
+        assert symbol in text.plain
+
+
+def test_nothing_is_written_to_the_terminal(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figure = plotext.figure
+    build = figure.build
+
+    def chatty_build() -> object:
+        print("plotext says hello")
+        print("plotext warns", file=sys.stderr)
+        return build()
+
+    monkeypatch.setattr(figure, "build", chatty_build)
+    text = render_map(80, 24, WORLD, [Marker("a", 0.0, 0.0, "online", True)])
+    assert_size(text, 80, 24)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_same_result_from_many_threads_at_once() -> None:
+    cases = [
+        (80, 24, WORLD, [Marker("a", 10.0, 50.0, "online", True)]),
+        (60, 20, ATLANTIC, [Marker("b", -35.0, 25.0, "stale", True)]),
+        (100, 30, PARIS, [Marker("c", 2.35, 48.86, "offline", True)]),
+    ]
+    expected = [render_map(*case) for case in cases]
+    results: dict[int, list[Text]] = {}
+
+    def work(worker: int) -> None:
+        results[worker] = [render_map(*cases[(worker + i) % 3]) for i in range(6)]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for worker, texts in results.items():
+        for i, text in enumerate(texts):
+            want = expected[(worker + i) % 3]
+            assert text.plain == want.plain
+            assert text.spans == want.spans
