@@ -1,0 +1,114 @@
+"""Settings from defaults, a TOML file at the XDG config path, MWM_* variables and the command line.
+
+Later sources win. Passwords come only from the environment or the file, never the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mwm_tui.domain.targets import BrokerTarget, Protocol, parse_target
+
+DEFAULT_STOMP_URL = "stomp://localhost:61613"
+DEFAULT_MQTT_URL = "mqtt://localhost:1883"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with a message for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stomp: str = DEFAULT_STOMP_URL
+    mqtt: str = DEFAULT_MQTT_URL
+    stomp_password: str | None = field(default=None, repr=False)
+    mqtt_password: str | None = field(default=None, repr=False)
+    demo: bool = False
+    devices: int = 20
+    seed: int = 2014
+    stale_after: float = 15.0
+    offline_after: float = 120.0
+    client_id: str | None = None
+
+    def stomp_target(self) -> BrokerTarget:
+        return parse_target(self.stomp, Protocol.STOMP).with_password(self.stomp_password)
+
+    def mqtt_target(self) -> BrokerTarget:
+        return parse_target(self.mqtt, Protocol.MQTT).with_password(self.mqtt_password)
+
+
+def config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """``$MWM_CONFIG``, else ``$XDG_CONFIG_HOME/mwm-tui/config.toml`` (~/.config by default)."""
+    if environ.get("MWM_CONFIG"):
+        return Path(environ["MWM_CONFIG"])
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "mwm-tui" / "config.toml"
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(value)
+                return lowered in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {name} = {value!r} is not a valid {kind}") from None
+    return str(value)
+
+
+def _known(name: str) -> bool:
+    return name in {f.name for f in fields(Settings)}
+
+
+def from_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    unknown = sorted(key for key in data if not _known(key.replace("-", "_")))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return {
+        key.replace("-", "_"): _coerce(key.replace("-", "_"), value, str(path))
+        for key, value in data.items()
+    }
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        variable = f"MWM_{f.name.upper()}"
+        if variable in environ:
+            values[f.name] = _coerce(f.name, environ[variable], variable)
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Defaults < config file < environment < command-line ``overrides`` (None means unset)."""
+    settings = Settings()
+    settings = replace(settings, **from_file(config_path(environ)))
+    settings = replace(settings, **from_environment(environ))
+    given = {key: value for key, value in overrides.items() if value is not None}
+    settings = replace(settings, **given)
+    if settings.devices < 1:
+        raise ConfigError("devices must be at least 1")
+    if not 0 < settings.stale_after < settings.offline_after:
+        raise ConfigError("need 0 < stale-after < offline-after")
+    return settings

@@ -1,0 +1,552 @@
+"""The dashboard application and the one factory that the command line and the tests use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input
+
+from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
+from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
+from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.config import Settings
+from mwm_tui.domain.errors import InvalidDeviceIdError
+from mwm_tui.domain.events import (
+    AlertOutcome,
+    Delivery,
+    DeviceNotice,
+    Event,
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+    LocationReceived,
+    MessageRejected,
+    MotionReceived,
+    OrderOutcome,
+)
+from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+from mwm_tui.domain.inbox import EventInbox
+from mwm_tui.domain.text import literal
+from mwm_tui.ui import gc_policy
+from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
+from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
+from mwm_tui.ui.screens import ColourPicker, HelpScreen
+from mwm_tui.ui.widgets.composer import Composer, OrderInput
+from mwm_tui.ui.widgets.device_list import DeviceList
+from mwm_tui.ui.widgets.event_log import EventLog, RejectSummary
+from mwm_tui.ui.widgets.motion_panel import MotionPanel
+from mwm_tui.ui.widgets.position_map import PositionMap
+from mwm_tui.ui.widgets.status_bar import StatusBar
+
+DRAIN_INTERVAL = 0.05
+DRAIN_BUDGET = 0.015
+DRAIN_BATCH = 2048
+LIST_INTERVAL = 1 / 3
+MAP_INTERVAL = 0.5
+MOTION_INTERVAL = 0.1
+NEW_DEVICE_LOG_LIMIT = 10
+REJECT_LOG_PER_SECOND = 5
+
+
+def stylesheet() -> Path:
+    """``styles/app.tcss``: inside the wheel as ``mwm_tui/styles``, or at the source tree's top."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "styles" / "app.tcss"
+    return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
+
+
+@dataclass
+class _Dispatch:
+    """One order or alert on its way, until the broker confirms it or it fails."""
+
+    kind: str
+    device_id: str
+    text: str
+
+
+class FilterInput(Input):
+    """The list filter: by id substring or by status name."""
+
+
+class MwmApp(App[None]):
+    CSS_PATH = stylesheet()
+    TITLE = "mwm-tui"
+    BINDINGS = bindings()
+
+    def __init__(
+        self,
+        *,
+        fleet: Fleet,
+        inbox: EventInbox,
+        stomp_link: OrderLink,
+        mqtt_link: AlertLink,
+        demo: bool = False,
+        tune_gc: bool = True,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.wall_clock = wall_clock
+        self.fleet = fleet
+        self.inbox = inbox
+        self.stomp_link = stomp_link
+        self.mqtt_link = mqtt_link
+        self.demo = demo
+        self._tune_gc = tune_gc
+        self.dispatches: dict[str, _Dispatch] = {}
+        self._early_outcomes: dict[str, OrderOutcome | AlertOutcome] = {}
+        self._last_counts: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
+        self._last_rate_at = time.monotonic()
+        self._rejects_logged_this_second = 0
+        self._list_dirty = True
+        self._motion_dirty = True
+        self.first_paint_at: float | None = None
+
+    # ---- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(demo=self.demo, id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield FilterInput(placeholder="filter: id or status", id="filter")
+                yield DeviceList(self.fleet, id="devices")
+                yield Composer(id="composer")
+            with Vertical(id="right"):
+                yield PositionMap(self.fleet, id="map")
+                yield MotionPanel(self.fleet, id="motion")
+                yield RejectSummary(id="rejects")
+                yield EventLog(self.wall_clock, id="log")
+        yield Footer()
+
+    @property
+    def device_list(self) -> DeviceList:
+        return self.query_one(DeviceList)
+
+    @property
+    def position_map(self) -> PositionMap:
+        return self.query_one(PositionMap)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one(EventLog)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#rejects").display = False
+        self.query_one("#devices").border_title = "devices"
+        self.query_one("#map").border_title = "map"
+        self.query_one("#motion").border_title = "motion"
+        self.query_one("#log").border_title = "events"
+        self.device_list.focus()
+        self.set_interval(DRAIN_INTERVAL, self._drain)
+        self.set_interval(LIST_INTERVAL, self._refresh_list)
+        self.set_interval(MAP_INTERVAL, self._refresh_map)
+        self.set_interval(MOTION_INTERVAL, self._refresh_motion)
+        self.set_interval(1.0, self._every_second)
+        if self._tune_gc:
+            gc_policy.tune()
+            self.set_interval(gc_policy.FULL_COLLECTION_INTERVAL, gc_policy.collect_full)
+        self.call_after_refresh(self._painted)
+        for link in (self.stomp_link, self.mqtt_link):
+            self.event_log.add(f"{link.name} link: connecting to {link.label}")
+            link.start()
+
+    def _painted(self) -> None:
+        self.first_paint_at = time.monotonic()
+
+    def on_unmount(self) -> None:
+        for link in (self.stomp_link, self.mqtt_link):
+            link.stop()
+
+    # ---- the data path: broker threads -> inbox -> this timer -> fleet -> dirty panes ------
+
+    def _drain(self) -> None:
+        deadline = time.perf_counter() + DRAIN_BUDGET
+        fleet = self.fleet
+        while True:
+            batch = self.inbox.drain(DRAIN_BATCH)
+            if not batch:
+                break
+            for event in batch:
+                if isinstance(event, LocationReceived | MotionReceived):
+                    fleet.apply(event)
+                else:
+                    self._handle(event)
+            if time.perf_counter() > deadline:
+                break
+        self._log_changes(fleet.take_changes())
+        dirty = fleet.take_dirty()
+        if dirty:
+            self._list_dirty = True
+            self.position_map.dirty = True
+            if self.device_list.selected in dirty:
+                self._motion_dirty = True
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, MessageRejected):
+            self.fleet.apply(event)
+            if self._rejects_logged_this_second < REJECT_LOG_PER_SECOND:
+                self._rejects_logged_this_second += 1
+                self.event_log.add(
+                    f"{event.link} rejected a message on {literal(event.source, 60)}: "
+                    f"{event.reason} ({literal(event.detail, 80)})",
+                    "yellow",
+                )
+        elif isinstance(event, LinkStateChanged):
+            self._link_changed(event)
+        elif isinstance(event, OrderOutcome | AlertOutcome):
+            self._outcome(event)
+        elif isinstance(event, DeviceNotice):
+            self.event_log.add(f"{literal(event.device_id, 40)}: {literal(event.text)}", "cyan")
+        else:
+            self.fleet.apply(event)
+
+    def _link_changed(self, event: LinkStateChanged) -> None:
+        status = self.query_one(StatusBar)
+        status.links[event.link] = event
+        status.refresh()
+        text = f"{event.link} link {event.state}"
+        if event.detail:
+            text += f": {literal(event.detail, 100)}"
+        if event.retry_in is not None:
+            text += f"; retrying in {event.retry_in:.0f} s"
+        style = {LinkState.UP: "green", LinkState.DOWN: "red"}.get(event.state, "")
+        self.event_log.add(text, style)
+
+    def _log_changes(self, changes: Iterable[StatusChange]) -> None:
+        new = 0
+        for change in changes:
+            if change.before is None:
+                new += 1
+                if new <= NEW_DEVICE_LOG_LIMIT:
+                    self.event_log.add(f"new device {literal(change.device_id, 40)}", "dim")
+                continue
+            line = Text(f"{STATUS_GLYPH[change.after]} ", style=STATUS_STYLE[change.after])
+            line.append(f"{literal(change.device_id, 40)} is {change.after}")
+            if change.after is DeviceStatus.OFFLINE:
+                line.append(f" ({change.reason})", style="bold")
+            elif change.reason:
+                line.append(f" ({change.reason})", style="dim")
+            self.event_log.add(line)
+        if new > NEW_DEVICE_LOG_LIMIT:
+            self.event_log.add(f"… and {new - NEW_DEVICE_LOG_LIMIT} more new devices", "dim")
+
+    def _every_second(self) -> None:
+        self.fleet.sweep()
+        self._rejects_logged_this_second = 0
+        now = time.monotonic()
+        elapsed = max(now - self._last_rate_at, 1e-6)
+        status = self.query_one(StatusBar)
+        for name in LinkName:
+            total = self.fleet.accepted[name] + self.fleet.rejected[name]
+            status.rates[name] = (total - self._last_counts[name]) / elapsed
+            self._last_counts[name] = total
+        self._last_rate_at = now
+        counts = self.fleet.counts()
+        status.counts = {state: counts.get(state, 0) for state in DeviceStatus}
+        status.coalesced = self.inbox.stats().coalesced
+        status.refresh()
+        self.query_one(RejectSummary).update_counts(self.fleet.rejects_by_reason)
+        self._list_dirty = True  # ages keep ticking
+
+    def _refresh_list(self) -> None:
+        if self._list_dirty:
+            self._list_dirty = False
+            self.device_list.sync()
+
+    def _refresh_map(self) -> None:
+        self.position_map.redraw_if_dirty()
+
+    def _refresh_motion(self) -> None:
+        if self._motion_dirty:
+            self._motion_dirty = False
+            self.query_one(MotionPanel).refresh()
+
+    # ---- selection ---------------------------------------------------------------------------
+
+    @on(DeviceList.SelectionChanged)
+    def _selection_changed(self, event: DeviceList.SelectionChanged) -> None:
+        device = self.fleet.devices.get(event.device_id) if event.device_id else None
+        self.query_one(MotionPanel).show(event.device_id)
+        self.position_map.select(event.device_id)
+        self.query_one(Composer).set_target(
+            event.device_id, device.address_problem if device else None
+        )
+
+    # ---- orders and alerts -------------------------------------------------------------------
+
+    def _target(self, what: str) -> str | None:
+        """The selected device if it can be addressed; otherwise say why not and return None."""
+        device_id = self.device_list.selected
+        if device_id is None:
+            self.notify(f"Select a device first to send an {what}.", severity="warning")
+            return None
+        device = self.fleet.devices.get(device_id)
+        if device is not None and device.address_problem:
+            self.notify(
+                f"Cannot send an {what} to {literal(device_id, 40)}: {device.address_problem}",
+                severity="error",
+            )
+            return None
+        return device_id
+
+    @on(Input.Submitted, "#order-input")
+    def _submit_order(self, event: Input.Submitted) -> None:
+        text = event.value
+        if not text.strip():
+            return
+        device_id = self._target("order")
+        if device_id is None:
+            return
+        order_input = self.query_one(OrderInput)
+        order_input.remember(text)
+        order_input.value = ""
+        self._set_composer_status(Text(f"sending to {literal(device_id, 40)}…", style="yellow"))
+        self.run_worker(
+            partial(self._send_in_thread, "order", device_id, text),
+            thread=True,
+            group="send",
+        )
+
+    def _send_in_thread(self, kind: str, device_id: str, text: str) -> None:
+        """Runs on a worker thread: a send may wait on a socket, never on the UI."""
+        try:
+            if kind == "order":
+                dispatch_id = self.stomp_link.send_order(device_id, text)
+            else:
+                dispatch_id = self.mqtt_link.send_alert(device_id, text)
+        except (InvalidDeviceIdError, OSError, RuntimeError) as error:
+            self.call_from_thread(self._send_failed, kind, device_id, str(error))
+            return
+        self.call_from_thread(self._dispatched, dispatch_id, _Dispatch(kind, device_id, text))
+
+    def _dispatched(self, dispatch_id: str, dispatch: _Dispatch) -> None:
+        self.dispatches[dispatch_id] = dispatch
+        who = literal(dispatch.device_id, 40)
+        if dispatch.kind == "order":
+            self.event_log.add(f"order to {who} pending: {literal(dispatch.text, 80)}")
+            self._set_composer_status(
+                Text(f"⧗ pending: {literal(dispatch.text, 50)} → {who}", style="yellow")
+            )
+        else:
+            self.event_log.add(f"alert {literal(dispatch.text)} to {who} pending")
+        early = self._early_outcomes.pop(dispatch_id, None)
+        if early is not None:
+            self._outcome(early)
+
+    def _send_failed(self, kind: str, device_id: str, reason: str) -> None:
+        line = f"{kind} to {literal(device_id, 40)} failed: {literal(reason, 100)}"
+        self.event_log.add(line, "red")
+        if kind == "order":
+            self._set_composer_status(Text(f"✖ {line}", style="red"))
+
+    def _outcome(self, outcome: OrderOutcome | AlertOutcome) -> None:
+        dispatch_id = outcome.order_id if isinstance(outcome, OrderOutcome) else outcome.alert_id
+        dispatch = self.dispatches.pop(dispatch_id, None)
+        if dispatch is None:
+            self._early_outcomes[dispatch_id] = outcome
+            return
+        who = literal(dispatch.device_id, 40)
+        what = f"order to {who}" if dispatch.kind == "order" else f"alert {dispatch.text} to {who}"
+        if outcome.delivery is Delivery.CONFIRMED:
+            proof = "broker receipt" if dispatch.kind == "order" else "PUBACK"
+            line = Text(f"✔ {what} confirmed ({proof})", style="green")
+        else:
+            line = Text(f"✖ {what} failed: {literal(outcome.detail, 100)}", style="bold red")
+        self.event_log.add(line)
+        if dispatch.kind == "order":
+            self._set_composer_status(line)
+
+    def _set_composer_status(self, text: Text) -> None:
+        self.query_one(Composer).set_status(text)
+
+    def send_alert(self, colour: str) -> None:
+        device_id = self._target("alert")
+        if device_id is not None:
+            self.run_worker(
+                partial(self._send_in_thread, "alert", device_id, colour),
+                thread=True,
+                group="send",
+            )
+
+    # ---- actions (keys, palette) -------------------------------------------------------------
+
+    def _focus_now(self, widget: Widget) -> None:
+        """Move focus before the next key is handled, so fast typing lands in the right place."""
+        self.screen.set_focus(widget)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key acts only in its scope: the main screen, and what has focus there."""
+        scope = SCOPE_OF_ACTION.get(action)
+        if scope is None:
+            return True
+        if self.screen is not self.screen_stack[0]:
+            return False
+        focused = self.focused
+        if scope is Scope.APP:
+            return not isinstance(focused, Input)
+        if scope is Scope.LIST:
+            return isinstance(focused, DeviceList)
+        if scope is Scope.MAP:
+            return isinstance(focused, PositionMap)
+        if scope is Scope.FILTER:
+            return isinstance(focused, FilterInput)
+        return isinstance(focused, OrderInput)
+
+    def action_compose(self) -> None:
+        self._focus_now(self.query_one(OrderInput))
+
+    def action_leave_composer(self) -> None:
+        self._focus_now(self.device_list)
+
+    def action_history_back(self) -> None:
+        self.query_one(OrderInput).history_back()
+
+    def action_history_forward(self) -> None:
+        self.query_one(OrderInput).history_forward()
+
+    def action_focus_list(self) -> None:
+        self._focus_now(self.device_list)
+
+    def action_focus_map(self) -> None:
+        self._focus_now(self.position_map)
+
+    def action_cursor_down(self) -> None:
+        self.device_list.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.device_list.action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self.device_list.action_page_down()
+
+    def action_page_up(self) -> None:
+        self.device_list.action_page_up()
+
+    def action_first(self) -> None:
+        self.device_list.action_first()
+
+    def action_last(self) -> None:
+        self.device_list.action_last()
+
+    def action_pan(self, direction: str) -> None:
+        self.position_map.pan(direction)
+
+    def action_alert(self) -> None:
+        self.send_alert("red")
+
+    def action_pick_alert(self) -> None:
+        device_id = self._target("alert")
+        if device_id is None:
+            return
+
+        def chosen(colour: str | None) -> None:
+            if colour:
+                self.send_alert(colour)
+
+        self.push_screen(ColourPicker(literal(device_id, 40)), chosen)
+
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.display = True
+        self._focus_now(field)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.device_list.set_filter(event.value)
+
+    def action_keep_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        self.device_list.set_filter(field.value)
+        self.device_list.select_first()
+        if not field.value:
+            field.display = False
+        self._focus_now(self.device_list)
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.value = ""
+        field.display = False
+        self.device_list.set_filter("")
+        self._focus_now(self.device_list)
+
+    def action_fit_map(self) -> None:
+        self.position_map.fit()
+
+    def action_zoom_in(self) -> None:
+        self.position_map.zoom(1.5)
+
+    def action_zoom_out(self) -> None:
+        self.position_map.zoom(1 / 1.5)
+
+    def action_toggle_follow(self) -> None:
+        following = self.position_map.toggle_follow()
+        self.notify("Map follows the selected device." if following else "Map stops following.")
+
+    def action_sort_next(self) -> None:
+        key = self.device_list.cycle_sort()
+        self.notify(f"Sorted by {key}.")
+
+    def action_sort_reverse(self) -> None:
+        self.device_list.reverse_sort()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in palette_actions():
+            callback: Callable[[], object] = partial(self.run_action, action.action)
+            yield SystemCommand(action.description, action.help, callback)
+
+
+LinkFactory = Callable[[EventSink], tuple[OrderLink, AlertLink]]
+
+
+def links_for(settings: Settings) -> LinkFactory:
+    """The demo's in-process links, or the real brokers' links, as the settings say."""
+
+    def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
+        if settings.demo:
+            fleet = DemoFleet(settings.devices, seed=settings.seed)
+            return DemoStompLink(fleet, sink), DemoMqttLink(fleet, sink)
+        return (
+            StompLink(settings.stomp_target(), sink, client_id=settings.client_id),
+            MqttLink(settings.mqtt_target(), sink, client_id=settings.client_id),
+        )
+
+    return build
+
+
+def create_app(
+    settings: Settings,
+    *,
+    links: LinkFactory | None = None,
+    fleet: Fleet | None = None,
+    tune_gc: bool = True,
+    wall_clock: Callable[[], float] = time.time,
+) -> MwmApp:
+    """The one way to build the dashboard: from settings, with links around the app's inbox."""
+    inbox = EventInbox()
+    stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
+    return MwmApp(
+        fleet=fleet
+        or Fleet(stale_after=settings.stale_after, offline_after=settings.offline_after),
+        inbox=inbox,
+        stomp_link=stomp_link,
+        mqtt_link=mqtt_link,
+        demo=settings.demo,
+        tune_gc=tune_gc,
+        wall_clock=wall_clock,
+    )

@@ -1,0 +1,54 @@
+"""Small text helpers shared by the panes: ages, degrees, sparklines, status glyphs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from mwm_tui.domain.fleet import DeviceStatus
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+STATUS_GLYPH = {
+    DeviceStatus.ONLINE: "●",
+    DeviceStatus.STALE: "◐",
+    DeviceStatus.OFFLINE: "✖",
+}
+STATUS_STYLE = {
+    DeviceStatus.ONLINE: "green",
+    DeviceStatus.STALE: "yellow",
+    DeviceStatus.OFFLINE: "bold red",
+}
+
+
+def age(seconds: float | None) -> str:
+    """Compact age such as ``4s``, ``12m``, ``3h``, ``2d``; ``—`` when never seen live."""
+    if seconds is None:
+        return "—"
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f}h"
+    return f"{seconds // 86400:.0f}d"
+
+
+def degrees(radians: float | None) -> str:
+    return "—" if radians is None else f"{math.degrees(radians):+.0f}°"
+
+
+def sparkline(
+    values: Sequence[float], width: int, low: float = -math.pi, high: float = math.pi
+) -> str:
+    """The last ``width`` values as block characters on a fixed range (values outside clip)."""
+    if width <= 0:
+        return ""
+    tail = values[-width:]
+    top = len(SPARK_BLOCKS) - 1
+    span = high - low
+    chars = []
+    for value in tail:
+        level = round((min(max(value, low), high) - low) / span * top)
+        chars.append(SPARK_BLOCKS[level])
+    return "".join(chars).rjust(width)

@@ -1,0 +1,170 @@
+"""Every key of the dashboard as data: bindings, the footer, the ? help and the palette read it.
+
+All keys are priority bindings of the app, enabled by scope (what has focus). Handled in the
+app's own queue, a burst of keys typed over SSH acts in order: ``o`` then text lands in the
+composer, ``j`` then ``a`` alerts the newly selected device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from textual.binding import Binding, BindingType
+
+
+class Scope(StrEnum):
+    APP = "Anywhere but a text field"
+    LIST = "Device list"
+    MAP = "Map (when focused)"
+    FILTER = "Filter field"
+    COMPOSER = "Composer"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAction:
+    keys: str
+    action: str
+    description: str
+    scope: Scope
+    help: str
+    show: bool = True
+    key_display: str | None = None
+    in_palette: bool = True
+    bound: bool = True  # False: handled by the widget itself, listed for the help only
+
+    @property
+    def action_name(self) -> str:
+        return self.action.partition("(")[0]
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys,
+            self.action,
+            self.description,
+            show=self.show,
+            key_display=self.key_display,
+            priority=True,
+        )
+
+
+KEYMAP: tuple[KeyAction, ...] = (
+    KeyAction("q", "quit", "Quit", Scope.APP, "Quit at once"),
+    KeyAction("question_mark", "help", "Help", Scope.APP, "Show every key", key_display="?"),
+    KeyAction("o", "compose", "Order", Scope.APP, "Write an order to the selected device"),
+    KeyAction("a", "alert", "Alert", Scope.APP, "Flash the selected device's screen red"),
+    KeyAction(
+        "A", "pick_alert", "Alert…", Scope.APP, "Pick a colour, then alert the selected device"
+    ),
+    KeyAction(
+        "slash", "filter", "Filter", Scope.APP, "Filter the list by id or status", key_display="/"
+    ),
+    KeyAction("f", "fit_map", "Fit", Scope.APP, "Fit the map to the whole fleet"),
+    KeyAction(
+        "plus,equals_sign",
+        "zoom_in",
+        "Zoom in",
+        Scope.APP,
+        "Zoom the map in",
+        show=False,
+        key_display="+",
+    ),
+    KeyAction(
+        "minus", "zoom_out", "Zoom out", Scope.APP, "Zoom the map out", show=False, key_display="-"
+    ),
+    KeyAction(
+        "F",
+        "toggle_follow",
+        "Follow",
+        Scope.APP,
+        "Keep the map centred on the selected device",
+        show=False,
+    ),
+    KeyAction("s", "sort_next", "Sort", Scope.APP, "Sort the list by the next column", show=False),
+    KeyAction("S", "sort_reverse", "Reverse", Scope.APP, "Reverse the list order", show=False),
+    KeyAction("m", "focus_map", "Map", Scope.APP, "Give the map focus (arrows pan)", show=False),
+    KeyAction("l", "focus_list", "List", Scope.APP, "Give the device list focus", show=False),
+    KeyAction("j,down", "cursor_down", "Down", Scope.LIST, "Select the next device", show=False),
+    KeyAction("k,up", "cursor_up", "Up", Scope.LIST, "Select the previous device", show=False),
+    KeyAction(
+        "pagedown",
+        "page_down",
+        "Page down",
+        Scope.LIST,
+        "Move a page down",
+        show=False,
+        in_palette=False,
+    ),
+    KeyAction(
+        "pageup", "page_up", "Page up", Scope.LIST, "Move a page up", show=False, in_palette=False
+    ),
+    KeyAction(
+        "home,g",
+        "first",
+        "First",
+        Scope.LIST,
+        "Select the first device",
+        show=False,
+        in_palette=False,
+    ),
+    KeyAction(
+        "end,G", "last", "Last", Scope.LIST, "Select the last device", show=False, in_palette=False
+    ),
+    KeyAction(
+        "left", "pan('left')", "Pan left", Scope.MAP, "Pan the map", show=False, in_palette=False
+    ),
+    KeyAction(
+        "right", "pan('right')", "Pan right", Scope.MAP, "Pan the map", show=False, in_palette=False
+    ),
+    KeyAction("up", "pan('up')", "Pan up", Scope.MAP, "Pan the map", show=False, in_palette=False),
+    KeyAction(
+        "down", "pan('down')", "Pan down", Scope.MAP, "Pan the map", show=False, in_palette=False
+    ),
+    KeyAction(
+        "enter",
+        "keep_filter",
+        "Keep",
+        Scope.FILTER,
+        "Keep the filter, back to the list on the first match",
+        in_palette=False,
+    ),
+    KeyAction(
+        "escape", "clear_filter", "Clear", Scope.FILTER, "Clear the filter", in_palette=False
+    ),
+    KeyAction(
+        "enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False, bound=False
+    ),
+    KeyAction(
+        "up",
+        "history_back",
+        "Earlier",
+        Scope.COMPOSER,
+        "Recall an earlier order",
+        show=False,
+        in_palette=False,
+    ),
+    KeyAction(
+        "down",
+        "history_forward",
+        "Later",
+        Scope.COMPOSER,
+        "Recall a later order",
+        show=False,
+        in_palette=False,
+    ),
+    KeyAction(
+        "escape", "leave_composer", "Back", Scope.COMPOSER, "Back to the list", in_palette=False
+    ),
+)
+
+SCOPE_OF_ACTION: dict[str, Scope] = {action.action_name: action.scope for action in KEYMAP}
+
+
+def bindings() -> list[BindingType]:
+    """The app's bindings, in keymap order."""
+    return [action.binding() for action in KEYMAP if action.bound]
+
+
+def palette_actions() -> list[KeyAction]:
+    """Actions offered in the command palette."""
+    return [action for action in KEYMAP if action.in_palette]

@@ -1,0 +1,90 @@
+"""Modal screens: the ? help and the alert colour picker."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from mwm_tui.domain.alerts import ALERT_COLOURS
+from mwm_tui.ui.keymap import KEYMAP, Scope
+
+_KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
+    "pagedown": "PgDn",
+    "pageup": "PgUp",
+    "escape": "Esc",
+}
+
+
+def key_label(keys: str) -> str:
+    return " ".join(_KEY_NAMES.get(key, key) for key in keys.split(","))
+
+
+def help_table() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    for scope in Scope:
+        table.add_row(Text(scope.value, style="bold underline"), "")
+        for action in KEYMAP:
+            if action.scope is scope:
+                table.add_row(key_label(action.keys), action.help)
+        table.add_row("", "")
+    table.add_row("ctrl+p", "Command palette: every action by name")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close", key_display="Esc"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("mwm-tui keys", style="bold"), id="help-title")
+            yield Static(help_table())
+            yield Static(
+                Text(
+                    "While the composer or the filter has focus, letters are text. "
+                    "Ids and texts from the network are shown literally.",
+                    style="dim",
+                )
+            )
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class ColourPicker(ModalScreen[str | None]):
+    """Choose the colour a device flashes."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, device_label: str) -> None:
+        super().__init__()
+        self._device_label = device_label
+
+    def compose(self) -> ComposeResult:
+        options = [
+            Option(Text(f"■ {name}", style=name if name != "black" else "white on black"), id=name)
+            for name in ALERT_COLOURS
+        ]
+        picker = OptionList(*options, id="colour-picker")
+        picker.border_title = f"alert colour for {self._device_label}"
+        yield picker
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

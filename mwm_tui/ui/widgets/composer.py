@@ -1,0 +1,65 @@
+"""The order composer: a text input addressed to the selected device, with order history."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from mwm_tui.domain.text import literal
+
+
+class OrderInput(Input):
+    """An Input that remembers the orders sent from it."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="type an order, Enter sends", id=id)
+        self.history: list[str] = []
+        self._recall = 0
+        self._draft = ""
+
+    def remember(self, text: str) -> None:
+        if not self.history or self.history[-1] != text:
+            self.history.append(text)
+        self._recall = len(self.history)
+
+    def history_back(self) -> None:
+        if self._recall == len(self.history):
+            self._draft = self.value
+        if self._recall > 0:
+            self._recall -= 1
+            self.value = self.history[self._recall]
+            self.cursor_position = len(self.value)
+
+    def history_forward(self) -> None:
+        if self._recall < len(self.history):
+            self._recall += 1
+            at_end = self._recall == len(self.history)
+            self.value = self._draft if at_end else self.history[self._recall]
+            self.cursor_position = len(self.value)
+
+
+class Composer(Vertical):
+    """Shows the target id, the input, and what became of the last order."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="composer-target")
+        yield OrderInput(id="order-input")
+        yield Static(id="composer-status")
+
+    def on_mount(self) -> None:
+        self.set_target(None, None)
+
+    def set_target(self, device_id: str | None, problem: str | None) -> None:
+        target = Text("order to ", style="bold")
+        if device_id is None:
+            target.append("(no device selected)", style="dim")
+        else:
+            target.append(literal(device_id, 48), style="bold cyan")
+            if problem:
+                target.append(f"  cannot be addressed: {problem}", style="red")
+        self.query_one("#composer-target", Static).update(target)
+
+    def set_status(self, text: Text) -> None:
+        self.query_one("#composer-status", Static).update(text)

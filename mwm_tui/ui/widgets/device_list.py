@@ -1,0 +1,286 @@
+"""The device list: one row per device, drawn line by line so only visible rows cost anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from mwm_tui.domain.fleet import Device, DeviceStatus, Fleet
+from mwm_tui.domain.text import literal
+from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, degrees, sparkline
+
+_STATUS_RANK = {DeviceStatus.OFFLINE: 0, DeviceStatus.STALE: 1, DeviceStatus.ONLINE: 2}
+_HEADER = Style(bold=True, underline=True)
+_CURSOR_FOCUSED = Style(reverse=True, bold=True)
+_CURSOR = Style(bgcolor="grey30")
+_DIM = Style(dim=True)
+_STATUS = {status: Style.parse(style) for status, style in STATUS_STYLE.items()}
+
+
+class SortKey(StrEnum):
+    STATUS = "status"
+    ID = "id"
+    AGE = "age"
+    LAT = "lat"
+    LNG = "lng"
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    title: str
+    width: int
+    right: bool = False
+
+
+_COLUMNS: tuple[_Column, ...] = (
+    _Column("status", 9),
+    _Column("id", 10),
+    _Column("seen", 5, right=True),
+    _Column("lat", 9, right=True),
+    _Column("lng", 10, right=True),
+    _Column("pitch", 5, right=True),
+    _Column("roll", 5, right=True),
+    _Column("yaw", 5, right=True),
+    _Column("motion", 10),
+)
+_ID_MAX = 36  # a UUID, the book's device ids
+
+
+def _layout(width: int, id_width: int) -> list[_Column]:
+    """Columns that fit ``width`` cells, in priority order; the id column is as wide as the ids."""
+    wanted = [
+        _Column("id", min(max(id_width, 4), _ID_MAX)) if c.title == "id" else c for c in _COLUMNS
+    ]
+    chosen: list[_Column] = []
+    used = 0
+    for column in wanted:
+        if used + column.width + 1 > width and len(chosen) >= 2:
+            break
+        chosen.append(column)
+        used += column.width + 1
+    return chosen
+
+
+def _sort_key(key: SortKey, now: float) -> Callable[[Device], tuple[float | str, ...]]:
+    if key is SortKey.STATUS:
+        return lambda d: (_STATUS_RANK[d.status], d.device_id)
+    if key is SortKey.ID:
+        return lambda d: (d.device_id,)
+    if key is SortKey.AGE:
+        return lambda d: (now - d.last_seen if d.last_seen is not None else float("inf"),)
+    if key is SortKey.LAT:
+        return lambda d: (d.position.lat if d.position else float("inf"), d.device_id)
+    return lambda d: (d.position.lng if d.position else float("inf"), d.device_id)
+
+
+class DeviceList(ScrollView, can_focus=True):
+    """Sorted, filterable view of the fleet with a selection that follows its device."""
+
+    class SelectionChanged(Message):
+        def __init__(self, device_id: str | None) -> None:
+            super().__init__()
+            self.device_id = device_id
+
+    def __init__(self, fleet: Fleet, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fleet = fleet
+        self._rows: list[str] = []
+        self._selected: str | None = None
+        self.sort_key = SortKey.STATUS
+        self.sort_reversed = False
+        self.filter_text = ""
+        self._synced_version = -1
+        self._id_width = 2
+
+    @property
+    def selected(self) -> str | None:
+        return self._selected
+
+    @property
+    def row_ids(self) -> list[str]:
+        """Ids in display order (after filter and sort)."""
+        return list(self._rows)
+
+    def sync(self, *, force: bool = False) -> None:
+        """Re-sort when the fleet changed and repaint the visible rows."""
+        dynamic = self.sort_key in (SortKey.AGE, SortKey.LAT, SortKey.LNG)
+        if force or dynamic or self._fleet.version != self._synced_version:
+            self._synced_version = self._fleet.version
+            self._resort()
+        self.refresh()
+
+    def _resort(self) -> None:
+        devices: Iterable[Device] = self._fleet.devices.values()
+        wanted = self.filter_text.strip().casefold()
+        if wanted:
+            devices = [
+                d for d in devices if wanted in d.device_id.casefold() or wanted == d.status.value
+            ]
+        ordered = sorted(devices, key=_sort_key(self.sort_key, self._fleet.clock()))
+        if self.sort_reversed:
+            ordered.reverse()
+        self._rows = [device.device_id for device in ordered]
+        self._id_width = max((len(literal(row)) for row in self._rows), default=2)
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        if self._selected not in self._fleet.devices or (
+            wanted and self._selected not in set(self._rows)
+        ):
+            self._select(self._rows[0] if self._rows else None)
+        elif self._selected is None and self._rows:
+            self._select(self._rows[0])
+        self._scroll_to_cursor()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.sync(force=True)
+
+    def select_first(self) -> None:
+        self._select(self._rows[0] if self._rows else None)
+        self._scroll_to_cursor()
+
+    def select(self, device_id: str) -> None:
+        if device_id in self._fleet.devices:
+            self._select(device_id)
+            self._scroll_to_cursor()
+
+    def cycle_sort(self) -> SortKey:
+        keys = list(SortKey)
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self.sync(force=True)
+        return self.sort_key
+
+    def reverse_sort(self) -> None:
+        self.sort_reversed = not self.sort_reversed
+        self.sync(force=True)
+
+    def _select(self, device_id: str | None) -> None:
+        if device_id != self._selected:
+            self._selected = device_id
+            self.post_message(self.SelectionChanged(device_id))
+        self.refresh()
+
+    def _cursor(self) -> int:
+        if self._selected is None:
+            return -1
+        try:
+            return self._rows.index(self._selected)
+        except ValueError:
+            return -1
+
+    def _move(self, delta: int) -> None:
+        if not self._rows:
+            return
+        index = min(max(self._cursor() + delta, 0), len(self._rows) - 1)
+        self._select(self._rows[index])
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        index = self._cursor()
+        visible = max(self.size.height - 1, 1)
+        top = round(self.scroll_offset.y)
+        if index < 0:
+            return
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + visible:
+            self.scroll_to(y=index - visible + 1, animate=False, immediate=True)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_page_down(self) -> None:
+        self._move(max(self.size.height - 2, 1))
+
+    def action_page_up(self) -> None:
+        self._move(-max(self.size.height - 2, 1))
+
+    def action_first(self) -> None:
+        self._move(-len(self._rows))
+
+    def action_last(self) -> None:
+        self._move(len(self._rows))
+
+    def on_click(self, event: events.Click) -> None:
+        index = round(self.scroll_offset.y) + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self._rows):
+            self._select(self._rows[index])
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self._rows) + 1)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        columns = _layout(width, self._id_width)
+        if y == 0:
+            return self._header(columns, width)
+        index = round(self.scroll_offset.y) + y - 1
+        if not 0 <= index < len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        device = self._fleet.devices.get(self._rows[index])
+        if device is None:
+            return Strip.blank(width, self.rich_style)
+        strip = self._row(device, columns, width)
+        if device.device_id == self._selected:
+            cursor = _CURSOR_FOCUSED if self.has_focus else _CURSOR
+            strip = strip.apply_style(cursor)
+        return strip
+
+    def _header(self, columns: list[_Column], width: int) -> Strip:
+        arrow = "▼" if self.sort_reversed else "▲"
+        sorted_title = {
+            SortKey.STATUS: "status",
+            SortKey.ID: "id",
+            SortKey.AGE: "seen",
+            SortKey.LAT: "lat",
+            SortKey.LNG: "lng",
+        }[self.sort_key]
+        segments = []
+        for column in columns:
+            title = column.title + (arrow if column.title == sorted_title else "")
+            text = title.rjust(column.width) if column.right else title.ljust(column.width)
+            segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
+        return Strip(segments).adjust_cell_length(width, self.rich_style)
+
+    def _row(self, device: Device, columns: list[_Column], width: int) -> Strip:
+        now = self._fleet.clock()
+        position = device.position
+        motion = device.motion
+        segments: list[Segment] = []
+        for column in columns:
+            style: Style | None = None
+            title = column.title
+            if title == "status":
+                text = f"{STATUS_GLYPH[device.status]} {device.status.value}"
+                style = _STATUS[device.status]
+            elif title == "id":
+                text = literal(device.device_id)
+            elif title == "seen":
+                seen = device.last_seen
+                text = age(None if seen is None else now - seen)
+            elif title == "lat":
+                text = f"{position.lat:.4f}" if position else "—"
+            elif title == "lng":
+                text = f"{position.lng:.4f}" if position else "—"
+            elif title in ("pitch", "roll", "yaw"):
+                text = degrees(getattr(motion, title) if motion else None)
+            else:
+                text = sparkline(device.pitch.values(), column.width)
+                style = _DIM
+            if column.right:
+                text = text.rjust(column.width)
+            segments.append(Segment(set_cell_size(text, column.width), style))
+            segments.append(Segment(" "))
+        return Strip(segments).adjust_cell_length(width, self.rich_style)

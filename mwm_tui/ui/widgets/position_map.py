@@ -1,0 +1,120 @@
+"""The position map: plotext draws in a worker thread, at most twice a second, only when dirty."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.text import Text
+from textual.widget import Widget
+
+from mwm_tui.domain.fleet import Fleet
+from mwm_tui.domain.geo import Viewport
+from mwm_tui.domain.text import literal
+from mwm_tui.ui.map_render import Marker, render_map
+
+_ZOOM_STEP = 1.5
+_PAN_STEP = 0.2
+_PAN = {
+    "left": (-_PAN_STEP, 0.0),
+    "right": (_PAN_STEP, 0.0),
+    "up": (0.0, _PAN_STEP),
+    "down": (0.0, -_PAN_STEP),
+}
+
+
+class PositionMap(Widget, can_focus=True):
+    def __init__(self, fleet: Fleet, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fleet = fleet
+        self.view: Viewport | None = None
+        self.auto_fit = True
+        self.follow = False
+        self.selected: str | None = None
+        self.dirty = True
+        self._drawing = threading.Lock()
+        self._picture = Text("waiting for the first position…", style="dim")
+        self.redraws = 0
+
+    def on_resize(self) -> None:
+        self.dirty = True
+
+    def select(self, device_id: str | None) -> None:
+        self.selected = device_id
+        self.dirty = True
+
+    def fit(self) -> None:
+        self.auto_fit = True
+        self.follow = False
+        self.dirty = True
+
+    def zoom(self, factor: float) -> None:
+        if self.view is not None:
+            self.auto_fit = False
+            self.view = self.view.zoomed(factor)
+            self.dirty = True
+
+    def toggle_follow(self) -> bool:
+        self.follow = not self.follow
+        self.dirty = True
+        return self.follow
+
+    def pan(self, direction: str) -> None:
+        if self.view is not None:
+            self.auto_fit = False
+            self.follow = False
+            self.view = self.view.panned(*_PAN[direction])
+            self.dirty = True
+
+    def _current_view(self) -> Viewport:
+        points = [
+            (device.position.lng, device.position.lat)
+            for device in self._fleet.devices.values()
+            if device.position is not None
+        ]
+        if self.auto_fit or self.view is None:
+            self.view = Viewport.fit(points)
+        if self.follow and self.selected in self._fleet.devices:
+            position = self._fleet.devices[self.selected].position
+            if position is not None:
+                self.view = self.view.centred_on(position.lng, position.lat)
+        return self.view
+
+    def redraw_if_dirty(self) -> None:
+        """Called by the app's map timer; the drawing itself happens off the UI thread."""
+        width, height = self.size.width, self.size.height
+        if not self.dirty or width < 4 or height < 2 or not self._drawing.acquire(blocking=False):
+            return
+        self.dirty = False
+        view = self._current_view()
+        markers = []
+        for device in self._fleet.devices.values():
+            position = device.position
+            if position is None or not view.contains(position.lng, position.lat):
+                continue
+            markers.append(
+                Marker(
+                    literal(device.device_id, 24),
+                    position.lng,
+                    position.lat,
+                    device.status.value,
+                    device.device_id == self.selected,
+                )
+            )
+        self.run_worker(
+            lambda: self._draw(width, height, view, markers), thread=True, group="map-draw"
+        )
+
+    def _draw(self, width: int, height: int, view: Viewport, markers: list[Marker]) -> None:
+        try:
+            picture = render_map(width, height, view, markers)
+        finally:
+            self._drawing.release()
+        self.app.call_from_thread(self._show, picture)
+
+    def _show(self, picture: Text) -> None:
+        self._picture = picture
+        self.redraws += 1
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._picture
