@@ -37,7 +37,7 @@ keys: ? shows them all; q quits.
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="mwm-tui",
-        description="Live dashboard of a truck fleet: positions over STOMP, motion over MQTT, "
+        description="Live dashboard of a truck fleet: positions over STOMP, motion over MQTT,\n"
         "orders and alerts from the keyboard.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -106,7 +106,7 @@ class MwmApp(App[None]):
         self.dispatches: dict[str, _Dispatch] = {}
         self._early_outcomes: dict[str, OrderOutcome | AlertOutcome] = {}
         self._last_counts: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
-        self._last_rate_at = time.monotonic()
+        self._last_rate_at = fleet.clock()
         self._rejects_logged_this_second = 0
         self._list_dirty = True
         self._motion_dirty = True
@@ -244,14 +244,15 @@ class MwmApp(App[None]):
     def _every_second(self) -> None:
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
-        now = time.monotonic()
-        elapsed = max(now - self._last_rate_at, 1e-6)
+        now = self.fleet.clock()
+        elapsed = now - self._last_rate_at
         status = self.query_one(StatusBar)
-        for name in LinkName:
-            total = self.fleet.accepted[name] + self.fleet.rejected[name]
-            status.rates[name] = (total - self._last_counts[name]) / elapsed
-            self._last_counts[name] = total
-        self._last_rate_at = now
+        if elapsed > 0:
+            for name in LinkName:
+                total = self.fleet.accepted[name] + self.fleet.rejected[name]
+                status.rates[name] = (total - self._last_counts[name]) / elapsed
+                self._last_counts[name] = total
+            self._last_rate_at = now
         counts = self.fleet.counts()
         status.counts = {state: counts.get(state, 0) for state in DeviceStatus}
         status.coalesced = self.inbox.stats().coalesced
@@ -348,7 +349,7 @@ class MwmApp(App[None]):
         line = f"{kind} to {literal(device_id, 40)} failed: {literal(reason, 100)}"
         self.event_log.add(line, "red")
         if kind == "order":
-            self._set_composer_status(Text(f"✖ {line}", style="red"))
+            self._set_composer_status(Text(f"✕ {line}", style="red"))
 
     def _outcome(self, outcome: OrderOutcome | AlertOutcome) -> None:
         dispatch_id = outcome.order_id if isinstance(outcome, OrderOutcome) else outcome.alert_id
@@ -362,7 +363,7 @@ class MwmApp(App[None]):
             proof = "broker receipt" if dispatch.kind == "order" else "PUBACK"
             line = Text(f"✔ {what} confirmed ({proof})", style="green")
         else:
-            line = Text(f"✖ {what} failed: {literal(outcome.detail, 100)}", style="bold red")
+            line = Text(f"✕ {what} failed: {literal(outcome.detail, 100)}", style="bold red")
         self.event_log.add(line)
         if dispatch.kind == "order":
             self._set_composer_status(line)

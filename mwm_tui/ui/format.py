@@ -11,7 +11,7 @@ SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 STATUS_GLYPH = {
     DeviceStatus.ONLINE: "●",
     DeviceStatus.STALE: "◐",
-    DeviceStatus.OFFLINE: "✖",
+    DeviceStatus.OFFLINE: "✕",
 }
 STATUS_STYLE = {
     DeviceStatus.ONLINE: "green",

@@ -32,8 +32,8 @@ def key_label(keys: str) -> str:
 
 def help_table() -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column()
+    table.add_column(style="bold cyan", no_wrap=True, min_width=10)
+    table.add_column(ratio=1)
     for scope in Scope:
         table.add_row(Text(scope.value, style="bold underline"), "")
         for action in KEYMAP:

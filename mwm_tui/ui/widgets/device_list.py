@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -53,22 +53,33 @@ _COLUMNS: tuple[_Column, ...] = (
     _Column("yaw", 5, right=True),
     _Column("motion", 10),
 )
+_ID_MIN = 12
 _ID_MAX = 36  # a UUID, the book's device ids
 
 
 def _layout(width: int, id_width: int) -> list[_Column]:
-    """Columns that fit ``width`` cells, in priority order; the id column is as wide as the ids."""
-    wanted = [
-        _Column("id", min(max(id_width, 4), _ID_MAX)) if c.title == "id" else c for c in _COLUMNS
-    ]
+    """Columns that fit ``width`` cells in priority order; then the id column takes the rest.
+
+    The id starts at most ``_ID_MIN`` wide so that positions fit before a long id is shown whole.
+    """
+    wanted = min(max(id_width, 2), _ID_MAX)
     chosen: list[_Column] = []
     used = 0
-    for column in wanted:
+    for candidate in _COLUMNS:
+        column = _Column("id", min(wanted, _ID_MIN)) if candidate.title == "id" else candidate
         if used + column.width + 1 > width and len(chosen) >= 2:
             break
         chosen.append(column)
         used += column.width + 1
-    return chosen
+    spare = max(width - used, 0)
+    return [_Column("id", min(c.width + spare, wanted)) if c.title == "id" else c for c in chosen]
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or cut ``text`` to ``width`` cells, marking a cut with an ellipsis."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 def _sort_key(key: SortKey, now: float) -> Callable[[Device], tuple[float | str, ...]]:
@@ -252,7 +263,7 @@ class DeviceList(ScrollView, can_focus=True):
             title = column.title + (arrow if column.title == sorted_title else "")
             text = title.rjust(column.width) if column.right else title.ljust(column.width)
             segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
-        return Strip(segments).adjust_cell_length(width, self.rich_style)
+        return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)
 
     def _row(self, device: Device, columns: list[_Column], width: int) -> Strip:
         now = self._fleet.clock()
@@ -281,6 +292,6 @@ class DeviceList(ScrollView, can_focus=True):
                 style = _DIM
             if column.right:
                 text = text.rjust(column.width)
-            segments.append(Segment(set_cell_size(text, column.width), style))
+            segments.append(Segment(_fit(text, column.width), style))
             segments.append(Segment(" "))
-        return Strip(segments).adjust_cell_length(width, self.rich_style)
+        return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)

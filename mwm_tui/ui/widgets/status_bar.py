@@ -45,7 +45,7 @@ class StatusBar(Widget):
                     text.append(f", retry in {state.retry_in:.0f} s")
                 if state.detail:
                     text.append(f" ({literal(state.detail, 40)})", style="dim")
-            text.append("  │  ", style="dim")
+            text.append(" │ ", style="dim")
         for status in DeviceStatus:
             text.append(
                 f"{STATUS_GLYPH[status]} {self.counts[status]} {status.value}",

@@ -1,0 +1,80 @@
+"""The whole screen at 80x24 and 120x40, drawn from a fixed fleet on a stopped clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from mwm_tui.config import Settings
+from mwm_tui.domain.codecs import Motion, Position
+from mwm_tui.domain.errors import RejectReason
+from mwm_tui.domain.events import (
+    LinkName,
+    LocationReceived,
+    MessageRejected,
+    MotionReceived,
+    WillReceived,
+)
+from mwm_tui.domain.fleet import Fleet
+from mwm_tui.ui.app import MwmApp, create_app
+from tests.support.links import recording_links
+from tests.support.ui import wait_for
+
+NOON = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC
+FLEET = [
+    ("truck-01", 48.8584, 2.2945),
+    ("truck-02", 48.8606, 2.3376),
+    ("truck-03", 48.8530, 2.3499),
+    ("truck-04", 48.8867, 2.3431),
+    ("2262EC25-E9FD-4578-BADE-4E113DE45934", 48.8738, 2.2950),
+]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def still_app() -> MwmApp:
+    fleet = Fleet(clock=lambda: 5000.0)
+    app = create_app(
+        Settings(), links=recording_links, fleet=fleet, tune_gc=False, wall_clock=lambda: NOON
+    )
+    for number, (device_id, lat, lng) in enumerate(FLEET):
+        app.inbox.put(LocationReceived(Position(device_id, lat, lng)))
+        for step in range(30):
+            swing = (step - 15 + number) / 10
+            app.inbox.put(MotionReceived(device_id, Motion(swing / 2, -swing / 3, swing)))
+    app.inbox.put(WillReceived("truck-03"))
+    app.inbox.put(
+        MessageRejected(LinkName.MQTT, RejectReason.WRONG_LENGTH, "23 bytes", "/mwm/x/motion")
+    )
+    return app
+
+
+async def settled(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, MwmApp)
+    await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the first map")
+    await pilot.press("j")
+    await wait_for(pilot, lambda: app.position_map.redraws >= 2, 5.0, "the map redrawn")
+    await pilot.pause(0.4)
+
+
+SnapCompare = Callable[..., Any]
+
+
+def test_screen_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=settled)
+
+
+def test_screen_at_120x40(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(), terminal_size=(120, 40), run_before=settled)
