@@ -129,3 +129,11 @@ async def test_hostile_ids_render_literally_and_cannot_be_addressed() -> None:
         await pilot.pause(0.2)
         assert sent(app) == []
         assert "evil\\x1b[2J" in log_text(app)
+
+
+async def test_every_keyed_action_is_in_the_command_palette() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+    for expected in ("Order", "Alert", "Alert…", "Filter", "Fit", "Zoom in", "Follow", "Help"):
+        assert expected in titles

@@ -43,6 +43,9 @@ from .base import EventSink
 
 DEMO_LABEL = "DEMO (in-process fleet)"
 _TICK = 0.1
+_FIRST_INCIDENT = 5.0
+# One of each within the first half minute, then round again: every state shows in a minute.
+_INCIDENTS = ("silent", "malformed", "dies")
 
 
 @dataclass(order=True)
@@ -75,7 +78,9 @@ class DemoFleet:
         location_interval: float = 2.0,
         motion_interval: float = 1.0,
         incidents: bool = True,
+        pace: float = 1.0,
     ) -> None:
+        """``pace`` scales the incident schedule (0.1 makes it ten times faster)."""
         self._trucks = {
             truck.device_id: _TruckState(truck)
             for truck in make_trucks(device_ids(prefix, count), seed)
@@ -84,6 +89,7 @@ class DemoFleet:
         self._location_interval = location_interval
         self._motion_interval = motion_interval
         self._incidents = incidents
+        self._pace = pace
         self._stomp_sink: EventSink | None = None
         self._mqtt_sink: EventSink | None = None
         self._lock = threading.Lock()
@@ -161,16 +167,17 @@ class DemoFleet:
         for state in self._trucks.values():
             state.next_fix = start
             state.next_motion = start + self._rng.uniform(0.0, self._motion_interval)
-        next_incident = start + 8.0
+        next_incident = start + _FIRST_INCIDENT * self._pace
         last = start
+        kinds = itertools.cycle(_INCIDENTS)
         while not self._stopping.wait(_TICK):
             now = time.monotonic()
             self._run_due(now)
             self._drive(now, now - last)
             last = now
             if self._incidents and now >= next_incident:
-                self._incident(now)
-                next_incident = now + self._rng.uniform(6.0, 12.0)
+                self._incident(now, next(kinds))
+                next_incident = now + self._rng.uniform(6.0, 10.0) * self._pace
 
     def _run_due(self, now: float) -> None:
         while True:
@@ -195,17 +202,16 @@ class DemoFleet:
                 payload = encode_motion(state.truck.motion())
                 self._emit_mqtt(mqtt_event(motion_topic(device_id), payload))
 
-    def _incident(self, now: float) -> None:
+    def _incident(self, now: float, kind: str) -> None:
         live = [d for d, s in self._trucks.items() if not s.dead and now >= s.silent_until]
         if not live:
             return
         device_id = self._rng.choice(live)
-        kind = self._rng.choice(("silent", "silent", "dies", "malformed"))
         if kind == "silent":
-            self._trucks[device_id].silent_until = now + 22.0
+            self._trucks[device_id].silent_until = now + 22.0 * self._pace
         elif kind == "dies":
             self._die(device_id)
-            self.later(self._rng.uniform(15.0, 25.0), lambda: self._revive(device_id))
+            self.later(self._rng.uniform(15.0, 25.0) * self._pace, lambda: self._revive(device_id))
         else:
             self._malformed(device_id)
 

@@ -1,0 +1,117 @@
+"""Settings precedence and the command line's answers to good and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mwm_tui.cli import settings_from
+from mwm_tui.config import ConfigError, Settings, config_path, load_settings
+from mwm_tui.domain.targets import TargetError
+
+
+def write_config(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "mwm-tui" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    return {"XDG_CONFIG_HOME": str(tmp_path)}
+
+
+def test_defaults_without_file_or_environment(tmp_path: Path) -> None:
+    settings = load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert settings == Settings()
+    assert settings.stomp_target().display() == "stomp://localhost:61613"
+    assert settings.mqtt_target().display() == "mqtt://localhost:1883"
+
+
+def test_file_then_environment_then_command_line(tmp_path: Path) -> None:
+    environ = write_config(
+        tmp_path, 'stomp = "stomp://file:1"\nmqtt = "mqtt://file:2"\nstale-after = 5\ndevices = 7\n'
+    )
+    environ |= {"MWM_MQTT": "mqtt://env:3", "MWM_DEVICES": "9"}
+    settings = load_settings({"devices": 11, "stomp": None}, environ)
+    assert settings.stomp == "stomp://file:1"
+    assert settings.mqtt == "mqtt://env:3"
+    assert settings.devices == 11
+    assert settings.stale_after == 5.0
+
+
+def test_passwords_come_from_environment_and_stay_out_of_repr(tmp_path: Path) -> None:
+    environ = {"XDG_CONFIG_HOME": str(tmp_path), "MWM_STOMP_PASSWORD": "s3cret"}
+    settings = load_settings({"stomp": "stomp://hq@broker:61613"}, environ)
+    target = settings.stomp_target()
+    assert target.username == "hq" and target.password == "s3cret"
+    assert "s3cret" not in repr(settings) and "s3cret" not in repr(target)
+    assert "s3cret" not in target.display()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MWM_DEVICES": "many"}, "MWM_DEVICES: devices = 'many' is not a valid int"),
+        ({"MWM_DEMO": "perhaps"}, "MWM_DEMO: demo = 'perhaps' is not a valid bool"),
+        ({"MWM_STALE_AFTER": "500"}, "need 0 < stale-after < offline-after"),
+    ],
+)
+def test_bad_values_are_named(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)} | environ)
+
+
+def test_unknown_or_broken_config_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings({}, write_config(tmp_path / "a", "colour = 'red'\n"))
+    with pytest.raises(ConfigError, match=r"config\.toml"):
+        load_settings({}, write_config(tmp_path / "b", "stomp = \n"))
+
+
+def test_config_path_follows_xdg_and_mwm_config() -> None:
+    assert config_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/mwm-tui/config.toml")
+    assert config_path({"MWM_CONFIG": "/etc/mwm.toml"}) == Path("/etc/mwm.toml")
+
+
+def test_password_in_a_url_is_refused() -> None:
+    with pytest.raises(TargetError, match="MWM_STOMP_PASSWORD"):
+        settings_from(["--stomp", "stomp://hq:pw@broker:61613"])
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"XDG_CONFIG_HOME": "/nonexistent"}
+    return subprocess.run(
+        [sys.executable, "-m", "mwm_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_help_and_version_read_well() -> None:
+    shown = run_cli("--help")
+    assert shown.returncode == 0
+    for words in ("--stomp URL", "--mqtt URL", "--demo", "MWM_STOMP_PASSWORD", "config.toml"):
+        assert words in shown.stdout
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("mwm-tui ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--stomp", "mqtt://broker:1883"],
+        ["--mqtt", "http://broker"],
+        ["--stomp", "stomp://hq:pw@broker"],
+        ["--devices", "0"],
+    ],
+)
+def test_bad_command_lines_get_one_clear_line_and_no_traceback(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("mwm-tui: error: ")
+    assert "Traceback" not in result.stderr
+    assert "pw" not in result.stderr.replace("password", "")
