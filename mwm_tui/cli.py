@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -72,6 +73,11 @@ def parser() -> argparse.ArgumentParser:
         help="a silent device turns offline after this long [default: 120]",
     )
     parse.add_argument("--client-id", metavar="ID", help="client id HQ uses on both brokers")
+    parse.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append link and broker diagnostics to this file (the screen is the dashboard's)",
+    )
     return parse
 
 
@@ -89,6 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, TargetError) as error:
         print(f"mwm-tui: error: {error}", file=sys.stderr)
         return 2
+    if settings.log_file:
+        try:
+            logging.basicConfig(
+                filename=settings.log_file,
+                level=logging.INFO,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        except OSError as error:
+            print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
+            return 2
     create_app(settings).run()
     return 0
 

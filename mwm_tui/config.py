@@ -34,6 +34,7 @@ class Settings:
     stale_after: float = 15.0
     offline_after: float = 120.0
     client_id: str | None = None
+    log_file: str | None = None
 
     def stomp_target(self) -> BrokerTarget:
         return parse_target(self.stomp, Protocol.STOMP).with_password(self.stomp_password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ MAP_INTERVAL = 0.5
 MOTION_INTERVAL = 0.1
 NEW_DEVICE_LOG_LIMIT = 10
 REJECT_LOG_PER_SECOND = 5
+LINK_STOP_GRACE = 1.5
 
 
 def stylesheet() -> Path:
@@ -165,8 +167,16 @@ class MwmApp(App[None]):
         self.first_paint_at = time.monotonic()
 
     def on_unmount(self) -> None:
-        for link in (self.stomp_link, self.mqtt_link):
-            link.stop()
+        """Say goodbye to both brokers at once, but never hold the dispatcher's exit for it."""
+        stoppers = [
+            threading.Thread(target=link.stop, name=f"stop-{link.name}", daemon=True)
+            for link in (self.stomp_link, self.mqtt_link)
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        deadline = time.monotonic() + LINK_STOP_GRACE
+        for stopper in stoppers:
+            stopper.join(max(deadline - time.monotonic(), 0.0))
 
     # ---- the data path: broker threads -> inbox -> this timer -> fleet -> dirty panes ------
 
