@@ -1,0 +1,351 @@
+"""What the STOMP and MQTT links share: a supervisor thread that connects, reports link states,
+reconnects with backoff, and tracks each order or alert until its outcome is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from mwm_tui.domain.events import Delivery, Event, LinkName, LinkState, LinkStateChanged
+from mwm_tui.domain.targets import BrokerTarget
+
+from .backoff import Backoff
+from .base import EventSink
+
+log = logging.getLogger(__name__)
+# Link threads log only where the application sends logs, never to a bare stderr.
+logging.getLogger("mwm_tui.adapters").addHandler(logging.NullHandler())
+
+Request = TypeVar("Request")
+# Longest the supervisor sleeps without looking at deadlines and the stop flag.
+_MAX_IDLE = 1.0
+
+
+class LinkDownError(Exception):
+    """A session ended; ``reason`` says why in words an operator understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def host_port(target: BrokerTarget) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return f"{host}:{target.port}"
+
+
+def describe_connect_error(error: BaseException, where: str) -> str:
+    """Why a TCP or TLS connection to ``where`` (host:port) failed."""
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host of {where}: {error.strerror}"
+    if isinstance(error, TimeoutError):
+        return f"no answer from {where} (timed out)"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {where} rejected: {error.verify_message}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {error.reason or error}"
+    if isinstance(error, ConnectionResetError):
+        return f"{where} reset the connection"
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot connect to {where}: {error.strerror}"
+    return f"cannot connect to {where}: {error}"
+
+
+class Waker:
+    """Wakes a thread sleeping in ``wait`` (or in a select on ``fileno``) from any other thread."""
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._closed = False
+
+    def fileno(self) -> int:
+        return self._reader.fileno()
+
+    def wake(self) -> None:
+        if self._closed:
+            return
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\x00")
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._reader.recv(4096):
+                pass
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until woken or ``timeout`` seconds pass."""
+        if self._closed:
+            time.sleep(max(timeout, 0.0))
+            return
+        readable, _, _ = select.select([self._reader], [], [], max(timeout, 0.0))
+        if readable:
+            self.drain()
+
+    def close(self) -> None:
+        self._closed = True
+        self._reader.close()
+        self._writer.close()
+
+
+@dataclass(slots=True)
+class _Pending:
+    make: Callable[[Delivery, str], Event]
+    deadline: float
+    timeout_detail: str
+
+
+class OutcomeTracker:
+    """Orders or alerts awaiting the broker's confirmation; each one's outcome is emitted once."""
+
+    def __init__(self, emit: Callable[[Event], None]) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+
+    def add(
+        self,
+        key: str,
+        make: Callable[[Delivery, str], Event],
+        deadline: float,
+        timeout_detail: str,
+    ) -> None:
+        with self._lock:
+            if key in self._pending:
+                raise ValueError(f"{key!r} is already pending")
+            self._pending[key] = _Pending(make, deadline, timeout_detail)
+
+    def settle(self, key: str, delivery: Delivery, detail: str = "") -> bool:
+        """Emit the outcome of ``key``; False when it is unknown or was already settled."""
+        with self._lock:
+            pending = self._pending.pop(key, None)
+        if pending is None:
+            return False
+        self._emit(pending.make(delivery, detail))
+        return True
+
+    def expire(self, now: float) -> float | None:
+        """Fail everything past its deadline; return the earliest deadline still pending."""
+        if not self._pending:
+            return None
+        with self._lock:
+            late = [key for key, pending in self._pending.items() if pending.deadline <= now]
+            expired = [self._pending.pop(key) for key in late]
+            upcoming = min((p.deadline for p in self._pending.values()), default=None)
+        for pending in expired:
+            self._emit(pending.make(Delivery.FAILED, pending.timeout_detail))
+        return upcoming
+
+    def fail_all(self, detail: str) -> None:
+        with self._lock:
+            failed = list(self._pending.values())
+            self._pending.clear()
+        for pending in failed:
+            self._emit(pending.make(Delivery.FAILED, detail))
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._pending
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+
+class SupervisedLink(Generic[Request]):
+    """A broker link driven by one supervisor thread: connect, run a session, back off, repeat.
+
+    Subclasses write ``_run_session`` (``_mark_up`` once subscribed; return on stop, raise
+    LinkDownError when the session ends); other threads hand work over through ``_submit``.
+    """
+
+    name: LinkName
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        sink: EventSink,
+        *,
+        backoff: Backoff | None,
+        connect_timeout: float,
+        confirm_timeout: float,
+    ) -> None:
+        self._target = target
+        self._sink = sink
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._connect_timeout = connect_timeout
+        self._confirm_timeout = confirm_timeout
+        self._where = host_port(target)
+        self._lock = threading.Lock()
+        self._state: LinkState | None = None
+        self._state_detail = ""
+        self._accepting = False
+        self._outbox: deque[Request] = deque()
+        self._stopping = threading.Event()
+        self._waker = Waker()
+        self._thread: threading.Thread | None = None
+        self.outcomes = OutcomeTracker(self._emit)
+
+    @property
+    def label(self) -> str:
+        return self._target.display()
+
+    @property
+    def state(self) -> LinkState | None:
+        """The last state reported, None before ``start``."""
+        return self._state
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stopping.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._supervise, name=f"mwm-{self.name.lower()}-link", daemon=True
+            )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            self._stopping.set()
+            thread = self._thread
+        if thread is None:
+            self._waker.close()
+            return
+        self._waker.wake()
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s link thread still running %.0f s after stop", self.name, timeout)
+
+    # For subclasses
+
+    def _run_session(self) -> None:
+        raise NotImplementedError
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self._sink(event)
+        except Exception:
+            log.exception("event sink raised on %r", event)
+
+    def _mark_up(self) -> None:
+        with self._lock:
+            self._accepting = True
+        self._backoff.reset()
+        self._set_state(LinkState.UP, f"connected to {self.label}")
+
+    def _submit(
+        self,
+        key: str,
+        request: Request,
+        make: Callable[[Delivery, str], Event],
+        timeout_detail: str,
+    ) -> None:
+        """Queue ``request`` for the supervisor, or emit its failure at once if the link is down."""
+        deadline = time.monotonic() + self._confirm_timeout
+        with self._lock:
+            accepted = self._accepting
+            if accepted:
+                self.outcomes.add(key, make, deadline, timeout_detail)
+                self._outbox.append(request)
+            state, detail = self._state, self._state_detail
+        if accepted:
+            self._waker.wake()
+            return
+        why = f"{self.name} link is {state or 'not started'}"
+        self._emit(make(Delivery.FAILED, f"{why}: {detail}" if detail else why))
+
+    def _take_outbox(self) -> list[Request]:
+        if not self._outbox:
+            return []
+        with self._lock:
+            requests = list(self._outbox)
+            self._outbox.clear()
+        return requests
+
+    def _no_answer(self, what: str) -> str:
+        return f"no {what} from {self._where} within {self._connect_timeout:g} s"
+
+    def _stopping_now(self) -> bool:
+        return self._stopping.is_set()
+
+    def _next_wait(self) -> float:
+        """Fail overdue confirmations; return how long the supervisor may sleep."""
+        now = time.monotonic()
+        upcoming = self.outcomes.expire(now)
+        if upcoming is None:
+            return _MAX_IDLE
+        return min(_MAX_IDLE, max(upcoming - now, 0.0))
+
+    def _wait_for(
+        self,
+        done: Callable[[], bool],
+        timeout: float,
+        *,
+        interruptible: bool = True,
+        sleep: Callable[[float], None] | None = None,
+    ) -> bool:
+        """Sleep until ``done()`` holds (True), or the timeout or a stop comes first (False).
+
+        ``sleep(seconds)`` waits for news; by default the waker, for MQTT a network loop turn.
+        """
+        nap = sleep if sleep is not None else self._waker.wait
+        deadline = time.monotonic() + timeout
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (interruptible and self._stopping.is_set()):
+                return False
+            nap(min(remaining, _MAX_IDLE))
+        return True
+
+    # The supervisor thread
+
+    def _set_state(self, state: LinkState, detail: str, retry_in: float | None = None) -> None:
+        with self._lock:
+            self._state = state
+            self._state_detail = detail
+        log.info("%s link %s: %s", self.name, state, detail)
+        self._emit(LinkStateChanged(self.name, state, detail, retry_in))
+
+    def _stop_accepting(self, detail: str) -> None:
+        with self._lock:
+            self._accepting = False
+            self._outbox.clear()
+        self.outcomes.fail_all(detail)
+
+    def _supervise(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self._set_state(LinkState.CONNECTING, f"connecting to {self.label}")
+                reason = "link stopped"
+                try:
+                    self._run_session()
+                except LinkDownError as down:
+                    reason = down.reason
+                except Exception as error:
+                    # A bug in one session must not end reconnection for good.
+                    log.exception("%s session failed", self.name)
+                    reason = f"internal error: {error!r}"
+                self._stop_accepting(f"no confirmation from the broker before: {reason}")
+                if self._stopping.is_set():
+                    break
+                delay = self._backoff.next_delay()
+                self._set_state(LinkState.DOWN, reason, retry_in=delay)
+                self._stopping.wait(delay)
+        finally:
+            self._stop_accepting("link stopped before the broker confirmed")
+            self._set_state(LinkState.DOWN, "stopped")
+            self._waker.close()
