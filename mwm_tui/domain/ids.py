@@ -71,7 +71,7 @@ def alert_topic(device_id: str) -> str:
 
 def _between(text: str, prefix: str, suffix: str) -> str:
     if not (text.startswith(prefix) and text.endswith(suffix)):
-        raise DecodeError(RejectReason.BAD_DESTINATION, text)
+        raise DecodeError(RejectReason.BAD_DESTINATION, f"{text!r} is not {prefix}<ID>{suffix}")
     device_id = text[len(prefix) : len(text) - len(suffix)]
     if not device_id or len(device_id) > MAX_ID_LENGTH:
         raise DecodeError(RejectReason.BAD_ID, f"id of {len(device_id)} characters")

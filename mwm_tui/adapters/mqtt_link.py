@@ -1,0 +1,284 @@
+"""The MQTT link to Mosquitto: motion and last wills in, alerts out (PROTOCOL.md section 2).
+
+The supervisor thread drives paho's network loop itself, so paho never reconnects on its own,
+and publishes alerts on the thread that reads PUBACKs: no PUBACK can beat its mid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from mwm_tui.domain import ids
+from mwm_tui.domain.errors import RejectReason
+from mwm_tui.domain.events import (
+    AlertOutcome,
+    Delivery,
+    LinkName,
+    MessageRejected,
+)
+from mwm_tui.domain.messages import mqtt_event
+from mwm_tui.domain.targets import BrokerTarget
+
+from .backoff import Backoff
+from .base import EventSink
+from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
+
+# CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
+_AUTH_REFUSALS = frozenset({134, 135})
+_KEEPALIVE_TIMEOUT = 141
+_SUBSCRIPTIONS = ((ids.MOTION_SUBSCRIPTION, 0), (ids.WILL_TOPIC, 2))
+
+
+def default_client_id() -> str:
+    return f"mwm-tui-{socket.gethostname()}-{os.getpid()}"
+
+
+def new_mqtt_client(
+    target: BrokerTarget,
+    client_id: str,
+    *,
+    clean_session: bool,
+    connect_timeout: float = 10.0,
+) -> mqtt.Client:
+    """A paho client for MQTT 3.1.1 with VERSION2 callbacks that never reconnects by itself."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=MQTTProtocolVersion.MQTTv311,
+        reconnect_on_failure=False,
+    )
+    client.connect_timeout = connect_timeout
+    if target.username is not None:
+        client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set_context(ssl.create_default_context())
+    return client
+
+
+@dataclass(frozen=True, slots=True)
+class _AlertRequest:
+    alert_id: str
+    topic: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class _Session:
+    connack: ReasonCode | None = None
+    subscribe_mid: int | None = None
+    suback: list[ReasonCode] | None = None
+    disconnect_reason: ReasonCode | None = None
+    alert_by_mid: dict[int, str] = field(default_factory=dict)
+
+
+class MqttLink(SupervisedLink[_AlertRequest]):
+    """Subscribes to every device's motion and to last wills, and publishes alerts at QoS 1."""
+
+    name = LinkName.MQTT
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        sink: EventSink,
+        *,
+        client_id: str | None = None,
+        keepalive: int = 30,
+        ack_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(
+            target,
+            sink,
+            backoff=backoff,
+            connect_timeout=connect_timeout,
+            confirm_timeout=ack_timeout,
+        )
+        self.client_id = client_id or default_client_id()
+        self._keepalive = keepalive
+
+    def send_alert(self, device_id: str, colour: str) -> str:
+        topic = ids.alert_topic(device_id)
+        alert_id = f"alert-{uuid.uuid4().hex}"
+        self._submit(
+            alert_id,
+            _AlertRequest(alert_id, topic, colour.encode("utf-8")),
+            partial(AlertOutcome, alert_id, device_id, colour),
+            f"no PUBACK from the broker within {self._confirm_timeout:g} s",
+        )
+        return alert_id
+
+    def handle_message(self, message: mqtt.MQTTMessage) -> None:
+        """Turn one incoming PUBLISH into an event; never raises."""
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            detail = "topic is not UTF-8"
+            self._emit(MessageRejected(self.name, RejectReason.NOT_UTF8, detail, ""))
+            return
+        self._emit(mqtt_event(topic, bytes(message.payload), retained=bool(message.retain)))
+
+    # The supervisor thread
+
+    def _run_session(self) -> None:
+        session = _Session()
+        client = new_mqtt_client(
+            self._target, self.client_id, clean_session=True, connect_timeout=self._connect_timeout
+        )
+        will = f"mwm-tui HQ client {self.client_id} went offline without disconnecting"
+        client.will_set(ids.HQ_WILL_TOPIC, will.encode("utf-8"), qos=2, retain=False)
+        self._install_callbacks(client, session)
+        try:
+            try:
+                client.connect(self._target.host, self._target.port, self._keepalive)
+            except (OSError, ValueError) as error:
+                raise LinkDownError(describe_connect_error(error, self._where)) from None
+            if not self._pump_until(client, session, lambda: session.connack is not None):
+                if self._stopping_now():
+                    return
+                raise LinkDownError(self._no_answer("CONNACK"))
+            _, session.subscribe_mid = client.subscribe(list(_SUBSCRIPTIONS))
+            if not self._pump_until(client, session, lambda: session.suback is not None):
+                if self._stopping_now():
+                    return
+                raise LinkDownError(self._no_answer("SUBACK"))
+            self._check_suback(session)
+            self._mark_up()
+            while not self._stopping_now():
+                for request in self._take_outbox():
+                    self._publish(client, session, request)
+                self._pump(client, session, self._next_wait())
+        finally:
+            self._close(client, session)
+
+    def _install_callbacks(self, client: mqtt.Client, session: _Session) -> None:
+        def on_connect(
+            _c: mqtt.Client, _u: Any, _f: mqtt.ConnectFlags, code: ReasonCode, _p: Any
+        ) -> None:
+            session.connack = code
+
+        def on_subscribe(
+            _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+        ) -> None:
+            if mid == session.subscribe_mid:
+                session.suback = codes
+
+        def on_publish(_c: mqtt.Client, _u: Any, mid: int, code: ReasonCode, _p: Any) -> None:
+            alert_id = session.alert_by_mid.pop(mid, None)
+            if alert_id is None:
+                return
+            if code.is_failure:
+                self.outcomes.settle(alert_id, Delivery.FAILED, f"broker refused the alert: {code}")
+            else:
+                self.outcomes.settle(alert_id, Delivery.CONFIRMED)
+
+        def on_disconnect(
+            _c: mqtt.Client, _u: Any, _f: mqtt.DisconnectFlags, code: ReasonCode, _p: Any
+        ) -> None:
+            session.disconnect_reason = code
+
+        def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+            self.handle_message(message)
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        client.on_publish = on_publish
+        client.on_disconnect = on_disconnect
+        client.on_message = on_message
+
+    def _pump_until(self, client: mqtt.Client, session: _Session, done: Callable[[], bool]) -> bool:
+        """Run the network loop until ``done()``; False on timeout or stop."""
+        return self._wait_for(
+            done, self._connect_timeout, sleep=lambda seconds: self._pump(client, session, seconds)
+        )
+
+    def _pump(self, client: mqtt.Client, session: _Session, timeout: float) -> None:
+        """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic."""
+        sock = client.socket()
+        if sock is None:
+            raise LinkDownError(self._loss_reason(MQTTErrorCode.MQTT_ERR_CONN_LOST, session))
+        fd, waker_fd = sock.fileno(), self._waker.fileno()
+        # TLS may hold decrypted bytes that select cannot see.
+        buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        writing = [fd] if client.want_write() else []
+        wait = 0.0 if buffered else max(timeout, 0.0)
+        readable, _, _ = select.select([fd, waker_fd], writing, [], wait)
+        if waker_fd in readable:
+            self._waker.drain()
+        if fd in readable or buffered:
+            self._check(client.loop_read(), session)
+        if client.want_write():
+            self._check(client.loop_write(), session)
+        self._check(client.loop_misc(), session)
+
+    def _check(self, code: MQTTErrorCode, session: _Session) -> None:
+        if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise LinkDownError(self._loss_reason(code, session))
+
+    def _loss_reason(self, code: MQTTErrorCode, session: _Session) -> str:
+        connack = session.connack
+        if connack is not None and connack.is_failure:
+            return _refusal(connack)
+        keepalive_lost = (
+            code == MQTTErrorCode.MQTT_ERR_KEEPALIVE
+            or getattr(session.disconnect_reason, "value", None) == _KEEPALIVE_TIMEOUT
+        )
+        if keepalive_lost and connack is None:
+            return f"no CONNACK from {self._where} within {self._keepalive} s"
+        if keepalive_lost:
+            return f"no answer to a keepalive ping within {self._keepalive} s"
+        if code in (MQTTErrorCode.MQTT_ERR_CONN_LOST, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            return "broker closed the connection"
+        return f"connection lost: {mqtt.error_string(code)}"
+
+    def _check_suback(self, session: _Session) -> None:
+        codes = session.suback or []
+        pairs = zip(_SUBSCRIPTIONS, codes, strict=False)
+        refused = [topic for (topic, _), code in pairs if code.is_failure]
+        if refused or len(codes) != len(_SUBSCRIPTIONS):
+            topics = ", ".join(refused) or "its topics"
+            raise LinkDownError(f"broker refused the subscription to {topics}")
+
+    def _publish(self, client: mqtt.Client, session: _Session, request: _AlertRequest) -> None:
+        try:
+            info = client.publish(request.topic, request.payload, qos=1)
+        except (OSError, ValueError) as error:
+            self.outcomes.settle(request.alert_id, Delivery.FAILED, f"could not publish: {error}")
+            return
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            detail = f"could not publish: {mqtt.error_string(info.rc)}"
+            self.outcomes.settle(request.alert_id, Delivery.FAILED, detail)
+            return
+        session.alert_by_mid[info.mid] = request.alert_id
+
+    def _close(self, client: mqtt.Client, session: _Session) -> None:
+        connected = session.connack is not None and not session.connack.is_failure
+        if self._stopping_now() and connected and client.socket() is not None:
+            # A clean DISCONNECT: the broker must not publish HQ's will for a normal exit.
+            with contextlib.suppress(Exception):
+                client.disconnect()
+                client.loop_write()
+        sock = client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _refusal(code: ReasonCode) -> str:
+    if code.value in _AUTH_REFUSALS:
+        return f"authentication failed: {code}"
+    return f"broker refused the connection: {code}"

@@ -1,0 +1,321 @@
+"""The STOMP link to ActiveMQ: device locations in, text orders out (PROTOCOL.md section 1)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from functools import partial
+
+import stomp
+import stomp.exception
+import stomp.utils
+
+from mwm_tui.domain import ids
+from mwm_tui.domain.events import (
+    Delivery,
+    LinkName,
+    OrderOutcome,
+)
+from mwm_tui.domain.messages import location_event
+from mwm_tui.domain.targets import BrokerTarget
+
+from .backoff import Backoff
+from .base import EventSink
+from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
+
+# stomp.py warns of every refused connect; with no handler Python would print that over the UI.
+logging.getLogger("stomp.py").addHandler(logging.NullHandler())
+
+ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
+_SUBSCRIPTION_ID = "mwm-tui-locations"
+# stomp.py gives up after 1.5 heart-beat intervals of silence; a shorter silence is not that.
+_SILENCE_FACTOR = 1.25
+# Words in an ERROR frame refusing a login that mark it as an authentication failure.
+_AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
+
+
+def new_stomp_connection(
+    target: BrokerTarget,
+    heartbeats: tuple[int, int],
+    connect_timeout: float,
+) -> stomp.Connection12:
+    """A STOMP 1.2 connection that tries once and leaves reconnecting to its owner.
+
+    Bodies stay bytes (``auto_decode=False``) so a body that is not UTF-8 reaches our codec
+    instead of raising inside stomp.py's receiver thread.
+    """
+    host_and_port = (target.host, target.port)
+    connection = stomp.Connection12(
+        host_and_ports=[host_and_port],
+        prefer_localhost=False,
+        try_loopback_connect=False,
+        reconnect_sleep_initial=0.0,
+        reconnect_sleep_increase=0.0,
+        reconnect_sleep_jitter=0.0,
+        reconnect_attempts_max=1,
+        timeout=connect_timeout,
+        heartbeats=heartbeats,
+        auto_decode=False,
+    )
+    if target.tls:
+        connection.set_ssl(for_hosts=[host_and_port])
+    return connection
+
+
+def close_stomp_connection(connection: stomp.Connection12, join_timeout: float = 2.0) -> None:
+    """Close the socket without a DISCONNECT frame and wait for stomp.py's threads to end."""
+    transport = connection.transport
+    with contextlib.suppress(Exception):
+        transport.disconnect_socket()
+    for thread in (transport.io_thread, getattr(connection, "heartbeat_thread", None)):
+        if thread is not None and thread.is_alive():
+            thread.join(join_timeout)
+
+
+def connect_failure_reason(target: BrokerTarget, where: str, timeout: float) -> str:
+    """Why stomp.py could not open its socket (it logs the error but raises without it)."""
+    try:
+        with socket.create_connection((target.host, target.port), timeout):
+            pass
+    except OSError as error:
+        return describe_connect_error(error, where)
+    if target.tls:
+        return f"TLS handshake with {where} failed"
+    return f"cannot connect to {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderRequest:
+    order_id: str
+    destination: str
+    body: bytes
+
+
+@dataclass(slots=True)
+class _Session:
+    """What stomp.py's threads report about one connection; read by the supervisor."""
+
+    subscription_receipt: str
+    connected: bool = False
+    subscribed: bool = False
+    refusal: str | None = None
+    lost: str | None = None
+    last_error: str | None = None
+    heartbeat_timeout: bool = False
+    last_heard: float = 0.0
+
+    @property
+    def answered(self) -> bool:
+        return self.connected or self.refusal is not None or self.lost is not None
+
+
+class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
+    """Runs on stomp.py's threads: records what happened and wakes the supervisor."""
+
+    def __init__(self, link: StompLink, session: _Session) -> None:
+        self._link = link
+        self._session = session
+
+    def on_connected(self, frame: stomp.utils.Frame) -> None:
+        self._session.last_heard = time.monotonic()
+        self._session.connected = True
+        self._link._waker.wake()
+
+    def on_heartbeat(self) -> None:
+        self._session.last_heard = time.monotonic()
+
+    def on_message(self, frame: stomp.utils.Frame) -> None:
+        self._session.last_heard = time.monotonic()
+        self._link.handle_message(frame)
+
+    def on_receipt(self, frame: stomp.utils.Frame) -> None:
+        self._session.last_heard = time.monotonic()
+        receipt = frame.headers.get("receipt-id", "")
+        if receipt == self._session.subscription_receipt:
+            self._session.subscribed = True
+            self._link._waker.wake()
+        else:
+            self._link.handle_receipt(frame)
+
+    def on_error(self, frame: stomp.utils.Frame) -> None:
+        message = _error_message(frame)
+        receipt = frame.headers.get("receipt-id")
+        if not self._session.connected:
+            self._session.refusal = message
+        elif receipt == self._session.subscription_receipt:
+            self._session.lost = f"broker refused the subscription: {message}"
+        elif not self._link.handle_error(frame):
+            self._session.last_error = message
+        self._link._waker.wake()
+
+    def on_heartbeat_timeout(self) -> None:
+        self._session.heartbeat_timeout = True
+        self._link._waker.wake()
+
+    def on_disconnected(self) -> None:
+        if self._session.lost is None:
+            error = self._session.last_error
+            self._session.lost = (
+                f"broker closed the connection after an error: {error}"
+                if error
+                else "broker closed the connection"
+            )
+        self._link._waker.wake()
+
+
+def _error_message(frame: stomp.utils.Frame) -> str:
+    message = str(frame.headers.get("message", "")).strip()
+    if not message:
+        body = frame.body
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+        message = text.strip().partition("\n")[0]
+    return message[:200] or "no reason given"
+
+
+class StompLink(SupervisedLink[_OrderRequest]):
+    """Subscribes to every device's locations and sends orders, each confirmed by a receipt."""
+
+    name = LinkName.STOMP
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        sink: EventSink,
+        *,
+        client_id: str | None = None,
+        heartbeats: tuple[int, int] = (10000, 10000),
+        receipt_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(
+            target,
+            sink,
+            backoff=backoff,
+            connect_timeout=connect_timeout,
+            confirm_timeout=receipt_timeout,
+        )
+        self._client_id = client_id
+        self._heartbeats = heartbeats
+
+    def send_order(self, device_id: str, text: str) -> str:
+        destination = ids.order_destination(device_id)
+        order_id = f"order-{uuid.uuid4().hex}"
+        self._submit(
+            order_id,
+            _OrderRequest(order_id, destination, text.encode("utf-8")),
+            partial(OrderOutcome, order_id, device_id),
+            f"no receipt from the broker within {self._confirm_timeout:g} s",
+        )
+        return order_id
+
+    # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
+
+    def handle_message(self, frame: stomp.utils.Frame) -> None:
+        self._emit(location_event(frame.headers.get("destination", ""), frame.body or b""))
+
+    def handle_receipt(self, frame: stomp.utils.Frame) -> None:
+        self.outcomes.settle(frame.headers.get("receipt-id", ""), Delivery.CONFIRMED)
+
+    def handle_error(self, frame: stomp.utils.Frame) -> bool:
+        """Fail the order an ERROR frame names; False when it names none of ours."""
+        receipt = frame.headers.get("receipt-id", "")
+        detail = f"broker refused the order: {_error_message(frame)}"
+        return self.outcomes.settle(receipt, Delivery.FAILED, detail)
+
+    # The supervisor thread
+
+    def _run_session(self) -> None:
+        session = _Session(subscription_receipt=f"sub-{uuid.uuid4().hex}")
+        connection = new_stomp_connection(self._target, self._heartbeats, self._connect_timeout)
+        connection.set_listener("mwm-tui", _Listener(self, session))
+        try:
+            self._connect(connection, session)
+            if self._stopping_now():
+                return
+            connection.subscribe(
+                ids.LOCATION_SUBSCRIPTION,
+                id=_SUBSCRIPTION_ID,
+                ack="auto",
+                headers={"receipt": session.subscription_receipt},
+            )
+            subscribed = self._wait_for(
+                lambda: session.subscribed or session.lost is not None, self._connect_timeout
+            )
+            if self._stopping_now():
+                return
+            self._raise_if_lost(connection, session)
+            if not subscribed:
+                raise LinkDownError(self._no_answer("receipt for the subscription"))
+            self._mark_up()
+            while not self._stopping_now():
+                self._raise_if_lost(connection, session)
+                for request in self._take_outbox():
+                    self._send(connection, request)
+                self._waker.wait(self._next_wait())
+        finally:
+            self._close(connection, session)
+
+    def _connect(self, connection: stomp.Connection12, session: _Session) -> None:
+        headers = {"client-id": self._client_id} if self._client_id else {}
+        try:
+            connection.connect(
+                username=self._target.username,
+                passcode=self._target.password,
+                wait=False,
+                headers=headers,
+            )
+        except stomp.exception.ConnectFailedException:
+            raise LinkDownError(
+                connect_failure_reason(self._target, self._where, self._connect_timeout)
+            ) from None
+        except (OSError, stomp.exception.StompException) as error:
+            raise LinkDownError(describe_connect_error(error, self._where)) from None
+        answered = self._wait_for(lambda: session.answered, self._connect_timeout)
+        if session.refusal is not None:
+            lowered = session.refusal.lower()
+            if any(word in lowered for word in _AUTH_WORDS):
+                raise LinkDownError(f"authentication failed: {session.refusal}")
+            raise LinkDownError(f"broker refused the connection: {session.refusal}")
+        self._raise_if_lost(connection, session)
+        if not answered and not self._stopping_now():
+            raise LinkDownError(self._no_answer("CONNECTED frame"))
+
+    @staticmethod
+    def _raise_if_lost(connection: stomp.Connection12, session: _Session) -> None:
+        if session.lost is None and not session.heartbeat_timeout:
+            return
+        # stomp.py may report a heart-beat timeout as a plain disconnect first: judge by silence.
+        expected = getattr(connection, "heartbeats", (0, 0))[1] / 1000
+        silent = time.monotonic() - session.last_heard
+        if (
+            session.connected
+            and expected > 0
+            and (session.heartbeat_timeout or silent > _SILENCE_FACTOR * expected)
+        ):
+            raise LinkDownError(f"no heart-beat from the broker for over {expected:g} s")
+        raise LinkDownError(session.lost or "connection lost")
+
+    def _send(self, connection: stomp.Connection12, request: _OrderRequest) -> None:
+        try:
+            connection.send(
+                request.destination,
+                request.body,
+                content_type=ORDER_CONTENT_TYPE,
+                headers={"persistent": "true", "receipt": request.order_id},
+            )
+        except (OSError, stomp.exception.StompException) as error:
+            detail = f"could not send: {error or type(error).__name__}"
+            self.outcomes.settle(request.order_id, Delivery.FAILED, detail)
+
+    def _close(self, connection: stomp.Connection12, session: _Session) -> None:
+        if self._stopping_now() and session.connected and session.lost is None:
+            # A DISCONNECT with a receipt lets the broker finish what we sent before.
+            with contextlib.suppress(Exception):
+                connection.disconnect()
+                self._wait_for(lambda: session.lost is not None, 2.0, interruptible=False)
+        close_stomp_connection(connection)
