@@ -1,0 +1,236 @@
+"""Command line of mwm-sim, the fleet simulator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import NoReturn, TextIO
+
+from mwm_tui.domain import ids, simulation
+from mwm_tui.domain.targets import BrokerTarget, Protocol, TargetError, parse_target
+from mwm_tui.domain.text import literal
+
+from .fleet import FleetSimulator, LineWriter, SimSettings
+
+DESCRIPTION = """\
+Simulate a fleet of trucks, each behaving like the two device apps of the book
+"Mobile and Web Messaging": over STOMP it sends a GPS fix to
+/topic/device.<ID>.location and reads text orders from /queue/device.<ID>.text;
+over MQTT it publishes its phone's motion, retained, to /mwm/<ID>/motion, listens
+for alerts on /mwm/<ID>/alert and leaves a last will on /mwm/lastWill.
+Devices reconnect on their own when a broker restarts."""
+
+EPILOG = """\
+output (stdout, one flushed line each):
+  READY <n> devices       every device is subscribed on both brokers
+  ORDER <ID>: <text>      a device read an order from its queue
+  ALERT <ID>: <colour>    a device received an alert
+  KILLED <ID>             a device died without disconnecting
+
+commands (stdin, one a line):
+  kill <ID>               the device dies without DISCONNECT, so its will is published
+
+passwords come from MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, never from the URL.
+Ctrl-C or SIGTERM disconnects every device cleanly and exits with status 0."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr and status 2, as for any other bad argument."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mwm-sim",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    brokers = parser.add_argument_group("brokers")
+    brokers.add_argument(
+        "--stomp",
+        metavar="URL",
+        default="stomp://localhost:61613",
+        help="STOMP broker, stomp:// or stomp+ssl:// (default: %(default)s)",
+    )
+    brokers.add_argument(
+        "--mqtt",
+        metavar="URL",
+        default="mqtt://localhost:1883",
+        help="MQTT broker, mqtt:// or mqtts:// (default: %(default)s)",
+    )
+    fleet = parser.add_argument_group("fleet")
+    fleet.add_argument(
+        "--devices",
+        metavar="N",
+        type=_positive_int,
+        default=5,
+        help="number of devices (default: %(default)s)",
+    )
+    fleet.add_argument(
+        "--prefix",
+        metavar="P",
+        default="truck-",
+        help="device ids are P01, P02, ... (default: %(default)s)",
+    )
+    fleet.add_argument(
+        "--ids",
+        metavar="A,B,C",
+        help="explicit comma-separated device ids, instead of --devices and --prefix",
+    )
+    fleet.add_argument(
+        "--seed",
+        metavar="S",
+        type=int,
+        default=1,
+        help="seed of the routes; the same seed drives the same routes (default: %(default)s)",
+    )
+    timing = parser.add_argument_group("timing")
+    timing.add_argument(
+        "--location-interval",
+        metavar="SEC",
+        type=_positive_seconds,
+        default=2.0,
+        help="seconds between GPS fixes of a device (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--motion-interval",
+        metavar="SEC",
+        type=_positive_seconds,
+        default=1.0,
+        help="seconds between motion messages of a device (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--kill-after",
+        metavar="ID:SECONDS",
+        action="append",
+        default=[],
+        help="device ID dies without DISCONNECT SECONDS after start (repeatable)",
+    )
+    return parser
+
+
+def _device_ids(args: argparse.Namespace) -> list[str]:
+    if args.ids is not None:
+        chosen = [part.strip() for part in args.ids.split(",") if part.strip()]
+        if not chosen:
+            raise ValueError("--ids names no device")
+    else:
+        chosen = simulation.device_ids(args.prefix, args.devices)
+    seen: set[str] = set()
+    for device_id in chosen:
+        problem = ids.id_problem(device_id)
+        if problem is not None:
+            raise ValueError(f"device id {literal(device_id)!r} cannot be used: {problem}")
+        if device_id in seen:
+            raise ValueError(f"device id {literal(device_id)!r} is given twice")
+        seen.add(device_id)
+    return chosen
+
+
+def _kill_plan(specs: list[str], device_ids: list[str]) -> list[tuple[str, float]]:
+    plan = []
+    for spec in specs:
+        device_id, colon, seconds = spec.rpartition(":")
+        if not colon or not device_id:
+            raise ValueError(f"--kill-after {literal(spec)!r} is not ID:SECONDS")
+        if device_id not in device_ids:
+            raise ValueError(f"--kill-after names {literal(device_id)!r}, not one of the devices")
+        try:
+            delay = float(seconds)
+        except ValueError:
+            problem = f"{seconds!r} is not a number of seconds"
+            raise ValueError(f"--kill-after {literal(spec)!r}: {problem}") from None
+        if not 0 <= delay < float("inf"):
+            raise ValueError(f"--kill-after {literal(spec)!r}: seconds must be 0 or more")
+        plan.append((device_id, delay))
+    return plan
+
+
+def _target(url: str, protocol: Protocol, password_variable: str) -> BrokerTarget:
+    return parse_target(url, protocol).with_password(os.environ.get(password_variable) or None)
+
+
+def _read_commands(fleet: FleetSimulator, stream: TextIO) -> None:
+    """Serve ``kill <ID>`` lines from stdin until it closes."""
+    for line in stream:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "kill" and len(words) == 2:
+            if not fleet.kill(words[1]):
+                fleet.complain(f"no device {literal(words[1])!r} to kill")
+        else:
+            command = literal(line.strip())
+            fleet.complain(f"unknown command {command!r}; the one command is: kill <ID>")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        stomp_target = _target(args.stomp, Protocol.STOMP, "MWM_STOMP_PASSWORD")
+        mqtt_target = _target(args.mqtt, Protocol.MQTT, "MWM_MQTT_PASSWORD")
+        device_ids = _device_ids(args)
+        kills = _kill_plan(args.kill_after, device_ids)
+    except (TargetError, ValueError) as error:
+        print(f"mwm-sim: error: {error}", file=sys.stderr)
+        return 2
+
+    settings = SimSettings(
+        stomp_target,
+        mqtt_target,
+        location_interval=args.location_interval,
+        motion_interval=args.motion_interval,
+    )
+    fleet = FleetSimulator(
+        settings,
+        simulation.make_trucks(device_ids, args.seed),
+        LineWriter(sys.stdout),
+        LineWriter(sys.stderr),
+    )
+    for device_id, delay in kills:
+        fleet.kill_after(device_id, delay)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        fleet.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if sys.stdin is not None:
+        threading.Thread(
+            target=_read_commands, args=(fleet, sys.stdin), name="mwm-sim-stdin", daemon=True
+        ).start()
+    fleet.complain(
+        f"{len(device_ids)} devices, STOMP {stomp_target.display()}, MQTT {mqtt_target.display()}"
+    )
+    fleet.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
