@@ -113,42 +113,39 @@ class MwmApp(App[None]):
         self._list_dirty = True
         self._motion_dirty = True
         self.first_paint_at: float | None = None
+        # The panes, held here so timers never look them up (a lookup fails during shutdown).
+        self.status_bar = StatusBar(demo=demo, id="status")
+        self.filter_input = FilterInput(placeholder="filter: id or status", id="filter")
+        self.device_list = DeviceList(fleet, id="devices")
+        self.composer = Composer(id="composer")
+        self.position_map = PositionMap(fleet, id="map")
+        self.motion_panel = MotionPanel(fleet, id="motion")
+        self.reject_summary = RejectSummary(id="rejects")
+        self.event_log = EventLog(wall_clock, id="log")
 
     # ---- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(demo=self.demo, id="status")
+        yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield FilterInput(placeholder="filter: id or status", id="filter")
-                yield DeviceList(self.fleet, id="devices")
-                yield Composer(id="composer")
+                yield self.filter_input
+                yield self.device_list
+                yield self.composer
             with Vertical(id="right"):
-                yield PositionMap(self.fleet, id="map")
-                yield MotionPanel(self.fleet, id="motion")
-                yield RejectSummary(id="rejects")
-                yield EventLog(self.wall_clock, id="log")
+                yield self.position_map
+                yield self.motion_panel
+                yield self.reject_summary
+                yield self.event_log
         yield Footer()
 
-    @property
-    def device_list(self) -> DeviceList:
-        return self.query_one(DeviceList)
-
-    @property
-    def position_map(self) -> PositionMap:
-        return self.query_one(PositionMap)
-
-    @property
-    def event_log(self) -> EventLog:
-        return self.query_one(EventLog)
-
     def on_mount(self) -> None:
-        self.query_one("#filter").display = False
-        self.query_one("#rejects").display = False
-        self.query_one("#devices").border_title = "devices"
-        self.query_one("#map").border_title = "map"
-        self.query_one("#motion").border_title = "motion"
-        self.query_one("#log").border_title = "events"
+        self.filter_input.display = False
+        self.reject_summary.display = False
+        self.device_list.border_title = "devices"
+        self.position_map.border_title = "map"
+        self.motion_panel.border_title = "motion"
+        self.event_log.border_title = "events"
         self.device_list.focus()
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(LIST_INTERVAL, self._refresh_list)
@@ -222,7 +219,7 @@ class MwmApp(App[None]):
             self.fleet.apply(event)
 
     def _link_changed(self, event: LinkStateChanged) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status_bar
         status.links[event.link] = event
         status.refresh()
         text = f"{event.link} link {event.state}"
@@ -256,7 +253,7 @@ class MwmApp(App[None]):
         self._rejects_logged_this_second = 0
         now = self.fleet.clock()
         elapsed = now - self._last_rate_at
-        status = self.query_one(StatusBar)
+        status = self.status_bar
         if elapsed > 0:
             for name in LinkName:
                 total = self.fleet.accepted[name] + self.fleet.rejected[name]
@@ -267,7 +264,7 @@ class MwmApp(App[None]):
         status.counts = {state: counts.get(state, 0) for state in DeviceStatus}
         status.coalesced = self.inbox.stats().coalesced
         status.refresh()
-        self.query_one(RejectSummary).update_counts(self.fleet.rejects_by_reason)
+        self.reject_summary.update_counts(self.fleet.rejects_by_reason)
         self._list_dirty = True  # ages keep ticking
 
     def _refresh_list(self) -> None:
@@ -281,16 +278,16 @@ class MwmApp(App[None]):
     def _refresh_motion(self) -> None:
         if self._motion_dirty:
             self._motion_dirty = False
-            self.query_one(MotionPanel).refresh()
+            self.motion_panel.refresh()
 
     # ---- selection ---------------------------------------------------------------------------
 
     @on(DeviceList.SelectionChanged)
     def _selection_changed(self, event: DeviceList.SelectionChanged) -> None:
         device = self.fleet.devices.get(event.device_id) if event.device_id else None
-        self.query_one(MotionPanel).show(event.device_id)
+        self.motion_panel.show(event.device_id)
         self.position_map.select(event.device_id)
-        self.query_one(Composer).set_target(
+        self.composer.set_target(
             event.device_id, device.address_problem if device else None
         )
 
@@ -307,6 +304,7 @@ class MwmApp(App[None]):
             self.notify(
                 f"Cannot send an {what} to {literal(device_id, 40)}: {device.address_problem}",
                 severity="error",
+                markup=False,  # the id comes from the network
             )
             return None
         return device_id
@@ -379,7 +377,7 @@ class MwmApp(App[None]):
             self._set_composer_status(line)
 
     def _set_composer_status(self, text: Text) -> None:
-        self.query_one(Composer).set_status(text)
+        self.composer.set_status(text)
 
     def send_alert(self, colour: str) -> None:
         device_id = self._target("alert")
@@ -468,7 +466,7 @@ class MwmApp(App[None]):
         self.push_screen(ColourPicker(literal(device_id, 40)), chosen)
 
     def action_filter(self) -> None:
-        field = self.query_one(FilterInput)
+        field = self.filter_input
         field.display = True
         self._focus_now(field)
 
@@ -477,7 +475,7 @@ class MwmApp(App[None]):
         self.device_list.set_filter(event.value)
 
     def action_keep_filter(self) -> None:
-        field = self.query_one(FilterInput)
+        field = self.filter_input
         self.device_list.set_filter(field.value)
         self.device_list.select_first()
         if not field.value:
@@ -485,7 +483,7 @@ class MwmApp(App[None]):
         self._focus_now(self.device_list)
 
     def action_clear_filter(self) -> None:
-        field = self.query_one(FilterInput)
+        field = self.filter_input
         field.value = ""
         field.display = False
         self.device_list.set_filter("")

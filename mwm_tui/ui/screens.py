@@ -80,7 +80,7 @@ class ColourPicker(ModalScreen[str | None]):
             for name in ALERT_COLOURS
         ]
         picker = OptionList(*options, id="colour-picker")
-        picker.border_title = f"alert colour for {self._device_label}"
+        picker.border_title = Text(f"alert colour for {self._device_label}")  # not markup
         yield picker
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -24,7 +24,8 @@ class MotionPanel(Widget):
 
     def show(self, device_id: str | None) -> None:
         self.device_id = device_id
-        self.border_title = f"motion · {literal(device_id, 40)}" if device_id else "motion"
+        # A Text, not a str: a str title is parsed as markup, and the id comes from the network.
+        self.border_title = Text(f"motion · {literal(device_id, 40)}") if device_id else "motion"
         self.refresh()
 
     def render(self) -> Text:
