@@ -287,9 +287,7 @@ class MwmApp(App[None]):
         device = self.fleet.devices.get(event.device_id) if event.device_id else None
         self.motion_panel.show(event.device_id)
         self.position_map.select(event.device_id)
-        self.composer.set_target(
-            event.device_id, device.address_problem if device else None
-        )
+        self.composer.set_target(event.device_id, device.address_problem if device else None)
 
     # ---- orders and alerts -------------------------------------------------------------------
 
