@@ -219,9 +219,7 @@ class MwmApp(App[None]):
             self.fleet.apply(event)
 
     def _link_changed(self, event: LinkStateChanged) -> None:
-        status = self.status_bar
-        status.links[event.link] = event
-        status.refresh()
+        self.status_bar.link_changed(event)
         text = f"{event.link} link {event.state}"
         if event.detail:
             text += f": {literal(event.detail, 100)}"

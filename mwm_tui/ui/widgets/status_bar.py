@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widget import Widget
 
@@ -27,6 +29,16 @@ class StatusBar(Widget):
         self.rates: dict[LinkName, float] = dict.fromkeys(LinkName, 0.0)
         self.counts: dict[DeviceStatus, int] = dict.fromkeys(DeviceStatus, 0)
         self.coalesced = 0
+        # When each link's retry falls due (monotonic), so the countdown keeps ticking.
+        self.retry_at: dict[LinkName, float] = {}
+
+    def link_changed(self, event: LinkStateChanged) -> None:
+        self.links[event.link] = event
+        if event.retry_in is None:
+            self.retry_at.pop(event.link, None)
+        else:
+            self.retry_at[event.link] = time.monotonic() + event.retry_in
+        self.refresh()
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -41,8 +53,9 @@ class StatusBar(Widget):
             if state.state is LinkState.UP:
                 text.append(f" {self.rates[name]:.0f}/s")
             elif state.state is LinkState.DOWN:
-                if state.retry_in is not None:
-                    text.append(f", retry in {state.retry_in:.0f} s")
+                if name in self.retry_at:
+                    remaining = max(self.retry_at[name] - time.monotonic(), 0.0)
+                    text.append(f", retry in {remaining:.0f} s")
                 if state.detail:
                     text.append(f" ({literal(state.detail, 40)})", style="dim")
             text.append(" │ ", style="dim")
