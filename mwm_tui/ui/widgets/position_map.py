@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from rich.text import Text
@@ -109,7 +110,8 @@ class PositionMap(Widget, can_focus=True):
             picture = render_map(width, height, view, markers)
         finally:
             self._drawing.release()
-        self.app.call_from_thread(self._show, picture)
+        with contextlib.suppress(RuntimeError):  # the app quit while this frame was drawn
+            self.app.call_from_thread(self._show, picture)
 
     def _show(self, picture: Text) -> None:
         self._picture = picture
