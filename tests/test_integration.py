@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -37,6 +35,7 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from tests.support.brokers import ActiveMQ, Mosquitto
+from tests.support.sim import Sim, fleet_ids, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -52,11 +51,6 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.02)
-
-
-def unique_prefix() -> str:
-    """Device ids of one test: the session brokers keep queues and retained messages."""
-    return f"t{uuid.uuid4().hex[:6]}-"
 
 
 class Hq:
@@ -155,58 +149,6 @@ class Hq:
         return located, moved
 
 
-class Sim:
-    """mwm-sim in a subprocess; its stdout and stderr lines are collected as they come."""
-
-    def __init__(self, stomp_url: str, mqtt_url: str, *arguments: str) -> None:
-        command = [sys.executable, "-m", "mwm_tui.sim.cli", "--stomp", stomp_url]
-        command += ["--mqtt", mqtt_url, *arguments]
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=self._collect, args=(stream, lines), daemon=True).start()
-
-    @staticmethod
-    def _collect(stream: Any, lines: list[str]) -> None:
-        for line in stream:
-            lines.append(line.rstrip("\n"))
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        wait_until(lambda: self.lines("READY "), timeout, f"READY from mwm-sim; stderr {self.err}")
-
-    def lines(self, prefix: str) -> list[str]:
-        return [line for line in self.out if line.startswith(prefix)]
-
-    def command(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(15)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the simulator has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @pytest.fixture
 def hq_factory() -> Iterator[Callable[..., Hq]]:
     made: list[Hq] = []
@@ -223,11 +165,11 @@ def hq_factory() -> Iterator[Callable[..., Hq]]:
 
 
 @pytest.fixture
-def sim_factory() -> Iterator[Callable[..., Sim]]:
+def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
     made: list[Sim] = []
 
     def make(stomp_url: str, mqtt_url: str, *arguments: str) -> Sim:
-        sim = Sim(stomp_url, mqtt_url, *arguments)
+        sim = Sim(stomp_url, mqtt_url, tmp_path / f"sim-{len(made)}", *arguments)
         made.append(sim)
         return sim
 
@@ -239,10 +181,6 @@ def sim_factory() -> Iterator[Callable[..., Sim]]:
 @pytest.fixture
 def hq(hq_factory: Callable[..., Hq], activemq: ActiveMQ, mosquitto: Mosquitto) -> Hq:
     return hq_factory(activemq.url, mosquitto.url)
-
-
-def fleet_ids(prefix: str, count: int) -> list[str]:
-    return [f"{prefix}{number:02d}" for number in range(1, count + 1)]
 
 
 def test_every_simulated_device_appears_with_position_and_motion(

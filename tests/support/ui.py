@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 
 from mwm_tui.ui.app import MwmApp
@@ -23,6 +27,23 @@ async def wait_for(
         await pilot.pause(0.05)
 
 
+@contextlib.asynccontextmanager
+async def driven(
+    app: MwmApp, size: tuple[int, int] = (120, 40), *, notifications: bool = False
+) -> AsyncIterator[Pilot[None]]:
+    """``app.run_test`` that exits the app first, however the block ends.
+
+    run_test alone prunes the widgets while the app's interval timers still tick; a timer that
+    queries a widget then fails the test with NoMatches, masking the block's own failure.
+    ``exit`` makes the timers stand still first.
+    """
+    async with app.run_test(size=size, notifications=notifications) as pilot:
+        try:
+            yield pilot
+        finally:
+            app.exit()
+
+
 def log_text(app: MwmApp) -> str:
     """Every entry of the event log, one per line, as written (before wrapping)."""
     return "\n".join(app.query_one(EventLog).entries)
@@ -32,3 +53,22 @@ def list_text(app: MwmApp) -> str:
     """The device list as drawn: header and every visible row."""
     devices = app.query_one(DeviceList)
     return "\n".join(devices.render_line(y).text for y in range(devices.size.height))
+
+
+def screen_text(app: App[None]) -> str:
+    """The whole screen as plain text, as ``export_screenshot`` renders it (toasts included)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
