@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import math
 import random
+import socket
 import struct
 from functools import partial
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from stomp.utils import Frame
 
 from mwm_tui.adapters.backoff import Backoff
-from mwm_tui.adapters.mqtt_link import MqttLink, default_client_id
+from mwm_tui.adapters.mqtt_link import BufferedClient, MqttLink, default_client_id
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.supervisor import OutcomeTracker, describe_connect_error
 from mwm_tui.domain.errors import InvalidDeviceIdError, RejectReason
@@ -373,3 +375,24 @@ def test_stop_before_start_is_harmless(stomp_link: StompLink, mqtt_link: MqttLin
     stomp_link.stop()
     stomp_link.stop()
     mqtt_link.stop()
+
+
+def test_buffered_client_serves_pahos_small_reads_from_one_recv() -> None:
+    # paho reads a packet byte by byte through Client._sock_recv; BufferedClient relies on it.
+    assert callable(getattr(mqtt.Client, "_sock_recv", None))
+    client = BufferedClient(CallbackAPIVersion.VERSION2, client_id="buffer-test")
+    ours, theirs = socket.socketpair()
+    try:
+        client._sock = ours
+        theirs.sendall(b"\x30\x03abc\x30\x01z")
+        assert client._sock_recv(1) == b"\x30"
+        assert client.buffered_bytes == 7
+        assert client._sock_recv(1) == b"\x03"
+        assert client._sock_recv(3) == b"abc"
+        assert client._sock_recv(10) == b"\x30\x01z"  # what is buffered, no second recv
+        assert client.buffered_bytes == 0
+        theirs.close()
+        assert client._sock_recv(1) == b""  # end of stream still reads as paho expects
+    finally:
+        client._sock = None
+        ours.close()

@@ -39,11 +39,43 @@ from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
 # CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
 _AUTH_REFUSALS = frozenset({134, 135})
 _KEEPALIVE_TIMEOUT = 141
+# Bound on packets handled per loop turn, so sends and keepalives still get their turn.
+_PACKETS_PER_TURN = 1000
 _SUBSCRIPTIONS = ((ids.MOTION_SUBSCRIPTION, 0), (ids.WILL_TOPIC, 2))
 
 
 def default_client_id() -> str:
     return f"mwm-tui-{socket.gethostname()}-{os.getpid()}"
+
+
+class BufferedClient(mqtt.Client):
+    """A paho client whose socket reads come from one 64 KiB ``recv`` at a time.
+
+    paho reads each packet with three or more small ``recv`` calls; under a flood every one of
+    them is a system call and a GIL hand-over to the UI thread.
+    """
+
+    READ_SIZE = 65536
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_buffer = b""
+        self._read_offset = 0
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes read from the socket that paho has not consumed yet (select cannot see them)."""
+        return len(self._read_buffer) - self._read_offset
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._read_offset >= len(self._read_buffer):
+            data = super()._sock_recv(self.READ_SIZE)
+            if not data:
+                return data
+            self._read_buffer, self._read_offset = data, 0
+        start = self._read_offset
+        self._read_offset = min(start + bufsize, len(self._read_buffer))
+        return self._read_buffer[start : self._read_offset]
 
 
 def new_mqtt_client(
@@ -52,9 +84,9 @@ def new_mqtt_client(
     *,
     clean_session: bool,
     connect_timeout: float = 10.0,
-) -> mqtt.Client:
+) -> BufferedClient:
     """A paho client for MQTT 3.1.1 with VERSION2 callbacks that never reconnects by itself."""
-    client = mqtt.Client(
+    client = BufferedClient(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,
@@ -200,20 +232,24 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         client.on_disconnect = on_disconnect
         client.on_message = on_message
 
-    def _pump_until(self, client: mqtt.Client, session: _Session, done: Callable[[], bool]) -> bool:
+    def _pump_until(
+        self, client: BufferedClient, session: _Session, done: Callable[[], bool]
+    ) -> bool:
         """Run the network loop until ``done()``; False on timeout or stop."""
         return self._wait_for(
             done, self._connect_timeout, sleep=lambda seconds: self._pump(client, session, seconds)
         )
 
-    def _pump(self, client: mqtt.Client, session: _Session, timeout: float) -> None:
+    def _pump(self, client: BufferedClient, session: _Session, timeout: float) -> None:
         """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic."""
         sock = client.socket()
         if sock is None:
             raise LinkDownError(self._loss_reason(MQTTErrorCode.MQTT_ERR_CONN_LOST, session))
         fd, waker_fd = sock.fileno(), self._waker.fileno()
-        # TLS may hold decrypted bytes that select cannot see.
-        buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        # Bytes already read (ours, or decrypted by TLS) are invisible to select.
+        buffered = client.buffered_bytes > 0 or (
+            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        )
         writing = [fd] if client.want_write() else []
         wait = 0.0 if buffered else max(timeout, 0.0)
         readable, _, _ = select.select([fd, waker_fd], writing, [], wait)
@@ -221,6 +257,11 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             self._waker.drain()
         if fd in readable or buffered:
             self._check(client.loop_read(), session)
+            # Whole packets already in the buffer: no select, no system call, one batch.
+            for _ in range(_PACKETS_PER_TURN):
+                if not client.buffered_bytes:
+                    break
+                self._check(client.loop_read(), session)
         if client.want_write():
             self._check(client.loop_write(), session)
         self._check(client.loop_misc(), session)

@@ -9,9 +9,8 @@ import json
 import math
 import re
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from .errors import DecodeError, RejectReason
 from .ids import MAX_ID_LENGTH
@@ -28,19 +27,54 @@ _TIMESTAMP = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Position:
-    """One GPS fix; ``ts`` is None when the device's text could not be read, ``raw_ts`` keeps it."""
+    """One GPS fix. ``raw_ts`` is the device's text; ``ts`` its reading, None if unreadable.
 
-    device_id: str
-    lat: float
-    lng: float
-    ts: datetime | None = None
-    raw_ts: str | None = None
+    The text is read on first use of ``ts``: nothing on the ingest path needs it parsed.
+    Treated as immutable once built (it crosses threads).
+    """
+
+    __slots__ = ("_ts", "device_id", "lat", "lng", "raw_ts")
+    _UNREAD: Final = object()
+
+    def __init__(
+        self,
+        device_id: str,
+        lat: float,
+        lng: float,
+        ts: datetime | None = None,
+        raw_ts: str | None = None,
+    ) -> None:
+        self.device_id = device_id
+        self.lat = lat
+        self.lng = lng
+        self.raw_ts = raw_ts
+        self._ts: object = ts if ts is not None or raw_ts is None else Position._UNREAD
+
+    @property
+    def ts(self) -> datetime | None:
+        if self._ts is Position._UNREAD:
+            assert self.raw_ts is not None
+            self._ts = parse_timestamp(self.raw_ts)
+        return self._ts  # type: ignore[return-value]
+
+    def _key(self) -> tuple[str, float, float, datetime | None, str | None]:
+        return (self.device_id, self.lat, self.lng, self.ts, self.raw_ts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Position) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Position(device_id={self.device_id!r}, lat={self.lat!r}, lng={self.lng!r}, "
+            f"ts={self.ts!r}, raw_ts={self.raw_ts!r})"
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Motion:
+class Motion(NamedTuple):
     """Device attitude in radians."""
 
     pitch: float
@@ -158,7 +192,7 @@ def decode_location(payload: bytes | str, destination_id: str | None = None) -> 
         return Position(device_id, lat, lng)
     if not isinstance(raw_ts, str):
         raise DecodeError(RejectReason.MISTYPED_FIELD, "ts is not a string")
-    return Position(device_id, lat, lng, parse_timestamp(raw_ts), raw_ts)
+    return Position(device_id, lat, lng, raw_ts=raw_ts)
 
 
 def encode_location(position: Position) -> bytes:

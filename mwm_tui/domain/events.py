@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from .codecs import Motion, Position
 from .errors import RejectReason
@@ -26,13 +27,12 @@ class Delivery(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class LocationReceived:
+# The two telemetry events are named tuples: built once per message, they must be cheap.
+class LocationReceived(NamedTuple):
     position: Position
 
 
-@dataclass(frozen=True, slots=True)
-class MotionReceived:
+class MotionReceived(NamedTuple):
     device_id: str
     motion: Motion
     retained: bool = False

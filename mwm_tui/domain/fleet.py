@@ -119,6 +119,8 @@ class Fleet:
         self.rejects_by_reason: Counter[RejectReason] = Counter()
         # Bumped when a device is added or changes status: a sorted view must re-sort.
         self.version = 0
+        # Bumped when a position or a status changes: what a map must redraw for.
+        self.map_version = 0
         self._dirty: set[str] = set()
         self._changes: list[StatusChange] = []
 
@@ -145,6 +147,7 @@ class Fleet:
         device.trail_lng.append(position.lng)
         device.last_location_at = now
         device.location_count += 1
+        self.map_version += 1
         self.accepted[LinkName.STOMP] += 1
         self._heard_from(device)
 
@@ -228,5 +231,6 @@ class Fleet:
         device.status = status
         device.status_reason = reason
         self.version += 1
+        self.map_version += 1
         self._dirty.add(device.device_id)
         self._changes.append(StatusChange(device.device_id, before, status, reason))

@@ -26,7 +26,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mwm_tui.adapters.backoff import Backoff
-from mwm_tui.adapters.mqtt_link import new_mqtt_client
+from mwm_tui.adapters.mqtt_link import BufferedClient, new_mqtt_client
 from mwm_tui.adapters.stomp_link import close_stomp_connection, new_stomp_connection
 from mwm_tui.adapters.supervisor import Waker
 from mwm_tui.domain import codecs, ids
@@ -90,7 +90,7 @@ class _Device:
     alive: bool = True
     stomp: _StompAttempt | None = None
     stomp_retry_at: float = 0.0
-    mqtt: mqtt.Client | None = None
+    mqtt: BufferedClient | None = None
     mqtt_connecting_since: float | None = None
     mqtt_connected: bool = False
     mqtt_subscribed: bool = False
@@ -369,7 +369,7 @@ class FleetSimulator:
             return
         device.mqtt_connecting_since = now
 
-    def _new_mqtt_client(self, device: _Device) -> mqtt.Client:
+    def _new_mqtt_client(self, device: _Device) -> BufferedClient:
         device_id = device.device_id
         client = new_mqtt_client(
             self._settings.mqtt, device_id, clean_session=False, connect_timeout=CONNECT_TIMEOUT
@@ -436,7 +436,12 @@ class FleetSimulator:
             if device.mqtt.want_write():
                 writing.append(fd)
         waker_fd = self._waker.fileno()
-        readable, _, _ = select.select([*by_fd, waker_fd], writing, [], timeout)
+        # A client may hold bytes already read that select cannot see.
+        buffered = any(
+            device.mqtt is not None and device.mqtt.buffered_bytes for device in by_fd.values()
+        )
+        wait = 0.0 if buffered else timeout
+        readable, _, _ = select.select([*by_fd, waker_fd], writing, [], wait)
         if waker_fd in readable:
             self._waker.drain()
         now = time.monotonic()
@@ -445,8 +450,10 @@ class FleetSimulator:
             if client is None:
                 continue
             codes = []
-            if fd in readable:
+            if fd in readable or client.buffered_bytes:
                 codes.append(client.loop_read())
+                while client.buffered_bytes and codes[-1] == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    codes.append(client.loop_read())
             if client.socket() is not None and client.want_write():
                 codes.append(client.loop_write())
             if client.socket() is not None:

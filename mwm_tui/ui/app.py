@@ -111,7 +111,8 @@ class MwmApp(App[None]):
         self._last_rate_at = fleet.clock()
         self._rejects_logged_this_second = 0
         self._list_dirty = True
-        self._motion_dirty = True
+        self._map_version_drawn = -1
+        self._motion_shown: tuple[str | None, int] = (None, -1)
         self.first_paint_at: float | None = None
         # The panes, held here so timers never look them up (a lookup fails during shutdown).
         self.status_bar = StatusBar(demo=demo, id="status")
@@ -192,12 +193,11 @@ class MwmApp(App[None]):
             if time.perf_counter() > deadline:
                 break
         self._log_changes(fleet.take_changes())
-        dirty = fleet.take_dirty()
-        if dirty:
+        if fleet.take_dirty():
             self._list_dirty = True
+        if fleet.map_version != self._map_version_drawn:
+            self._map_version_drawn = fleet.map_version
             self.position_map.dirty = True
-            if self.device_list.selected in dirty:
-                self._motion_dirty = True
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, MessageRejected):
@@ -274,8 +274,11 @@ class MwmApp(App[None]):
         self.position_map.redraw_if_dirty()
 
     def _refresh_motion(self) -> None:
-        if self._motion_dirty:
-            self._motion_dirty = False
+        selected = self.device_list.selected
+        device = self.fleet.devices.get(selected) if selected is not None else None
+        shown = (selected, device.motion_count if device is not None else -1)
+        if shown != self._motion_shown:
+            self._motion_shown = shown
             self.motion_panel.refresh()
 
     # ---- selection ---------------------------------------------------------------------------

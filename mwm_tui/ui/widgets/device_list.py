@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,7 +58,8 @@ _ID_MIN = 12
 _ID_MAX = 36  # a UUID, the book's device ids
 
 
-def _layout(width: int, id_width: int) -> list[_Column]:
+@functools.lru_cache(maxsize=32)
+def _layout(width: int, id_width: int) -> tuple[_Column, ...]:
     """Columns that fit ``width`` cells in priority order; then the id column takes the rest.
 
     The id starts at most ``_ID_MIN`` wide so that positions fit before a long id is shown whole.
@@ -72,7 +74,9 @@ def _layout(width: int, id_width: int) -> list[_Column]:
         chosen.append(column)
         used += column.width + 1
     spare = max(width - used, 0)
-    return [_Column("id", min(c.width + spare, wanted)) if c.title == "id" else c for c in chosen]
+    return tuple(
+        _Column("id", min(c.width + spare, wanted)) if c.title == "id" else c for c in chosen
+    )
 
 
 def _fit(text: str, width: int) -> str:
@@ -249,7 +253,7 @@ class DeviceList(ScrollView, can_focus=True):
             strip = strip.apply_style(cursor)
         return strip
 
-    def _header(self, columns: list[_Column], width: int) -> Strip:
+    def _header(self, columns: tuple[_Column, ...], width: int) -> Strip:
         arrow = "▼" if self.sort_reversed else "▲"
         sorted_title = {
             SortKey.STATUS: "status",
@@ -265,7 +269,7 @@ class DeviceList(ScrollView, can_focus=True):
             segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
         return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)
 
-    def _row(self, device: Device, columns: list[_Column], width: int) -> Strip:
+    def _row(self, device: Device, columns: tuple[_Column, ...], width: int) -> Strip:
         now = self._fleet.clock()
         position = device.position
         motion = device.motion
