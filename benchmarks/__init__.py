@@ -1,0 +1,1 @@
+"""Benchmarks of mwm-tui against bare broker clients; run ``make bench``."""

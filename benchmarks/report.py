@@ -1,0 +1,408 @@
+"""The benchmark report: verdicts, the stdout table and ``benchmarks/RESULTS.md``."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
+SCREEN = "120x40"
+CEILINGS = "paho ~83k msg/s, stomp.py ~32-36k msg/s (BROKERS.md: bare clients, idle machine)"
+
+
+@dataclass
+class Plan:
+    """What one run measures; the defaults are the brief's numbers."""
+
+    devices: int = 1_000
+    mqtt_messages: int = 200_000
+    stomp_messages: int = 100_000
+    reps: int = 5
+    untuned_runs: int = 2
+    publishers: int = 2
+    latency_rate: int = 10_000
+    latency_runs: int = 2
+    presses: int = 200
+    press_spacing: float = 0.05
+    first_paint_runs: int = 5
+    rss_fleets: tuple[int, ...] = (0, 1_000, 10_000)
+
+
+Run = dict[str, Any]
+
+
+@dataclass
+class Results:
+    plan: Plan
+    machine: dict[str, str] = field(default_factory=dict)
+    # protocol -> "bare" | "pipeline" -> one result per repetition
+    throughput: dict[str, dict[str, list[Run]]] = field(default_factory=dict)
+    gc_untuned: list[Run] = field(default_factory=list)
+    latency: list[Run] = field(default_factory=list)
+    first_paint: list[Run] = field(default_factory=list)
+    rss: dict[int, Run] = field(default_factory=dict)
+    app_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def all_runs(results: Results) -> list[Run]:
+    runs = [run for by_who in results.throughput.values() for r in by_who.values() for run in r]
+    runs += results.gc_untuned + results.latency + results.first_paint
+    return runs + list(results.rss.values())
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def pooled(runs: Sequence[Run], key: str) -> list[float]:
+    return [value for run in runs for value in run[key]]
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(math.ceil(fraction * len(ordered)) - 1, 0))]
+
+
+@dataclass
+class Verdict:
+    what: str
+    value: str
+    target: str
+    met: bool
+
+    @property
+    def word(self) -> str:
+        return "met" if self.met else "NOT met"
+
+
+def verdicts(results: Results) -> list[Verdict]:
+    out = []
+    for protocol, runs in results.throughput.items():
+        bare = median([r["rate"] for r in runs["bare"]])
+        piped = median([r["rate"] for r in runs["pipeline"]])
+        ratio = piped / bare if bare else math.nan
+        out.append(
+            Verdict(
+                f"{protocol.upper()} pipeline / bare client",
+                f"{ratio:.2f} ({piped:,.0f} / {bare:,.0f} msg/s)",
+                ">= 0.9",
+                ratio >= 0.9,
+            )
+        )
+    if results.latency:
+        delays = pooled(results.latency, "delays_ms")
+        missed = sum(run["missed"] for run in results.latency)
+        p99 = percentile(delays, 0.99)
+        out.append(
+            Verdict(
+                "key press to visible, p99",
+                f"{p99:.1f} ms (p50 {percentile(delays, 0.5):.1f} ms)"
+                + (f", {missed} missed" if missed else ""),
+                "< 100 ms",
+                p99 < 100 and not missed,
+            )
+        )
+    if results.first_paint:
+        worst = max(r["first_frame"] for r in results.first_paint)
+        typical = median([r["first_frame"] for r in results.first_paint])
+        out.append(
+            Verdict(
+                "first paint after create_app",
+                f"median {typical * 1000:.0f} ms, worst {worst * 1000:.0f} ms",
+                "< 500 ms",
+                worst < 0.5,
+            )
+        )
+    if results.rss:
+        biggest = max(results.rss)
+        peak = results.rss[biggest]["peak_mb"]
+        out.append(
+            Verdict(f"peak RSS, {biggest:,} devices", f"{peak:.1f} MB", "< 150 MB", peak < 150)
+        )
+    return out
+
+
+def table(results: Results) -> str:
+    rows = [("measure", "value", "target", "verdict")]
+    rows += [(v.what, v.value, v.target, v.word) for v in verdicts(results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown(results: Results, findings: str) -> str:
+    out = ["# mwm-tui benchmark results", ""]
+    out.append(
+        "Written by `benchmarks/run.py` (`make bench`). Every ratio divides two numbers measured "
+        "in the same run, on the same brokers, with the same flood."
+    )
+    out += _machine(results)
+    out += [
+        "",
+        "## Verdicts",
+        "",
+        "| measure | value | target | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {v.what} | {v.value} | {v.target} | **{v.word}** |" for v in verdicts(results)]
+    busiest = max((run["others_cores"] for run in all_runs(results)), default=0.0)
+    if busiest > 0.25:
+        out += [
+            "",
+            f"Other processes on this machine kept up to {busiest:.2f} cores busy during some "
+            "measurements (see the tables): wall-clock numbers from those are lower and "
+            "noisier than on a quiet machine; CPU per message is the steadier figure.",
+        ]
+    if results.app_errors:
+        out += ["", "The app raised while shutting down in these runs (after measuring):", ""]
+        out += [f"- `{error}`" for error in results.app_errors]
+    if results.throughput:
+        out += _throughput(results)
+    if results.latency:
+        out += _latency(results)
+    if results.first_paint:
+        out += _first_paint(results)
+    if results.rss:
+        out += _rss(results)
+    if results.gc_untuned:
+        out += _gc(results)
+    if findings:
+        out += ["", findings.rstrip()]
+    return "\n".join(out) + "\n"
+
+
+def _machine(results: Results) -> list[str]:
+    out = ["", "## Machine", "", "| | |", "| --- | --- |"]
+    out += [f"| {key} | {value} |" for key, value in results.machine.items()]
+    others = [run["others_cores"] for run in all_runs(results)]
+    out.append(
+        "| CPU kept busy by other processes during the measurements (cores, of "
+        f"{results.machine.get('cores', '?')}) | median {median(others):.2f}, "
+        f"max {max(others, default=math.nan):.2f} |"
+    )
+    out.append(f"| whole run | {results.seconds:.0f} s |")
+    return out
+
+
+def _throughput(results: Results) -> list[str]:
+    plan = results.plan
+    out = ["", "## 1. Pipeline throughput", ""]
+    out.append(
+        f"Flood: {plan.devices:,} devices (UUID ids); {plan.mqtt_messages:,} retained QoS 0 "
+        f"motion messages (24 bytes) on MQTT, {plan.stomp_messages:,} location messages (JSON "
+        "with the iOS app's `ts`) on STOMP; message *i* comes from device *i* mod "
+        f"{plan.devices:,}. {plan.publishers} publisher processes per protocol (spawned, raw "
+        "sockets, every frame encoded before the start signal) send as fast as the broker takes "
+        "them, so the broker holds the backlog and the subscriber is the bottleneck. Each "
+        "measured subscriber runs alone in a fresh process, subscribed before the flood starts. "
+        "Rate = messages / (time of the last - time of the first), counted at the subscriber. "
+        "CPU = user + system CPU time of the subscriber's process (all threads) over that "
+        f"window, per message. Bare and pipeline runs alternate, {plan.reps} of each; the "
+        "verdict compares medians."
+    )
+    out += [
+        "",
+        "- **bare MQTT**: paho-mqtt `Client(CallbackAPIVersion.VERSION2)`, `loop()` on the main "
+        "thread, `struct.unpack('>ddd')` per message; first and last taken in `on_message`.",
+        "- **bare STOMP**: stomp.py `Connection12`, a listener doing `json.loads` per message on "
+        "stomp.py's receiver thread.",
+        "- **pipeline**: `create_app(Settings(...))` with the real StompLink and MqttLink, run "
+        f"headless by `App.run_test(size={SCREEN})`. First message: when the EventInbox's "
+        "received count first moves (a thread polls it every 0.5 ms until then). Last: the end "
+        "of the app's own drain timer tick (`MwmApp._drain`, wrapped) after which *handled* "
+        "reaches the flood size. **Handled = telemetry the drain applied to the Fleet "
+        "(`Fleet.accepted`) + telemetry the inbox coalesced** (replaced by a newer value of the "
+        "same device before the drain took it: received and decoded, but never applied one by "
+        "one; the Fleet still ends with each device's latest value). Coalesced counts are "
+        "shown on their own; when they are 0, handled = applied. Every frame the app composes "
+        "is also encoded to terminal bytes (truecolor), as a terminal driver would on the UI "
+        "thread.",
+        "- **Mosquitto** runs with `max_queued_messages 0`: with its default of 1,000 it drops "
+        "QoS 0 messages to a subscriber that falls behind (a trial here delivered 145k of "
+        "200k), and the count would depend on the subscriber measured. Each MQTT run gets a "
+        "fresh Mosquitto (no retained messages from the run before). ActiveMQ is shared, warmed "
+        "up by one unreported flood; its producer flow control slows publishers, never drops.",
+        "",
+        "| protocol | subscriber | msg/s, each run | median msg/s | median CPU us/msg | "
+        "coalesced | largest inbox backlog | publishers' send rate | other processes, "
+        "cores |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for protocol, runs in results.throughput.items():
+        for who, items in runs.items():
+            piped = who == "pipeline"
+            rates = ", ".join(f"{r['rate']:,.0f}" for r in items)
+            coalesced = ", ".join(f"{r['coalesced']:,}" for r in items) if piped else "-"
+            backlog = f"{max(r['max_pending'] for r in items):,}" if piped else "-"
+            others = ", ".join(f"{r['others_cores']:.2f}" for r in items)
+            out.append(
+                f"| {protocol.upper()} | {who} | {rates} | "
+                f"{median([r['rate'] for r in items]):,.0f} | "
+                f"{median([r['cpu_us'] for r in items]):.1f} | {coalesced} | {backlog} | "
+                f"{median([r['publish']['rate'] for r in items]):,.0f} msg/s | "
+                f"{others} |"
+            )
+    out.append("")
+    for protocol, runs in results.throughput.items():
+        bare_cpu = median([r["cpu_us"] for r in runs["bare"]])
+        pipe_cpu = median([r["cpu_us"] for r in runs["pipeline"]])
+        out.append(
+            f"- {protocol.upper()}: the pipeline process spends {pipe_cpu:.1f} CPU us per "
+            f"message, the bare client {bare_cpu:.1f}: a CPU ratio of "
+            f"{bare_cpu / pipe_cpu:.2f}, what the throughput ratio tends to where the "
+            "subscriber's own CPU is the limit."
+        )
+    out.append(f"- Ceilings measured before on this machine type: {CEILINGS}.")
+    return out
+
+
+def _latency(results: Results) -> list[str]:
+    plan, runs = results.plan, results.latency
+    out = ["", "## 2. Key press to visible change", ""]
+    out.append(
+        f"The app runs headless ({SCREEN}) with both real links while two paced publisher "
+        f"processes send {plan.latency_rate:,} msg/s in all (half motion on MQTT, half "
+        f"locations on STOMP) from {plan.devices:,} devices. Once every device is in the Fleet "
+        f"and 2 s more have passed, `j` is pressed {plan.presses} times, one every "
+        f"{plan.press_spacing * 1000:.0f} ms: a `textual.events.Key('j', 'j')` posted to the "
+        "app from a thread of its own, as a terminal driver's input thread does, so a key that "
+        "comes while the UI thread is busy waits as it would for a user. **Visible** = the "
+        "first frame the compositor hands to the driver (`App._display`, timed after the frame "
+        "is encoded to terminal bytes) that paints, on the device list's lines, the newly "
+        "selected device's row in the cursor style (reverse video). Latency = that moment - "
+        "the moment just before the key was posted. One press at a time; a press not visible "
+        f"within 2 s counts as missed. {len(runs)} runs in fresh processes; the verdict pools "
+        "their presses."
+    )
+    out.append("")
+    out.append(
+        "*Key handled* = from the post to the moment the app's action moves the list cursor "
+        "(`DeviceList.action_cursor_down`, wrapped); the rest of the latency is waiting for, "
+        "and composing, the next frame."
+    )
+    out += ["", "| | p50 | p90 | p99 | max |", "| --- | --- | --- | --- | --- |"]
+    for n, run in enumerate(runs, 1):
+        out.append(_percentiles(f"run {n}: key press to visible", run["delays_ms"]))
+    out.append(_percentiles("**all runs: key press to visible**", pooled(runs, "delays_ms")))
+    out.append(_percentiles("all runs: key press to key handled", pooled(runs, "queued_ms")))
+    out += [
+        "",
+        "| run | presses | missed | sent by the publishers | ingest during presses | "
+        "coalesced | frames/s | "
+        "GC pauses > 10 ms | longest GC pause | other processes, cores |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for n, run in enumerate(runs, 1):
+        gc = run["gc"]
+        out.append(
+            f"| {n} | {len(run['delays_ms'])} | {run['missed']} | "
+            f"{run['publish']['rate']:,.0f} msg/s | "
+            f"{run['ingest_rate']:,.0f} msg/s | {run['coalesced']:,} | "
+            f"{run['frames_per_s']:.0f} | {gc['over_10ms']:.0f} | {gc['max_ms']:.1f} ms | "
+            f"{run['others_cores']:.2f} |"
+        )
+    return out
+
+
+def _percentiles(label: str, values: Sequence[float]) -> str:
+    cells = [percentile(values, f) for f in (0.5, 0.9, 0.99)] + [max(values, default=math.nan)]
+    return f"| {label} | " + " | ".join(f"{v:.1f} ms" for v in cells) + " |"
+
+
+def _first_paint(results: Results) -> list[str]:
+    out = ["", "## 3. First paint", ""]
+    out.append(
+        f"{len(results.first_paint)} fresh processes, each: imports, then the clock starts, "
+        "`create_app(settings)` (real links to idle brokers), `run_test` headless. *First "
+        "frame* = the first compositor update handed to the driver (the verdict's number); "
+        "`first_paint_at` = the app's own mark (`call_after_refresh` from `on_mount`, one "
+        "refresh later). *Start-up* = process launch to imports done; *from launch* = process "
+        "launch to first frame."
+    )
+    out += [
+        "",
+        "| run | first frame | first_paint_at | start-up | from launch |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n, run in enumerate(results.first_paint, 1):
+        out.append(
+            f"| {n} | {run['first_frame'] * 1000:.0f} ms | "
+            f"{run['first_paint_at'] * 1000:.0f} ms | {run['startup'] * 1000:.0f} ms | "
+            f"{run['from_launch'] * 1000:.0f} ms |"
+        )
+    return out
+
+
+def _rss(results: Results) -> list[str]:
+    out = ["", "## 4. Peak RSS", ""]
+    out.append(
+        "One fresh process per fleet size: the app headless with both real links; every device "
+        "fed through the app's own EventInbox and drain timer (one location with a parsed "
+        "`ts`, then 50 motion samples: a position and a full motion history each; 20,000 "
+        "events at a time); then a forced list re-sort, a map redraw and five key presses. "
+        "Peak = `getrusage(RUSAGE_SELF).ru_maxrss`; 0 devices is the app alone."
+    )
+    out += [
+        "",
+        "| devices | peak RSS | RSS at the end | RSS before feeding | feed time | per device |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    empty = results.rss.get(0)
+    for count, run in sorted(results.rss.items()):
+        per = (
+            f"{(run['peak_mb'] - empty['peak_mb']) * 1024 / count:.1f} KB"
+            if empty is not None and count
+            else "-"
+        )
+        out.append(
+            f"| {count:,} | {run['peak_mb']:.1f} MB | {run['rss_mb']:.1f} MB | "
+            f"{run['rss_before_feed_mb']:.1f} MB | {run['feed_s']:.1f} s | {per} |"
+        )
+    return out
+
+
+def _gc(results: Results) -> list[str]:
+    out = ["", "## 5. GC pauses during the MQTT flood", ""]
+    out.append(
+        "`gc.callbacks` timing each collection in the pipeline process between the first and "
+        "the last message: the MQTT pipeline runs above (`gc_policy.tune()`, the default) and "
+        "the same flood with `create_app(..., tune_gc=False)`."
+    )
+    out += [
+        "",
+        "| run | collections | gen 2 | > 10 ms | longest | total | pipeline msg/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    tuned = results.throughput.get("mqtt", {}).get("pipeline", [])
+    out += [_gc_row(f"tuned {n}", run) for n, run in enumerate(tuned, 1)]
+    out += [_gc_row(f"not tuned {n}", run) for n, run in enumerate(results.gc_untuned, 1)]
+    return out
+
+
+def _gc_row(label: str, run: Run) -> str:
+    stats = run["gc"]
+    return (
+        f"| {label} | {stats['collections']:.0f} | {stats['gen2']:.0f} | "
+        f"{stats['over_10ms']:.0f} | {stats['max_ms']:.1f} ms | {stats['total_ms']:.0f} ms | "
+        f"{run['rate']:,.0f} |"
+    )
+
+
+def kept_findings() -> str:
+    """The hand-written '## Findings' section of the last RESULTS.md, to carry over."""
+    if not RESULTS_FILE.exists():
+        return ""
+    _, marker, rest = RESULTS_FILE.read_text().partition("\n## Findings")
+    return marker.lstrip("\n") + rest if marker else ""
