@@ -1,0 +1,35 @@
+"""The wheel carries what the app loads at run time: the stylesheet and the coastline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_styles_and_coastline(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("mwm_tui-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "mwm_tui/styles/app.tcss" in names
+    assert "mwm_tui/data/land_110m.json" in names
+    assert not any(name.startswith("tests/") for name in names)
