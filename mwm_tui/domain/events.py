@@ -91,6 +91,8 @@ class DeviceNotice:
 
 
 Telemetry = LocationReceived | MotionReceived
+# For isinstance on the hot path: a tuple, not a union built anew at every call.
+TELEMETRY_TYPES = (LocationReceived, MotionReceived)
 Event = (
     LocationReceived
     | MotionReceived

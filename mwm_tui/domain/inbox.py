@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import islice
 
-from .events import Event, LocationReceived, MotionReceived, WillReceived
+from .events import TELEMETRY_TYPES, Event, LocationReceived, MotionReceived, WillReceived
 
 _TelemetryKey = tuple[type, str]
 
@@ -38,7 +38,7 @@ class EventInbox:
         """Called from any thread; O(1) and never waits on the consumer."""
         with self._lock:
             self._received += 1
-            if isinstance(event, LocationReceived | MotionReceived):
+            if isinstance(event, TELEMETRY_TYPES):
                 if len(self._queue) >= self._capacity or self._overflow:
                     key = (type(event), _telemetry_id(event))
                     if self._overflow.pop(key, None) is not None:

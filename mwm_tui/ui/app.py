@@ -24,6 +24,7 @@ from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.config import Settings
 from mwm_tui.domain.errors import InvalidDeviceIdError
 from mwm_tui.domain.events import (
+    TELEMETRY_TYPES,
     AlertOutcome,
     Delivery,
     DeviceNotice,
@@ -31,9 +32,7 @@ from mwm_tui.domain.events import (
     LinkName,
     LinkState,
     LinkStateChanged,
-    LocationReceived,
     MessageRejected,
-    MotionReceived,
     OrderOutcome,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
@@ -186,7 +185,7 @@ class MwmApp(App[None]):
             if not batch:
                 break
             for event in batch:
-                if isinstance(event, LocationReceived | MotionReceived):
+                if isinstance(event, TELEMETRY_TYPES):
                     fleet.apply(event)
                 else:
                     self._handle(event)
