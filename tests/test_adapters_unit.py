@@ -23,6 +23,7 @@ from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
     Event,
+    Failure,
     LinkName,
     LocationReceived,
     MessageRejected,
@@ -144,10 +145,12 @@ def test_outcomes_expire_at_their_deadline(events: list[Event]) -> None:
     assert tracker.expire(5.0) == 10.0
     assert events == []
     assert tracker.expire(10.0) == 20.0
-    assert events == [OrderOutcome("a", "AAA", Delivery.FAILED, "no receipt")]
+    assert events == [OrderOutcome("a", "AAA", Delivery.FAILED, "no receipt", Failure.UNCONFIRMED)]
     assert not tracker.settle("a", Delivery.CONFIRMED)
     tracker.fail_all("connection lost")
-    assert events[-1] == OrderOutcome("b", "BBB", Delivery.FAILED, "connection lost")
+    assert events[-1] == OrderOutcome(
+        "b", "BBB", Delivery.FAILED, "connection lost", Failure.UNCONFIRMED
+    )
     assert len(tracker) == 0
 
 
@@ -261,7 +264,11 @@ def test_order_while_link_not_started_fails_at_once(
     stomp_link: StompLink, events: list[Event]
 ) -> None:
     order_id = stomp_link.send_order("AAA", "Where are you heading to?")
-    assert events == [OrderOutcome(order_id, "AAA", Delivery.FAILED, "STOMP link is not started")]
+    assert events == [
+        OrderOutcome(
+            order_id, "AAA", Delivery.FAILED, "STOMP link is not started", Failure.NOT_SENT
+        )
+    ]
 
 
 def test_receipt_confirms_its_order_once(stomp_link: StompLink, events: list[Event]) -> None:
@@ -279,7 +286,11 @@ def test_error_frame_naming_an_order_fails_it(stomp_link: StompLink, events: lis
     assert not stomp_link.handle_error(Frame("ERROR", {"receipt-id": "someone-else"}))
     assert events == [
         OrderOutcome(
-            "order-2", "AAA", Delivery.FAILED, "broker refused the order: Not authorized to write"
+            "order-2",
+            "AAA",
+            Delivery.FAILED,
+            "broker refused the order: Not authorized to write",
+            Failure.REFUSED,
         )
     ]
 
@@ -361,7 +372,9 @@ def test_alert_while_link_not_started_fails_at_once(
 ) -> None:
     alert_id = mqtt_link.send_alert("AAA", "red")
     assert events == [
-        AlertOutcome(alert_id, "AAA", "red", Delivery.FAILED, "MQTT link is not started")
+        AlertOutcome(
+            alert_id, "AAA", "red", Delivery.FAILED, "MQTT link is not started", Failure.NOT_SENT
+        )
     ]
 
 

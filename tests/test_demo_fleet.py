@@ -8,7 +8,7 @@ import pytest
 
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
 from mwm_tui.domain.errors import InvalidDeviceIdError
-from mwm_tui.domain.events import AlertOutcome, Delivery, DeviceNotice, OrderOutcome
+from mwm_tui.domain.events import AlertOutcome, Delivery, DeviceNotice, Failure, OrderOutcome
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.inbox import EventInbox
 
@@ -75,6 +75,7 @@ def test_a_stopped_link_fails_orders_with_a_reason() -> None:
     inbox = EventInbox()
     stomp = DemoStompLink(DemoFleet(2, incidents=False), inbox.put)
     order_id = stomp.send_order("truck-01", "hello")
-    assert OrderOutcome(order_id, "truck-01", Delivery.FAILED, "STOMP link is down") in (
-        inbox.drain(100)
+    down = OrderOutcome(
+        order_id, "truck-01", Delivery.FAILED, "STOMP link is down", Failure.NOT_SENT
     )
+    assert down in (inbox.drain(100))

@@ -24,6 +24,7 @@ from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
     Event,
+    Failure,
     LinkName,
     LinkState,
     LinkStateChanged,
@@ -405,10 +406,19 @@ def test_unconfirmed_order_and_alert_fail_once_even_if_confirmed_late(
     finally:
         thaw(mosquitto, activemq)
     assert order == OrderOutcome(
-        order_id, "AAA", Delivery.FAILED, "no receipt from the broker within 1 s"
+        order_id,
+        "AAA",
+        Delivery.FAILED,
+        "no receipt from the broker within 1 s",
+        Failure.UNCONFIRMED,
     )
     assert alert == AlertOutcome(
-        alert_id, "AAA", "red", Delivery.FAILED, "no PUBACK from the broker within 1 s"
+        alert_id,
+        "AAA",
+        "red",
+        Delivery.FAILED,
+        "no PUBACK from the broker within 1 s",
+        Failure.UNCONFIRMED,
     )
     # Confirmations come in order: once these are in, the late ones of the first are too.
     later_order = hq.stomp.send_order("AAA", "still there?")

@@ -29,8 +29,18 @@ class Link(Protocol):
 
 
 class OrderLink(Link, Protocol):
-    def send_order(self, device_id: str, text: str) -> str:
+    def send_order(
+        self,
+        device_id: str,
+        text: str,
+        *,
+        expires_at: float | None = None,
+        dispatch_id: str | None = None,
+    ) -> str:
         """Queue a text order for one device; return its order id.
+
+        ``expires_at`` (epoch seconds) tells the broker to drop it if no truck took it by then;
+        ``dispatch_id`` names the dispatch it belongs to, the same on every resend.
 
         Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.
         The outcome comes back later as an OrderOutcome event.
@@ -39,7 +49,7 @@ class OrderLink(Link, Protocol):
 
 
 class AlertLink(Link, Protocol):
-    def send_alert(self, device_id: str, colour: str) -> str:
+    def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
         """Publish an alert to one device at QoS 1; return its alert id.
 
         Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.

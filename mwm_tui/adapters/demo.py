@@ -23,6 +23,7 @@ from mwm_tui.domain.events import (
     Delivery,
     DeviceNotice,
     Event,
+    Failure,
     LinkName,
     LinkState,
     LinkStateChanged,
@@ -280,11 +281,23 @@ class _DemoLink:
 class DemoStompLink(_DemoLink):
     name = LinkName.STOMP
 
-    def send_order(self, device_id: str, text: str) -> str:
+    def send_order(
+        self,
+        device_id: str,
+        text: str,
+        *,
+        expires_at: float | None = None,
+        dispatch_id: str | None = None,
+    ) -> str:
+        del expires_at, dispatch_id  # the demo's broker delivers at once and keeps nothing
         order_destination(device_id)  # the same id rule as the real link, before anything moves
         order_id = self._next_id("order")
         if not self._up:
-            self._sink(OrderOutcome(order_id, device_id, Delivery.FAILED, "STOMP link is down"))
+            self._sink(
+                OrderOutcome(
+                    order_id, device_id, Delivery.FAILED, "STOMP link is down", Failure.NOT_SENT
+                )
+            )
             return order_id
 
         def receipt() -> None:
@@ -298,12 +311,14 @@ class DemoStompLink(_DemoLink):
 class DemoMqttLink(_DemoLink):
     name = LinkName.MQTT
 
-    def send_alert(self, device_id: str, colour: str) -> str:
+    def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
+        del dispatch_id
         alert_topic(device_id)  # the same id rule as the real link, before anything moves
         alert_id = self._next_id("alert")
         if not self._up:
+            down = "MQTT link is down"
             self._sink(
-                AlertOutcome(alert_id, device_id, colour, Delivery.FAILED, "MQTT link is down")
+                AlertOutcome(alert_id, device_id, colour, Delivery.FAILED, down, Failure.NOT_SENT)
             )
             return alert_id
 

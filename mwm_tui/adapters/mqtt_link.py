@@ -26,6 +26,7 @@ from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
+    Failure,
     LinkName,
     MessageRejected,
 )
@@ -143,7 +144,9 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         self.client_id = client_id or default_client_id()
         self._keepalive = keepalive
 
-    def send_alert(self, device_id: str, colour: str) -> str:
+    def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
+        # MQTT 3.1.1 carries no headers: ``dispatch_id`` is for the log only.
+        del dispatch_id
         topic = ids.alert_topic(device_id)
         alert_id = f"alert-{uuid.uuid4().hex}"
         self._submit(
@@ -214,7 +217,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             if alert_id is None:
                 return
             if code.is_failure:
-                self.outcomes.settle(alert_id, Delivery.FAILED, f"broker refused the alert: {code}")
+                detail = f"broker refused the alert: {code}"
+                self.outcomes.settle(alert_id, Delivery.FAILED, detail, Failure.REFUSED)
             else:
                 self.outcomes.settle(alert_id, Delivery.CONFIRMED)
 
@@ -298,11 +302,12 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         try:
             info = client.publish(request.topic, request.payload, qos=1)
         except (OSError, ValueError) as error:
-            self.outcomes.settle(request.alert_id, Delivery.FAILED, f"could not publish: {error}")
+            detail = f"could not publish: {error}"
+            self.outcomes.settle(request.alert_id, Delivery.FAILED, detail, Failure.UNCONFIRMED)
             return
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             detail = f"could not publish: {mqtt.error_string(info.rc)}"
-            self.outcomes.settle(request.alert_id, Delivery.FAILED, detail)
+            self.outcomes.settle(request.alert_id, Delivery.FAILED, detail, Failure.UNCONFIRMED)
             return
         session.alert_by_mid[info.mid] = request.alert_id
 

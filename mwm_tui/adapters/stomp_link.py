@@ -17,6 +17,7 @@ import stomp.utils
 from mwm_tui.domain import ids
 from mwm_tui.domain.events import (
     Delivery,
+    Failure,
     LinkName,
     OrderOutcome,
 )
@@ -31,6 +32,8 @@ from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
 logging.getLogger("stomp.py").addHandler(logging.NullHandler())
 
 ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
+# Names the dispatch an order belongs to, the same on every resend of it.
+DISPATCH_HEADER = "mwm-dispatch"
 _SUBSCRIPTION_ID = "mwm-tui-locations"
 # stomp.py gives up after 1.5 heart-beat intervals of silence; a shorter silence is not that.
 _SILENCE_FACTOR = 1.25
@@ -93,6 +96,7 @@ class _OrderRequest:
     order_id: str
     destination: str
     body: bytes
+    headers: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -202,12 +206,25 @@ class StompLink(SupervisedLink[_OrderRequest]):
         self._client_id = client_id
         self._heartbeats = heartbeats
 
-    def send_order(self, device_id: str, text: str) -> str:
+    def send_order(
+        self,
+        device_id: str,
+        text: str,
+        *,
+        expires_at: float | None = None,
+        dispatch_id: str | None = None,
+    ) -> str:
+        """``expires_at`` (epoch seconds) becomes the broker's ``expires``: no late delivery."""
         destination = ids.order_destination(device_id)
         order_id = f"order-{uuid.uuid4().hex}"
+        headers = {"persistent": "true", "receipt": order_id}
+        if expires_at is not None:
+            headers["expires"] = str(int(expires_at * 1000))
+        if dispatch_id is not None:
+            headers[DISPATCH_HEADER] = dispatch_id
         self._submit(
             order_id,
-            _OrderRequest(order_id, destination, text.encode("utf-8")),
+            _OrderRequest(order_id, destination, text.encode("utf-8"), headers),
             partial(OrderOutcome, order_id, device_id),
             f"no receipt from the broker within {self._confirm_timeout:g} s",
         )
@@ -225,7 +242,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         """Fail the order an ERROR frame names; False when it names none of ours."""
         receipt = frame.headers.get("receipt-id", "")
         detail = f"broker refused the order: {_error_message(frame)}"
-        return self.outcomes.settle(receipt, Delivery.FAILED, detail)
+        return self.outcomes.settle(receipt, Delivery.FAILED, detail, Failure.REFUSED)
 
     # The supervisor thread
 
@@ -306,11 +323,11 @@ class StompLink(SupervisedLink[_OrderRequest]):
                 request.destination,
                 request.body,
                 content_type=ORDER_CONTENT_TYPE,
-                headers={"persistent": "true", "receipt": request.order_id},
+                headers=request.headers,
             )
         except (OSError, stomp.exception.StompException) as error:
             detail = f"could not send: {error or type(error).__name__}"
-            self.outcomes.settle(request.order_id, Delivery.FAILED, detail)
+            self.outcomes.settle(request.order_id, Delivery.FAILED, detail, Failure.UNCONFIRMED)
 
     def _close(self, connection: stomp.Connection12, session: _Session) -> None:
         if self._stopping_now() and session.connected and session.lost is None:

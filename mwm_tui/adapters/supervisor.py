@@ -16,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from mwm_tui.domain.events import Delivery, Event, LinkName, LinkState, LinkStateChanged
+from mwm_tui.domain.events import (
+    Delivery,
+    Event,
+    Failure,
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+)
 from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
@@ -101,9 +108,13 @@ class Waker:
         self._writer.close()
 
 
+# Builds an outcome event from (delivery, detail, failure).
+MakeOutcome = Callable[[Delivery, str, Failure | None], Event]
+
+
 @dataclass(slots=True)
 class _Pending:
-    make: Callable[[Delivery, str], Event]
+    make: MakeOutcome
     deadline: float
     timeout_detail: str
 
@@ -119,7 +130,7 @@ class OutcomeTracker:
     def add(
         self,
         key: str,
-        make: Callable[[Delivery, str], Event],
+        make: MakeOutcome,
         deadline: float,
         timeout_detail: str,
     ) -> None:
@@ -128,13 +139,15 @@ class OutcomeTracker:
                 raise ValueError(f"{key!r} is already pending")
             self._pending[key] = _Pending(make, deadline, timeout_detail)
 
-    def settle(self, key: str, delivery: Delivery, detail: str = "") -> bool:
+    def settle(
+        self, key: str, delivery: Delivery, detail: str = "", failure: Failure | None = None
+    ) -> bool:
         """Emit the outcome of ``key``; False when it is unknown or was already settled."""
         with self._lock:
             pending = self._pending.pop(key, None)
         if pending is None:
             return False
-        self._emit(pending.make(delivery, detail))
+        self._emit(pending.make(delivery, detail, failure))
         return True
 
     def expire(self, now: float) -> float | None:
@@ -146,15 +159,15 @@ class OutcomeTracker:
             expired = [self._pending.pop(key) for key in late]
             upcoming = min((p.deadline for p in self._pending.values()), default=None)
         for pending in expired:
-            self._emit(pending.make(Delivery.FAILED, pending.timeout_detail))
+            self._emit(pending.make(Delivery.FAILED, pending.timeout_detail, Failure.UNCONFIRMED))
         return upcoming
 
-    def fail_all(self, detail: str) -> None:
+    def fail_all(self, detail: str, failure: Failure = Failure.UNCONFIRMED) -> None:
         with self._lock:
             failed = list(self._pending.values())
             self._pending.clear()
         for pending in failed:
-            self._emit(pending.make(Delivery.FAILED, detail))
+            self._emit(pending.make(Delivery.FAILED, detail, failure))
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -193,7 +206,8 @@ class SupervisedLink(Generic[Request]):
         self._state: LinkState | None = None
         self._state_detail = ""
         self._accepting = False
-        self._outbox: deque[Request] = deque()
+        # (outcome key, request) not yet written to the socket, oldest first.
+        self._outbox: deque[tuple[str, Request]] = deque()
         self._stopping = threading.Event()
         self._waker = Waker()
         self._thread: threading.Thread | None = None
@@ -251,7 +265,7 @@ class SupervisedLink(Generic[Request]):
         self,
         key: str,
         request: Request,
-        make: Callable[[Delivery, str], Event],
+        make: MakeOutcome,
         timeout_detail: str,
     ) -> None:
         """Queue ``request`` for the supervisor, or emit its failure at once if the link is down."""
@@ -260,19 +274,20 @@ class SupervisedLink(Generic[Request]):
             accepted = self._accepting
             if accepted:
                 self.outcomes.add(key, make, deadline, timeout_detail)
-                self._outbox.append(request)
+                self._outbox.append((key, request))
             state, detail = self._state, self._state_detail
         if accepted:
             self._waker.wake()
             return
         why = f"{self.name} link is {state or 'not started'}"
-        self._emit(make(Delivery.FAILED, f"{why}: {detail}" if detail else why))
+        reason = f"{why}: {detail}" if detail else why
+        self._emit(make(Delivery.FAILED, reason, Failure.NOT_SENT))
 
     def _take_outbox(self) -> list[Request]:
         if not self._outbox:
             return []
         with self._lock:
-            requests = list(self._outbox)
+            requests = [request for _, request in self._outbox]
             self._outbox.clear()
         return requests
 
@@ -323,7 +338,10 @@ class SupervisedLink(Generic[Request]):
     def _stop_accepting(self, detail: str) -> None:
         with self._lock:
             self._accepting = False
+            unsent = [key for key, _ in self._outbox]
             self._outbox.clear()
+        for key in unsent:
+            self.outcomes.settle(key, Delivery.FAILED, detail, Failure.NOT_SENT)
         self.outcomes.fail_all(detail)
 
     def _supervise(self) -> None:

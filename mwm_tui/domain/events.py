@@ -27,6 +27,14 @@ class Delivery(StrEnum):
     FAILED = "failed"
 
 
+class Failure(StrEnum):
+    """Why an order or alert FAILED, which says whether sending it again is safe."""
+
+    NOT_SENT = "not sent"  # it never left HQ: sending it again cannot duplicate it
+    UNCONFIRMED = "unconfirmed"  # written, then the link ended before a receipt: may have arrived
+    REFUSED = "refused"  # the broker answered no: final
+
+
 # The two telemetry events are named tuples: built once per message, they must be cheap.
 class LocationReceived(NamedTuple):
     position: Position
@@ -53,12 +61,16 @@ class MessageRejected:
 
 @dataclass(frozen=True, slots=True)
 class LinkStateChanged:
-    """A link went connecting, up or down; ``retry_in`` is set while it waits to reconnect."""
+    """A link went connecting, up or down; ``retry_in`` is set while it waits to reconnect.
+
+    ``broker`` names the broker the link is on or trying (several may be configured).
+    """
 
     link: LinkName
     state: LinkState
     detail: str = ""
     retry_in: float | None = None
+    broker: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ class OrderOutcome:
     device_id: str
     delivery: Delivery
     detail: str = ""
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,7 @@ class AlertOutcome:
     colour: str
     delivery: Delivery
     detail: str = ""
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,14 @@ class DeviceNotice:
 
     device_id: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConsumers:
+    """How many consumers a device's order queue has now, from the broker's advisories."""
+
+    device_id: str
+    consumers: int
 
 
 Telemetry = LocationReceived | MotionReceived
@@ -102,4 +124,5 @@ Event = (
     | OrderOutcome
     | AlertOutcome
     | DeviceNotice
+    | QueueConsumers
 )
