@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime
 
 from mwm_tui import __version__
+from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
     DEFAULT_STOMP_URL,
     ConfigError,
     Settings,
     config_path,
+    data_path,
     load_settings,
 )
 from mwm_tui.domain.targets import TargetError
+from mwm_tui.domain.text import literal
 from mwm_tui.ui.app import create_app
 
 _EPILOG = f"""\
@@ -32,7 +39,17 @@ examples:
   mwm-tui --stomp stomp://hq@broker:61613 --mqtt mqtt://broker:1883
 
 keys: ? shows them all; q quits.
+
+orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
+sent when it is back; what happened is kept there too: mwm-tui history --help
 """
+
+_HISTORY_EPILOG = """\
+TIME is an ISO date or date and time in local time (2026-11-30, 2026-11-30T14:05)
+or an age such as 90s, 30m, 2h, 7d.
+"""
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,6 +91,23 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--client-id", metavar="ID", help="client id HQ uses on both brokers")
     parse.add_argument(
+        "--order-expiry",
+        type=float,
+        metavar="SEC",
+        help="an order or alert not sent within this long is dropped as expired [default: 900]",
+    )
+    parse.add_argument(
+        "--history-days",
+        type=float,
+        metavar="DAYS",
+        help="history older than this is pruned [default: 30]",
+    )
+    parse.add_argument(
+        "--data-dir",
+        metavar="PATH",
+        help="where the outbox and history live [default: $XDG_DATA_HOME/mwm-tui]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
@@ -89,9 +123,74 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
     return settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def history_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui history",
+        description="Print what HQ recorded: orders and alerts with their outcomes, status\n"
+        "transitions, last wills and link changes, oldest first.",
+        epilog=_HISTORY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("--device", metavar="ID", help="only this device")
+    parse.add_argument("--since", metavar="TIME", help="only from this time on")
+    parse.add_argument("--json", action="store_true", help="one JSON object a line")
+    parse.add_argument(
+        "--data-dir", metavar="PATH", help="the data directory [default: $XDG_DATA_HOME/mwm-tui]"
+    )
+    return parse
+
+
+def parse_since(text: str, now: float) -> float:
+    """An ISO date/time (local time unless it says otherwise) or an age like 2h; epoch seconds."""
+    age = _AGE.match(text)
+    if age:
+        return now - float(age.group(1)) * _UNIT[age.group(2)]
     try:
-        settings = settings_from(argv)
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ConfigError(
+            f"--since {text!r}: not a date/time (2026-11-30T14:05) or age (2h)"
+        ) from None
+
+
+def _history_line(entry: HistoryEntry) -> str:
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.at))
+    device = literal(entry.device_id or "-", 24)
+    return f"{at}  {entry.kind:<6}  {device:<24}  {literal(entry.text)}"
+
+
+def history_main(argv: Sequence[str]) -> int:
+    args = history_parser().parse_args(argv)
+    try:
+        settings = load_settings({"data_dir": args.data_dir}, os.environ)
+        since = parse_since(args.since, time.time()) if args.since else None
+        entries = read_history(data_path(settings), args.device, since)
+    except (ConfigError, StoreError) as error:
+        print(f"mwm-tui history: error: {error}", file=sys.stderr)
+        return 2
+    for entry in entries:
+        if args.json:
+            record = {
+                "at": datetime.fromtimestamp(entry.at).astimezone().isoformat(),
+                "kind": entry.kind,
+                "device": entry.device_id,
+                "text": entry.text,
+                "dispatch": entry.dispatch_id,
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(_history_line(entry))
+    if not entries and not args.json:
+        print("(nothing recorded for this selection)", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["history"]:
+        return history_main(arguments[1:])
+    try:
+        settings = settings_from(arguments)
     except (ConfigError, TargetError) as error:
         print(f"mwm-tui: error: {error}", file=sys.stderr)
         return 2
@@ -105,7 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as error:
             print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
             return 2
-    create_app(settings).run()
+    try:
+        app = create_app(settings)
+    except StoreError as error:
+        print(f"mwm-tui: error: {error}", file=sys.stderr)
+        return 2
+    app.run()
     return 0
 
 

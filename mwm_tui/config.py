@@ -35,12 +35,24 @@ class Settings:
     offline_after: float = 120.0
     client_id: str | None = None
     log_file: str | None = None
+    # The outbox and the history
+    order_expiry: float = 900.0
+    history_days: float = 30.0
+    data_dir: str | None = None
 
     def stomp_target(self) -> BrokerTarget:
         return parse_target(self.stomp, Protocol.STOMP).with_password(self.stomp_password)
 
     def mqtt_target(self) -> BrokerTarget:
         return parse_target(self.mqtt, Protocol.MQTT).with_password(self.mqtt_password)
+
+
+def data_path(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
+    """``data_dir``, else ``$XDG_DATA_HOME/mwm-tui`` (~/.local/share by default)."""
+    if settings.data_dir:
+        return Path(settings.data_dir).expanduser()
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mwm-tui"
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -112,4 +124,8 @@ def load_settings(
         raise ConfigError("devices must be at least 1")
     if not 0 < settings.stale_after < settings.offline_after:
         raise ConfigError("need 0 < stale-after < offline-after")
+    if settings.order_expiry <= 0:
+        raise ConfigError("order-expiry must be more than 0 seconds")
+    if settings.history_days <= 0:
+        raise ConfigError("history-days must be more than 0")
     return settings

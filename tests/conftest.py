@@ -9,6 +9,15 @@ import pytest
 
 from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto, MosquittoFactory
 
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own $XDG_DATA_HOME: no outbox or history is shared or left in ~/.local."""
+    home = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home
+
+
 # Real brokers. The session ones are shared by every test: never stop, kill or restart them;
 # ask fresh_mosquitto() / fresh_activemq() for a broker of your own instead.
 

@@ -21,7 +21,6 @@ from mwm_tui.domain.codecs import encode_location, encode_motion, encode_will
 from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
-    DeviceNotice,
     Event,
     Failure,
     LinkName,
@@ -38,7 +37,6 @@ from mwm_tui.domain.ids import (
 )
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.simulation import SimulatedTruck, device_ids, make_trucks
-from mwm_tui.domain.text import literal
 
 from .base import EventSink
 
@@ -65,6 +63,8 @@ class _TruckState:
     next_motion: float = 0.0
     waiting_orders: list[str] = field(default_factory=list)
     waiting_alerts: list[str] = field(default_factory=list)
+    taken_orders: list[str] = field(default_factory=list)
+    flashed: list[str] = field(default_factory=list)
 
 
 class DemoFleet:
@@ -128,14 +128,18 @@ class DemoFleet:
             )
 
     def deliver_order(self, device_id: str, text: str) -> None:
-        """An order reached the device's queue; a live device reads it, a dead one later."""
+        """An order reached the device's queue: a live device takes it, a dead one on return.
+
+        Real devices send nothing back (PROTOCOL.md), so neither does the demo: what a truck
+        took is counted here only, never claimed on the dispatcher's screen.
+        """
         state = self._trucks.get(device_id)
         if state is None:
             return
         if state.dead:
             state.waiting_orders.append(text)
         else:
-            self.later(self._rng.uniform(0.3, 1.2), lambda: self._read_order(device_id, text))
+            state.taken_orders.append(text)
 
     def deliver_alert(self, device_id: str, colour: str) -> None:
         """An alert reached the device's topic; an offline device gets it on return."""
@@ -145,13 +149,12 @@ class DemoFleet:
         if state.dead:
             state.waiting_alerts.append(colour)
         else:
-            self.later(0.2, lambda: self._flash(device_id, colour))
+            state.flashed.append(flash_colour(colour))
 
-    def _read_order(self, device_id: str, text: str) -> None:
-        self._emit_stomp(DeviceNotice(device_id, f"read the order: {literal(text, 60)}"))
-
-    def _flash(self, device_id: str, colour: str) -> None:
-        self._emit_mqtt(DeviceNotice(device_id, f"screen flashes {flash_colour(colour)} for 2 s"))
+    def taken(self, device_id: str) -> tuple[list[str], list[str]]:
+        """The orders a truck took and the colours it flashed, oldest first."""
+        state = self._trucks[device_id]
+        return list(state.taken_orders), list(state.flashed)
 
     def _emit_stomp(self, event: Event) -> None:
         sink = self._stomp_sink

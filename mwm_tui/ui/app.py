@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
-from mwm_tui.config import Settings
-from mwm_tui.domain.errors import InvalidDeviceIdError
+from mwm_tui.adapters.store import Store
+from mwm_tui.config import Settings, data_path
+from mwm_tui.domain.dispatch import Kind
 from mwm_tui.domain.events import (
     TELEMETRY_TYPES,
     AlertOutcome,
-    Delivery,
     DeviceNotice,
     Event,
     LinkName,
@@ -34,15 +33,17 @@ from mwm_tui.domain.events import (
     LinkStateChanged,
     MessageRejected,
     OrderOutcome,
+    QueueConsumers,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.text import literal
+from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import gc_policy
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
-from mwm_tui.ui.screens import ColourPicker, HelpScreen
-from mwm_tui.ui.widgets.composer import Composer, OrderInput
+from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
+from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog, RejectSummary
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
@@ -67,15 +68,6 @@ def stylesheet() -> Path:
     return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
 
 
-@dataclass
-class _Dispatch:
-    """One order or alert on its way, until the broker confirms it or it fails."""
-
-    kind: str
-    device_id: str
-    text: str
-
-
 class FilterInput(Input):
     """The list filter: by id substring or by status name."""
 
@@ -92,6 +84,7 @@ class MwmApp(App[None]):
         inbox: EventInbox,
         stomp_link: OrderLink,
         mqtt_link: AlertLink,
+        dispatcher: Dispatcher | None = None,
         demo: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
@@ -104,8 +97,15 @@ class MwmApp(App[None]):
         self.mqtt_link = mqtt_link
         self.demo = demo
         self._tune_gc = tune_gc
-        self.dispatches: dict[str, _Dispatch] = {}
-        self._early_outcomes: dict[str, OrderOutcome | AlertOutcome] = {}
+        self.dispatcher = dispatcher or Dispatcher(
+            Store.memory(),
+            stomp_link,
+            mqtt_link,
+            fleet,
+            order_expiry=Settings.order_expiry,
+            history_days=Settings.history_days,
+            wall_clock=wall_clock,
+        )
         self._last_counts: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
         self._last_rate_at = fleet.clock()
         self._rejects_logged_this_second = 0
@@ -156,6 +156,8 @@ class MwmApp(App[None]):
             gc_policy.tune()
             self.set_interval(gc_policy.FULL_COLLECTION_INTERVAL, gc_policy.collect_full)
         self.call_after_refresh(self._painted)
+        if self.dispatcher.load():
+            self._show_dispatches()
         for link in (self.stomp_link, self.mqtt_link):
             self.event_log.add(f"{link.name} link: connecting to {link.label}")
             link.start()
@@ -174,6 +176,11 @@ class MwmApp(App[None]):
         deadline = time.monotonic() + LINK_STOP_GRACE
         for stopper in stoppers:
             stopper.join(max(deadline - time.monotonic(), 0.0))
+        # Outcomes that arrived before the links stopped are kept; the rest stay open.
+        for event in self.inbox.drain(DRAIN_BATCH):
+            if isinstance(event, OrderOutcome | AlertOutcome):
+                self.dispatcher.observe(event)
+        self.dispatcher.close()
 
     # ---- the data path: broker threads -> inbox -> this timer -> fleet -> dirty panes ------
 
@@ -191,7 +198,11 @@ class MwmApp(App[None]):
                     self._handle(event)
             if time.perf_counter() > deadline:
                 break
-        self._log_changes(fleet.take_changes())
+        changes = fleet.take_changes()
+        self.dispatcher.record_changes(changes)
+        self._log_changes(changes)
+        self.dispatcher.tick()
+        self._show_dispatches()
         if fleet.take_dirty():
             self._list_dirty = True
         if fleet.map_version != self._map_version_drawn:
@@ -199,6 +210,9 @@ class MwmApp(App[None]):
             self.position_map.dirty = True
 
     def _handle(self, event: Event) -> None:
+        self.dispatcher.observe(event)
+        if isinstance(event, OrderOutcome | AlertOutcome | QueueConsumers):
+            return
         if isinstance(event, MessageRejected):
             self.fleet.apply(event)
             if self._rejects_logged_this_second < REJECT_LOG_PER_SECOND:
@@ -210,8 +224,6 @@ class MwmApp(App[None]):
                 )
         elif isinstance(event, LinkStateChanged):
             self._link_changed(event)
-        elif isinstance(event, OrderOutcome | AlertOutcome):
-            self._outcome(event)
         elif isinstance(event, DeviceNotice):
             self.event_log.add(f"{literal(event.device_id, 40)}: {literal(event.text)}", "cyan")
         else:
@@ -309,82 +321,31 @@ class MwmApp(App[None]):
 
     @on(Input.Submitted, "#order-input")
     def _submit_order(self, event: Input.Submitted) -> None:
-        text = event.value
-        if not text.strip():
-            return
+        if event.value.strip() and self.send_order(event.value):
+            self.composer.order_input.remember(event.value)
+            self.composer.order_input.value = ""
+
+    def send_order(self, text: str) -> bool:
+        """Order the selected device; False when no device can take it."""
         device_id = self._target("order")
-        if device_id is None:
-            return
-        order_input = self.query_one(OrderInput)
-        order_input.remember(text)
-        order_input.value = ""
-        self._set_composer_status(Text(f"sending to {literal(device_id, 40)}…", style="yellow"))
-        self.run_worker(
-            partial(self._send_in_thread, "order", device_id, text),
-            thread=True,
-            group="send",
-        )
-
-    def _send_in_thread(self, kind: str, device_id: str, text: str) -> None:
-        """Runs on a worker thread: a send may wait on a socket, never on the UI."""
-        try:
-            if kind == "order":
-                dispatch_id = self.stomp_link.send_order(device_id, text)
-            else:
-                dispatch_id = self.mqtt_link.send_alert(device_id, text)
-        except (InvalidDeviceIdError, OSError, RuntimeError) as error:
-            self.call_from_thread(self._send_failed, kind, device_id, str(error))
-            return
-        self.call_from_thread(self._dispatched, dispatch_id, _Dispatch(kind, device_id, text))
-
-    def _dispatched(self, dispatch_id: str, dispatch: _Dispatch) -> None:
-        self.dispatches[dispatch_id] = dispatch
-        who = literal(dispatch.device_id, 40)
-        if dispatch.kind == "order":
-            self.event_log.add(f"order to {who} pending: {literal(dispatch.text, 80)}")
-            self._set_composer_status(
-                Text(f"⧗ pending: {literal(dispatch.text, 50)} → {who}", style="yellow")
-            )
-        else:
-            self.event_log.add(f"alert {literal(dispatch.text)} to {who} pending")
-        early = self._early_outcomes.pop(dispatch_id, None)
-        if early is not None:
-            self._outcome(early)
-
-    def _send_failed(self, kind: str, device_id: str, reason: str) -> None:
-        line = f"{kind} to {literal(device_id, 40)} failed: {literal(reason, 100)}"
-        self.event_log.add(line, "red")
-        if kind == "order":
-            self._set_composer_status(Text(f"✕ {line}", style="red"))
-
-    def _outcome(self, outcome: OrderOutcome | AlertOutcome) -> None:
-        dispatch_id = outcome.order_id if isinstance(outcome, OrderOutcome) else outcome.alert_id
-        dispatch = self.dispatches.pop(dispatch_id, None)
-        if dispatch is None:
-            self._early_outcomes[dispatch_id] = outcome
-            return
-        who = literal(dispatch.device_id, 40)
-        what = f"order to {who}" if dispatch.kind == "order" else f"alert {dispatch.text} to {who}"
-        if outcome.delivery is Delivery.CONFIRMED:
-            proof = "broker receipt" if dispatch.kind == "order" else "PUBACK"
-            line = Text(f"✔ {what} confirmed ({proof})", style="green")
-        else:
-            line = Text(f"✕ {what} failed: {literal(outcome.detail, 100)}", style="bold red")
-        self.event_log.add(line)
-        if dispatch.kind == "order":
-            self._set_composer_status(line)
-
-    def _set_composer_status(self, text: Text) -> None:
-        self.composer.set_status(text)
+        if device_id is not None:
+            self.dispatcher.submit(Kind.ORDER, device_id, text)
+            self._show_dispatches()
+        return device_id is not None
 
     def send_alert(self, colour: str) -> None:
         device_id = self._target("alert")
         if device_id is not None:
-            self.run_worker(
-                partial(self._send_in_thread, "alert", device_id, colour),
-                thread=True,
-                group="send",
-            )
+            self.dispatcher.submit(Kind.ALERT, device_id, colour)
+            self._show_dispatches()
+
+    def _show_dispatches(self) -> None:
+        for dispatch in self.dispatcher.take_reports():
+            line = dispatch_line(dispatch)
+            self.event_log.add(line)
+            self.composer.set_status(line)
+        for problem in self.dispatcher.take_problems():
+            self.event_log.add(f"history database: {literal(problem, 200)}", "red")
 
     # ---- actions (keys, palette) -------------------------------------------------------------
 
@@ -411,16 +372,16 @@ class MwmApp(App[None]):
         return isinstance(focused, OrderInput)
 
     def action_compose(self) -> None:
-        self._focus_now(self.query_one(OrderInput))
+        self._focus_now(self.composer.order_input)
 
     def action_leave_composer(self) -> None:
         self._focus_now(self.device_list)
 
     def action_history_back(self) -> None:
-        self.query_one(OrderInput).history_back()
+        self.composer.order_input.history_back()
 
     def action_history_forward(self) -> None:
-        self.query_one(OrderInput).history_forward()
+        self.composer.order_input.history_forward()
 
     def action_focus_list(self) -> None:
         self._focus_now(self.device_list)
@@ -507,6 +468,11 @@ class MwmApp(App[None]):
     def action_sort_reverse(self) -> None:
         self.device_list.reverse_sort()
 
+    def action_details(self) -> None:
+        device_id = self.device_list.selected
+        if device_id is not None and device_id in self.fleet.devices:
+            self.push_screen(DeviceDetail(self.fleet, self.dispatcher.store, device_id))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -544,15 +510,30 @@ def create_app(
     tune_gc: bool = True,
     wall_clock: Callable[[], float] = time.time,
 ) -> MwmApp:
-    """The one way to build the dashboard: from settings, with links around the app's inbox."""
+    """The one way to build the dashboard: from settings, with links around the app's inbox.
+
+    Raises StoreError when the outbox's database cannot be opened.
+    """
     inbox = EventInbox()
+    # The demo's orders must never reach a real outbox: it keeps them in memory.
+    store = Store.memory() if settings.demo else Store.open(data_path(settings))
     stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
+    fleet = fleet or Fleet(stale_after=settings.stale_after, offline_after=settings.offline_after)
+    dispatcher = Dispatcher(
+        store,
+        stomp_link,
+        mqtt_link,
+        fleet,
+        order_expiry=settings.order_expiry,
+        history_days=settings.history_days,
+        wall_clock=wall_clock,
+    )
     return MwmApp(
-        fleet=fleet
-        or Fleet(stale_after=settings.stale_after, offline_after=settings.offline_after),
+        fleet=fleet,
         inbox=inbox,
         stomp_link=stomp_link,
         mqtt_link=mqtt_link,
+        dispatcher=dispatcher,
         demo=settings.demo,
         tune_gc=tune_gc,
         wall_clock=wall_clock,

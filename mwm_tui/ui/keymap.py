@@ -19,6 +19,7 @@ class Scope(StrEnum):
     MAP = "Map (when focused)"
     FILTER = "Filter field"
     COMPOSER = "Composer"
+    DETAIL = "Truck details"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,13 @@ KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("S", "sort_reverse", "Reverse", Scope.APP, "Reverse the list order", show=False),
     KeyAction("m", "focus_map", "Map", Scope.APP, "Give the map focus (arrows pan)", show=False),
     KeyAction("l", "focus_list", "List", Scope.APP, "Give the device list focus", show=False),
+    KeyAction(
+        "enter",
+        "details",
+        "Details",
+        Scope.LIST,
+        "Show the selected truck: ages, status history, orders and alerts, trail",
+    ),
     KeyAction("j,down", "cursor_down", "Down", Scope.LIST, "Select the next device", show=False),
     KeyAction("k,up", "cursor_up", "Up", Scope.LIST, "Select the previous device", show=False),
     KeyAction(
@@ -154,6 +162,15 @@ KEYMAP: tuple[KeyAction, ...] = (
     ),
     KeyAction(
         "escape", "leave_composer", "Back", Scope.COMPOSER, "Back to the list", in_palette=False
+    ),
+    KeyAction(
+        "escape",
+        "close_details",
+        "Close",
+        Scope.DETAIL,
+        "Close the truck's details",
+        in_palette=False,
+        bound=False,
     ),
 )
 

@@ -26,11 +26,20 @@ class RecordingLink:
     def stop(self) -> None:
         """Nothing to close."""
 
-    def send_order(self, device_id: str, text: str) -> str:
+    def send_order(
+        self,
+        device_id: str,
+        text: str,
+        *,
+        expires_at: float | None = None,
+        dispatch_id: str | None = None,
+    ) -> str:
+        del expires_at, dispatch_id
         self.sent.append((order_destination(device_id), device_id, text))
         return f"order-{len(self.sent)}"
 
-    def send_alert(self, device_id: str, colour: str) -> str:
+    def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
+        del dispatch_id
         self.sent.append((alert_topic(device_id), device_id, colour))
         return f"alert-{len(self.sent)}"
 

@@ -1,13 +1,26 @@
-"""The order composer: a text input addressed to the selected device, with order history."""
+"""The order composer: a text input addressed to the selected device, with order history,
+and a line saying what became of the newest order or alert.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from mwm_tui.domain.dispatch import Dispatch, Tone, describe
 from mwm_tui.domain.text import literal
+
+TONE_STYLE = {Tone.GOOD: "green", Tone.WAIT: "yellow", Tone.BAD: "bold red", Tone.BUSY: "cyan"}
+
+
+def dispatch_line(dispatch: Dispatch) -> Text:
+    """What became of an order or alert, coloured by how well it went."""
+    line, tone = describe(dispatch)
+    return Text(line, style=TONE_STYLE[tone])
 
 
 class OrderInput(Input):
@@ -41,11 +54,15 @@ class OrderInput(Input):
 
 
 class Composer(Vertical):
-    """Shows the target id, the input, and what became of the last order."""
+    """Shows the target id, the input, and what became of the last order or alert."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order_input = OrderInput(id="order-input")
 
     def compose(self) -> ComposeResult:
         yield Static(id="composer-target")
-        yield OrderInput(id="order-input")
+        yield self.order_input
         yield Static(id="composer-status")
 
     def on_mount(self) -> None:

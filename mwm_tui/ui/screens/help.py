@@ -1,4 +1,4 @@
-"""Modal screens: the ? help and the alert colour picker."""
+"""The ? help: every key of the keymap, by scope."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Static
 
-from mwm_tui.domain.alerts import ALERT_COLOURS
 from mwm_tui.ui.keymap import KEYMAP, Scope
 
 _KEY_NAMES = {
@@ -63,28 +61,3 @@ class HelpScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
-
-
-class ColourPicker(ModalScreen[str | None]):
-    """Choose the colour a device flashes."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, device_label: str) -> None:
-        super().__init__()
-        self._device_label = device_label
-
-    def compose(self) -> ComposeResult:
-        options = [
-            Option(Text(f"■ {name}", style=name if name != "black" else "white on black"), id=name)
-            for name in ALERT_COLOURS
-        ]
-        picker = OptionList(*options, id="colour-picker")
-        picker.border_title = Text(f"alert colour for {self._device_label}")  # not markup
-        yield picker
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

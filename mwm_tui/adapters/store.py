@@ -1,0 +1,316 @@
+"""HQ's SQLite database: the outbox (orders and alerts not yet settled) and the history.
+
+One file under the data directory, in WAL mode so ``mwm-tui history`` reads while the dashboard
+writes. One writer: a lock file keeps a second dashboard off the same outbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
+
+DATABASE_NAME = "mwm-tui.sqlite3"
+LOCK_NAME = "mwm-tui.lock"
+SCHEMA_VERSION = 1
+DAY = 86400.0
+
+_SCHEMA = """
+CREATE TABLE dispatches (
+    dispatch_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    stage TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    possible_duplicate INTEGER NOT NULL,
+    send_id TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX dispatches_by_stage ON dispatches (stage, seq);
+CREATE INDEX dispatches_by_device ON dispatches (device_id, seq);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    device_id TEXT,
+    text TEXT NOT NULL,
+    dispatch_id TEXT
+);
+CREATE INDEX history_by_time ON history (at);
+CREATE INDEX history_by_device ON history (device_id, at);
+"""
+_COLUMNS = (
+    "dispatch_id, seq, kind, device_id, body, created_at, expires_at, stage, attempts, "
+    "possible_duplicate, send_id, detail, updated_at"
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says why, for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of history: ``kind`` is status, will, link, order or alert."""
+
+    at: float
+    kind: str
+    text: str
+    device_id: str | None = None
+    dispatch_id: str | None = None
+
+
+def database_path(data_dir: Path) -> Path:
+    return data_dir / DATABASE_NAME
+
+
+def _dispatch(row: tuple[object, ...]) -> Dispatch:
+    (dispatch_id, seq, kind, device_id, body, created, expires, stage, attempts, dup, send_id,
+     detail, updated) = row  # fmt: skip
+    return Dispatch(
+        dispatch_id=str(dispatch_id),
+        seq=int(str(seq)),
+        kind=Kind(str(kind)),
+        device_id=str(device_id),
+        body=str(body),
+        created_at=float(str(created)),
+        expires_at=float(str(expires)),
+        stage=Stage(str(stage)),
+        attempts=int(str(attempts)),
+        possible_duplicate=bool(dup),
+        send_id=str(send_id),
+        detail=str(detail),
+        updated_at=float(str(updated)),
+    )
+
+
+def _dispatch_row(d: Dispatch) -> tuple[object, ...]:
+    return (
+        d.dispatch_id, d.seq, d.kind.value, d.device_id, d.body, d.created_at, d.expires_at,
+        d.stage.value, d.attempts, int(d.possible_duplicate), d.send_id, d.detail, d.updated_at,
+    )  # fmt: skip
+
+
+def _history_filter(device_id: str | None, since: float | None) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if device_id is not None:
+        clauses.append("device_id = ?")
+        params.append(device_id)
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(since)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return where, params
+
+
+class Store:
+    """The writer. ``Store.open(dir)`` for the real file, ``Store.memory()`` for the demo."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path | None, lock: IO[str] | None):
+        self._db = connection
+        self._lock_file = lock
+        self._guard = threading.Lock()
+        self.path = path
+        self._migrate()
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM dispatches").fetchone()
+        self._seq = int(row[0])
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            lock = (data_dir / LOCK_NAME).open("a", encoding="utf-8")
+        except OSError as error:
+            raise StoreError(f"cannot use the data directory {data_dir}: {error}") from None
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise StoreError(
+                f"another mwm-tui is using {data_dir} (its outbox has one writer); "
+                "quit it or give this one its own --data-dir"
+            ) from None
+        path = database_path(data_dir)
+        try:
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout = 5000")
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: SQLite refused WAL mode ({mode})")
+            # A commit survives mwm-tui being killed; only a power loss may take the last ones.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            return cls(connection, path, lock)
+        except sqlite3.Error as error:
+            lock.close()
+            raise StoreError(f"cannot open {path}: {error}") from None
+
+    @classmethod
+    def memory(cls) -> Store:
+        """A database that ends with the process: nothing of the demo reaches the real outbox."""
+        return cls(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None),
+                   None, None)  # fmt: skip
+
+    def close(self) -> None:
+        with self._guard:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer mwm-tui (schema {version}, "
+                f"this one knows {SCHEMA_VERSION})"
+            )
+        if version == 0:
+            with self._transaction():
+                self._db.executescript(
+                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise StoreError(f"cannot write {self.path or 'the database'}: {error}") from None
+
+    # Writing (one thread at a time; the dashboard writes from its UI thread)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def save(
+        self, dispatches: Iterable[Dispatch] = (), history: Iterable[HistoryEntry] = ()
+    ) -> None:
+        """Write dispatches (insert or replace) and history lines in one committed transaction."""
+        rows = [_dispatch_row(d) for d in dispatches]
+        lines = [(h.at, h.kind, h.device_id, h.text, h.dispatch_id) for h in history]
+        if not rows and not lines:
+            return
+        with self._guard, self._transaction():
+            self._db.execute("BEGIN IMMEDIATE")
+            if rows:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO dispatches ({_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            if lines:
+                self._db.executemany(
+                    "INSERT INTO history (at, kind, device_id, text, dispatch_id) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    lines,
+                )
+            self._db.execute("COMMIT")
+
+    def prune(self, now: float, days: float) -> int:
+        """Forget history older than ``days`` and settled dispatches as old; return rows gone."""
+        cutoff = now - days * DAY
+        open_stages = (Stage.QUEUED.value, Stage.SENDING.value)
+        with self._guard, self._transaction():
+            self._db.execute("BEGIN IMMEDIATE")
+            gone = self._db.execute("DELETE FROM history WHERE at < ?", (cutoff,)).rowcount
+            gone += self._db.execute(
+                "DELETE FROM dispatches WHERE updated_at < ? AND stage NOT IN (?, ?)",
+                (cutoff, *open_stages),
+            ).rowcount
+            self._db.execute("COMMIT")
+        return gone
+
+    # Reading
+
+    def open_dispatches(self) -> list[Dispatch]:
+        """Queued or sending dispatches, oldest first."""
+        with self._guard:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM dispatches WHERE stage IN (?, ?) ORDER BY seq",
+                (Stage.QUEUED.value, Stage.SENDING.value),
+            ).fetchall()
+        return [_dispatch(row) for row in rows]
+
+    def dispatches_for(self, device_id: str, limit: int = 50) -> list[Dispatch]:
+        """The newest dispatches to one device, newest first."""
+        with self._guard:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM dispatches WHERE device_id = ? ORDER BY seq DESC LIMIT ?",
+                (device_id, limit),
+            ).fetchall()
+        return [_dispatch(row) for row in rows]
+
+    def history(
+        self,
+        device_id: str | None = None,
+        since: float | None = None,
+        kinds: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
+        """History lines, oldest first (the newest ``limit`` when given)."""
+        with self._guard:
+            return _read_history(self._db, device_id, since, kinds, limit)
+
+
+def _read_history(
+    db: sqlite3.Connection,
+    device_id: str | None,
+    since: float | None,
+    kinds: Iterable[str] | None,
+    limit: int | None,
+) -> list[HistoryEntry]:
+    where, params = _history_filter(device_id, since)
+    wanted = list(kinds) if kinds is not None else []
+    if wanted:
+        where += (" AND " if where else " WHERE ") + (f"kind IN ({', '.join('?' for _ in wanted)})")
+        params.extend(wanted)
+    query = f"SELECT at, kind, text, device_id, dispatch_id FROM history{where} ORDER BY id DESC"
+    if limit is not None:
+        query += " LIMIT ?"
+        params.append(limit)
+    rows = db.execute(query, params).fetchall()
+    return [HistoryEntry(float(at), str(kind), str(text), dev, did) for at, kind, text, dev, did
+            in reversed(rows)]  # fmt: skip
+
+
+def read_history(
+    data_dir: Path, device_id: str | None = None, since: float | None = None
+) -> list[HistoryEntry]:
+    """History from another process, read only: the dashboard may be writing meanwhile."""
+    path = database_path(data_dir)
+    if not path.is_file():
+        raise StoreError(
+            f"no history yet: {path} does not exist (mwm-tui writes it when it runs "
+            "against brokers; see --data-dir)"
+        )
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open {path}: {error}") from None
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"{path} has schema {version}; this mwm-tui reads {SCHEMA_VERSION}")
+        return _read_history(db, device_id, since, None, None)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot read {path}: {error}") from None
+    finally:
+        db.close()

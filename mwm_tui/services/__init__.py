@@ -1,0 +1,1 @@
+"""Work that ties the domain rules to the adapters, with no UI."""

@@ -1,0 +1,297 @@
+"""The outbox and the history at work: dispatch rules, the SQLite store and the two links.
+
+Runs on the thread that drains the inbox (the UI's), never blocks on a socket (a link's send only
+queues), and commits to SQLite once per new dispatch and once per drain tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from mwm_tui.adapters.base import AlertLink, OrderLink
+from mwm_tui.adapters.store import DAY, HistoryEntry, Store, StoreError
+from mwm_tui.domain import dispatch as rules
+from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
+from mwm_tui.domain.errors import InvalidDeviceIdError
+from mwm_tui.domain.events import (
+    AlertOutcome,
+    Event,
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+    OrderOutcome,
+    QueueConsumers,
+    WillReceived,
+)
+from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+
+log = logging.getLogger(__name__)
+
+LINK_OF = {Kind.ORDER: LinkName.STOMP, Kind.ALERT: LinkName.MQTT}
+KIND_OF = {link: kind for kind, link in LINK_OF.items()}
+# Placeholder send id between committing "sending" and the link naming the attempt.
+_HANDING_OVER = "handing-over"
+
+
+class Dispatcher:
+    """Takes orders and alerts, keeps them until their link can take them, records outcomes.
+
+    ``take_reports()`` hands over each dispatch whose stage changed, for the log and composer;
+    ``take_problems()`` what went wrong with the database, for the log.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        order_link: OrderLink,
+        alert_link: AlertLink,
+        fleet: Fleet,
+        *,
+        order_expiry: float,
+        history_days: float,
+        wall_clock: Callable[[], float],
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.store = store
+        self._order_link = order_link
+        self._alert_link = alert_link
+        self._fleet = fleet
+        self._expiry = order_expiry
+        self._history_days = history_days
+        self._clock = wall_clock
+        self._new_id = new_id
+        self._open: dict[str, Dispatch] = {}
+        self._by_send_id: dict[str, str] = {}
+        self._link_up: dict[LinkName, bool] = dict.fromkeys(LinkName, False)
+        self._consumers: dict[str, int] = {}
+        self._unsaved: dict[str, Dispatch] = {}
+        self._history: list[HistoryEntry] = []
+        self._reports: list[Dispatch] = []
+        self._problems: list[str] = []
+        self._pruned_at = 0.0
+        self.resends = 0
+        self.outcomes: Counter[Stage] = Counter()
+
+    # Start
+
+    def load(self) -> int:
+        """Take up what an earlier run left queued or sending; prune old history. Return count."""
+        now = self._clock()
+        self._prune(now)
+        try:
+            left = self.store.open_dispatches()
+        except StoreError as error:
+            self._problems.append(str(error))
+            return 0
+        for stored in left:
+            self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
+        self._commit()
+        return len(left)
+
+    # Input from the UI
+
+    def submit(self, kind: Kind, device_id: str, body: str) -> Dispatch:
+        """A new order or alert: committed to the outbox, then sent if its link is up."""
+        now = self._clock()
+        created = rules.new_dispatch(
+            self._new_id(),
+            self.store.next_seq(),
+            kind,
+            device_id,
+            body,
+            now=now,
+            expiry=self._expiry,
+        )
+        self._open[created.dispatch_id] = created
+        self._unsaved[created.dispatch_id] = created
+        self._history.append(self._entry(created, now))
+        if not self._commit():
+            self._change(created, rules.refused(created, "the outbox cannot keep it", now))
+            return self._latest(created)
+        if self._link_up[LINK_OF[kind]]:
+            self._send_queued(kind)
+        else:
+            self._reports.append(created)
+        return self._latest(created)
+
+    # Events from the links (drained on the UI thread)
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, OrderOutcome):
+            self._settle(event.order_id, event)
+        elif isinstance(event, AlertOutcome):
+            self._settle(event.alert_id, event)
+        elif isinstance(event, LinkStateChanged):
+            self._link_changed(event)
+        elif isinstance(event, QueueConsumers):
+            self._consumers[event.device_id] = event.consumers
+        elif isinstance(event, WillReceived):
+            self._history.append(
+                HistoryEntry(self._clock(), "will", "last will: went away", event.device_id)
+            )
+
+    def record_changes(self, changes: Iterable[StatusChange]) -> None:
+        now = self._clock()
+        for change in changes:
+            if change.before is None:
+                text = f"first heard: {change.after} ({change.reason})"
+            else:
+                text = f"{change.before} -> {change.after}"
+                if change.reason:
+                    text += f" ({change.reason})"
+            self._history.append(HistoryEntry(now, "status", text, change.device_id))
+
+    def tick(self) -> None:
+        """Expire what waited too long, retry what a link handed back, commit, prune daily."""
+        now = self._clock()
+        for dispatch in list(self._open.values()):
+            self._change(dispatch, rules.expire(dispatch, now))
+        for link, up in self._link_up.items():
+            if up:
+                self._send_queued(KIND_OF[link])
+        self._commit()
+        if now - self._pruned_at >= DAY:
+            self._prune(now)
+
+    # Output to the UI
+
+    def take_reports(self) -> list[Dispatch]:
+        reports, self._reports = self._reports, []
+        return reports
+
+    def take_problems(self) -> list[str]:
+        problems, self._problems = self._problems, []
+        return problems
+
+    def queued(self, kind: Kind | None = None) -> list[Dispatch]:
+        return [
+            d
+            for d in self._open.values()
+            if d.stage is Stage.QUEUED and (kind is None or d.kind is kind)
+        ]
+
+    def close(self) -> None:
+        self._commit()
+        self.store.close()
+
+    # Inside
+
+    def _latest(self, dispatch: Dispatch) -> Dispatch:
+        return self._open.get(dispatch.dispatch_id, dispatch)
+
+    def _link_changed(self, event: LinkStateChanged) -> None:
+        up = event.state is LinkState.UP
+        was_up = self._link_up[event.link]
+        self._link_up[event.link] = up
+        text = f"{event.link} link {event.state}"
+        if event.detail:
+            text += f": {event.detail}"
+        self._history.append(HistoryEntry(self._clock(), "link", text))
+        if up and not was_up:
+            self._send_queued(KIND_OF[event.link])
+
+    def _send_queued(self, kind: Kind) -> None:
+        """Send every queued dispatch of ``kind``, oldest first, each committed as sending."""
+        now = self._clock()
+        batch = []
+        for queued in rules.send_order(self._open.values(), kind):
+            current = rules.expire(queued, now)
+            if current.stage is Stage.EXPIRED:
+                self._change(queued, current)
+                continue
+            batch.append(rules.sending(queued, _HANDING_OVER, now))
+        if not batch:
+            return
+        for dispatch in batch:
+            self._open[dispatch.dispatch_id] = dispatch
+            self._unsaved[dispatch.dispatch_id] = dispatch
+        self._commit()  # on failure still sent: at least once, only the restart promise is lost
+        for dispatch in batch:
+            self._hand_over(dispatch, now)
+
+    def _hand_over(self, dispatch: Dispatch, now: float) -> None:
+        try:
+            if dispatch.kind is Kind.ORDER:
+                send_id = self._order_link.send_order(
+                    dispatch.device_id,
+                    dispatch.body,
+                    expires_at=dispatch.expires_at,
+                    dispatch_id=dispatch.dispatch_id,
+                )
+            else:
+                send_id = self._alert_link.send_alert(
+                    dispatch.device_id, dispatch.body, dispatch_id=dispatch.dispatch_id
+                )
+        except InvalidDeviceIdError as error:
+            self._change(dispatch, rules.refused(dispatch, str(error), now))
+            return
+        sent = replace(dispatch, send_id=send_id)
+        self._by_send_id[send_id] = dispatch.dispatch_id
+        if sent.possible_duplicate:
+            self.resends += 1
+        self._change(dispatch, sent, force=True)
+
+    def _settle(self, send_id: str, event: OrderOutcome | AlertOutcome) -> None:
+        dispatch_id = self._by_send_id.pop(send_id, None)
+        dispatch = self._open.get(dispatch_id) if dispatch_id is not None else None
+        if dispatch is None or dispatch.send_id != send_id:
+            log.info("outcome for an unknown or superseded send %s: %s", send_id, event.delivery)
+            return
+        device = self._fleet.devices.get(dispatch.device_id)
+        online = device is not None and device.status is DeviceStatus.ONLINE
+        reach = rules.reach_of(dispatch.kind, online, self._consumers.get(dispatch.device_id))
+        after = rules.outcome(
+            dispatch,
+            event.delivery,
+            event.failure,
+            detail=event.detail,
+            reach=reach,
+            now=self._clock(),
+        )
+        self._change(dispatch, after)
+
+    def _change(
+        self, before: Dispatch, after: Dispatch, note: str = "", *, force: bool = False
+    ) -> None:
+        """Keep ``after``: in memory while open, for the next commit, and as news."""
+        if after == before and not note:
+            return
+        if after.is_open:
+            self._open[after.dispatch_id] = after
+        else:
+            self._open.pop(after.dispatch_id, None)
+            self.outcomes[after.stage] += 1
+        self._unsaved[after.dispatch_id] = after
+        if after.stage is not before.stage or note or force:
+            self._history.append(self._entry(after, self._clock(), note))
+            self._reports.append(after)
+
+    def _entry(self, dispatch: Dispatch, now: float, note: str = "") -> HistoryEntry:
+        line, _ = rules.describe(dispatch)
+        if note:
+            line += f" ({note})"
+        return HistoryEntry(
+            now, dispatch.kind.value, line, dispatch.device_id, dispatch.dispatch_id
+        )
+
+    def _commit(self) -> bool:
+        dispatches = list(self._unsaved.values())
+        history, self._history = self._history, []
+        self._unsaved.clear()
+        try:
+            self.store.save(dispatches, history)
+        except StoreError as error:
+            self._problems.append(str(error))
+            return False
+        return True
+
+    def _prune(self, now: float) -> None:
+        self._pruned_at = now
+        try:
+            self.store.prune(now, self._history_days)
+        except StoreError as error:
+            self._problems.append(str(error))

@@ -1,0 +1,155 @@
+"""One truck in full: both ages and its own clock, status history, orders and alerts, trail."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from mwm_tui.adapters.store import Store, StoreError
+from mwm_tui.domain.fleet import Fleet
+from mwm_tui.domain.text import literal
+from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
+from mwm_tui.ui.screens.help import HelpScreen
+from mwm_tui.ui.widgets.composer import dispatch_line
+
+HISTORY_ROWS = 15
+DISPATCH_ROWS = 15
+TRAIL_ROWS = 10
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+class DeviceDetail(ModalScreen[None]):
+    """Opened with Enter on a device-list row; Esc closes it."""
+
+    BINDINGS = [
+        Binding("escape", "close_details", "Close"),
+        Binding("question_mark", "show_help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        store: Store,
+        device_id: str,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self._fleet = fleet
+        self._store = store
+        self.device_id = device_id
+        self._wall_clock = wall_clock
+        self.body = Static(id="detail-body")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield self.body
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail").border_title = Text(f"truck {literal(self.device_id, 48)}")
+        self.refresh_details()
+        self.set_interval(1.0, self.refresh_details)
+
+    def refresh_details(self) -> None:
+        self.body.update(Group(*self.sections()))
+
+    def sections(self) -> list[Text | Table]:
+        device = self._fleet.devices.get(self.device_id)
+        if device is None:
+            return [Text("HQ no longer knows this device.", style="dim")]
+        now, wall = self._fleet.clock(), self._wall_clock()
+        status = Text(f"{STATUS_GLYPH[device.status]} {device.status}", STATUS_STYLE[device.status])
+        if device.status_reason:
+            status.append(f"  ({device.status_reason})", style="dim")
+        ages = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+        ages.add_column(style="bold")
+        ages.add_column()
+        fix_age = None if device.last_location_at is None else now - device.last_location_at
+        ages.add_row("position fix", f"received {_age(fix_age)} (HQ clock)")
+        position = device.position
+        if position is None:
+            ages.add_row("device ts", "no position yet")
+        elif position.ts is None:
+            ages.add_row("device ts", f"unreadable: {literal(position.raw_ts or '', 40)}")
+        else:
+            stamp = position.ts.timestamp()
+            ages.add_row("device ts", f"{_clock(stamp)} ({_age(wall - stamp)}, device clock)")
+        motion_age = None if device.last_motion_at is None else now - device.last_motion_at
+        motion = _age(motion_age)
+        if motion_age is None and device.motion is not None:
+            motion = "last known value (retained), age unknown"
+        ages.add_row("motion", motion)
+        return [
+            status,
+            ages,
+            Text("\nstatus history", style="bold underline"),
+            *self._status_history(),
+            Text("\norders and alerts", style="bold underline"),
+            *self._dispatches(),
+            Text("\nrecent trail (oldest first)", style="bold underline"),
+            self._trail(device.trail()),
+        ]
+
+    def _status_history(self) -> list[Text]:
+        try:
+            entries = self._store.history(
+                self.device_id, kinds=("status", "will"), limit=HISTORY_ROWS
+            )
+        except StoreError as error:
+            return [Text(str(error), style="red")]
+        if not entries:
+            return [Text("no transitions recorded", style="dim")]
+        return [Text(f"{_clock(e.at)}  {literal(e.text, 100)}") for e in entries]
+
+    def _dispatches(self) -> list[Text]:
+        try:
+            dispatches = self._store.dispatches_for(self.device_id, DISPATCH_ROWS)
+        except StoreError as error:
+            return [Text(str(error), style="red")]
+        if not dispatches:
+            return [Text("none sent from this HQ", style="dim")]
+        lines = []
+        for dispatch in dispatches:
+            line = Text(f"{_clock(dispatch.created_at)}  ")
+            line.append_text(dispatch_line(dispatch))
+            lines.append(line)
+        return lines
+
+    @staticmethod
+    def _trail(points: list[tuple[float, float]]) -> Table | Text:
+        if not points:
+            return Text("no positions yet", style="dim")
+        table = Table(box=None, padding=(0, 2, 0, 0))
+        table.add_column("lat", justify="right")
+        table.add_column("lng", justify="right")
+        for lat, lng in points[-TRAIL_ROWS:]:
+            table.add_row(f"{lat:.5f}", f"{lng:.5f}")
+        return table
+
+    def action_close_details(self) -> None:
+        self.dismiss(None)
+
+    def action_show_help(self) -> None:
+        self.app.push_screen(HelpScreen())
