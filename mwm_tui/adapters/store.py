@@ -144,6 +144,7 @@ class Store:
                 "quit it or give this one its own --data-dir"
             ) from None
         path = database_path(data_dir)
+        connection: sqlite3.Connection | None = None
         try:
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
@@ -153,8 +154,12 @@ class Store:
             # A commit survives mwm-tui being killed; only a power loss may take the last ones.
             connection.execute("PRAGMA synchronous = NORMAL")
             return cls(connection, path, lock)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StoreError) as error:
+            if connection is not None:
+                connection.close()
             lock.close()
+            if isinstance(error, StoreError):
+                raise
             raise StoreError(f"cannot open {path}: {error}") from None
 
     @classmethod

@@ -1,0 +1,209 @@
+"""The outbox at work, fed hand-built link events, on a real SQLite file."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+
+from mwm_tui.adapters.store import Store, database_path
+from mwm_tui.domain.codecs import Position
+from mwm_tui.domain.dispatch import Kind, Stage
+from mwm_tui.domain.events import (
+    AlertOutcome,
+    Delivery,
+    Event,
+    Failure,
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+    LocationReceived,
+    OrderOutcome,
+    QueueConsumers,
+    WillReceived,
+)
+from mwm_tui.domain.fleet import Fleet
+from mwm_tui.services.dispatcher import Dispatcher
+from tests.support.links import RecordingLink
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(tmp_path: Path, clock: Clock, fleet: Fleet | None = None) -> Dispatcher:
+    events: list[Event] = []
+    numbers = itertools.count(1)
+    return Dispatcher(
+        Store.open(tmp_path),
+        RecordingLink(LinkName.STOMP, events.append),
+        RecordingLink(LinkName.MQTT, events.append),
+        fleet or Fleet(),
+        order_expiry=60,
+        history_days=30,
+        wall_clock=clock,
+        new_id=lambda: f"d{next(numbers)}",
+    )
+
+
+def up(link: LinkName) -> LinkStateChanged:
+    return LinkStateChanged(link, LinkState.UP, "connected")
+
+
+def down(link: LinkName) -> LinkStateChanged:
+    return LinkStateChanged(link, LinkState.DOWN, "connection refused")
+
+
+def sent(dispatcher: Dispatcher, link: LinkName) -> list[tuple[str, str, str]]:
+    chosen = dispatcher._order_link if link is LinkName.STOMP else dispatcher._alert_link
+    assert isinstance(chosen, RecordingLink)
+    return chosen.sent
+
+
+def test_made_while_down_is_committed_queued_then_sent_in_order(tmp_path: Path) -> None:
+    clock = Clock()
+    dispatcher = make(tmp_path, clock)
+    first = dispatcher.submit(Kind.ORDER, "truck-1", "one")
+    dispatcher.submit(Kind.ORDER, "truck-2", "two")
+    alert = dispatcher.submit(Kind.ALERT, "truck-1", "red")
+    assert first.stage is Stage.QUEUED
+    assert [d.stage for d in dispatcher.take_reports()] == [Stage.QUEUED] * 3
+    # Committed before it was reported: another reader sees it already.
+    reader = sqlite3.connect(database_path(tmp_path))
+    stored = reader.execute("SELECT body FROM dispatches WHERE stage = 'queued' ORDER BY seq")
+    assert [body for (body,) in stored] == ["one", "two", "red"]
+    reader.close()
+    assert sent(dispatcher, LinkName.STOMP) == []
+
+    dispatcher.observe(up(LinkName.STOMP))
+    assert [text for _, _, text in sent(dispatcher, LinkName.STOMP)] == ["one", "two"]
+    assert sent(dispatcher, LinkName.MQTT) == []
+    dispatcher.observe(OrderOutcome("order-1", "truck-1", Delivery.CONFIRMED))
+    dispatcher.tick()
+    reports = dispatcher.take_reports()
+    assert [(d.body, d.stage) for d in reports] == [
+        ("one", Stage.SENDING),
+        ("two", Stage.SENDING),
+        ("one", Stage.WAITING),  # truck-1 was never heard from
+    ]
+    assert [d.dispatch_id for d in dispatcher.queued()] == [alert.dispatch_id]
+    dispatcher.close()
+
+
+def test_listening_consumers_and_online_trucks_change_the_words(tmp_path: Path) -> None:
+    clock = Clock()
+    fleet = Fleet(clock=clock)
+    fleet.apply(LocationReceived(Position("truck-1", 1.0, 2.0)))
+    dispatcher = make(tmp_path, clock, fleet)
+    dispatcher.observe(up(LinkName.STOMP))
+    dispatcher.observe(up(LinkName.MQTT))
+    dispatcher.submit(Kind.ORDER, "truck-1", "a")
+    dispatcher.observe(OrderOutcome("order-1", "truck-1", Delivery.CONFIRMED))
+    dispatcher.observe(QueueConsumers("truck-1", 1))
+    dispatcher.submit(Kind.ORDER, "truck-1", "b")
+    dispatcher.observe(OrderOutcome("order-2", "truck-1", Delivery.CONFIRMED))
+    dispatcher.observe(QueueConsumers("truck-1", 0))
+    dispatcher.submit(Kind.ORDER, "truck-1", "c")
+    dispatcher.observe(OrderOutcome("order-3", "truck-1", Delivery.CONFIRMED))
+    dispatcher.submit(Kind.ALERT, "truck-1", "red")
+    dispatcher.observe(AlertOutcome("alert-1", "truck-1", "red", Delivery.CONFIRMED))
+    done = [d for d in dispatcher.take_reports() if not d.is_open]
+    assert [(d.body, d.stage, d.detail) for d in done] == [
+        ("a", Stage.ACCEPTED, "online"),
+        ("b", Stage.ACCEPTED, "listening"),
+        ("c", Stage.WAITING, "away"),
+        ("red", Stage.ACCEPTED, "online"),
+    ]
+    dispatcher.close()
+
+
+def test_an_ambiguous_loss_is_resent_marked_and_counted(tmp_path: Path) -> None:
+    clock = Clock()
+    dispatcher = make(tmp_path, clock)
+    dispatcher.observe(up(LinkName.MQTT))
+    dispatcher.submit(Kind.ALERT, "truck-1", "red")
+    dispatcher.observe(
+        AlertOutcome("alert-1", "truck-1", "red", Delivery.FAILED, "lost", Failure.UNCONFIRMED)
+    )
+    dispatcher.observe(down(LinkName.MQTT))
+    dispatcher.tick()
+    assert dispatcher.resends == 0 and len(dispatcher.queued()) == 1
+    dispatcher.observe(up(LinkName.MQTT))
+    assert len(sent(dispatcher, LinkName.MQTT)) == 2 and dispatcher.resends == 1
+    dispatcher.observe(AlertOutcome("alert-2", "truck-1", "red", Delivery.CONFIRMED))
+    # A late answer for the superseded first attempt changes nothing.
+    dispatcher.observe(AlertOutcome("alert-1", "truck-1", "red", Delivery.CONFIRMED))
+    dispatcher.tick()
+    history = [e.text for e in dispatcher.store.history(kinds=["alert"])]
+    assert history[-1].endswith("resent (attempt 2): may arrive twice")
+    assert any("resend pending: may arrive twice" in text for text in history)
+    dispatcher.close()
+
+
+def test_not_sent_while_believed_up_is_retried_on_the_next_tick(tmp_path: Path) -> None:
+    clock = Clock()
+    dispatcher = make(tmp_path, clock)
+    dispatcher.observe(up(LinkName.STOMP))
+    dispatcher.submit(Kind.ORDER, "truck-1", "go")
+    not_sent = Failure.NOT_SENT
+    dispatcher.observe(OrderOutcome("order-1", "truck-1", Delivery.FAILED, "down", not_sent))
+    dispatcher.tick()
+    assert len(sent(dispatcher, LinkName.STOMP)) == 2 and dispatcher.resends == 0
+
+
+def test_queued_past_its_expiry_is_expired_and_never_sent(tmp_path: Path) -> None:
+    clock = Clock()
+    dispatcher = make(tmp_path, clock)
+    dispatcher.submit(Kind.ORDER, "truck-1", "too late")
+    clock.now += 61
+    dispatcher.tick()
+    dispatcher.observe(up(LinkName.STOMP))
+    assert sent(dispatcher, LinkName.STOMP) == []
+    assert dispatcher.take_reports()[-1].stage is Stage.EXPIRED
+    assert dispatcher.store.open_dispatches() == []
+    dispatcher.close()
+
+
+def test_a_restart_takes_up_the_outbox_and_marks_an_unanswered_send(tmp_path: Path) -> None:
+    clock = Clock()
+    first = make(tmp_path, clock)
+    first.observe(up(LinkName.STOMP))
+    first.submit(Kind.ORDER, "truck-1", "in flight")
+    first.observe(down(LinkName.STOMP))
+    first.submit(Kind.ORDER, "truck-1", "queued")
+    first.close()  # quit before the broker answered the first one
+
+    second = make(tmp_path, clock)
+    assert second.load() == 2
+    assert [(d.body, d.possible_duplicate) for d in second.queued()] == [
+        ("in flight", True),
+        ("queued", False),
+    ]
+    second.observe(up(LinkName.STOMP))
+    assert [text for _, _, text in sent(second, LinkName.STOMP)] == ["in flight", "queued"]
+    assert second.resends == 1
+    second.close()
+
+
+def test_history_records_status_changes_wills_and_link_changes(tmp_path: Path) -> None:
+    clock = Clock()
+    fleet = Fleet(clock=clock)
+    dispatcher = make(tmp_path, clock, fleet)
+    fleet.apply(LocationReceived(Position("truck-1", 1.0, 2.0)))
+    fleet.apply(WillReceived("truck-1"))
+    dispatcher.observe(WillReceived("truck-1"))
+    dispatcher.record_changes(fleet.take_changes())
+    dispatcher.observe(down(LinkName.MQTT))
+    dispatcher.tick()
+    entries = [(e.kind, e.device_id, e.text) for e in dispatcher.store.history()]
+    assert entries == [
+        ("will", "truck-1", "last will: went away"),
+        ("status", "truck-1", "first heard: online (first message)"),
+        ("status", "truck-1", "online -> offline (last will)"),
+        ("link", None, "MQTT link down: connection refused"),
+    ]
+    dispatcher.close()
