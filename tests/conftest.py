@@ -41,8 +41,8 @@ def fresh_mosquitto(tmp_path: Path) -> Iterator[MosquittoFactory]:
     """Factory of private Mosquittos, free to kill and restart; all stopped after the test."""
     brokers: list[Mosquitto] = []
 
-    def make(*, port: int | None = None) -> Mosquitto:
-        broker = Mosquitto(port, tmp_path / f"mosquitto-{len(brokers)}")
+    def make(*, port: int | None = None, persistent: bool = False) -> Mosquitto:
+        broker = Mosquitto(port, tmp_path / f"mosquitto-{len(brokers)}", persistent=persistent)
         brokers.append(broker)
         return broker.start()
 
@@ -56,8 +56,9 @@ def fresh_activemq(tmp_path: Path) -> Iterator[ActiveMQFactory]:
     """Factory of private ActiveMQs (``mqtt=True`` adds an MQTT connector); stopped after."""
     brokers: list[ActiveMQ] = []
 
-    def make(*, port: int | None = None, mqtt: bool = False) -> ActiveMQ:
-        broker = ActiveMQ(port, tmp_path / f"activemq-{len(brokers)}", mqtt=mqtt)
+    def make(*, port: int | None = None, mqtt: bool = False, persistent: bool = False) -> ActiveMQ:
+        workdir = tmp_path / f"activemq-{len(brokers)}"
+        broker = ActiveMQ(port, workdir, mqtt=mqtt, persistent=persistent)
         brokers.append(broker)
         return broker.start()
 

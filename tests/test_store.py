@@ -109,7 +109,7 @@ def test_a_reader_in_another_thread_reads_while_the_writer_writes(tmp_path: Path
         while not stop.is_set():
             try:
                 seen.append(len(read_history(tmp_path)))
-            except BaseException as error:  # noqa: BLE001 - reported to the test below
+            except BaseException as error:
                 errors.append(error)
                 return
 
@@ -127,7 +127,7 @@ def test_a_reader_in_another_thread_reads_while_the_writer_writes(tmp_path: Path
 
 
 def test_no_database_yet_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no history yet: .* does not exist"):
+    with pytest.raises(StoreError, match=r"no history yet: .* does not exist"):
         read_history(tmp_path / "nothing")
 
 

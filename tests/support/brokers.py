@@ -399,6 +399,17 @@ class Mosquitto(Broker):
     name = "mosquitto"
     startup_timeout = 15.0
 
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | str | None = None,
+        *,
+        persistent: bool = False,
+    ) -> None:
+        """``persistent``: sessions and queued QoS 1 messages saved at every change (kill -9)."""
+        super().__init__(port, workdir)
+        self.persistent = persistent
+
     @staticmethod
     def binary() -> str:
         found = shutil.which("mosquitto")
@@ -420,7 +431,16 @@ class Mosquitto(Broker):
         lines = [
             f"listener {self._port} {HOST}",
             "allow_anonymous true",
-            "persistence false",
+            *(
+                [
+                    "persistence true",
+                    f"persistence_location {self._workdir}/",
+                    "autosave_interval 1",
+                    "autosave_on_changes true",
+                ]
+                if self.persistent
+                else ["persistence false"]
+            ),
             "log_dest stdout",
             "log_type error",
             "log_type warning",
@@ -456,8 +476,11 @@ class ActiveMQ(Broker):
         *,
         mqtt: bool = False,
         mqtt_port: int | None = None,
+        persistent: bool = False,
     ) -> None:
+        """``persistent``: KahaDB keeps persistent messages across a kill -9."""
         super().__init__(port, workdir)
+        self.persistent = persistent
         if mqtt and not MQTT_CLIENT_JAR.is_file():
             raise BrokerNotInstalledError(
                 f"{MQTT_CLIENT_JAR} missing, ActiveMQ cannot serve MQTT: {INSTALL_HINT}"
@@ -531,7 +554,11 @@ class ActiveMQ(Broker):
 http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="mwm-test"
-          persistent="false" useJmx="false" dataDirectory="{self._workdir / "data"}">
+          persistent="{str(self.persistent).lower()}" useJmx="false"
+          dataDirectory="{self._workdir / "data"}">
+    <persistenceAdapter>
+      <kahaDB directory="{self._workdir / "data" / "kahadb"}"/>
+    </persistenceAdapter>
     <destinationPolicy>
       <policyMap>
         <policyEntries>
@@ -591,13 +618,15 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
 class MosquittoFactory(Protocol):
     """Type of the ``fresh_mosquitto`` fixture: returns a started, ready broker."""
 
-    def __call__(self, *, port: int | None = None) -> Mosquitto: ...
+    def __call__(self, *, port: int | None = None, persistent: bool = False) -> Mosquitto: ...
 
 
 class ActiveMQFactory(Protocol):
     """Type of the ``fresh_activemq`` fixture: returns a started, ready broker."""
 
-    def __call__(self, *, port: int | None = None, mqtt: bool = False) -> ActiveMQ: ...
+    def __call__(
+        self, *, port: int | None = None, mqtt: bool = False, persistent: bool = False
+    ) -> ActiveMQ: ...
 
 
 @atexit.register
