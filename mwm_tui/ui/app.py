@@ -156,8 +156,10 @@ class MwmApp(App[None]):
             gc_policy.tune()
             self.set_interval(gc_policy.FULL_COLLECTION_INTERVAL, gc_policy.collect_full)
         self.call_after_refresh(self._painted)
-        if self.dispatcher.load():
-            self._show_dispatches()
+        taken_up = self.dispatcher.load()
+        if taken_up:
+            self.event_log.add(f"{taken_up} orders or alerts taken up from the outbox", "cyan")
+        self._show_dispatches()
         for link in (self.stomp_link, self.mqtt_link):
             self.event_log.add(f"{link.name} link: connecting to {link.label}")
             link.start()

@@ -91,8 +91,10 @@ class DeviceDetail(ModalScreen[None]):
         position = device.position
         if position is None:
             ages.add_row("device ts", "no position yet")
+        elif position.raw_ts is None:
+            ages.add_row("device ts", "none in the newest fix")
         elif position.ts is None:
-            ages.add_row("device ts", f"unreadable: {literal(position.raw_ts or '', 40)}")
+            ages.add_row("device ts", f"unreadable: {literal(position.raw_ts, 40)}")
         else:
             stamp = position.ts.timestamp()
             ages.add_row("device ts", f"{_clock(stamp)} ({_age(wall - stamp)}, device clock)")
