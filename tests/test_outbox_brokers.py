@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,8 +25,14 @@ from mwm_tui.domain.dispatch import Stage
 from mwm_tui.domain.events import LinkName, LinkState, LocationReceived, WillReceived
 from mwm_tui.ui.app import LinkFactory, MwmApp, create_app
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen, help_table
-from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto, free_port
-from tests.support.counters import QueueCounter
+from tests.support.brokers import (
+    ActiveMQ,
+    ActiveMQFactory,
+    Mosquitto,
+    MosquittoFactory,
+    free_port,
+)
+from tests.support.counters import QueueCounter, TopicCounter
 from tests.support.sim import send_marker_orders, unique_prefix
 from tests.support.ui import driven, log_text, screen_text, wait_for
 
@@ -236,3 +243,113 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         assert "accepted by the broker (PUBACK); the truck is online;" in shown, shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 5, "closed")
+
+
+class BrokerKiller(threading.Thread):
+    """Kills each broker with SIGKILL and starts it again on its port, ``rounds`` times.
+
+    Brokers die with the thread that started them: this one stays alive until released.
+    """
+
+    def __init__(self, activemq: ActiveMQ, mosquitto: Mosquitto, rounds: int) -> None:
+        super().__init__(name="broker-killer", daemon=True)
+        self._brokers = (activemq, mosquitto)
+        self._rounds = rounds
+        self.kills = 0
+        self.finished = threading.Event()
+        self.release = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for _ in range(self._rounds):
+                for broker in self._brokers:
+                    time.sleep(2.0)
+                    broker.kill()
+                    self.kills += 1
+                    time.sleep(1.0)
+                    broker.start()
+            self.finished.set()
+        except BaseException as error:
+            self.error = error
+            self.finished.set()
+        self.release.wait()
+        for broker in self._brokers:
+            broker.stop()
+
+
+CHAOS_COUNT = 200
+
+
+async def test_chaos_no_order_or_alert_is_lost_while_each_broker_is_killed_three_times(
+    fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
+) -> None:
+    """Orders go through ``send_order`` and alerts through ``send_alert``: the methods that
+    Enter in the composer and the ``a`` key call (typing 400 messages would take minutes)."""
+    activemq = fresh_activemq(persistent=True)
+    mosquitto = fresh_mosquitto(persistent=True)
+    prefix = unique_prefix("chaos")
+    order_truck = prefix + "ord"
+    alert_trucks = [f"{prefix}{n:03d}" for n in range(CHAOS_COUNT)]
+    orders = QueueCounter(activemq.port, ids.order_destination(order_truck))
+    alerts = TopicCounter(mosquitto.port, "/mwm/+/alert", client_id=prefix + "count")
+    killer = BrokerKiller(activemq, mosquitto, rounds=3)
+    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url))
+    started = time.monotonic()
+    try:
+        async with driven(app) as pilot:
+            for device in [order_truck, *alert_trucks]:
+                feed(app, device)
+            await wait_for(pilot, lambda: len(app.device_list.row_ids) == 201, 10, "the trucks")
+            for name in LinkName:
+                await wait_for(
+                    pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
+                )
+            killer.start()
+            for number, alert_truck in enumerate(alert_trucks):
+                app.device_list.select(order_truck)
+                assert app.send_order(f"chaos order {number:03d}")
+                app.device_list.select(alert_truck)
+                app.send_alert("red")
+                await pilot.pause(0.12)
+            await wait_for(pilot, killer.finished.is_set, 120, "three kills of each broker")
+            assert killer.error is None, killer.error
+            await wait_for(
+                pilot, lambda: app.dispatcher.unsettled() == 0, 60, "every dispatch settled"
+            )
+            expected_orders = {f"chaos order {n:03d}" for n in range(CHAOS_COUNT)}
+            expected_alerts = {ids.alert_topic(device) for device in alert_trucks}
+            await wait_for(
+                pilot,
+                lambda: (
+                    set(orders.counts()) >= expected_orders
+                    and set(alerts.counts()) >= expected_alerts
+                ),
+                60,
+                "every order and alert at the independent consumers",
+            )
+            log = log_text(app)
+            queued = log.count("queued, sent when the link is up")
+            resends = app.dispatcher.resends
+            outcomes = dict(app.dispatcher.outcomes)
+    finally:
+        await asyncio.to_thread(orders.close)
+        await asyncio.to_thread(alerts.close)
+        killer.release.set()
+    order_counts, alert_counts = orders.counts(), alerts.counts()
+    lost = len(expected_orders - set(order_counts)) + len(expected_alerts - set(alert_counts))
+    duplicates = sum(n - 1 for n in order_counts.values()) + sum(
+        n - 1 for n in alert_counts.values()
+    )
+    print(  # the numbers for the report (pytest -s)
+        f"\nchaos: {killer.kills} kills, queued at HQ {queued}, lost {lost}, resends {resends}, "
+        f"duplicates at the consumers {duplicates}, outcomes {outcomes}, "
+        f"{time.monotonic() - started:.0f} s"
+    )
+    assert killer.kills == 6
+    assert queued > 0  # the outbox was needed: some were made while a link was down
+    assert lost == 0
+    assert sum(outcomes.values()) == 2 * CHAOS_COUNT
+    assert not {Stage.FAILED, Stage.EXPIRED} & set(outcomes)
+    # Every resend is in the log, marked, never hidden.
+    assert log.count("sending, resent (attempt") == resends

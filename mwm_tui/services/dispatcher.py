@@ -174,6 +174,10 @@ class Dispatcher:
             if d.stage is Stage.QUEUED and (kind is None or d.kind is kind)
         ]
 
+    def unsettled(self) -> int:
+        """Dispatches queued or sending."""
+        return len(self._open)
+
     def close(self) -> None:
         self._commit()
         self.store.close()
