@@ -192,7 +192,7 @@ def test_dispatcher_orders_the_selected_truck_and_quits(
         line = sim.wait_line("ORDER ", 20)
         assert line == f"ORDER {target}: Where are you heading to?", tmux.report(line)
         tmux.wait(
-            lambda s: "accepted by the broker (receipt)" in s,
+            lambda s: "accepted by the broker" in s,
             15,
             "the broker receipt on screen",
         )

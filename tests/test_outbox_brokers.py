@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from textual.pilot import Pilot
 
 from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
@@ -66,6 +67,13 @@ def feed(app: MwmApp, device_id: str) -> None:
     app.inbox.put(LocationReceived(Position(device_id, 48.85, 2.35)))
 
 
+async def choose(pilot: Pilot[None], app: MwmApp, device: str) -> None:
+    """Select ``device`` once it has a row (the session brokers hold other tests' trucks)."""
+    await wait_for(pilot, lambda: device in app.device_list.row_ids, 10, f"{device}'s row")
+    app.device_list.select(device)
+    assert app.device_list.selected == device
+
+
 def history_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     """``mwm-tui history`` as an operator runs it, with this test's $XDG_DATA_HOME."""
     return subprocess.run(
@@ -87,7 +95,7 @@ async def test_an_order_queued_while_stomp_is_down_expires_and_is_never_sent(
     app = make_app(settings)
     async with driven(app) as pilot:
         feed(app, device)
-        await wait_for(pilot, lambda: app.device_list.selected == device, 5, "the truck")
+        await choose(pilot, app, device)
         await pilot.press("o", *"too late", "enter")
         assert "queued, sent when the link is up" in composer_text(app)
         await wait_for(pilot, lambda: "expired, not sent" in composer_text(app), 10, "the expiry")
@@ -120,7 +128,7 @@ async def test_a_queued_order_survives_quitting_and_reaches_the_truck_once(
     first = make_app(settings)
     async with driven(first) as pilot:
         feed(first, device)
-        await wait_for(pilot, lambda: first.device_list.selected == device, 5, "the truck")
+        await choose(pilot, first, device)
         await wait_for(
             pilot, lambda: link_state(first, LinkName.STOMP) is LinkState.UP, 30, "STOMP up"
         )
@@ -186,12 +194,17 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         app.inbox.put(WillReceived(away))
         for step in range(3):
             app.inbox.put(LocationReceived(Position(here, 48.85 + step / 100, 2.35)))
-        await wait_for(pilot, lambda: len(app.device_list.row_ids) == 2, 5, "two rows")
+        await wait_for(
+            pilot,
+            lambda: {away, here} <= set(app.device_list.row_ids),
+            10,
+            "both trucks' rows",
+        )
         for name in LinkName:
             await wait_for(
                 pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
             )
-        app.device_list.select(away)
+        await choose(pilot, app, away)
         await pilot.press("o", *"Call HQ", "enter", "escape", "a")
         waits = "waits at the broker for the truck"
         await wait_for(
@@ -300,7 +313,12 @@ async def test_chaos_no_order_or_alert_is_lost_while_each_broker_is_killed_three
         async with driven(app) as pilot:
             for device in [order_truck, *alert_trucks]:
                 feed(app, device)
-            await wait_for(pilot, lambda: len(app.device_list.row_ids) == 201, 10, "the trucks")
+            await wait_for(
+                pilot,
+                lambda: len(app.device_list.row_ids) == CHAOS_COUNT + 1,
+                10,
+                "the trucks",
+            )
             for name in LinkName:
                 await wait_for(
                     pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
