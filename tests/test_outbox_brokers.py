@@ -256,6 +256,16 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         assert "accepted by the broker (PUBACK); the truck is online;" in shown, shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 5, "closed")
+    # The order did wait at the broker: the truck takes it on its return (and the shared
+    # broker's queue is left empty for other tests).
+    truck = QueueCounter(activemq.port, ids.order_destination(away))
+    try:
+        deadline = time.monotonic() + 10
+        while not truck.counts() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert truck.counts() == {"Call HQ": 1}
+    finally:
+        await asyncio.to_thread(truck.close)
 
 
 class BrokerKiller(threading.Thread):
