@@ -176,7 +176,8 @@ def test_hq_outage_makes_no_stale_or_offline_transition() -> None:
     changes = fleet.take_changes()
     assert {change.after for change in changes} == {UNKNOWN}
     assert len(changes) == 50  # one each, when HQ lost its links
-    assert changes[0] == StatusChange("truck-000", ONLINE, UNKNOWN, "HQ's STOMP and MQTT link down")
+    down = "HQ's STOMP and MQTT links down"
+    assert changes[0] == StatusChange("truck-000", ONLINE, UNKNOWN, down)
     assert fleet.counts() == {UNKNOWN: 50}
 
 

@@ -32,8 +32,8 @@ class LinkView:
     since: float
 
 
-def link_down_reason(link: str) -> str:
-    return f"HQ's {link} link down"
+def link_down_reason(links: list[str]) -> str:
+    return f"HQ's {' and '.join(links)} link{'s' if len(links) > 1 else ''} down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class StatusRule:
         if down:
             if current is DeviceStatus.STALE:
                 return current, ""
-            return DeviceStatus.UNKNOWN, link_down_reason(" and ".join(down))
+            return DeviceStatus.UNKNOWN, link_down_reason(down)
         heard_times = [heard for _name, _view, heard in channels if heard is not None]
         last = max(heard_times, default=known_at)
         # Silence counts from the newest message or from the newest return of a link it uses:
