@@ -176,3 +176,24 @@ async def test_log_focus_and_truck_filter_keys() -> None:
         assert app.focused is app.device_list
         await pilot.press("e")
         assert isinstance(app.focused, EventLog)
+
+
+async def test_a_retained_motion_is_shown_as_last_known_age_unknown() -> None:
+    app, monotonic, _wall = make_app()
+    async with driven(app, (120, 40)) as pilot:
+        app.inbox.put(MotionReceived("parked", Motion(0.1, 0.2, 0.3), retained=True))
+        await wait_for(pilot, lambda: "parked" in list_text(app), 5, "its row")
+        row = list_text(app).splitlines()[1]
+        assert re.match(r"\? unknown +parked +— +\? ", row), row
+        await wait_for(
+            pilot,
+            lambda: app.motion_panel.border_subtitle == "last known, age unknown",
+            3,
+            "the motion pane saying so",
+        )
+        monotonic.now += 1
+        app.inbox.put(MotionReceived("parked", Motion(0.1, 0.2, 0.3)))
+        await wait_for(pilot, lambda: "online" in list_text(app), 3, "online once heard live")
+        assert re.match(r"● online +parked +— +0s ", list_text(app).splitlines()[1])
+        await wait_for(pilot, lambda: not app.motion_panel.border_subtitle, 3, "no note")
+        assert "online" not in log_text(app)

@@ -85,7 +85,7 @@ KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("S", "sort_reverse", "Reverse", Scope.APP, "Reverse the list order", show=False),
     KeyAction("m", "focus_map", "Map", Scope.APP, "Give the map focus (arrows pan)", show=False),
     KeyAction("l", "focus_list", "List", Scope.APP, "Give the device list focus", show=False),
-    KeyAction("e", "focus_log", "Events", Scope.APP, "Give the event log focus (arrows scroll)"),
+    KeyAction("e", "focus_log", "Log", Scope.APP, "Give the event log focus (arrows scroll)"),
     KeyAction(
         "t",
         "log_truck",
