@@ -197,3 +197,17 @@ async def test_a_retained_motion_is_shown_as_last_known_age_unknown() -> None:
         assert re.match(r"● online +parked +— +0s ", list_text(app).splitlines()[1])
         await wait_for(pilot, lambda: not app.motion_panel.border_subtitle, 3, "no note")
         assert "online" not in log_text(app)
+
+
+async def test_wide_list_shows_the_age_by_the_devices_own_clock() -> None:
+    app, _monotonic, _wall = make_app()
+    async with driven(app, (200, 30)) as pilot:
+        fix = Position("clocked", 48.85, 2.35, raw_ts="2025-11-25T11:59:57Z")  # NOON - 3 s
+        app.inbox.put(LocationReceived(fix))
+        app.inbox.put(LocationReceived(Position("no-clock", 48.86, 2.35, raw_ts="soon")))
+        await wait_for(pilot, lambda: "no-clock" in list_text(app), 5, "two rows")
+        header, *rows = list_text(app).splitlines()
+        assert header.rstrip().endswith("dev ts"), header
+        by_id = {row.split()[2]: row.rstrip() for row in rows if row.strip()}
+        assert by_id["clocked"].endswith(" 3s"), by_id
+        assert by_id["no-clock"].endswith(" —"), by_id
