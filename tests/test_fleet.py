@@ -23,6 +23,7 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 
 ONLINE, STALE, OFFLINE = DeviceStatus.ONLINE, DeviceStatus.STALE, DeviceStatus.OFFLINE
+UNKNOWN = DeviceStatus.UNKNOWN
 
 
 class FakeClock:
@@ -242,27 +243,32 @@ def test_sweep_leaves_an_offline_device_offline(fleet: Fleet, clock: FakeClock) 
 # --- retained motion ----------------------------------------------------------------------
 
 
-def test_retained_motion_of_unknown_device_is_stale_not_online(fleet: Fleet) -> None:
+def test_retained_motion_of_unknown_device_is_unknown_not_online(fleet: Fleet) -> None:
     fleet.apply(MotionReceived("OLD", Motion(0.5, 0.6, 0.7), retained=True))
     device = fleet.devices["OLD"]
-    assert device.status is STALE
+    assert device.status is UNKNOWN
+    assert device.motion_is_retained
     assert device.last_seen is None and device.last_motion_at is None
     assert device.motion == Motion(0.5, 0.6, 0.7)
     assert device.pitch.values() == [0.5]
     # It never passed through online, so the log must not say it did.
-    assert fleet.take_changes() == [
-        StatusChange("OLD", None, STALE, "only a retained motion so far")
-    ]
+    assert fleet.take_changes() == [StatusChange("OLD", None, UNKNOWN, "last known, age unknown")]
 
 
-def test_retained_motion_only_device_never_turns_online_by_sweep(
+def test_retained_motion_only_device_goes_stale_then_offline_never_online(
     fleet: Fleet, clock: FakeClock
 ) -> None:
     fleet.apply_motion("OLD", still(), retained=True)
     fleet.take_changes()
-    clock.advance(1000)
+    clock.advance(15)
     fleet.sweep()
-    assert fleet.devices["OLD"].status is not ONLINE
+    clock.advance(105)
+    fleet.sweep()
+    assert fleet.devices["OLD"].status is OFFLINE
+    assert fleet.take_changes() == [
+        StatusChange("OLD", UNKNOWN, STALE, "silent for 15 s"),
+        StatusChange("OLD", STALE, OFFLINE, "silent for 120 s"),
+    ]
 
 
 def test_retained_then_live_motion_goes_online(fleet: Fleet, clock: FakeClock) -> None:
@@ -271,7 +277,9 @@ def test_retained_then_live_motion_goes_online(fleet: Fleet, clock: FakeClock) -
     fleet.apply_motion("OLD", still(1.0))
     assert fleet.devices["OLD"].status is ONLINE
     assert fleet.devices["OLD"].last_seen == clock.now
-    assert fleet.take_changes() == [StatusChange("OLD", STALE, ONLINE, "heard from again")]
+    assert not fleet.devices["OLD"].motion_is_retained
+    # Confirmed live, not "again": it was never known to be online or silent.
+    assert fleet.take_changes() == [StatusChange("OLD", UNKNOWN, ONLINE, "heard from")]
 
 
 def test_retained_motion_does_not_refresh_a_known_device(fleet: Fleet, clock: FakeClock) -> None:

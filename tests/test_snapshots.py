@@ -14,6 +14,8 @@ from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import (
     LinkName,
+    LinkState,
+    LinkStateChanged,
     LocationReceived,
     MessageRejected,
     MotionReceived,
@@ -78,3 +80,19 @@ def test_screen_at_80x24(snap_compare: SnapCompare) -> None:
 
 def test_screen_at_120x40(snap_compare: SnapCompare) -> None:
     assert snap_compare(still_app(), terminal_size=(120, 40), run_before=settled)
+
+
+async def hq_outage(pilot: Pilot[None]) -> None:
+    """The same fleet just after HQ lost both links (after they came up): unknown, not stale."""
+    app = pilot.app
+    assert isinstance(app, MwmApp)
+    await wait_for(pilot, lambda: len(app.fleet.devices) == len(FLEET), 5.0, "the fleet")
+    for name in LinkName:
+        app.inbox.put(LinkStateChanged(name, LinkState.DOWN, "connection lost", retry_in=9.0))
+    await wait_for(pilot, lambda: bool(app.status_bar.lost_at), 5.0, "the loss")
+    await settled(pilot)
+    await pilot.pause(1.2)  # the status bar's counts tick once a second
+
+
+def test_screen_during_hq_outage_at_120x40(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(), terminal_size=(120, 40), run_before=hq_outage)

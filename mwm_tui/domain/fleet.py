@@ -10,28 +10,26 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from .codecs import Motion, Position
 from .errors import RejectReason
 from .events import (
     Event,
     LinkName,
+    LinkState,
+    LinkStateChanged,
     LocationReceived,
     MessageRejected,
     MotionReceived,
     WillReceived,
 )
+from .freshness import AGE_UNKNOWN, DeviceStatus, LinkView, StatusRule
 from .ids import id_problem
 from .ring import FloatRing
 
 Clock = Callable[[], float]
 
-
-class DeviceStatus(StrEnum):
-    ONLINE = "online"
-    STALE = "stale"
-    OFFLINE = "offline"
+__all__ = ["Clock", "Device", "DeviceStatus", "Fleet", "StatusChange"]
 
 
 class Device:
@@ -40,6 +38,7 @@ class Device:
     __slots__ = (
         "address_problem",
         "device_id",
+        "known_at",
         "last_location_at",
         "last_motion_at",
         "location_count",
@@ -47,6 +46,7 @@ class Device:
         "motion_count",
         "pitch",
         "position",
+        "retained_at",
         "roll",
         "status",
         "status_reason",
@@ -55,8 +55,10 @@ class Device:
         "yaw",
     )
 
-    def __init__(self, device_id: str, history: int, trail: int) -> None:
+    def __init__(self, device_id: str, history: int, trail: int, known_at: float = 0.0) -> None:
         self.device_id = device_id
+        # When HQ first heard of it, by any message: a retained-only device's silence starts here.
+        self.known_at = known_at
         # Why orders and alerts cannot be addressed to this id, if they cannot.
         self.address_problem = id_problem(device_id)
         self.status = DeviceStatus.ONLINE
@@ -70,6 +72,8 @@ class Device:
         self.yaw = FloatRing(history)
         self.last_location_at: float | None = None
         self.last_motion_at: float | None = None
+        # When HQ last received a retained motion: a value of unknown age.
+        self.retained_at: float | None = None
         self.location_count = 0
         self.motion_count = 0
 
@@ -81,6 +85,13 @@ class Device:
         if self.last_motion_at is None:
             return self.last_location_at
         return max(self.last_location_at, self.last_motion_at)
+
+    @property
+    def motion_is_retained(self) -> bool:
+        """True when the motion shown came retained: last known, age unknown."""
+        return self.retained_at is not None and (
+            self.last_motion_at is None or self.retained_at > self.last_motion_at
+        )
 
     def trail(self) -> list[tuple[float, float]]:
         """Recent (lat, lng) fixes, oldest first."""
@@ -98,6 +109,8 @@ class StatusChange:
 
 
 class Fleet:
+    """Every device, its status by the rule in ``freshness``, and what HQ's links are doing."""
+
     def __init__(
         self,
         clock: Clock = time.monotonic,
@@ -106,8 +119,7 @@ class Fleet:
         history: int = 50,
         trail: int = 20,
     ) -> None:
-        if not 0 < stale_after < offline_after:
-            raise ValueError("need 0 < stale_after < offline_after")
+        self.rule = StatusRule(stale_after, offline_after)
         self.clock = clock
         self.stale_after = stale_after
         self.offline_after = offline_after
@@ -117,6 +129,9 @@ class Fleet:
         self.accepted: Counter[LinkName] = Counter()
         self.rejected: Counter[LinkName] = Counter()
         self.rejects_by_reason: Counter[RejectReason] = Counter()
+        # Links count as up until told otherwise, so a fleet fed by hand needs no link events.
+        now = clock()
+        self.links: dict[LinkName, LinkView] = {name: LinkView(True, now) for name in LinkName}
         # Bumped when a device is added or changes status: a sorted view must re-sort.
         self.version = 0
         # Bumped when a position or a status changes: what a map must redraw for.
@@ -134,6 +149,8 @@ class Fleet:
             self.apply_will(event.device_id)
         elif isinstance(event, MessageRejected):
             self.record_reject(event.link, event.reason)
+        elif isinstance(event, LinkStateChanged):
+            self.link_changed(event.link, event.state)
 
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -149,12 +166,13 @@ class Fleet:
         device.location_count += 1
         self.map_version += 1
         self.accepted[LinkName.STOMP] += 1
-        self._heard_from(device)
+        if device.status is not DeviceStatus.ONLINE:
+            self._heard(device, now)
 
     def apply_motion(self, device_id: str, motion: Motion, *, retained: bool = False) -> None:
         # A retained value may be old: it shows the motion but proves nothing about liveness.
         if retained:
-            device = self._device(device_id, DeviceStatus.STALE, "only a retained motion so far")
+            device = self._device(device_id, DeviceStatus.UNKNOWN, AGE_UNKNOWN)
         else:
             device = self._device(device_id)
         device.motion = motion
@@ -163,11 +181,16 @@ class Fleet:
         device.yaw.append(motion.yaw)
         device.motion_count += 1
         self.accepted[LinkName.MQTT] += 1
-        if not retained:
-            device.last_motion_at = self.clock()
-            self._heard_from(device)
+        now = self.clock()
+        if retained:
+            device.retained_at = now
+            return
+        device.last_motion_at = now
+        if device.status is not DeviceStatus.ONLINE:
+            self._heard(device, now)
 
     def apply_will(self, device_id: str) -> None:
+        # Believed even while another link is down: only a live MQTT link delivers a will.
         device = self._device(device_id, DeviceStatus.OFFLINE, "last will")
         self.accepted[LinkName.MQTT] += 1
         self._set_status(device, DeviceStatus.OFFLINE, "last will")
@@ -176,18 +199,23 @@ class Fleet:
         self.rejected[link] += 1
         self.rejects_by_reason[reason] += 1
 
+    def link_changed(self, link: LinkName, state: LinkState) -> None:
+        """HQ's link went up or down (connecting counts as down): re-judge every device."""
+        up = state is LinkState.UP
+        if self.links[link].up is up:
+            return
+        self.links[link] = LinkView(up, self.clock())
+        self.sweep()
+
+    def link_is_up(self, link: LinkName) -> bool:
+        return self.links[link].up
+
     def sweep(self) -> None:
-        """Mark devices silent for too long as stale, then offline."""
+        """Judge every device by the status rule: silent ones go stale, then offline."""
         now = self.clock()
         for device in self.devices.values():
-            seen = device.last_seen
-            if seen is None or device.status is DeviceStatus.OFFLINE:
-                continue
-            silent = now - seen
-            if silent >= self.offline_after:
-                self._set_status(device, DeviceStatus.OFFLINE, f"silent for {silent:.0f} s")
-            elif silent >= self.stale_after and device.status is DeviceStatus.ONLINE:
-                self._set_status(device, DeviceStatus.STALE, f"silent for {silent:.0f} s")
+            if device.status is not DeviceStatus.OFFLINE:
+                self._judge(device, now)
 
     def take_changes(self) -> list[StatusChange]:
         """Status changes since the last call, oldest first."""
@@ -211,7 +239,7 @@ class Fleet:
         device = self.devices.get(device_id)
         if device is None:
             # Born in its real status: a will or retained value must not log it as online.
-            device = Device(device_id, self.history, self.trail_length)
+            device = Device(device_id, self.history, self.trail_length, self.clock())
             device.status = status
             device.status_reason = reason
             self.devices[device_id] = device
@@ -220,9 +248,31 @@ class Fleet:
         self._dirty.add(device_id)
         return device
 
-    def _heard_from(self, device: Device) -> None:
-        if device.status is not DeviceStatus.ONLINE:
+    def _heard(self, device: Device, now: float) -> None:
+        """A live message from a device that was not online (rare, so off the hot path)."""
+        if device.status is DeviceStatus.OFFLINE:
+            # Only a live message ends offline, whatever made it offline.
             self._set_status(device, DeviceStatus.ONLINE, "heard from again")
+        self._judge(device, now)
+
+    def _judge(self, device: Device, now: float) -> None:
+        links = self.links
+        status, reason = self.rule.judge(
+            device.status,
+            now,
+            known_at=device.known_at,
+            fix_at=device.last_location_at,
+            motion_at=device.last_motion_at,
+            stomp=links[LinkName.STOMP] if device.location_count else None,
+            mqtt=links[LinkName.MQTT] if device.motion_count else None,
+        )
+        if status is not device.status:
+            if status is DeviceStatus.ONLINE and device.status is not DeviceStatus.UNKNOWN:
+                reason = "heard from again"
+            self._set_status(device, status, reason)
+        elif reason and reason != device.status_reason:
+            device.status_reason = reason  # why it is still unknown, say: no transition
+            self._dirty.add(device.device_id)
 
     def _set_status(self, device: Device, status: DeviceStatus, reason: str) -> None:
         if device.status is status:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
@@ -28,19 +27,16 @@ from mwm_tui.domain.events import (
     AlertOutcome,
     DeviceNotice,
     Event,
-    LinkName,
-    LinkState,
     LinkStateChanged,
     MessageRejected,
     OrderOutcome,
     QueueConsumers,
 )
-from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import gc_policy
-from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
@@ -56,7 +52,6 @@ DRAIN_BATCH = 2048
 LIST_INTERVAL = 1 / 3
 MAP_INTERVAL = 0.5
 MOTION_INTERVAL = 0.1
-NEW_DEVICE_LOG_LIMIT = 10
 REJECT_LOG_PER_SECOND = 5
 LINK_STOP_GRACE = 1.5
 
@@ -106,17 +101,15 @@ class MwmApp(App[None]):
             history_days=Settings.history_days,
             wall_clock=wall_clock,
         )
-        self._last_counts: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
-        self._last_rate_at = fleet.clock()
         self._rejects_logged_this_second = 0
         self._list_dirty = True
         self._map_version_drawn = -1
         self._motion_shown: tuple[str | None, int] = (None, -1)
         self.first_paint_at: float | None = None
         # The panes, held here so timers never look them up (a lookup fails during shutdown).
-        self.status_bar = StatusBar(demo=demo, id="status")
+        self.status_bar = StatusBar(demo=demo, wall_clock=wall_clock, id="status")
         self.filter_input = FilterInput(placeholder="filter: id or status", id="filter")
-        self.device_list = DeviceList(fleet, id="devices")
+        self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
         self.motion_panel = MotionPanel(fleet, id="motion")
@@ -202,7 +195,7 @@ class MwmApp(App[None]):
                 break
         changes = fleet.take_changes()
         self.dispatcher.record_changes(changes)
-        self._log_changes(changes)
+        self.event_log.log_changes(changes)
         self.dispatcher.tick()
         self._show_dispatches()
         if fleet.take_dirty():
@@ -232,49 +225,14 @@ class MwmApp(App[None]):
             self.fleet.apply(event)
 
     def _link_changed(self, event: LinkStateChanged) -> None:
+        self.fleet.link_changed(event.link, event.state)
         self.status_bar.link_changed(event)
-        text = f"{event.link} link {event.state}"
-        if event.detail:
-            text += f": {literal(event.detail, 100)}"
-        if event.retry_in is not None:
-            text += f"; retrying in {event.retry_in:.0f} s"
-        style = {LinkState.UP: "green", LinkState.DOWN: "red"}.get(event.state, "")
-        self.event_log.add(text, style)
-
-    def _log_changes(self, changes: Iterable[StatusChange]) -> None:
-        new = 0
-        for change in changes:
-            if change.before is None:
-                new += 1
-                if new <= NEW_DEVICE_LOG_LIMIT:
-                    self.event_log.add(f"new device {literal(change.device_id, 40)}", "dim")
-                continue
-            line = Text(f"{STATUS_GLYPH[change.after]} ", style=STATUS_STYLE[change.after])
-            line.append(f"{literal(change.device_id, 40)} is {change.after}")
-            if change.after is DeviceStatus.OFFLINE:
-                line.append(f" ({change.reason})", style="bold")
-            elif change.reason:
-                line.append(f" ({change.reason})", style="dim")
-            self.event_log.add(line)
-        if new > NEW_DEVICE_LOG_LIMIT:
-            self.event_log.add(f"… and {new - NEW_DEVICE_LOG_LIMIT} more new devices", "dim")
+        self.event_log.link_changed(event)
 
     def _every_second(self) -> None:
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
-        now = self.fleet.clock()
-        elapsed = now - self._last_rate_at
-        status = self.status_bar
-        if elapsed > 0:
-            for name in LinkName:
-                total = self.fleet.accepted[name] + self.fleet.rejected[name]
-                status.rates[name] = (total - self._last_counts[name]) / elapsed
-                self._last_counts[name] = total
-            self._last_rate_at = now
-        counts = self.fleet.counts()
-        status.counts = {state: counts.get(state, 0) for state in DeviceStatus}
-        status.coalesced = self.inbox.stats().coalesced
-        status.refresh()
+        self.status_bar.tick(self.fleet, self.inbox.stats().coalesced)
         self.reject_summary.update_counts(self.fleet.rejects_by_reason)
         self._list_dirty = True  # ages keep ticking
 
@@ -371,6 +329,8 @@ class MwmApp(App[None]):
             return isinstance(focused, PositionMap)
         if scope is Scope.FILTER:
             return isinstance(focused, FilterInput)
+        if scope is Scope.LOG:
+            return isinstance(focused, EventLog)
         return isinstance(focused, OrderInput)
 
     def action_compose(self) -> None:
@@ -390,6 +350,24 @@ class MwmApp(App[None]):
 
     def action_focus_map(self) -> None:
         self._focus_now(self.position_map)
+
+    def action_focus_log(self) -> None:
+        self._focus_now(self.event_log)
+
+    def action_log_truck(self) -> None:
+        """Show only the selected truck's lines in the log, and give the log focus."""
+        if self.device_list.selected is None:
+            self.notify("Select a device first to see its events.", severity="warning")
+            return
+        self.event_log.filter_to(self.device_list.selected)
+        self._focus_now(self.event_log)
+
+    def action_log_all(self) -> None:
+        """Esc in the log: every line again, or back to the list when nothing is filtered."""
+        if self.event_log.device_filter is None:
+            self._focus_now(self.device_list)
+        else:
+            self.event_log.filter_to(None)
 
     def action_cursor_down(self) -> None:
         self.device_list.action_cursor_down()

@@ -12,11 +12,13 @@ STATUS_GLYPH = {
     DeviceStatus.ONLINE: "●",
     DeviceStatus.STALE: "◐",
     DeviceStatus.OFFLINE: "✕",
+    DeviceStatus.UNKNOWN: "?",
 }
 STATUS_STYLE = {
     DeviceStatus.ONLINE: "green",
     DeviceStatus.STALE: "yellow",
     DeviceStatus.OFFLINE: "bold red",
+    DeviceStatus.UNKNOWN: "magenta",
 }
 
 
@@ -32,6 +34,11 @@ def age(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600:.0f}h"
     return f"{seconds // 86400:.0f}d"
+
+
+def age_since(now: float, then: float | None) -> str:
+    """``age`` of a clock time; ``—`` when there is none."""
+    return age(None if then is None else now - then)
 
 
 def degrees(radians: float | None) -> str:

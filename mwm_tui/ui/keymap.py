@@ -18,6 +18,7 @@ class Scope(StrEnum):
     LIST = "Device list"
     MAP = "Map (when focused)"
     FILTER = "Filter field"
+    LOG = "Event log (when focused)"
     COMPOSER = "Composer"
     DETAIL = "Truck details"
 
@@ -92,6 +93,14 @@ KEYMAP: tuple[KeyAction, ...] = (
         Scope.LIST,
         "Show the selected truck: ages, status history, orders and alerts, trail",
     ),
+    KeyAction("e", "focus_log", "Log", Scope.APP, "Give the event log focus (arrows scroll)"),
+    KeyAction(
+        "t",
+        "log_truck",
+        "Truck log",
+        Scope.APP,
+        "Show only the selected truck's lines in the event log",
+    ),
     KeyAction("j,down", "cursor_down", "Down", Scope.LIST, "Select the next device", show=False),
     KeyAction("k,up", "cursor_up", "Up", Scope.LIST, "Select the previous device", show=False),
     KeyAction(
@@ -138,6 +147,14 @@ KEYMAP: tuple[KeyAction, ...] = (
     ),
     KeyAction(
         "escape", "clear_filter", "Clear", Scope.FILTER, "Clear the filter", in_palette=False
+    ),
+    KeyAction(
+        "escape",
+        "log_all",
+        "All events",
+        Scope.LOG,
+        "Show every line again; Esc once more goes back to the list",
+        in_palette=False,
     ),
     KeyAction(
         "enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False, bound=False

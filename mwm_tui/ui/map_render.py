@@ -48,10 +48,11 @@ _STATUS_LOOK: Final[dict[str, tuple[str, int]]] = {
     "online": ("●", 10),
     "stale": ("▲", 11),
     "offline": ("✕", 9),
+    "unknown": ("?", 13),
 }
-_UNKNOWN_LOOK: Final = ("?", 13)
+_UNKNOWN_LOOK: Final = _STATUS_LOOK["unknown"]
 # Problems are drawn last so that they win a cell shared with a healthy truck.
-_DRAW_ORDER: Final = ("online", "stale", "offline")
+_DRAW_ORDER: Final = ("online", "unknown", "stale", "offline")
 
 _THEME: Final = "mwm-map"
 _TICK_STEPS: Final = (
@@ -74,7 +75,7 @@ class Marker:
     device_id: str  # display text already made safe by the caller (no control chars)
     lon: float
     lat: float
-    status: str  # "online" | "stale" | "offline"
+    status: str  # "online" | "stale" | "offline" | "unknown"
     selected: bool = False
 
 

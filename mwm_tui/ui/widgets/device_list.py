@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,11 +17,17 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.fleet import Device, DeviceStatus, Fleet
 from mwm_tui.domain.text import literal
-from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, degrees, sparkline
+from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
 
-_STATUS_RANK = {DeviceStatus.OFFLINE: 0, DeviceStatus.STALE: 1, DeviceStatus.ONLINE: 2}
+_STATUS_RANK = {
+    DeviceStatus.OFFLINE: 0,
+    DeviceStatus.STALE: 1,
+    DeviceStatus.UNKNOWN: 2,
+    DeviceStatus.ONLINE: 3,
+}
 _HEADER = Style(bold=True, underline=True)
 _CURSOR_FOCUSED = Style(reverse=True, bold=True)
 _CURSOR = Style(bgcolor="grey30")
@@ -46,14 +53,18 @@ class _Column:
 _COLUMNS: tuple[_Column, ...] = (
     _Column("status", 9),
     _Column("id", 10),
-    _Column("seen", 5, right=True),
-    _Column("lat", 9, right=True),
-    _Column("lng", 10, right=True),
+    _Column("fix", 3, right=True),
+    _Column("mot", 3, right=True),
+    _Column("lat", 8, right=True),
+    _Column("lng", 9, right=True),
     _Column("pitch", 5, right=True),
     _Column("roll", 5, right=True),
     _Column("yaw", 5, right=True),
     _Column("motion", 10),
+    _Column("dev ts", 6, right=True),
 )
+# The motion column of a device whose only motion came retained: last known, age unknown.
+RETAINED_AGE = "?"
 _ID_MIN = 12
 _ID_MAX = 36  # a UUID, the book's device ids
 
@@ -92,7 +103,10 @@ def _sort_key(key: SortKey, now: float) -> Callable[[Device], tuple[float | str,
     if key is SortKey.ID:
         return lambda d: (d.device_id,)
     if key is SortKey.AGE:
-        return lambda d: (now - d.last_seen if d.last_seen is not None else float("inf"),)
+        return lambda d: (
+            now - d.last_location_at if d.last_location_at is not None else float("inf"),
+            d.device_id,
+        )
     if key is SortKey.LAT:
         return lambda d: (d.position.lat if d.position else float("inf"), d.device_id)
     return lambda d: (d.position.lng if d.position else float("inf"), d.device_id)
@@ -106,9 +120,16 @@ class DeviceList(ScrollView, can_focus=True):
             super().__init__()
             self.device_id = device_id
 
-    def __init__(self, fleet: Fleet, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._fleet = fleet
+        self._wall_clock = wall_clock
         self._rows: list[str] = []
         self._selected: str | None = None
         self.sort_key = SortKey.STATUS
@@ -258,7 +279,7 @@ class DeviceList(ScrollView, can_focus=True):
         sorted_title = {
             SortKey.STATUS: "status",
             SortKey.ID: "id",
-            SortKey.AGE: "seen",
+            SortKey.AGE: "fix",
             SortKey.LAT: "lat",
             SortKey.LNG: "lng",
         }[self.sort_key]
@@ -282,9 +303,15 @@ class DeviceList(ScrollView, can_focus=True):
                 style = _STATUS[device.status]
             elif title == "id":
                 text = literal(device.device_id)
-            elif title == "seen":
-                seen = device.last_seen
-                text = age(None if seen is None else now - seen)
+            elif title == "fix":
+                text = age_since(now, device.last_location_at)
+            elif title == "mot":
+                if device.motion_is_retained:
+                    text, style = RETAINED_AGE, _DIM
+                else:
+                    text = age_since(now, device.last_motion_at)
+            elif title == "dev ts":
+                text = self._device_clock_age(position)
             elif title == "lat":
                 text = f"{position.lat:.4f}" if position else "—"
             elif title == "lng":
@@ -299,3 +326,12 @@ class DeviceList(ScrollView, can_focus=True):
             segments.append(Segment(_fit(text, column.width), style))
             segments.append(Segment(" "))
         return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)
+
+    def _device_clock_age(self, position: Position | None) -> str:
+        """Age of the newest fix by the device's own ``ts`` (HQ's wall clock); ``—`` unread."""
+        stamp = position.ts if position is not None else None
+        if stamp is None:
+            return "—"
+        if stamp.tzinfo is None:
+            return "?"
+        return age(self._wall_clock() - stamp.timestamp())

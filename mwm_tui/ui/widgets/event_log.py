@@ -1,35 +1,202 @@
-"""The event log and the running summary of rejected messages."""
+"""The event log and the running summary of rejected messages.
+
+The log must read during an incident: many status changes in one drain are one line, a link's
+retries are not logged one by one (the status bar counts them), and the log can be filtered to
+one truck.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import RichLog
 
 from mwm_tui.domain.errors import RejectReason
+from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
+from mwm_tui.domain.fleet import DeviceStatus, StatusChange
+from mwm_tui.domain.text import literal
+from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
+
+MAX_ENTRIES = 2000
+NEW_DEVICE_LOG_LIMIT = 10
+# More changes to one status than this in one drain make one line naming the first few.
+SINGLE_LINES_UP_TO = 3
+IDS_NAMED = 3
+_WENT = {
+    DeviceStatus.ONLINE: "are online again",
+    DeviceStatus.STALE: "went stale",
+    DeviceStatus.OFFLINE: "went offline",
+    DeviceStatus.UNKNOWN: "are unknown",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One entry: the text shown, and the devices it is about (what a truck filter matches)."""
+
+    text: Text | str
+    style: str = ""
+    devices: frozenset[str] = field(default_factory=frozenset)
+
+
+def _named(device_ids: list[str]) -> str:
+    shown = ", ".join(literal(device_id, 40) for device_id in device_ids[:IDS_NAMED])
+    more = len(device_ids) - IDS_NAMED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def status_lines(changes: Iterable[StatusChange]) -> list[LogLine]:
+    """The log's account of one drain's status changes: a line each, or one per status.
+
+    Leaving unknown for online is not logged: it is HQ learning again, not news about a truck.
+    """
+    new: list[str] = []
+    by_status: dict[DeviceStatus, list[StatusChange]] = {}
+    for change in changes:
+        if change.before is None:
+            new.append(change.device_id)
+        elif not (change.before is DeviceStatus.UNKNOWN and change.after is DeviceStatus.ONLINE):
+            by_status.setdefault(change.after, []).append(change)
+    lines = [
+        LogLine(f"new device {literal(device_id, 40)}", "dim", frozenset((device_id,)))
+        for device_id in new[:NEW_DEVICE_LOG_LIMIT]
+    ]
+    if len(new) > NEW_DEVICE_LOG_LIMIT:
+        rest = new[NEW_DEVICE_LOG_LIMIT:]
+        lines.append(LogLine(f"… and {len(rest)} more new devices", "dim", frozenset(rest)))
+    for status, group in by_status.items():
+        if len(group) <= SINGLE_LINES_UP_TO:
+            lines.extend(_one_change(change) for change in group)
+        else:
+            lines.append(_many_changes(status, group))
+    return lines
+
+
+def _one_change(change: StatusChange) -> LogLine:
+    line = Text(f"{STATUS_GLYPH[change.after]} ", style=STATUS_STYLE[change.after])
+    line.append(f"{literal(change.device_id, 40)} is {change.after}")
+    if change.reason:
+        bold = change.after is DeviceStatus.OFFLINE
+        line.append(f" ({change.reason})", style="bold" if bold else "dim")
+    return LogLine(line, devices=frozenset((change.device_id,)))
+
+
+def _many_changes(status: DeviceStatus, group: list[StatusChange]) -> LogLine:
+    ids = [change.device_id for change in group]
+    reasons = Counter(change.reason for change in group)
+    line = Text(f"{STATUS_GLYPH[status]} ", style=STATUS_STYLE[status])
+    line.append(f"{len(group)} trucks {_WENT[status]}", style="bold")
+    reason, count = reasons.most_common(1)[0]
+    if reason and count == len(group):
+        line.append(f" ({reason})", style="dim")
+    line.append(f": {_named(ids)}")
+    return LogLine(line, devices=frozenset(ids))
+
+
+@dataclass
+class _Outage:
+    lost_at: float  # wall clock
+    attempts: int = 0
+
+
+class LinkJournal:
+    """Turns a link's state changes into log lines: its first loss and its return, no retries."""
+
+    def __init__(self) -> None:
+        self.outages: dict[LinkName, _Outage] = {}
+        self._was_up: set[LinkName] = set()
+
+    def line(self, event: LinkStateChanged, wall_now: float) -> LogLine | None:
+        name = event.link
+        outage = self.outages.get(name)
+        detail = f": {literal(event.detail, 100)}" if event.detail else ""
+        if event.state is LinkState.UP:
+            self._was_up.add(name)
+            if outage is None:
+                return LogLine(f"▲ {name} link up{detail}", "green")
+            del self.outages[name]
+            down_for = max(wall_now - outage.lost_at, 0.0)
+            tries = f", {outage.attempts} retries" if outage.attempts else ""
+            return LogLine(f"▲ {name} link up again after {down_for:.0f} s{tries}{detail}", "green")
+        if outage is not None:
+            if event.state is LinkState.DOWN:
+                outage.attempts += 1
+            return None
+        if event.state is LinkState.CONNECTING and name not in self._was_up:
+            return None  # the first connection: on_mount says where it connects to
+        self.outages[name] = _Outage(wall_now)
+        text = f"▼ {name} link down{detail}"
+        if event.retry_in is not None:
+            text += f"; retrying in {event.retry_in:.0f} s (retries on the status bar)"
+        return LogLine(text, "red")
+
+
+def _mentions(device_id: str) -> re.Pattern[str]:
+    """A shown id as a whole word, for lines that carry no device set."""
+    shown = re.escape(literal(device_id, 40))
+    return re.compile(rf"(?<![\w.-]){shown}(?![\w.-])")
 
 
 class EventLog(RichLog):
-    """Append-only, bounded; every line is a Text, so nothing from the network is markup."""
+    """Bounded; every line is a Text, so nothing from the network is markup."""
 
     def __init__(self, wall_clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(
-            id=id, max_lines=2000, min_width=20, wrap=True, markup=False, highlight=False
+            id=id, max_lines=MAX_ENTRIES, min_width=20, wrap=True, markup=False, highlight=False
         )
         self._wall_clock = wall_clock
         # The entries as plain text, unwrapped, for whoever reads the log rather than looks at it.
-        self.entries: deque[str] = deque(maxlen=2000)
+        self.entries: deque[str] = deque(maxlen=MAX_ENTRIES)
+        self._lines: deque[tuple[Text, frozenset[str]]] = deque(maxlen=MAX_ENTRIES)
+        self.links = LinkJournal()
+        self.device_filter: str | None = None
+        self._mention: re.Pattern[str] | None = None
 
-    def add(self, message: str | Text, style: str = "") -> None:
+    def add(self, message: str | Text, style: str = "", *, devices: Iterable[str] = ()) -> None:
         stamp = time.strftime("%H:%M:%S ", time.localtime(self._wall_clock()))
         line = Text(stamp, style="dim")
         line.append(message if isinstance(message, Text) else Text(message, style=style))
+        about = frozenset(devices)
         self.entries.append(line.plain)
-        self.write(line)
+        self._lines.append((line, about))
+        if self._shows(line, about):
+            self.write(line)
+
+    def add_line(self, line: LogLine) -> None:
+        self.add(line.text, line.style, devices=line.devices)
+
+    def log_changes(self, changes: Iterable[StatusChange]) -> None:
+        for line in status_lines(changes):
+            self.add_line(line)
+
+    def link_changed(self, event: LinkStateChanged) -> None:
+        line = self.links.line(event, self._wall_clock())
+        if line is not None:
+            self.add_line(line)
+
+    def filter_to(self, device_id: str | None) -> None:
+        """Show only the lines about ``device_id`` (None: every line)."""
+        self.device_filter = device_id
+        self._mention = _mentions(device_id) if device_id is not None else None
+        self.clear()
+        for line, about in self._lines:
+            if self._shows(line, about):
+                self.write(line)
+        self.border_subtitle = f"only {literal(device_id, 40)} · Esc: all" if device_id else ""
+
+    def _shows(self, line: Text, about: frozenset[str]) -> bool:
+        wanted = self.device_filter
+        if wanted is None:
+            return True
+        if about:
+            return wanted in about
+        return self._mention is not None and self._mention.search(line.plain) is not None
 
 
 class RejectSummary(Widget):

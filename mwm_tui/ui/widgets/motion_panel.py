@@ -24,6 +24,7 @@ class MotionPanel(Widget):
 
     def show(self, device_id: str | None) -> None:
         self.device_id = device_id
+        self.border_subtitle = ""
         # A Text, not a str: a str title is parsed as markup, and the id comes from the network.
         self.border_title = Text(f"motion · {literal(device_id, 40)}") if device_id else "motion"
         self.refresh()
@@ -34,6 +35,8 @@ class MotionPanel(Widget):
             return Text("Select a device to see its motion.", style="dim")
         if device.motion is None:
             return Text("No motion from this device yet (MQTT).", style="dim")
+        # Same value as before is no change, so this cannot loop.
+        self.border_subtitle = "last known, age unknown" if device.motion_is_retained else ""
         width = max(self.size.width - 15, 4)
         text = Text(no_wrap=True, overflow="crop")
         for index, (name, colour) in enumerate(SERIES):

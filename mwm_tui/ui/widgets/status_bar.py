@@ -1,14 +1,19 @@
-"""One line: both links' health, message rates, device counts, and DEMO when it is the demo."""
+"""One line: both links' health, message rates, device counts, and DEMO when it is the demo.
+
+When a link is lost the bar says since when and what that means for the data shown; when the
+line is too narrow, link details go first so that the fleet counts stay visible.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widget import Widget
 
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
-from mwm_tui.domain.fleet import DeviceStatus
+from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 
@@ -17,12 +22,23 @@ _STATE_LOOK = {
     LinkState.CONNECTING: ("◌ connecting", "yellow"),
     LinkState.DOWN: ("▼ down", "bold red"),
 }
+# What a lost link freezes on screen.
+_AS_OF = {LinkName.STOMP: "positions", LinkName.MQTT: "motion"}
+# From most to least said about a lost link.
+_DETAIL_LEVELS = 4
 
 
 class StatusBar(Widget):
-    def __init__(self, *, demo: bool, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        demo: bool,
+        wall_clock: Callable[[], float] = time.time,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.demo = demo
+        self._wall_clock = wall_clock
         self.links: dict[LinkName, LinkStateChanged] = {
             name: LinkStateChanged(name, LinkState.CONNECTING) for name in LinkName
         }
@@ -31,40 +47,112 @@ class StatusBar(Widget):
         self.coalesced = 0
         # When each link's retry falls due (monotonic), so the countdown keeps ticking.
         self.retry_at: dict[LinkName, float] = {}
+        # When each link was lost (wall clock) and how many attempts failed since; while lost.
+        self.lost_at: dict[LinkName, float] = {}
+        self.attempts: dict[LinkName, int] = {}
+        self._last_totals: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
+        self._last_tick_at: float | None = None
+
+    def tick(self, fleet: Fleet, coalesced: int) -> None:
+        """Once a second: message rates since the last tick, device counts, coalesced events."""
+        now = fleet.clock()
+        elapsed = now - self._last_tick_at if self._last_tick_at is not None else 0.0
+        for name in LinkName:
+            total = fleet.accepted[name] + fleet.rejected[name]
+            if elapsed > 0:
+                self.rates[name] = (total - self._last_totals[name]) / elapsed
+            self._last_totals[name] = total
+        self._last_tick_at = now
+        counts = fleet.counts()
+        self.counts = {status: counts.get(status, 0) for status in DeviceStatus}
+        self.coalesced = coalesced
+        self.refresh()
 
     def link_changed(self, event: LinkStateChanged) -> None:
+        before = self.links[event.link].state
         self.links[event.link] = event
         if event.retry_in is None:
             self.retry_at.pop(event.link, None)
         else:
             self.retry_at[event.link] = time.monotonic() + event.retry_in
+        if event.state is LinkState.UP:
+            self.lost_at.pop(event.link, None)
+            self.attempts.pop(event.link, None)
+        elif before is LinkState.UP:
+            self.lost_at[event.link] = self._wall_clock()
+        if event.state is LinkState.DOWN:
+            self.attempts[event.link] = self.attempts.get(event.link, 0) + 1
         self.refresh()
 
     def render(self) -> Text:
+        width = self.size.width
+        for level in range(_DETAIL_LEVELS):
+            text = self._line(level)
+            if width <= 0 or text.cell_len <= width:
+                return text
+        return text
+
+    def _line(self, level: int) -> Text:
+        """The whole bar; ``level`` 0 says everything, each higher level a little less."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.demo:
             text.append(" DEMO ", style="bold black on yellow")
             text.append(" ")
-        for name in LinkName:
-            state = self.links[name]
-            label, style = _STATE_LOOK[state.state]
-            text.append(f"{name} ", style="bold")
-            text.append(label, style=style)
-            if state.state is LinkState.UP:
-                text.append(f" {self.rates[name]:.0f}/s")
-            elif state.state is LinkState.DOWN:
-                if name in self.retry_at:
-                    remaining = max(self.retry_at[name] - time.monotonic(), 0.0)
-                    text.append(f", retry in {remaining:.0f} s")
-                if state.detail:
-                    text.append(f" ({literal(state.detail, 40)})", style="dim")
+        if level == 2 and len(self.lost_at) == len(LinkName):
+            self._both_lost(text)
             text.append(" │ ", style="dim")
-        for status in DeviceStatus:
+        else:
+            for name in LinkName:
+                self._link(text, name, level)
+                text.append(" │ ", style="dim")
+        shown = [s for s in DeviceStatus if s is not DeviceStatus.UNKNOWN or self.counts[s]]
+        for index, status in enumerate(shown):
+            if index:
+                text.append("  ")
             text.append(
                 f"{STATUS_GLYPH[status]} {self.counts[status]} {status.value}",
                 style=STATUS_STYLE[status],
             )
-            text.append("  ")
         if self.coalesced:
-            text.append(f"│  coalesced {self.coalesced}", style="yellow")
+            text.append(f"  │  coalesced {self.coalesced}", style="yellow")
         return text
+
+    def _both_lost(self, text: Text) -> None:
+        """``HQ lost STOMP and MQTT 12:03:41, positions and motion as of then``, in one."""
+        stamps = {
+            name: time.strftime("%H:%M:%S", time.localtime(self.lost_at[name])) for name in LinkName
+        }
+        if len(set(stamps.values())) == 1:
+            when = f"{' and '.join(LinkName)} {stamps[LinkName.STOMP]}"
+        else:
+            when = ", ".join(f"{name} {stamp}" for name, stamp in stamps.items())
+        text.append(f"▼ HQ lost {when}", style="bold red")
+        text.append(f", {' and '.join(_AS_OF.values())} as of then")
+
+    def _link(self, text: Text, name: LinkName, level: int) -> None:
+        state = self.links[name]
+        text.append(f"{name} ", style="bold")
+        lost = self.lost_at.get(name)
+        if lost is not None:
+            stamp = time.strftime("%H:%M:%S", time.localtime(lost))
+            text.append(f"▼ lost {stamp}", style="bold red")
+            if level <= 2:
+                text.append(f", {_AS_OF[name]} as of then")
+        else:
+            label, style = _STATE_LOOK[state.state]
+            text.append(label, style=style)
+            if state.state is LinkState.UP:
+                text.append(f" {self.rates[name]:.0f}/s")
+        if state.state is LinkState.UP:
+            return
+        if level <= 1:
+            if state.state is LinkState.CONNECTING and lost is not None:
+                text.append(", reconnecting")
+            elif name in self.retry_at:
+                remaining = max(self.retry_at[name] - time.monotonic(), 0.0)
+                text.append(f", retry in {remaining:.0f} s")
+            attempts = self.attempts.get(name, 0)
+            if attempts > 1:
+                text.append(f", {attempts} tries")
+        if level == 0 and state.detail and state.state is LinkState.DOWN:
+            text.append(f" ({literal(state.detail, 40)})", style="dim")
