@@ -507,6 +507,10 @@ class MwmApp(App[None]):
     def action_sort_reverse(self) -> None:
         self.device_list.reverse_sort()
 
+    def action_reconnect(self) -> None:
+        for link in (self.stomp_link, self.mqtt_link):
+            link.reconnect_now()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -529,8 +533,8 @@ def links_for(settings: Settings) -> LinkFactory:
             fleet = DemoFleet(settings.devices, seed=settings.seed)
             return DemoStompLink(fleet, sink), DemoMqttLink(fleet, sink)
         return (
-            StompLink(settings.stomp_target(), sink, client_id=settings.client_id),
-            MqttLink(settings.mqtt_target(), sink, client_id=settings.client_id),
+            StompLink(settings.stomp_targets(), sink, client_id=settings.client_id),
+            MqttLink(settings.mqtt_targets(), sink, client_id=settings.client_id),
         )
 
     return build

@@ -31,9 +31,11 @@ HOST = "127.0.0.1"
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
 ACTIVEMQ_JAR = ACTIVEMQ_HOME / "bin" / "activemq.jar"
 MQTT_CLIENT_JAR = Path("/usr/share/java/mqtt-client.jar")
+# What ActiveMQ needs to hand advisory messages to STOMP subscribers (as JSON).
+ADVISORY_JARS = (Path("/usr/share/java/xstream.jar"), Path("/usr/share/java/jettison.jar"))
 INSTALL_HINT = (
     "run `make test` (or `scripts/bootstrap`) to install the Debian packages "
-    "mosquitto, activemq and libmqtt-client-java"
+    "mosquitto, activemq, libmqtt-client-java, libxstream-java and libjettison-java"
 )
 # Ports the brokers must never take: the protocols' defaults, which a real broker may hold.
 RESERVED_PORTS = frozenset({1883, 8883, 61613, 61614, 61616})
@@ -138,13 +140,24 @@ def stomp_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
         return reply
 
 
-def mqtt_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+def mqtt_handshake(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
     """Send an MQTT 3.1.1 CONNECT packet and return the CONNACK; raise unless it accepts."""
     deadline = time.monotonic() + timeout
     client_id = f"mwm-probe-{os.getpid()}-{random.randrange(1 << 30)}".encode()
-    # Protocol name, level 4 (3.1.1), flags: clean session, keepalive 10 s.
-    variable_header = b"\x00\x04MQTT\x04\x02\x00\x0a"
+    # Protocol name, level 4 (3.1.1), flags: clean session (+ user, password), keepalive 10 s.
+    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    variable_header = b"\x00\x04MQTT\x04" + bytes([flags]) + b"\x00\x0a"
     payload = struct.pack(">H", len(client_id)) + client_id
+    for field in (username, password):
+        if field is not None:
+            payload += struct.pack(">H", len(field.encode())) + field.encode()
     body = variable_header + payload
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(bytes([0x10, len(body)]) + body)
@@ -393,11 +406,24 @@ class Broker:
 
 
 class Mosquitto(Broker):
-    """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``."""
+    """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``.
+
+    With ``users`` ({name: password}) it refuses anonymous clients and wrong passwords.
+    """
 
     scheme = "mqtt"
     name = "mosquitto"
     startup_timeout = 15.0
+
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | str | None = None,
+        *,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(port, workdir)
+        self._users = dict(users or {})
 
     @staticmethod
     def binary() -> str:
@@ -416,10 +442,34 @@ class Mosquitto(Broker):
     def _check_installed(self) -> None:
         self.binary()
 
+    @property
+    def password_file(self) -> Path:
+        return self._workdir / "passwords"
+
+    def _write_passwords(self) -> None:
+        self.password_file.unlink(missing_ok=True)
+        tool = shutil.which("mosquitto_passwd")
+        if tool is None:
+            raise BrokerNotInstalledError(f"`mosquitto_passwd` not found: {INSTALL_HINT}")
+        for user, password in self._users.items():
+            create = [] if self.password_file.exists() else ["-c"]
+            subprocess.run(
+                [tool, *create, "-b", str(self.password_file), user, password],
+                check=True,
+                capture_output=True,
+            )
+
     def _write_config(self) -> None:
+        if self._users:
+            self._write_passwords()
+        access = (
+            ["allow_anonymous false", f"password_file {self.password_file}"]
+            if self._users
+            else ["allow_anonymous true"]
+        )
         lines = [
             f"listener {self._port} {HOST}",
-            "allow_anonymous true",
+            *access,
             "persistence false",
             "log_dest stdout",
             "log_type error",
@@ -438,7 +488,8 @@ class Mosquitto(Broker):
         return [self.binary(), "-c", str(self.config_file)]
 
     def _handshake(self, timeout: float) -> None:
-        mqtt_handshake(self._port, timeout=timeout)
+        user, password = next(iter(self._users.items()), (None, None))
+        mqtt_handshake(self._port, timeout=timeout, username=user, password=password)
 
 
 class ActiveMQ(Broker):
@@ -456,8 +507,15 @@ class ActiveMQ(Broker):
         *,
         mqtt: bool = False,
         mqtt_port: int | None = None,
+        advisories: bool = False,
     ) -> None:
+        """``advisories``: put XStream and Jettison on its classpath, so it can hand advisory
+        messages to STOMP subscribers (Debian's ActiveMQ cannot without them)."""
         super().__init__(port, workdir)
+        self._advisory_jars = ADVISORY_JARS if advisories else ()
+        missing = [str(jar) for jar in self._advisory_jars if not jar.is_file()]
+        if missing:
+            raise BrokerNotInstalledError(f"{', '.join(missing)} missing: {INSTALL_HINT}")
         if mqtt and not MQTT_CLIENT_JAR.is_file():
             raise BrokerNotInstalledError(
                 f"{MQTT_CLIENT_JAR} missing, ActiveMQ cannot serve MQTT: {INSTALL_HINT}"
@@ -513,12 +571,14 @@ class ActiveMQ(Broker):
             f'<transportConnector name="stomp" '
             f'uri="stomp://{HOST}:{self._port}?transport.hbGracePeriodMultiplier=1.5"/>'
         ]
-        if self._mqtt_port is not None:
+        jars = [*self._advisory_jars, *([MQTT_CLIENT_JAR] if self._mqtt_port is not None else [])]
+        for jar in jars:
             lib = self._workdir / "lib"
             lib.mkdir(exist_ok=True)
-            link = lib / MQTT_CLIENT_JAR.name
+            link = lib / jar.name
             if not link.exists():
-                link.symlink_to(MQTT_CLIENT_JAR)
+                link.symlink_to(jar)
+        if self._mqtt_port is not None:
             connectors.append(
                 f'<transportConnector name="mqtt" uri="mqtt://{HOST}:{self._mqtt_port}"/>'
             )
