@@ -225,7 +225,7 @@ def test_mqtt_client_id_clash_is_reported_once_and_does_not_flap(mosquitto: Mosq
     assert clash_at - second_started < 10.0
     # The other link keeps the session it won; nothing moves after that.
     assert [e.state for at, e in timed if at > clash_at + 2.0] == []
-    assert len(ups) <= 6  # before: about 66 a minute for each, forever
+    assert len(ups) <= 8  # before: about 66 a minute for each, forever
 
 
 def test_stomp_client_id_clash_is_reported_once(activemq: ActiveMQ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain.events import LinkName, LinkState, LocationReceived
 from mwm_tui.domain.targets import Protocol, parse_target
@@ -20,6 +22,7 @@ MESSAGES = 7
 GAP = 30.0
 
 
+@pytest.mark.timeout(300)
 def test_idle_link_with_a_message_every_30_s_never_reconnects(activemq: ActiveMQ) -> None:
     events = Recorder()
     link = StompLink(parse_target(activemq.url, Protocol.STOMP), events)
@@ -39,6 +42,7 @@ def test_idle_link_with_a_message_every_30_s_never_reconnects(activemq: ActiveMQ
         time.sleep(1.0)
     finally:
         link.stop()
+    print(f"\nidle link: {link._probes} probe(s) answered in {MESSAGES - 1} gaps of {GAP:g} s")
     states = [(e.state, e.detail) for _, e in events.states(LinkName.STOMP)]
     assert [state for state, _ in states] == [
         LinkState.CONNECTING,

@@ -1,18 +1,11 @@
-"""Broker lists in settings (flags, MWM_* variables, TOML) and the links' reconnect delays."""
+"""Broker lists in settings: flags, MWM_* variables and the TOML file."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-from mwm_tui.adapters.backoff import (
-    RECONNECT_MAXIMUM,
-    REFUSED_INITIAL,
-    reconnect_backoff,
-    refused_backoff,
-)
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.cli import main, settings_from
@@ -101,27 +94,3 @@ def test_links_start_on_the_first_broker_and_name_it() -> None:
     assert mqtt.label == "mqtt://a:1"
     with pytest.raises(ValueError):
         StompLink([], lambda event: None)
-
-
-def test_reconnect_delays_stay_short_whatever_the_outage() -> None:
-    backoff = reconnect_backoff()
-    delays = [backoff.next_delay() for _ in range(1000)]
-    # A broker back after any outage is tried again within 2.5 s ...
-    assert max(delays) <= RECONNECT_MAXIMUM == 2.5
-    # ... and the cap is reached after four failures, about 6 s into an outage.
-    assert sum(delays[:4]) <= 6.0
-    assert min(delays[4:]) >= 2.5 * 0.8
-
-
-def test_refused_connections_are_retried_a_few_times_a_minute() -> None:
-    for seed in range(50):
-        backoff = refused_backoff()
-        backoff._rng = random.Random(seed)
-        elapsed, attempts = 0.0, 1
-        while True:
-            elapsed += backoff.next_delay()
-            if elapsed > 60.0:
-                break
-            attempts += 1
-        assert attempts <= 4
-    assert refused_backoff().next_delay() >= REFUSED_INITIAL * 0.9

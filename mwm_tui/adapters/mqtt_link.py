@@ -49,9 +49,10 @@ _SUBSCRIPTIONS = ((ids.MOTION_SUBSCRIPTION, 0), (ids.WILL_TOPIC, 2))
 DEFAULT_KEEPALIVE = 6
 # MQTT 3.1.1 does not say why a broker closed a connection. When another client connects with
 # our id, Mosquitto closes ours; we take it back at once and lose it again within a moment.
-# Two such short sessions in a row, each won back at the first attempt, mean a clash.
+# Three such short sessions in a row, each won back at the first attempt, mean a clash (a
+# broker killed and back within half a second, three times running, would look the same).
 _TAKEOVER_SESSION = 2.0
-_TAKEOVER_STREAK = 2
+_TAKEOVER_STREAK = 3
 
 
 def default_client_id() -> str:
