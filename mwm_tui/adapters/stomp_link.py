@@ -256,6 +256,8 @@ class StompLink(SupervisedLink[_OrderRequest]):
         self._client_id = client_id
         self._heartbeats = heartbeats
         self._advisories = advisories
+        # Set once the broker refused the advisory subscription: later sessions do not ask again.
+        self._advisories_refused: str | None = None
         self._probes = 0
 
     def send_order(
@@ -293,6 +295,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def handle_advisory_refusal(self, message: str) -> None:
         """The broker refused the advisory subscription: the link carries on without it."""
+        self._advisories_refused = message
         log.warning("%s broker refused the advisory subscription: %s", self.name, message)
 
     def handle_receipt(self, frame: stomp.utils.Frame) -> None:
@@ -372,7 +375,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def _subscribe_advisories(self, connection: stomp.Connection12, session: _Session) -> None:
         """Ask for consumer advisories; a refusal only loses them, never the link."""
-        if not self._advisories:
+        if not self._advisories or self._advisories_refused is not None:
             return
         session.advisory_receipt = f"adv-{uuid.uuid4().hex}"
         try:
