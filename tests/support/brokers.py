@@ -127,11 +127,25 @@ def _recv_until(sock: socket.socket, done: bytes | int, deadline: float) -> byte
     return data
 
 
-def stomp_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+def stomp_handshake(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    *,
+    login: str | None = None,
+    passcode: str | None = None,
+) -> bytes:
     """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED."""
     deadline = time.monotonic() + timeout
+    credentials = b""
+    if login is not None:
+        credentials = f"login:{login}\npasscode:{passcode or ''}\n".encode()
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+        sock.sendall(
+            b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n"
+            + credentials
+            + b"\n\x00"
+        )
         reply = _recv_until(sock, b"\x00", deadline)
         if not reply.lstrip(b"\r\n").startswith(b"CONNECTED\n"):
             raise ConnectionError(f"no STOMP CONNECTED frame, got {reply[:200]!r}")
@@ -508,10 +522,13 @@ class ActiveMQ(Broker):
         mqtt: bool = False,
         mqtt_port: int | None = None,
         advisories: bool = False,
+        users: dict[str, str] | None = None,
     ) -> None:
         """``advisories``: put XStream and Jettison on its classpath, so it can hand advisory
-        messages to STOMP subscribers (Debian's ActiveMQ cannot without them)."""
+        messages to STOMP subscribers (Debian's ActiveMQ cannot without them).
+        ``users`` ({name: password}): refuse anonymous clients and wrong passwords."""
         super().__init__(port, workdir)
+        self._users = dict(users or {})
         self._advisory_jars = ADVISORY_JARS if advisories else ()
         missing = [str(jar) for jar in self._advisory_jars if not jar.is_file()]
         if missing:
@@ -583,6 +600,16 @@ class ActiveMQ(Broker):
                 f'<transportConnector name="mqtt" uri="mqtt://{HOST}:{self._mqtt_port}"/>'
             )
         connector_xml = "\n      ".join(connectors)
+        accounts = "".join(
+            f'<authenticationUser username="{user}" password="{password}" groups="users"/>'
+            for user, password in self._users.items()
+        )
+        plugins = (
+            '<plugins><simpleAuthenticationPlugin anonymousAccessAllowed="false">'
+            f"<users>{accounts}</users></simpleAuthenticationPlugin></plugins>"
+            if self._users
+            else ""
+        )
         (self.conf_dir / "activemq.xml").write_text(
             f"""<beans
   xmlns="http://www.springframework.org/schema/beans"
@@ -592,6 +619,7 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="mwm-test"
           persistent="false" useJmx="false" dataDirectory="{self._workdir / "data"}">
+    {plugins}
     <destinationPolicy>
       <policyMap>
         <policyEntries>
@@ -643,9 +671,10 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
         ]
 
     def _handshake(self, timeout: float) -> None:
-        stomp_handshake(self._port, timeout=timeout)
+        user, password = next(iter(self._users.items()), (None, None))
+        stomp_handshake(self._port, timeout=timeout, login=user, passcode=password)
         if self._mqtt_port is not None:
-            mqtt_handshake(self._mqtt_port, timeout=timeout)
+            mqtt_handshake(self._mqtt_port, timeout=timeout, username=user, password=password)
 
 
 class MosquittoFactory(Protocol):
