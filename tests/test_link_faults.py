@@ -16,6 +16,7 @@ from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
+    Failure,
     LinkName,
     LinkState,
     LocationReceived,
@@ -79,6 +80,9 @@ def test_frozen_brokers_are_noticed_within_two_intervals(
         frozen_at = time.monotonic()
         freeze(activemq)
         freeze(mosquitto)
+        # Written to the frozen brokers' sockets, never confirmed: they may have arrived.
+        order_id = stomp_link.send_order("frozen-1", "stop")
+        alert_id = mqtt_link.send_alert("frozen-1", "red")
         try:
             stomp_down = wait_until(
                 lambda: events.state_at(STOMP, LinkState.DOWN, frozen_at), 30, "STOMP down"
@@ -117,6 +121,11 @@ def test_frozen_brokers_are_noticed_within_two_intervals(
         == "no heart-beat from the broker for over 10 s (nor an answer to a probe)"
     )
     assert mqtt_state.detail == "no answer to a keepalive ping within 6 s"
+    order = events.first(OrderOutcome, frozen_at, order_id=order_id)
+    alert = events.first(AlertOutcome, frozen_at, alert_id=alert_id)
+    assert order is not None and alert is not None
+    assert (order[1].delivery, order[1].failure) == (Delivery.FAILED, Failure.UNCONFIRMED)
+    assert (alert[1].delivery, alert[1].failure) == (Delivery.FAILED, Failure.UNCONFIRMED)
 
 
 def test_links_carry_data_within_5_s_of_the_brokers_return_after_30_s(
@@ -135,6 +144,7 @@ def test_links_carry_data_within_5_s_of_the_brokers_return_after_30_s(
     try:
         wait_until(lambda: events.state_at(STOMP, LinkState.UP), 30, "STOMP up")
         wait_until(lambda: events.state_at(MQTT, LinkState.UP), 30, "MQTT up")
+        first_id = mqtt_link.client_id
         activemq.kill()
         mosquitto.kill()
         time.sleep(30.0)
@@ -172,6 +182,9 @@ def test_links_carry_data_within_5_s_of_the_brokers_return_after_30_s(
     )
     assert stomp_seconds < 5.0
     assert mqtt_seconds < 5.0
+    # HQ's will named the first id; a fresh random one is used after the loss.
+    assert mqtt_link.client_id != first_id
+    assert mqtt_link.client_id.startswith("mwm-tui-")
 
 
 def test_refused_credentials_are_retried_a_few_times_a_minute(

@@ -52,6 +52,8 @@ DEFAULT_KEEPALIVE = 6
 # Three such short sessions in a row, each won back at the first attempt, mean a clash (a
 # broker killed and back within half a second, three times running, would look the same).
 _TAKEOVER_SESSION = 2.0
+# paho checks the keepalive only when its loop turns: turn often enough to act on time.
+_KEEPALIVE_TICK = 0.25
 _TAKEOVER_STREAK = 3
 
 
@@ -155,6 +157,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             confirm_timeout=ack_timeout,
         )
         self.client_id = client_id or default_client_id()
+        self._chosen_id = client_id is not None
         self._keepalive = keepalive
         # Whether the last session was up until the broker closed it, and how many short
         # sessions in a row were won back at the first attempt and closed again (see above).
@@ -191,6 +194,9 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         try:
             self._run_one_session(up_at)
         except LinkDownError as down:
+            if up_at and not self._chosen_id:
+                # HQ's will, which names this id, may be out: the next session uses a new one.
+                self.client_id = default_client_id()
             self._judge_takeover(down, up_at[0] if up_at else None)
             raise
         self._closed_by_broker = False
@@ -242,7 +248,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             while not self._stopping_now():
                 for request in self._take_outbox():
                     self._publish(client, session, request)
-                self._pump(client, session, self._next_wait())
+                self._pump(client, session, min(self._next_wait(), _KEEPALIVE_TICK))
         finally:
             self._close(client, session)
 
