@@ -309,8 +309,11 @@ def test_failover_to_the_second_broker_of_each_protocol(
     amq = [start(brokers, ActiveMQ(workdir=tmp_path / f"activemq-{n}")) for n in range(2)]
     mosq = [start(brokers, Mosquitto(workdir=tmp_path / f"mosquitto-{n}")) for n in range(2)]
     events = Recorder()
-    stomp_link = StompLink([stomp_target(b) for b in amq], events)
-    mqtt_link = MqttLink([mqtt_target(b) for b in mosq], events)
+    # A broker that is down at start comes first: the links pass over it.
+    dead_stomp = parse_target(f"stomp://127.0.0.1:{free_port()}", Protocol.STOMP)
+    dead_mqtt = parse_target(f"mqtt://127.0.0.1:{free_port()}", Protocol.MQTT)
+    stomp_link = StompLink([dead_stomp, *(stomp_target(b) for b in amq)], events)
+    mqtt_link = MqttLink([dead_mqtt, *(mqtt_target(b) for b in mosq)], events)
     first_stomp, second_stomp = (stomp_target(b).display() for b in amq)
     first_mqtt, second_mqtt = (mqtt_target(b).display() for b in mosq)
     device = f"fo-{uuid.uuid4().hex[:6]}"

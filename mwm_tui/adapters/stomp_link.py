@@ -418,7 +418,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         if (
             session.connected
             and expected > 0
-            and (session.heartbeat_timeout or silent > _PROBE_AFTER * expected)
+            and (session.heartbeat_timeout or silent > _SILENT_LIMIT * expected)
         ):
             raise LinkDownError(_silence_reason(expected))
         raise LinkDownError(session.lost or "connection lost")
