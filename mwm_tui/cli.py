@@ -31,14 +31,18 @@ _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
 MWM_DEVICES, MWM_STALE_AFTER, ...) or in the TOML file {config_path()}
 (keys like stomp = "stomp://hq@broker:61613"); the command line wins over both.
+failover: several brokers per protocol, comma-separated (--stomp URL,URL, MWM_MQTT=URL,URL)
+or a TOML list (stomp = ["stomp://a:61613", "stomp://b:61613"]); HQ moves to the next one
+when a broker fails, and the event log names the broker each link is on.
 passwords: MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, or stomp_password / mqtt_password
 in the config file; never on the command line.
 
 examples:
   mwm-tui --demo                     a simulated fleet in this process, no broker needed
   mwm-tui --stomp stomp://hq@broker:61613 --mqtt mqtt://broker:1883
+  mwm-tui --stomp stomp://a:61613,stomp://b:61613 --mqtt mqtt://a:1883,mqtt://b:1883
 
-keys: ? shows them all; q quits.
+keys: ? shows them all; r reconnects both links now; q quits.
 
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
@@ -62,10 +66,14 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parse.add_argument(
-        "--stomp", metavar="URL", help=f"STOMP broker (ActiveMQ) [default: {DEFAULT_STOMP_URL}]"
+        "--stomp",
+        metavar="URL[,URL]",
+        help=f"STOMP broker(s) (ActiveMQ), in failover order [default: {DEFAULT_STOMP_URL}]",
     )
     parse.add_argument(
-        "--mqtt", metavar="URL", help=f"MQTT broker (Mosquitto) [default: {DEFAULT_MQTT_URL}]"
+        "--mqtt",
+        metavar="URL[,URL]",
+        help=f"MQTT broker(s) (Mosquitto), in failover order [default: {DEFAULT_MQTT_URL}]",
     )
     parse.add_argument(
         "--demo",
@@ -89,7 +97,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="SEC",
         help="a silent device turns offline after this long [default: 120]",
     )
-    parse.add_argument("--client-id", metavar="ID", help="client id HQ uses on both brokers")
+    parse.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="client id HQ uses on both brokers [default: MQTT mwm-tui-<host>-<random>, "
+        "STOMP none]",
+    )
     parse.add_argument(
         "--order-expiry",
         type=float,
@@ -118,8 +131,8 @@ def parser() -> argparse.ArgumentParser:
 def settings_from(argv: Sequence[str] | None) -> Settings:
     args = parser().parse_args(argv)
     settings = load_settings(vars(args), os.environ)
-    settings.stomp_target()
-    settings.mqtt_target()
+    settings.stomp_targets()
+    settings.mqtt_targets()
     return settings
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mwm_tui.domain.targets import BrokerTarget, Protocol, parse_target
+from mwm_tui.domain.targets import BrokerTarget, Protocol, parse_targets
 
 DEFAULT_STOMP_URL = "stomp://localhost:61613"
 DEFAULT_MQTT_URL = "mqtt://localhost:1883"
@@ -40,11 +40,15 @@ class Settings:
     history_days: float = 30.0
     data_dir: str | None = None
 
-    def stomp_target(self) -> BrokerTarget:
-        return parse_target(self.stomp, Protocol.STOMP).with_password(self.stomp_password)
+    def stomp_targets(self) -> list[BrokerTarget]:
+        """The STOMP brokers in failover order (``stomp`` holds comma-separated URLs)."""
+        targets = parse_targets(self.stomp, Protocol.STOMP)
+        return [target.with_password(self.stomp_password) for target in targets]
 
-    def mqtt_target(self) -> BrokerTarget:
-        return parse_target(self.mqtt, Protocol.MQTT).with_password(self.mqtt_password)
+    def mqtt_targets(self) -> list[BrokerTarget]:
+        """The MQTT brokers in failover order (``mqtt`` holds comma-separated URLs)."""
+        targets = parse_targets(self.mqtt, Protocol.MQTT)
+        return [target.with_password(self.mqtt_password) for target in targets]
 
 
 def data_path(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
@@ -77,9 +81,17 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if name in _BROKER_LISTS and isinstance(value, list):
+            # A TOML list of URLs is the same as one comma-separated string.
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError(value)
+            return ",".join(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: {name} = {value!r} is not a valid {kind}") from None
     return str(value)
+
+
+_BROKER_LISTS = frozenset({"stomp", "mqtt"})
 
 
 def _known(name: str) -> bool:

@@ -378,10 +378,12 @@ def test_alert_while_link_not_started_fails_at_once(
     ]
 
 
-def test_default_client_id_names_host_and_process(mqtt_link: MqttLink) -> None:
-    assert mqtt_link.client_id == default_client_id()
-    assert mqtt_link.client_id.startswith("mwm-tui-")
-    assert mqtt_link.client_id.rsplit("-", 1)[1].isdigit()
+def test_default_client_id_names_host_and_a_random_suffix(mqtt_link: MqttLink) -> None:
+    assert mqtt_link.client_id.startswith(f"mwm-tui-{socket.gethostname()}-")
+    suffix = mqtt_link.client_id.rsplit("-", 1)[1]
+    assert len(suffix) == 12 and int(suffix, 16) >= 0
+    others = {default_client_id() for _ in range(50)}
+    assert len(others) == 50 and mqtt_link.client_id not in others
 
 
 def test_stop_before_start_is_harmless(stomp_link: StompLink, mqtt_link: MqttLink) -> None:

@@ -24,8 +24,8 @@ def write_config(tmp_path: Path, text: str) -> dict[str, str]:
 def test_defaults_without_file_or_environment(tmp_path: Path) -> None:
     settings = load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)})
     assert settings == Settings()
-    assert settings.stomp_target().display() == "stomp://localhost:61613"
-    assert settings.mqtt_target().display() == "mqtt://localhost:1883"
+    assert [t.display() for t in settings.stomp_targets()] == ["stomp://localhost:61613"]
+    assert [t.display() for t in settings.mqtt_targets()] == ["mqtt://localhost:1883"]
 
 
 def test_file_then_environment_then_command_line(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_file_then_environment_then_command_line(tmp_path: Path) -> None:
 def test_passwords_come_from_environment_and_stay_out_of_repr(tmp_path: Path) -> None:
     environ = {"XDG_CONFIG_HOME": str(tmp_path), "MWM_STOMP_PASSWORD": "s3cret"}
     settings = load_settings({"stomp": "stomp://hq@broker:61613"}, environ)
-    target = settings.stomp_target()
+    (target,) = settings.stomp_targets()
     assert target.username == "hq" and target.password == "s3cret"
     assert "s3cret" not in repr(settings) and "s3cret" not in repr(target)
     assert "s3cret" not in target.display()

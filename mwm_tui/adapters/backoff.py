@@ -52,3 +52,22 @@ class Backoff:
     def copy(self) -> Backoff:
         """A fresh backoff with the same settings and no failures (its own random stream)."""
         return Backoff(self.initial, self.maximum, self.factor, self.jitter)
+
+
+# A broker that is away costs one refused TCP connect per attempt: retry often, so a link
+# carries data again within about 3 s of its broker's return, however long it was away.
+RECONNECT_INITIAL = 0.5
+RECONNECT_MAXIMUM = 2.5
+# A broker that answers "no" (credentials, a refused CONNECT) is asked again only gently.
+REFUSED_INITIAL = 20.0
+REFUSED_MAXIMUM = 60.0
+
+
+def reconnect_backoff() -> Backoff:
+    """Delays after a lost connection or an unreachable broker."""
+    return Backoff(initial=RECONNECT_INITIAL, maximum=RECONNECT_MAXIMUM)
+
+
+def refused_backoff() -> Backoff:
+    """Delays after the broker refused the connection: 20 s growing to 60 s."""
+    return Backoff(initial=REFUSED_INITIAL, maximum=REFUSED_MAXIMUM, jitter=0.1)

@@ -27,6 +27,10 @@ class Link(Protocol):
         """Disconnect and end the link's threads; safe to call twice."""
         ...
 
+    def reconnect_now(self) -> None:
+        """Cut any wait before the next connection attempt short and connect at once."""
+        ...
+
 
 class OrderLink(Link, Protocol):
     def send_order(

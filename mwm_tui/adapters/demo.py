@@ -277,6 +277,9 @@ class _DemoLink:
         self._fleet.attach(self.name, None)
         self._sink(LinkStateChanged(self.name, LinkState.DOWN, "stopped"))
 
+    def reconnect_now(self) -> None:
+        """The demo's link never waits to reconnect: a stopped one stays stopped."""
+
     def _next_id(self, kind: str) -> str:
         return f"{kind}-{next(self._ids)}"
 

@@ -7,12 +7,13 @@ and publishes alerts on the thread that reads PUBACKs: no PUBACK can beat its mi
 from __future__ import annotations
 
 import contextlib
-import os
+import secrets
 import select
 import socket
 import ssl
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -43,10 +44,22 @@ _KEEPALIVE_TIMEOUT = 141
 # Bound on packets handled per loop turn, so sends and keepalives still get their turn.
 _PACKETS_PER_TURN = 1000
 _SUBSCRIPTIONS = ((ids.MOTION_SUBSCRIPTION, 0), (ids.WILL_TOPIC, 2))
+# paho pings after one silent keepalive and gives up after a second: a frozen broker is
+# noticed within 12 s, and the broker sees HQ's will 9 s (1.5 keepalives) after HQ froze.
+DEFAULT_KEEPALIVE = 6
+# MQTT 3.1.1 does not say why a broker closed a connection. When another client connects with
+# our id, Mosquitto closes ours; we take it back at once and lose it again within a moment.
+# Three such short sessions in a row, each won back at the first attempt, mean a clash (a
+# broker killed and back within half a second, three times running, would look the same).
+_TAKEOVER_SESSION = 2.0
+# paho checks the keepalive only when its loop turns: turn often enough to act on time.
+_KEEPALIVE_TICK = 0.25
+_TAKEOVER_STREAK = 3
 
 
 def default_client_id() -> str:
-    return f"mwm-tui-{socket.gethostname()}-{os.getpid()}"
+    """``mwm-tui-<host>-<random>``: unique per link, and not guessable by another client."""
+    return f"mwm-tui-{socket.gethostname()}-{secrets.token_hex(6)}"
 
 
 class BufferedClient(mqtt.Client):
@@ -125,24 +138,31 @@ class MqttLink(SupervisedLink[_AlertRequest]):
 
     def __init__(
         self,
-        target: BrokerTarget,
+        targets: BrokerTarget | Sequence[BrokerTarget],
         sink: EventSink,
         *,
         client_id: str | None = None,
-        keepalive: int = 30,
+        keepalive: int = DEFAULT_KEEPALIVE,
         ack_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         backoff: Backoff | None = None,
+        refusal_backoff: Backoff | None = None,
     ) -> None:
         super().__init__(
-            target,
+            targets,
             sink,
             backoff=backoff,
+            refusal_backoff=refusal_backoff,
             connect_timeout=connect_timeout,
             confirm_timeout=ack_timeout,
         )
         self.client_id = client_id or default_client_id()
+        self._chosen_id = client_id is not None
         self._keepalive = keepalive
+        # Whether the last session was up until the broker closed it, and how many short
+        # sessions in a row were won back at the first attempt and closed again (see above).
+        self._closed_by_broker = False
+        self._takeover_streak = 0
 
     def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
         # MQTT 3.1.1 carries no headers: ``dispatch_id`` is for the log only.
@@ -170,6 +190,37 @@ class MqttLink(SupervisedLink[_AlertRequest]):
     # The supervisor thread
 
     def _run_session(self) -> None:
+        up_at: list[float] = []
+        try:
+            self._run_one_session(up_at)
+        except LinkDownError as down:
+            if up_at and not self._chosen_id:
+                # HQ's will, which names this id, may be out: the next session uses a new one.
+                self.client_id = default_client_id()
+            self._judge_takeover(down, up_at[0] if up_at else None)
+            raise
+        self._closed_by_broker = False
+        self._takeover_streak = 0
+
+    def _judge_takeover(self, down: LinkDownError, up_at: float | None) -> None:
+        """Raise a clash when sessions keep being closed just after we won them back."""
+        closed = up_at is not None and down.reason == _CLOSED_BY_BROKER
+        if not closed or up_at is None:
+            self._closed_by_broker = False
+            self._takeover_streak = 0
+            return
+        short = time.monotonic() - up_at < _TAKEOVER_SESSION
+        self._takeover_streak = self._takeover_streak + 1 if self._closed_by_broker and short else 0
+        self._closed_by_broker = True
+        if self._takeover_streak >= _TAKEOVER_STREAK:
+            self._closed_by_broker = False
+            self._takeover_streak = 0
+            raise LinkDownError(
+                f"session taken over by another client with client id {self.client_id}",
+                clash=True,
+            ) from None
+
+    def _run_one_session(self, up_at: list[float]) -> None:
         session = _Session()
         client = new_mqtt_client(
             self._target, self.client_id, clean_session=True, connect_timeout=self._connect_timeout
@@ -193,10 +244,11 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                 raise LinkDownError(self._no_answer("SUBACK"))
             self._check_suback(session)
             self._mark_up()
+            up_at.append(time.monotonic())
             while not self._stopping_now():
                 for request in self._take_outbox():
                     self._publish(client, session, request)
-                self._pump(client, session, self._next_wait())
+                self._pump(client, session, min(self._next_wait(), _KEEPALIVE_TICK))
         finally:
             self._close(client, session)
 
@@ -248,7 +300,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic."""
         sock = client.socket()
         if sock is None:
-            raise LinkDownError(self._loss_reason(MQTTErrorCode.MQTT_ERR_CONN_LOST, session))
+            raise self._lost(MQTTErrorCode.MQTT_ERR_CONN_LOST, session)
         fd, waker_fd = sock.fileno(), self._waker.fileno()
         # Bytes already read (ours, or decrypted by TLS) are invisible to select.
         buffered = client.buffered_bytes > 0 or (
@@ -272,12 +324,16 @@ class MqttLink(SupervisedLink[_AlertRequest]):
 
     def _check(self, code: MQTTErrorCode, session: _Session) -> None:
         if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise LinkDownError(self._loss_reason(code, session))
+            raise self._lost(code, session)
+
+    def _lost(self, code: MQTTErrorCode, session: _Session) -> LinkDownError:
+        connack = session.connack
+        if connack is not None and connack.is_failure:
+            return LinkDownError(_refusal(connack), refused=True)
+        return LinkDownError(self._loss_reason(code, session))
 
     def _loss_reason(self, code: MQTTErrorCode, session: _Session) -> str:
         connack = session.connack
-        if connack is not None and connack.is_failure:
-            return _refusal(connack)
         keepalive_lost = (
             code == MQTTErrorCode.MQTT_ERR_KEEPALIVE
             or getattr(session.disconnect_reason, "value", None) == _KEEPALIVE_TIMEOUT
@@ -287,7 +343,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if keepalive_lost:
             return f"no answer to a keepalive ping within {self._keepalive} s"
         if code in (MQTTErrorCode.MQTT_ERR_CONN_LOST, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            return "broker closed the connection"
+            return _CLOSED_BY_BROKER
         return f"connection lost: {mqtt.error_string(code)}"
 
     def _check_suback(self, session: _Session) -> None:
@@ -296,7 +352,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         refused = [topic for (topic, _), code in pairs if code.is_failure]
         if refused or len(codes) != len(_SUBSCRIPTIONS):
             topics = ", ".join(refused) or "its topics"
-            raise LinkDownError(f"broker refused the subscription to {topics}")
+            raise LinkDownError(f"broker refused the subscription to {topics}", refused=True)
 
     def _publish(self, client: mqtt.Client, session: _Session, request: _AlertRequest) -> None:
         try:
@@ -322,6 +378,9 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+_CLOSED_BY_BROKER = "broker closed the connection"
 
 
 def _refusal(code: ReasonCode) -> str:

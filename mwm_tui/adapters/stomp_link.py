@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,11 +16,15 @@ import stomp.exception
 import stomp.utils
 
 from mwm_tui.domain import ids
+from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import (
     Delivery,
+    Event,
     Failure,
     LinkName,
+    MessageRejected,
     OrderOutcome,
+    QueueConsumers,
 )
 from mwm_tui.domain.messages import location_event
 from mwm_tui.domain.targets import BrokerTarget
@@ -28,6 +33,7 @@ from .backoff import Backoff
 from .base import EventSink
 from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
 
+log = logging.getLogger(__name__)
 # stomp.py warns of every refused connect; with no handler Python would print that over the UI.
 logging.getLogger("stomp.py").addHandler(logging.NullHandler())
 
@@ -35,8 +41,22 @@ ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
 # Names the dispatch an order belongs to, the same on every resend of it.
 DISPATCH_HEADER = "mwm-dispatch"
 _SUBSCRIPTION_ID = "mwm-tui-locations"
-# stomp.py gives up after 1.5 heart-beat intervals of silence; a shorter silence is not that.
-_SILENCE_FACTOR = 1.25
+_ADVISORY_SUBSCRIPTION_ID = "mwm-tui-order-consumers"
+# ActiveMQ's consumer advisories for every device's order queue (needs XStream and Jettison on
+# the broker's classpath; without them the broker sends nothing, and no transformation header
+# is sent because with it such a broker drops the connection).
+ADVISORY_SUBSCRIPTION = "/topic/ActiveMQ.Advisory.Consumer.Queue.device.>"
+_ADVISORY_PREFIX = "/topic/ActiveMQ.Advisory.Consumer.Queue.device."
+_ADVISORY_SUFFIX = ".text"
+# HQ asks ActiveMQ for a heart-beat every 5 s and sends one every 10 s. ActiveMQ skips a
+# heart-beat when it sent anything in the interval before, so its frames come up to 2 intervals
+# apart: after 1.2 silent intervals HQ asks for a receipt, after 2 it gives the broker up.
+DEFAULT_HEARTBEATS = (10000, 5000)
+_PROBE_AFTER = 1.2
+_SILENT_LIMIT = 2.0
+# stomp.py's own watchdog (1.5 intervals by default) would drop idle links falsely; ours acts
+# first, on the supervisor thread, and stomp.py's stays only as a backstop.
+_STOMP_PY_RECEIVE_SCALE = 3.0
 # Words in an ERROR frame refusing a login that mark it as an authentication failure.
 _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
 
@@ -62,6 +82,7 @@ def new_stomp_connection(
         reconnect_attempts_max=1,
         timeout=connect_timeout,
         heartbeats=heartbeats,
+        heart_beat_receive_scale=_STOMP_PY_RECEIVE_SCALE,
         auto_decode=False,
     )
     if target.tls:
@@ -104,6 +125,7 @@ class _Session:
     """What stomp.py's threads report about one connection; read by the supervisor."""
 
     subscription_receipt: str
+    advisory_receipt: str = ""
     connected: bool = False
     subscribed: bool = False
     refusal: str | None = None
@@ -111,6 +133,7 @@ class _Session:
     last_error: str | None = None
     heartbeat_timeout: bool = False
     last_heard: float = 0.0
+    probed_at: float = 0.0
 
     @property
     def answered(self) -> bool:
@@ -150,6 +173,8 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
         receipt = frame.headers.get("receipt-id")
         if not self._session.connected:
             self._session.refusal = message
+        elif receipt and receipt == self._session.advisory_receipt:
+            self._link.handle_advisory_refusal(message)
         elif receipt == self._session.subscription_receipt:
             self._session.lost = f"broker refused the subscription: {message}"
         elif not self._link.handle_error(frame):
@@ -171,6 +196,27 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
         self._link._waker.wake()
 
 
+def advisory_event(headers: Mapping[str, str]) -> Event:
+    """An advisory on ``/queue/device.<ID>.text``: how many consumers that queue has now."""
+    destination = headers.get("destination", "")
+    if not (destination.startswith(_ADVISORY_PREFIX) and destination.endswith(_ADVISORY_SUFFIX)):
+        detail = f"{destination!r} is not an advisory of a device's order queue"
+        return MessageRejected(LinkName.STOMP, RejectReason.BAD_DESTINATION, detail, destination)
+    device_id = destination[len(_ADVISORY_PREFIX) : len(destination) - len(_ADVISORY_SUFFIX)]
+    problem = ids.id_problem(device_id)
+    if problem is not None:
+        detail = f"advisory for an unusable device id: {problem}"
+        return MessageRejected(LinkName.STOMP, RejectReason.BAD_ID, detail, destination)
+    count = headers.get("consumerCount")
+    if count is None:
+        detail = "advisory without a consumerCount header"
+        return MessageRejected(LinkName.STOMP, RejectReason.MISSING_FIELD, detail, destination)
+    if not (count.isascii() and count.isdigit() and len(count) <= 9):
+        detail = f"consumerCount {count[:20]!r} is not a count"
+        return MessageRejected(LinkName.STOMP, RejectReason.MISTYPED_FIELD, detail, destination)
+    return QueueConsumers(device_id, int(count))
+
+
 def _error_message(frame: stomp.utils.Frame) -> str:
     message = str(frame.headers.get("message", "")).strip()
     if not message:
@@ -187,24 +233,32 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def __init__(
         self,
-        target: BrokerTarget,
+        targets: BrokerTarget | Sequence[BrokerTarget],
         sink: EventSink,
         *,
         client_id: str | None = None,
-        heartbeats: tuple[int, int] = (10000, 10000),
+        heartbeats: tuple[int, int] = DEFAULT_HEARTBEATS,
         receipt_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         backoff: Backoff | None = None,
+        refusal_backoff: Backoff | None = None,
+        advisories: bool = True,
     ) -> None:
+        """``heartbeats``: (HQ sends every, HQ wants one every) in ms, as in STOMP's header."""
         super().__init__(
-            target,
+            targets,
             sink,
             backoff=backoff,
+            refusal_backoff=refusal_backoff,
             connect_timeout=connect_timeout,
             confirm_timeout=receipt_timeout,
         )
         self._client_id = client_id
         self._heartbeats = heartbeats
+        self._advisories = advisories
+        # Set once the broker refused the advisory subscription: later sessions do not ask again.
+        self._advisories_refused: str | None = None
+        self._probes = 0
 
     def send_order(
         self,
@@ -233,7 +287,16 @@ class StompLink(SupervisedLink[_OrderRequest]):
     # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
 
     def handle_message(self, frame: stomp.utils.Frame) -> None:
-        self._emit(location_event(frame.headers.get("destination", ""), frame.body or b""))
+        headers = frame.headers
+        if headers.get("subscription") == _ADVISORY_SUBSCRIPTION_ID:
+            self._emit(advisory_event(headers))
+            return
+        self._emit(location_event(headers.get("destination", ""), frame.body or b""))
+
+    def handle_advisory_refusal(self, message: str) -> None:
+        """The broker refused the advisory subscription: the link carries on without it."""
+        self._advisories_refused = message
+        log.warning("%s broker refused the advisory subscription: %s", self.name, message)
 
     def handle_receipt(self, frame: stomp.utils.Frame) -> None:
         self.outcomes.settle(frame.headers.get("receipt-id", ""), Delivery.CONFIRMED)
@@ -268,12 +331,14 @@ class StompLink(SupervisedLink[_OrderRequest]):
             self._raise_if_lost(connection, session)
             if not subscribed:
                 raise LinkDownError(self._no_answer("receipt for the subscription"))
+            self._subscribe_advisories(connection, session)
             self._mark_up()
             while not self._stopping_now():
                 self._raise_if_lost(connection, session)
+                self._check_silence(connection, session)
                 for request in self._take_outbox():
                     self._send(connection, request)
-                self._waker.wait(self._next_wait())
+                self._waker.wait(min(self._next_wait(), _until_next_check(connection, session)))
         finally:
             self._close(connection, session)
 
@@ -295,26 +360,67 @@ class StompLink(SupervisedLink[_OrderRequest]):
         answered = self._wait_for(lambda: session.answered, self._connect_timeout)
         if session.refusal is not None:
             lowered = session.refusal.lower()
+            if self._client_id and "already connected" in lowered:
+                raise LinkDownError(
+                    f"client id {self._client_id} is already connected to {self._where} "
+                    "(another HQ with the same --client-id?)",
+                    clash=True,
+                )
             if any(word in lowered for word in _AUTH_WORDS):
-                raise LinkDownError(f"authentication failed: {session.refusal}")
-            raise LinkDownError(f"broker refused the connection: {session.refusal}")
+                raise LinkDownError(f"authentication failed: {session.refusal}", refused=True)
+            raise LinkDownError(f"broker refused the connection: {session.refusal}", refused=True)
         self._raise_if_lost(connection, session)
         if not answered and not self._stopping_now():
             raise LinkDownError(self._no_answer("CONNECTED frame"))
+
+    def _subscribe_advisories(self, connection: stomp.Connection12, session: _Session) -> None:
+        """Ask for consumer advisories; a refusal only loses them, never the link."""
+        if not self._advisories or self._advisories_refused is not None:
+            return
+        session.advisory_receipt = f"adv-{uuid.uuid4().hex}"
+        try:
+            connection.subscribe(
+                ADVISORY_SUBSCRIPTION,
+                id=_ADVISORY_SUBSCRIPTION_ID,
+                ack="auto",
+                headers={"receipt": session.advisory_receipt},
+            )
+        except (OSError, stomp.exception.StompException) as error:
+            raise LinkDownError(f"could not subscribe: {error or type(error).__name__}") from None
+
+    def _check_silence(self, connection: stomp.Connection12, session: _Session) -> None:
+        """Probe a broker silent for over 1.2 heart-beat intervals; give it up after 2."""
+        expected = _agreed_receive_interval(connection)
+        if expected <= 0:
+            return
+        now = time.monotonic()
+        silent = now - session.last_heard
+        if silent > _SILENT_LIMIT * expected:
+            raise LinkDownError(_silence_reason(expected))
+        if silent > _PROBE_AFTER * expected and session.probed_at < session.last_heard:
+            # A transaction begun and aborted: the broker's receipt is its answer, nothing stays.
+            self._probes += 1
+            transaction = f"mwm-probe-{self._probes}"
+            session.probed_at = now
+            try:
+                connection.begin(transaction, headers={"receipt": transaction})
+                connection.abort(transaction)
+            except (OSError, stomp.exception.StompException) as error:
+                raise LinkDownError(f"could not probe the broker: {error!r}") from None
 
     @staticmethod
     def _raise_if_lost(connection: stomp.Connection12, session: _Session) -> None:
         if session.lost is None and not session.heartbeat_timeout:
             return
         # stomp.py may report a heart-beat timeout as a plain disconnect first: judge by silence.
-        expected = getattr(connection, "heartbeats", (0, 0))[1] / 1000
+        expected = _agreed_receive_interval(connection)
         silent = time.monotonic() - session.last_heard
         if (
             session.connected
             and expected > 0
-            and (session.heartbeat_timeout or silent > _SILENCE_FACTOR * expected)
+            and (session.heartbeat_timeout or silent > _SILENT_LIMIT * expected)
         ):
-            raise LinkDownError(f"no heart-beat from the broker for over {expected:g} s")
+            raise LinkDownError(_silence_reason(expected))
         raise LinkDownError(session.lost or "connection lost")
 
     def _send(self, connection: stomp.Connection12, request: _OrderRequest) -> None:
@@ -336,3 +442,27 @@ class StompLink(SupervisedLink[_OrderRequest]):
                 connection.disconnect()
                 self._wait_for(lambda: session.lost is not None, 2.0, interruptible=False)
         close_stomp_connection(connection)
+
+
+def _agreed_receive_interval(connection: stomp.Connection12) -> float:
+    """Seconds between the broker's heart-beats as agreed in CONNECTED; 0 when none."""
+    heartbeats = getattr(connection, "heartbeats", (0, 0))
+    return float(heartbeats[1]) / 1000
+
+
+def _until_next_check(connection: stomp.Connection12, session: _Session) -> float:
+    """Seconds until the silence check has something to do (a probe, or giving up)."""
+    expected = _agreed_receive_interval(connection)
+    if expected <= 0:
+        return float("inf")
+    silent = time.monotonic() - session.last_heard
+    due = _PROBE_AFTER * expected if session.probed_at < session.last_heard else 0.0
+    remaining = [limit - silent for limit in (due, _SILENT_LIMIT * expected) if limit > silent]
+    return max(min(remaining, default=0.0), 0.0) + 0.01
+
+
+def _silence_reason(expected: float) -> str:
+    return (
+        f"no heart-beat from the broker for over {_SILENT_LIMIT * expected:g} s "
+        "(nor an answer to a probe)"
+    )

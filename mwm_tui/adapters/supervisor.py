@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,7 +26,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.targets import BrokerTarget
 
-from .backoff import Backoff
+from .backoff import Backoff, reconnect_backoff, refused_backoff
 from .base import EventSink
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,17 @@ _MAX_IDLE = 1.0
 
 
 class LinkDownError(Exception):
-    """A session ended; ``reason`` says why in words an operator understands."""
+    """A session ended; ``reason`` says why in words an operator understands.
 
-    def __init__(self, reason: str) -> None:
+    ``refused``: the broker answered no (retried gently). ``clash``: another client holds our
+    client id (not retried until ``reconnect_now``, so two clients do not take turns forever).
+    """
+
+    def __init__(self, reason: str, *, refused: bool = False, clash: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.refused = refused
+        self.clash = clash
 
 
 def host_port(target: BrokerTarget) -> str:
@@ -189,19 +195,24 @@ class SupervisedLink(Generic[Request]):
 
     def __init__(
         self,
-        target: BrokerTarget,
+        targets: BrokerTarget | Sequence[BrokerTarget],
         sink: EventSink,
         *,
         backoff: Backoff | None,
         connect_timeout: float,
         confirm_timeout: float,
+        refusal_backoff: Backoff | None = None,
     ) -> None:
-        self._target = target
+        self._targets = (targets,) if isinstance(targets, BrokerTarget) else tuple(targets)
+        if not self._targets:
+            raise ValueError("a link needs at least one broker")
+        # Index of the broker the link is on or trying; only the supervisor moves it.
+        self._current = 0
         self._sink = sink
-        self._backoff = backoff if backoff is not None else Backoff()
+        self._backoff = backoff or reconnect_backoff()
+        self._refusal_backoff = refusal_backoff or refused_backoff()
         self._connect_timeout = connect_timeout
         self._confirm_timeout = confirm_timeout
-        self._where = host_port(target)
         self._lock = threading.Lock()
         self._state: LinkState | None = None
         self._state_detail = ""
@@ -209,12 +220,26 @@ class SupervisedLink(Generic[Request]):
         # (outcome key, request) not yet written to the socket, oldest first.
         self._outbox: deque[tuple[str, Request]] = deque()
         self._stopping = threading.Event()
+        self._reconnect = threading.Event()
         self._waker = Waker()
         self._thread: threading.Thread | None = None
         self.outcomes = OutcomeTracker(self._emit)
 
     @property
+    def _target(self) -> BrokerTarget:
+        return self._targets[self._current]
+
+    @property
+    def _where(self) -> str:
+        return host_port(self._target)
+
+    @property
+    def targets(self) -> tuple[BrokerTarget, ...]:
+        return self._targets
+
+    @property
     def label(self) -> str:
+        """The broker the link is on or trying."""
         return self._target.display()
 
     @property
@@ -244,6 +269,13 @@ class SupervisedLink(Generic[Request]):
             if thread.is_alive():
                 log.warning("%s link thread still running %.0f s after stop", self.name, timeout)
 
+    def reconnect_now(self) -> None:
+        """Cut a wait or a connection attempt short and connect at once; an up link stays."""
+        if self._state is LinkState.UP:
+            return
+        self._reconnect.set()
+        self._waker.wake()
+
     # For subclasses
 
     def _run_session(self) -> None:
@@ -259,6 +291,7 @@ class SupervisedLink(Generic[Request]):
         with self._lock:
             self._accepting = True
         self._backoff.reset()
+        self._refusal_backoff.reset()
         self._set_state(LinkState.UP, f"connected to {self.label}")
 
     def _submit(
@@ -323,6 +356,8 @@ class SupervisedLink(Generic[Request]):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (interruptible and self._stopping.is_set()):
                 return False
+            if interruptible and self._reconnect.is_set():
+                raise LinkDownError("reconnecting at once, as asked")
             nap(min(remaining, _MAX_IDLE))
         return True
 
@@ -333,7 +368,7 @@ class SupervisedLink(Generic[Request]):
             self._state = state
             self._state_detail = detail
         log.info("%s link %s: %s", self.name, state, detail)
-        self._emit(LinkStateChanged(self.name, state, detail, retry_in))
+        self._emit(LinkStateChanged(self.name, state, detail, retry_in, self.label))
 
     def _stop_accepting(self, detail: str) -> None:
         with self._lock:
@@ -344,26 +379,46 @@ class SupervisedLink(Generic[Request]):
             self.outcomes.settle(key, Delivery.FAILED, detail, Failure.NOT_SENT)
         self.outcomes.fail_all(detail)
 
+    def _pause(self, delay: float | None) -> None:
+        """Sleep ``delay`` seconds (None: until asked), or less on stop or ``reconnect_now``."""
+        deadline = None if delay is None else time.monotonic() + delay
+        while not (self._stopping.is_set() or self._reconnect.is_set()):
+            remaining = _MAX_IDLE if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._waker.wait(min(remaining, _MAX_IDLE))
+
     def _supervise(self) -> None:
         try:
             while not self._stopping.is_set():
+                self._reconnect.clear()
                 self._set_state(LinkState.CONNECTING, f"connecting to {self.label}")
-                reason = "link stopped"
+                down = LinkDownError("link stopped")
                 try:
                     self._run_session()
-                except LinkDownError as down:
-                    reason = down.reason
+                except LinkDownError as error:
+                    down = error
                 except Exception as error:
                     # A bug in one session must not end reconnection for good.
                     log.exception("%s session failed", self.name)
-                    reason = f"internal error: {error!r}"
-                self._stop_accepting(f"no confirmation from the broker before: {reason}")
+                    down = LinkDownError(f"internal error: {error!r}")
+                self._stop_accepting(f"no confirmation from the broker before: {down.reason}")
                 if self._stopping.is_set():
                     break
-                delay = self._backoff.next_delay()
-                self._set_state(LinkState.DOWN, reason, retry_in=delay)
-                self._stopping.wait(delay)
+                self._after_failure(down)
         finally:
             self._stop_accepting("link stopped before the broker confirmed")
             self._set_state(LinkState.DOWN, "stopped")
             self._waker.close()
+
+    def _after_failure(self, down: LinkDownError) -> None:
+        """Report why the session ended, wait as its kind asks, then move to the next broker."""
+        if down.clash:
+            self._set_state(LinkState.DOWN, f"{down.reason}; not reconnecting until asked (r)")
+            self._pause(None)
+        else:
+            backoff = self._refusal_backoff if down.refused else self._backoff
+            delay = 0.0 if self._reconnect.is_set() else backoff.next_delay()
+            self._set_state(LinkState.DOWN, down.reason, retry_in=delay)
+            self._pause(delay)
+        self._current = (self._current + 1) % len(self._targets)

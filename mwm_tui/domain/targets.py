@@ -76,6 +76,22 @@ def parse_target(url: str, expected: Protocol) -> BrokerTarget:
     return BrokerTarget(protocol, parts.hostname, port or default_port, tls, username)
 
 
+def parse_targets(urls: str, expected: Protocol) -> list[BrokerTarget]:
+    """Parse comma-separated broker URLs, in failover order; each one as ``parse_target``."""
+    items = [item.strip() for item in urls.split(",")]
+    if not any(items):
+        raise TargetError(f"no {expected} broker URL given")
+    if not all(items):
+        raise TargetError(f"{_without_password(urls)!r}: empty {expected} broker URL in the list")
+    targets = [parse_target(item, expected) for item in items]
+    seen: set[tuple[str, int]] = set()
+    for target in targets:
+        if (target.host, target.port) in seen:
+            raise TargetError(f"{target.display()} is listed twice")
+        seen.add((target.host, target.port))
+    return targets
+
+
 def _without_password(url: str) -> str:
     """``url`` with any ``user:password@`` reduced to ``user:***@``, for error messages."""
     scheme, sep, rest = url.partition("://")

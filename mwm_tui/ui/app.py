@@ -453,6 +453,10 @@ class MwmApp(App[None]):
         if device_id is not None and device_id in self.fleet.devices:
             self.push_screen(DeviceDetail(self.fleet, self.dispatcher.store, device_id))
 
+    def action_reconnect(self) -> None:
+        for link in (self.stomp_link, self.mqtt_link):
+            link.reconnect_now()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -475,8 +479,8 @@ def links_for(settings: Settings) -> LinkFactory:
             fleet = DemoFleet(settings.devices, seed=settings.seed)
             return DemoStompLink(fleet, sink), DemoMqttLink(fleet, sink)
         return (
-            StompLink(settings.stomp_target(), sink, client_id=settings.client_id),
-            MqttLink(settings.mqtt_target(), sink, client_id=settings.client_id),
+            StompLink(settings.stomp_targets(), sink, client_id=settings.client_id),
+            MqttLink(settings.mqtt_targets(), sink, client_id=settings.client_id),
         )
 
     return build

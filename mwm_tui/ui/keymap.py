@@ -63,6 +63,14 @@ KEYMAP: tuple[KeyAction, ...] = (
     ),
     KeyAction("f", "fit_map", "Fit", Scope.APP, "Fit the map to the whole fleet"),
     KeyAction(
+        "r",
+        "reconnect",
+        "Reconnect",
+        Scope.APP,
+        "Reconnect both broker links now, without waiting",
+        show=False,
+    ),
+    KeyAction(
         "plus,equals_sign",
         "zoom_in",
         "Zoom in",

@@ -31,9 +31,11 @@ HOST = "127.0.0.1"
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
 ACTIVEMQ_JAR = ACTIVEMQ_HOME / "bin" / "activemq.jar"
 MQTT_CLIENT_JAR = Path("/usr/share/java/mqtt-client.jar")
+# What ActiveMQ needs to hand advisory messages to STOMP subscribers (as JSON).
+ADVISORY_JARS = (Path("/usr/share/java/xstream.jar"), Path("/usr/share/java/jettison.jar"))
 INSTALL_HINT = (
     "run `make test` (or `scripts/bootstrap`) to install the Debian packages "
-    "mosquitto, activemq and libmqtt-client-java"
+    "mosquitto, activemq, libmqtt-client-java, libxstream-java and libjettison-java"
 )
 # Ports the brokers must never take: the protocols' defaults, which a real broker may hold.
 RESERVED_PORTS = frozenset({1883, 8883, 61613, 61614, 61616})
@@ -125,11 +127,25 @@ def _recv_until(sock: socket.socket, done: bytes | int, deadline: float) -> byte
     return data
 
 
-def stomp_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+def stomp_handshake(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    *,
+    login: str | None = None,
+    passcode: str | None = None,
+) -> bytes:
     """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED."""
     deadline = time.monotonic() + timeout
+    credentials = b""
+    if login is not None:
+        credentials = f"login:{login}\npasscode:{passcode or ''}\n".encode()
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+        sock.sendall(
+            b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n"
+            + credentials
+            + b"\n\x00"
+        )
         reply = _recv_until(sock, b"\x00", deadline)
         if not reply.lstrip(b"\r\n").startswith(b"CONNECTED\n"):
             raise ConnectionError(f"no STOMP CONNECTED frame, got {reply[:200]!r}")
@@ -138,13 +154,24 @@ def stomp_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
         return reply
 
 
-def mqtt_handshake(port: int, host: str = HOST, timeout: float = 2.0) -> bytes:
+def mqtt_handshake(
+    port: int,
+    host: str = HOST,
+    timeout: float = 2.0,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
     """Send an MQTT 3.1.1 CONNECT packet and return the CONNACK; raise unless it accepts."""
     deadline = time.monotonic() + timeout
     client_id = f"mwm-probe-{os.getpid()}-{random.randrange(1 << 30)}".encode()
-    # Protocol name, level 4 (3.1.1), flags: clean session, keepalive 10 s.
-    variable_header = b"\x00\x04MQTT\x04\x02\x00\x0a"
+    # Protocol name, level 4 (3.1.1), flags: clean session (+ user, password), keepalive 10 s.
+    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    variable_header = b"\x00\x04MQTT\x04" + bytes([flags]) + b"\x00\x0a"
     payload = struct.pack(">H", len(client_id)) + client_id
+    for field in (username, password):
+        if field is not None:
+            payload += struct.pack(">H", len(field.encode())) + field.encode()
     body = variable_header + payload
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(bytes([0x10, len(body)]) + body)
@@ -393,7 +420,10 @@ class Broker:
 
 
 class Mosquitto(Broker):
-    """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``."""
+    """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``.
+
+    With ``users`` ({name: password}) it refuses anonymous clients and wrong passwords.
+    """
 
     scheme = "mqtt"
     name = "mosquitto"
@@ -405,10 +435,13 @@ class Mosquitto(Broker):
         workdir: Path | str | None = None,
         *,
         persistent: bool = False,
+        users: dict[str, str] | None = None,
     ) -> None:
-        """``persistent``: sessions and queued QoS 1 messages saved at every change (kill -9)."""
+        """``persistent``: sessions and queued QoS 1 messages saved at every change (kill -9).
+        ``users`` ({name: password}): refuse anonymous clients and wrong passwords."""
         super().__init__(port, workdir)
         self.persistent = persistent
+        self._users = dict(users or {})
 
     @staticmethod
     def binary() -> str:
@@ -427,10 +460,34 @@ class Mosquitto(Broker):
     def _check_installed(self) -> None:
         self.binary()
 
+    @property
+    def password_file(self) -> Path:
+        return self._workdir / "passwords"
+
+    def _write_passwords(self) -> None:
+        self.password_file.unlink(missing_ok=True)
+        tool = shutil.which("mosquitto_passwd")
+        if tool is None:
+            raise BrokerNotInstalledError(f"`mosquitto_passwd` not found: {INSTALL_HINT}")
+        for user, password in self._users.items():
+            create = [] if self.password_file.exists() else ["-c"]
+            subprocess.run(
+                [tool, *create, "-b", str(self.password_file), user, password],
+                check=True,
+                capture_output=True,
+            )
+
     def _write_config(self) -> None:
+        if self._users:
+            self._write_passwords()
+        access = (
+            ["allow_anonymous false", f"password_file {self.password_file}"]
+            if self._users
+            else ["allow_anonymous true"]
+        )
         lines = [
             f"listener {self._port} {HOST}",
-            "allow_anonymous true",
+            *access,
             *(
                 [
                     "persistence true",
@@ -458,7 +515,8 @@ class Mosquitto(Broker):
         return [self.binary(), "-c", str(self.config_file)]
 
     def _handshake(self, timeout: float) -> None:
-        mqtt_handshake(self._port, timeout=timeout)
+        user, password = next(iter(self._users.items()), (None, None))
+        mqtt_handshake(self._port, timeout=timeout, username=user, password=password)
 
 
 class ActiveMQ(Broker):
@@ -477,10 +535,20 @@ class ActiveMQ(Broker):
         mqtt: bool = False,
         mqtt_port: int | None = None,
         persistent: bool = False,
+        advisories: bool = False,
+        users: dict[str, str] | None = None,
     ) -> None:
-        """``persistent``: KahaDB keeps persistent messages across a kill -9."""
+        """``persistent``: KahaDB keeps persistent messages across a kill -9.
+        ``advisories``: put XStream and Jettison on its classpath, so it can hand advisory
+        messages to STOMP subscribers (Debian's ActiveMQ cannot without them).
+        ``users`` ({name: password}): refuse anonymous clients and wrong passwords."""
         super().__init__(port, workdir)
         self.persistent = persistent
+        self._users = dict(users or {})
+        self._advisory_jars = ADVISORY_JARS if advisories else ()
+        missing = [str(jar) for jar in self._advisory_jars if not jar.is_file()]
+        if missing:
+            raise BrokerNotInstalledError(f"{', '.join(missing)} missing: {INSTALL_HINT}")
         if mqtt and not MQTT_CLIENT_JAR.is_file():
             raise BrokerNotInstalledError(
                 f"{MQTT_CLIENT_JAR} missing, ActiveMQ cannot serve MQTT: {INSTALL_HINT}"
@@ -536,16 +604,28 @@ class ActiveMQ(Broker):
             f'<transportConnector name="stomp" '
             f'uri="stomp://{HOST}:{self._port}?transport.hbGracePeriodMultiplier=1.5"/>'
         ]
-        if self._mqtt_port is not None:
+        jars = [*self._advisory_jars, *([MQTT_CLIENT_JAR] if self._mqtt_port is not None else [])]
+        for jar in jars:
             lib = self._workdir / "lib"
             lib.mkdir(exist_ok=True)
-            link = lib / MQTT_CLIENT_JAR.name
+            link = lib / jar.name
             if not link.exists():
-                link.symlink_to(MQTT_CLIENT_JAR)
+                link.symlink_to(jar)
+        if self._mqtt_port is not None:
             connectors.append(
                 f'<transportConnector name="mqtt" uri="mqtt://{HOST}:{self._mqtt_port}"/>'
             )
         connector_xml = "\n      ".join(connectors)
+        accounts = "".join(
+            f'<authenticationUser username="{user}" password="{password}" groups="users"/>'
+            for user, password in self._users.items()
+        )
+        plugins = (
+            '<plugins><simpleAuthenticationPlugin anonymousAccessAllowed="false">'
+            f"<users>{accounts}</users></simpleAuthenticationPlugin></plugins>"
+            if self._users
+            else ""
+        )
         (self.conf_dir / "activemq.xml").write_text(
             f"""<beans
   xmlns="http://www.springframework.org/schema/beans"
@@ -559,6 +639,7 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
     <persistenceAdapter>
       <kahaDB directory="{self._workdir / "data" / "kahadb"}"/>
     </persistenceAdapter>
+    {plugins}
     <destinationPolicy>
       <policyMap>
         <policyEntries>
@@ -610,9 +691,10 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
         ]
 
     def _handshake(self, timeout: float) -> None:
-        stomp_handshake(self._port, timeout=timeout)
+        user, password = next(iter(self._users.items()), (None, None))
+        stomp_handshake(self._port, timeout=timeout, login=user, passcode=password)
         if self._mqtt_port is not None:
-            mqtt_handshake(self._mqtt_port, timeout=timeout)
+            mqtt_handshake(self._mqtt_port, timeout=timeout, username=user, password=password)
 
 
 class MosquittoFactory(Protocol):

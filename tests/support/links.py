@@ -26,6 +26,9 @@ class RecordingLink:
     def stop(self) -> None:
         """Nothing to close."""
 
+    def reconnect_now(self) -> None:
+        """Always connected."""
+
     def send_order(
         self,
         device_id: str,
