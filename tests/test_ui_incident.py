@@ -211,3 +211,27 @@ async def test_wide_list_shows_the_age_by_the_devices_own_clock() -> None:
         by_id = {row.split()[2]: row.rstrip() for row in rows if row.strip()}
         assert by_id["clocked"].endswith(" 3s"), by_id
         assert by_id["no-clock"].endswith(" —"), by_id
+
+
+async def test_status_bar_names_each_links_broker_and_the_outbox() -> None:
+    app, _, _ = make_app()
+    async with driven(app, (160, 40)) as pilot:
+        feed(app, [1])
+        await wait_for(pilot, lambda: app.device_list.selected is not None, 5, "a selection")
+        for name, broker in (
+            (LinkName.STOMP, "stomp+ssl://hq@standby.example:61612"),
+            (LinkName.MQTT, "mqtt://10.0.0.7:1883"),
+        ):
+            app.inbox.put(LinkStateChanged(name, LinkState.UP, "connected", broker=broker))
+        await wait_for(pilot, lambda: "standby.example" in status_line(app), 5, "the broker named")
+        line = status_line(app)
+        assert "on standby.example:61612" in line, line
+        assert "on 10.0.0.7:1883" in line, line
+        assert "hq@" not in line, line
+        assert "outbox" not in line, line
+
+        app.inbox.put(down(LinkName.STOMP, "connection refused"))
+        await wait_for(pilot, lambda: "lost" in status_line(app), 5, "STOMP lost")
+        app.send_order("where are you?")
+        await wait_for(pilot, lambda: "⧗ 1 in outbox" in status_line(app), 5, "one queued")
+        assert "via b" in status_line(app)

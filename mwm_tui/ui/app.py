@@ -232,7 +232,7 @@ class MwmApp(App[None]):
     def _every_second(self) -> None:
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
-        self.status_bar.tick(self.fleet, self.inbox.stats().coalesced)
+        self.status_bar.tick(self.fleet, self.inbox.stats().coalesced, self.dispatcher.unsettled())
         self.reject_summary.update_counts(self.fleet.rejects_by_reason)
         self._list_dirty = True  # ages keep ticking
 

@@ -28,6 +28,11 @@ _AS_OF = {LinkName.STOMP: "positions", LinkName.MQTT: "motion"}
 _DETAIL_LEVELS = 4
 
 
+def _host_port(broker: str) -> str:
+    """``stomp+ssl://hq@host:61612`` -> ``host:61612``: the part that tells brokers apart."""
+    return broker.partition("://")[2].rpartition("@")[2] or broker
+
+
 class StatusBar(Widget):
     def __init__(
         self,
@@ -45,6 +50,8 @@ class StatusBar(Widget):
         self.rates: dict[LinkName, float] = dict.fromkeys(LinkName, 0.0)
         self.counts: dict[DeviceStatus, int] = dict.fromkeys(DeviceStatus, 0)
         self.coalesced = 0
+        # Orders and alerts HQ still holds (queued or awaiting the broker's confirmation).
+        self.outbox = 0
         # When each link's retry falls due (monotonic), so the countdown keeps ticking.
         self.retry_at: dict[LinkName, float] = {}
         # When each link was lost (wall clock) and how many attempts failed since; while lost.
@@ -53,8 +60,8 @@ class StatusBar(Widget):
         self._last_totals: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
         self._last_tick_at: float | None = None
 
-    def tick(self, fleet: Fleet, coalesced: int) -> None:
-        """Once a second: message rates since the last tick, device counts, coalesced events."""
+    def tick(self, fleet: Fleet, coalesced: int, outbox: int = 0) -> None:
+        """Once a second: message rates, device counts, coalesced events, the outbox's size."""
         now = fleet.clock()
         elapsed = now - self._last_tick_at if self._last_tick_at is not None else 0.0
         for name in LinkName:
@@ -66,6 +73,7 @@ class StatusBar(Widget):
         counts = fleet.counts()
         self.counts = {status: counts.get(status, 0) for status in DeviceStatus}
         self.coalesced = coalesced
+        self.outbox = outbox
         self.refresh()
 
     def link_changed(self, event: LinkStateChanged) -> None:
@@ -113,6 +121,8 @@ class StatusBar(Widget):
                 f"{STATUS_GLYPH[status]} {self.counts[status]} {status.value}",
                 style=STATUS_STYLE[status],
             )
+        if self.outbox:
+            text.append(f"  │  ⧗ {self.outbox} in outbox", style="bold yellow")
         if self.coalesced:
             text.append(f"  │  coalesced {self.coalesced}", style="yellow")
         return text
@@ -143,6 +153,10 @@ class StatusBar(Widget):
             text.append(label, style=style)
             if state.state is LinkState.UP:
                 text.append(f" {self.rates[name]:.0f}/s")
+        if state.broker and (level == 0 or (level == 1 and state.state is not LinkState.UP)):
+            # Which broker of the configured list the link is on, or trying.
+            where = "on" if state.state is LinkState.UP else "via"
+            text.append(f" {where} {literal(_host_port(state.broker), 40)}", style="dim")
         if state.state is LinkState.UP:
             return
         if level <= 1:
