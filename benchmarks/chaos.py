@@ -68,6 +68,8 @@ async def chaos(params: Params) -> None:
             "duplicates": outcome.duplicates,
             "outcomes": {str(stage): n for stage, n in outcome.outcomes.items()},
             "seconds": outcome.seconds,
+            "sending_seconds": outcome.sending_seconds,
+            "kills_seconds": outcome.kills[-1].ready_at - outcome.kills[0].killed_at,
             "kills": [
                 {
                     "broker": kill.broker,

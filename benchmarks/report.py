@@ -444,7 +444,10 @@ def _chaos(results: Results) -> list[str]:
         f"Run on {machine.get('CPU', '?')}, nproc {run.get('nproc', '?')}, Python "
         f"{machine.get('Python', '?')}, {machine.get('date', '?')}, commit "
         f"{machine.get('commit', '?')}; other processes kept {run['others_cores']:.2f} cores "
-        "busy on average.",
+        f"busy on average. The dispatches were made in {run['sending_seconds']:.0f} s, the "
+        f"kills and restarts took {run['kills_seconds']:.0f} s from the first kill; *queued at "
+        "HQ* counts the dispatches not sent at once (made while their link was down) or handed "
+        "back by a link that lost them, from the history database.",
         "",
         "| sent | kills | lost | duplicates at the consumers | resends (after an ambiguous "
         "loss, marked) | queued at HQ for a link | outcomes | wall time |",
