@@ -431,8 +431,9 @@ def _chaos(results: Results) -> list[str]:
         "",
         f"{run['count']:,} orders (STOMP, one truck's queue) and {run['count']:,} alerts (MQTT "
         f"QoS 1, one truck each) through the app (`send_order` / `send_alert`, the methods Enter "
-        f"and `a` call; Pilot, headless, the real links retrying within 1 s), one pair every "
-        f"{run['spacing'] * 1000:.0f} ms, while each broker is kill -9'd and restarted on its "
+        f"and `a` call; Pilot, headless, the real links retrying within 1 s), a pause of "
+        f"{run['spacing'] * 1000:.0f} ms after each pair (with the app's own work, a pair every "
+        f"{run['sending_seconds'] / run['count'] * 1000:.0f} ms), while each broker is kill -9'd and restarted on its "
         f"port {plan.chaos_rounds} times, in turns: a kill {timing['pause']:.1f} s after the "
         f"restart before it, dead for {timing['down']:.0f} s, then started again. Before its "
         f"first kill each broker is SIGSTOPped for {timing['frozen']:.0f} s: what HQ writes then "
