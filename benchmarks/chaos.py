@@ -18,7 +18,6 @@ from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.chaos import BrokerHost, KillPlan, LinkClock, make_app, run_chaos
 from tests.support.ui import driven
 
-
 # Seconds the app itself takes per order and alert pair with 1,000 trucks listed (measured).
 PAIR_COST = 0.05
 
