@@ -261,15 +261,24 @@ async def freeze_send_kill(
     *,
     keys: tuple[str, ...],
     what: str,
+    until_detected: bool = False,
 ) -> None:
     """Freeze ``broker``, press ``keys`` (one order or alert), kill -9 it, start it again: the
-    dispatch went into the socket of a broker that never read it, so it must be resent."""
+    dispatch went into the socket of a broker that never read it, so it must be resent.
+
+    ``until_detected``: the broker stays frozen until the link gives it up (heart-beat,
+    keepalive) before it is killed."""
     link = LinkName.STOMP if isinstance(broker, ActiveMQ) else LinkName.MQTT
     broker.freeze()
     await pilot.press(*keys)
     await wait_for(pilot, lambda: f"{what} sending" in log_text(app), 5, f"the {what} sent")
     await pilot.pause(1.0)  # written to the socket; no receipt or PUBACK can come
     assert app.dispatcher.unsettled() == 1
+    if until_detected:
+        await wait_for(
+            pilot, lambda: link_state(app, link) is not LinkState.UP, 60, f"{link} given up"
+        )
+        assert app.dispatcher.unsettled() == 1  # still in the outbox, not lost
     broker.kill()
     await wait_for(
         pilot,
@@ -395,3 +404,66 @@ async def test_chaos_no_order_or_alert_is_lost_while_each_broker_is_killed_three
     # Every resend is in the log, marked, never hidden.
     assert report.resends_logged == report.resends
     assert all(up is not None for _, up in report.recoveries)
+
+
+async def test_a_freeze_the_link_detects_first_still_ends_in_a_marked_resend(
+    fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
+) -> None:
+    """The links give the frozen brokers up themselves (STOMP heart-beat with its defaults;
+    MQTT keepalive 5 s instead of 30 to keep this short) before the kill -9."""
+    activemq = fresh_activemq(persistent=True)
+    mosquitto = fresh_mosquitto(persistent=True)
+    host = BrokerHost()
+    device = unique_prefix("unheard") + "1"
+    truck = QueueCounter(activemq.port, ids.order_destination(device))
+    alerts = TopicCounter(mosquitto.port, ids.alert_topic(device), client_id=device + "-count")
+    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), keepalive=5)
+    try:
+        async with driven(app) as pilot:
+            await wait_for(
+                pilot,
+                lambda: truck.connected.is_set() and alerts.connected.is_set(),
+                30,
+                "the independent consumers",
+            )
+            feed(app, device)
+            await choose(pilot, app, device)
+            for name in LinkName:
+                await wait_for(
+                    pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
+                )
+            keys = ("o", *"Hold position", "enter", "escape")
+            order = f"order to {device} (Hold position)"
+            await freeze_send_kill(
+                pilot, app, host, activemq, keys=keys, what=order, until_detected=True
+            )
+            alert = f"alert red to {device}"
+            await freeze_send_kill(
+                pilot, app, host, mosquitto, keys=("a",), what=alert, until_detected=True
+            )
+            log = log_text(app)
+            for what, proof in ((order, "receipt"), (alert, "PUBACK")):
+                lines = [line for line in log.splitlines() if what in line]
+                assert f"accepted by the broker ({proof})" in lines[-1], lines
+                assert AMBIGUOUS.search(lines[-1]), lines
+            assert "no heart-beat from the broker" in log
+            assert "no answer to a keepalive ping" in log
+            # Accepted, or waiting: the truck, fed once, went stale during the freezes.
+            assert sum(app.dispatcher.outcomes.values()) == 2
+            assert set(app.dispatcher.outcomes) <= {Stage.ACCEPTED, Stage.WAITING}
+            await wait_for(
+                pilot,
+                lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
+                30,
+                "the order and the alert at the independent consumers",
+            )
+            await pilot.pause(2.0)  # a second copy, if any, comes within this
+    finally:
+        await asyncio.to_thread(truck.close)
+        await asyncio.to_thread(alerts.close)
+        await asyncio.to_thread(host.close, [activemq, mosquitto])
+    orders_seen = truck.counts()["Hold position"]
+    alerts_seen = alerts.counts()[ids.alert_topic(device)]
+    resends = app.dispatcher.resends
+    print(f"\ndetected freeze: order {orders_seen}x, alert {alerts_seen}x, {resends} resends")
+    assert orders_seen >= 1 and alerts_seen >= 1

@@ -55,7 +55,9 @@ class LinkClock:
             return next((at for at in times if at >= after), None)
 
 
-def quick_links(settings: Settings, clock: LinkClock | None = None) -> LinkFactory:
+def quick_links(
+    settings: Settings, clock: LinkClock | None = None, *, keepalive: int = 30
+) -> LinkFactory:
     """The real links, retrying every second at most: tests wait for brokers to come back."""
 
     def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
@@ -68,14 +70,15 @@ def quick_links(settings: Settings, clock: LinkClock | None = None) -> LinkFacto
 
         return (
             StompLink(settings.stomp_target(), sink, backoff=Backoff(0.2, 1.0)),
-            MqttLink(settings.mqtt_target(), sink, backoff=Backoff(0.2, 1.0)),
+            MqttLink(settings.mqtt_target(), sink, keepalive=keepalive, backoff=Backoff(0.2, 1.0)),
         )
 
     return build
 
 
-def make_app(settings: Settings, clock: LinkClock | None = None) -> MwmApp:
-    return create_app(settings, links=quick_links(settings, clock), tune_gc=False)
+def make_app(settings: Settings, clock: LinkClock | None = None, *, keepalive: int = 30) -> MwmApp:
+    links = quick_links(settings, clock, keepalive=keepalive)
+    return create_app(settings, links=links, tune_gc=False)
 
 
 def link_state(app: MwmApp, name: LinkName) -> LinkState | None:
