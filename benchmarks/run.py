@@ -337,7 +337,10 @@ class Bench:
         say(
             f"  lost {run['lost']}, duplicates {run['duplicates']}, resends {run['resends']}, "
             f"queued at HQ {run['queued']}, {run['seconds']:.0f} s; link up after each restart: "
-            + ", ".join(f"{k['link']} {k['link_up_s']:.2f} s" for k in run["kills"])
+            + ", ".join(
+                f"{k['link']} " + ("never" if k["link_up_s"] is None else f"{k['link_up_s']:.2f} s")
+                for k in run["kills"]
+            )
         )
 
 
