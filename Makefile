@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 TEST_TIMEOUT ?= 120
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap bootstrap-python demo test lint bench
+.PHONY: help bootstrap bootstrap-python demo test lint bench bench-chaos
 
 help:
 	@echo "make demo    run the dashboard on simulated data (no broker needed)"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
 	@echo "make bench   install brokers if missing, then run benchmarks/run.py"
+	@echo "make bench-chaos   only the chaos benchmark (1,000 orders + 1,000 alerts, broker kills)"
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -37,3 +38,6 @@ lint: bootstrap-python
 
 bench: bootstrap
 	$(PY) benchmarks/run.py
+
+bench-chaos: bootstrap
+	$(PY) benchmarks/run.py --only chaos

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CHAOS_HEADING = "## 6. Chaos: orders and alerts while the brokers are killed"
+CHAOS_VERDICT = "lost while each broker is killed 3 times"
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 SCREEN = "120x40"
 CEILINGS = "paho ~83k msg/s, stomp.py ~32-36k msg/s (BROKERS.md: bare clients, idle machine)"
@@ -30,6 +32,9 @@ class Plan:
     press_spacing: float = 0.05
     first_paint_runs: int = 5
     rss_fleets: tuple[int, ...] = (0, 1_000, 10_000)
+    chaos_count: int = 1_000
+    chaos_rounds: int = 3
+    chaos_spacing: float = 0.05
 
 
 Run = dict[str, Any]
@@ -45,6 +50,7 @@ class Results:
     latency: list[Run] = field(default_factory=list)
     first_paint: list[Run] = field(default_factory=list)
     rss: dict[int, Run] = field(default_factory=dict)
+    chaos: Run | None = None
     app_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -52,7 +58,8 @@ class Results:
 def all_runs(results: Results) -> list[Run]:
     runs = [run for by_who in results.throughput.values() for r in by_who.values() for run in r]
     runs += results.gc_untuned + results.latency + results.first_paint
-    return runs + list(results.rss.values())
+    runs += list(results.rss.values())
+    return runs + ([results.chaos] if results.chaos else [])
 
 
 def median(values: Sequence[float]) -> float:
@@ -127,6 +134,17 @@ def verdicts(results: Results) -> list[Verdict]:
         out.append(
             Verdict(f"peak RSS, {biggest:,} devices", f"{peak:.1f} MB", "< 150 MB", peak < 150)
         )
+    if results.chaos:
+        run = results.chaos
+        out.append(
+            Verdict(
+                CHAOS_VERDICT,
+                f"{run['lost']} of {2 * run['count']:,} ({run['resends']} resent, "
+                f"{run['duplicates']} duplicates)",
+                "0",
+                run["lost"] == 0,
+            )
+        )
     return out
 
 
@@ -178,6 +196,8 @@ def markdown(results: Results, findings: str) -> str:
         out += _rss(results)
     if results.gc_untuned:
         out += _gc(results)
+    if results.chaos:
+        out += _chaos(results)
     if findings:
         out += ["", findings.rstrip()]
     return "\n".join(out) + "\n"
@@ -398,6 +418,96 @@ def _gc_row(label: str, run: Run) -> str:
         f"{stats['over_10ms']:.0f} | {stats['max_ms']:.1f} ms | {stats['total_ms']:.0f} ms | "
         f"{run['rate']:,.0f} |"
     )
+
+
+def _chaos(results: Results) -> list[str]:
+    run, plan, machine = results.chaos or {}, results.plan, results.machine
+    kills = run["kills"]
+    frozen = sum(kill["frozen"] for kill in kills)
+    timing = run["plan"]
+    out = [
+        "",
+        CHAOS_HEADING,
+        "",
+        f"{run['count']:,} orders (STOMP, one truck's queue) and {run['count']:,} alerts (MQTT "
+        f"QoS 1, one truck each) through the app (`send_order` / `send_alert`, the methods Enter "
+        f"and `a` call; Pilot, headless, the real links retrying within 1 s), a pause of "
+        f"{run['spacing'] * 1000:.0f} ms after each pair (with the app's own work, a pair every "
+        f"{run['sending_seconds'] / run['count'] * 1000:.0f} ms), "
+        "while each broker is kill -9'd and restarted on its "
+        f"port {plan.chaos_rounds} times, in turns: a kill {timing['pause']:.1f} s after the "
+        f"restart before it, dead for {timing['down']:.0f} s, then started again. Before its "
+        f"first kill each broker is SIGSTOPped for {timing['frozen']:.0f} s: what HQ writes then "
+        "reaches the socket but never the broker, so it is lost without an answer and must be "
+        "resent (that outage counts the frozen second too). ActiveMQ keeps "
+        "its messages in KahaDB, Mosquitto its sessions on every change. Independent consumers "
+        "(stomp.py with client-individual acks; paho with a persistent session) count what "
+        "arrived. The machinery is the chaos test's (`tests/support/chaos.py`). "
+        f"Run on {machine.get('CPU', '?')}, nproc {run.get('nproc', '?')}, Python "
+        f"{machine.get('Python', '?')}, {machine.get('date', '?')}, commit "
+        f"{machine.get('commit', '?')}; other processes kept {run['others_cores']:.2f} cores "
+        f"busy on average. The dispatches were made in {run['sending_seconds']:.0f} s, the "
+        f"kills and restarts took {run['kills_seconds']:.0f} s from the first kill; *queued at "
+        "HQ* counts the dispatches not sent at once (made while their link was down) or handed "
+        "back by a link that lost them, from the history database.",
+        "",
+        "| sent | kills | lost | duplicates at the consumers | resends (after an ambiguous "
+        "loss, marked) | queued at HQ for a link | outcomes | wall time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {2 * run['count']:,} | {len(kills)} ({frozen} frozen first) | {run['lost']} | "
+        f"{run['duplicates']} | {run['resends']} | {run['queued']} | "
+        + ", ".join(f"{stage} {n:,}" for stage, n in sorted(run["outcomes"].items()))
+        + f" | {run['seconds']:.0f} s |",
+        "",
+        "*Restart* = kill to the restarted broker answering a protocol handshake; *link up* = "
+        "from then to the app's link reporting up (subscribed); *outage* = kill to link up.",
+        "",
+        "| kill | broker | frozen first | restart | link up | outage |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for number, kill in enumerate(kills, 1):
+        up, outage = kill["link_up_s"], kill["outage_s"]
+        out.append(
+            f"| {number} | {kill['broker']} | {'yes' if kill['frozen'] else 'no'} | "
+            f"{kill['restart_s']:.1f} s | "
+            + ("never" if up is None else f"{up:.2f} s")
+            + " | "
+            + ("never" if outage is None else f"{outage:.1f} s")
+            + " |"
+        )
+    return out
+
+
+def with_chaos(existing: str, results: Results) -> str:
+    """``existing`` RESULTS.md with its chaos section replaced (or added before the findings)."""
+    existing = _with_chaos_verdict(existing, results)
+    section = "\n".join(_chaos(results)).strip("\n") + "\n"
+    before, marker, rest = existing.partition(CHAOS_HEADING)
+    if marker:
+        _, heading, after = rest.partition("\n## ")
+        return before + section + (heading + after if heading else "")
+    before, marker, rest = existing.partition("\n## Findings")
+    return before.rstrip("\n") + "\n\n" + section + marker + rest
+
+
+def _with_chaos_verdict(existing: str, results: Results) -> str:
+    """Replace the chaos row of the verdicts table, or add it after the last row."""
+    row = next(
+        f"| {v.what} | {v.value} | {v.target} | **{v.word}** |"
+        for v in verdicts(results)
+        if v.what == CHAOS_VERDICT
+    )
+    lines = existing.split("\n")
+    start = lines.index("## Verdicts")
+    rows = start + 4  # heading, blank, header, rule
+    while rows < len(lines) and lines[rows].startswith("| "):
+        rows += 1
+    for index in range(start, rows):
+        if lines[index].startswith(f"| {CHAOS_VERDICT} |"):
+            lines[index] = row
+            return "\n".join(lines)
+    lines.insert(rows, row)
+    return "\n".join(lines)
 
 
 def kept_findings() -> str:

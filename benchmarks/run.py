@@ -39,6 +39,7 @@ from benchmarks.report import (  # noqa: E402
     markdown,
     percentile,
     table,
+    with_chaos,
 )
 from benchmarks.traffic import (  # noqa: E402
     FloodMosquitto,
@@ -56,6 +57,7 @@ MODULE_OF = {
     "latency": "benchmarks.app_probes",
     "first-paint": "benchmarks.app_probes",
     "rss": "benchmarks.app_probes",
+    "chaos": "benchmarks.chaos",
 }
 
 
@@ -323,6 +325,24 @@ class Bench:
                 f"(at the end {run['rss_mb']:.1f} MB; fed in {run['feed_s']:.1f} s)"
             )
 
+    def chaos(self) -> None:
+        plan = self.plan
+        say(
+            f"chaos: {plan.chaos_count:,} orders + {plan.chaos_count:,} alerts while each broker "
+            f"is killed {plan.chaos_rounds} times"
+        )
+        params = {"count": plan.chaos_count, "rounds": plan.chaos_rounds}
+        run = self.measure("chaos", dict(params, spacing=plan.chaos_spacing), [])
+        self.results.chaos = run
+        say(
+            f"  lost {run['lost']}, duplicates {run['duplicates']}, resends {run['resends']}, "
+            f"queued at HQ {run['queued']}, {run['seconds']:.0f} s; link up after each restart: "
+            + ", ".join(
+                f"{k['link']} " + ("never" if k["link_up_s"] is None else f"{k['link_up_s']:.2f} s")
+                for k in run["kills"]
+            )
+        )
+
 
 def machine_info() -> dict[str, str]:
     def first_field(path: str, key: str) -> str:
@@ -378,6 +398,8 @@ def run(plan: Plan, sections: set[str]) -> Results:
             bench.first_paint()
         if "rss" in sections:
             bench.rss()
+        if "chaos" in sections:
+            bench.chaos()
     bench.results.seconds = time.monotonic() - started
     return bench.results
 
@@ -387,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the script")
     parser.add_argument(
         "--only",
-        default="throughput,latency,paint,rss",
+        default="throughput,latency,paint,rss,chaos",
         help="comma-separated sections to run (default: %(default)s)",
     )
     parser.add_argument("--reps", type=int, help="bare/pipeline pairs per protocol")
@@ -406,12 +428,17 @@ def main(argv: list[str] | None = None) -> int:
             presses=40,
             first_paint_runs=2,
             rss_fleets=(0, 1_000),
+            chaos_count=100,
         )
     if args.reps:
         plan.reps = args.reps
-    results = run(plan, set(args.only.split(",")))
+    sections = set(args.only.split(","))
+    results = run(plan, sections)
     print(table(results))
-    if not args.no_write:
+    if not args.no_write and sections == {"chaos"} and RESULTS_FILE.exists():
+        RESULTS_FILE.write_text(with_chaos(RESULTS_FILE.read_text(), results))
+        say(f"updated the chaos section of {RESULTS_FILE.relative_to(ROOT)}")
+    elif not args.no_write:
         RESULTS_FILE.write_text(markdown(results, kept_findings()))
         say(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({results.seconds:.0f} s in all)")
     return 0

@@ -1,4 +1,5 @@
-"""The outbox against real brokers: expiry, a restart of HQ, the words for an absent truck."""
+"""The outbox against real brokers: expiry, a restart of HQ, the words for an absent truck,
+resends after an ambiguous loss, and chaos."""
 
 from __future__ import annotations
 
@@ -6,65 +7,46 @@ import asyncio
 import io
 import json
 import os
+import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from rich.console import Console
 from textual.pilot import Pilot
 
-from mwm_tui.adapters.backoff import Backoff
-from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
-from mwm_tui.adapters.mqtt_link import MqttLink
-from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.config import Settings
 from mwm_tui.domain import ids
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.dispatch import Stage
 from mwm_tui.domain.events import LinkName, LinkState, LocationReceived, WillReceived
-from mwm_tui.ui.app import LinkFactory, MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen, help_table
 from tests.support.brokers import (
     ActiveMQ,
     ActiveMQFactory,
+    Broker,
     Mosquitto,
     MosquittoFactory,
     free_port,
+)
+from tests.support.chaos import (
+    BrokerHost,
+    KillPlan,
+    LinkClock,
+    feed,
+    link_state,
+    make_app,
+    run_chaos,
 )
 from tests.support.counters import QueueCounter, TopicCounter
 from tests.support.sim import send_marker_orders, unique_prefix
 from tests.support.ui import driven, log_text, screen_text, wait_for
 
 
-def quick_links(settings: Settings) -> LinkFactory:
-    """The real links, retrying every second at most: tests wait for brokers to come back."""
-
-    def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
-        return (
-            StompLink(settings.stomp_target(), sink, backoff=Backoff(0.2, 1.0)),
-            MqttLink(settings.mqtt_target(), sink, backoff=Backoff(0.2, 1.0)),
-        )
-
-    return build
-
-
-def make_app(settings: Settings) -> MwmApp:
-    return create_app(settings, links=quick_links(settings), tune_gc=False)
-
-
-def link_state(app: MwmApp, name: LinkName) -> LinkState | None:
-    link = app.status_bar.links.get(name)
-    return None if link is None else link.state
-
-
 def composer_text(app: MwmApp) -> str:
     return str(app.composer.query_one("#composer-status").render())
-
-
-def feed(app: MwmApp, device_id: str) -> None:
-    app.inbox.put(LocationReceived(Position(device_id, 48.85, 2.35)))
 
 
 async def choose(pilot: Pilot[None], app: MwmApp, device: str) -> None:
@@ -268,37 +250,121 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         await asyncio.to_thread(truck.close)
 
 
-class BrokerKiller(threading.Thread):
-    """Kills each broker with SIGKILL and starts it again on its port, ``rounds`` times.
+AMBIGUOUS = re.compile(r"resent \(attempt (\d+)\): may arrive twice")
 
-    Brokers die with the thread that started them: this one stays alive until released.
-    """
 
-    def __init__(self, activemq: ActiveMQ, mosquitto: Mosquitto, rounds: int) -> None:
-        super().__init__(name="broker-killer", daemon=True)
-        self._brokers = (activemq, mosquitto)
-        self._rounds = rounds
-        self.kills = 0
-        self.finished = threading.Event()
-        self.release = threading.Event()
-        self.error: BaseException | None = None
+async def freeze_send_kill(
+    pilot: Pilot[None],
+    app: MwmApp,
+    host: BrokerHost,
+    broker: Broker,
+    *,
+    keys: tuple[str, ...],
+    what: str,
+    until_detected: bool = False,
+) -> None:
+    """Freeze ``broker``, press ``keys`` (one order or alert), kill -9 it, start it again: the
+    dispatch went into the socket of a broker that never read it, so it must be resent.
 
-    def run(self) -> None:
-        try:
-            for _ in range(self._rounds):
-                for broker in self._brokers:
-                    time.sleep(2.0)
-                    broker.kill()
-                    self.kills += 1
-                    time.sleep(1.0)
-                    broker.start()
-            self.finished.set()
-        except BaseException as error:
-            self.error = error
-            self.finished.set()
-        self.release.wait()
-        for broker in self._brokers:
-            broker.stop()
+    ``until_detected``: the broker stays frozen until the link gives it up (heart-beat,
+    keepalive) before it is killed."""
+    link = LinkName.STOMP if isinstance(broker, ActiveMQ) else LinkName.MQTT
+    broker.freeze()
+    await pilot.press(*keys)
+    await wait_for(pilot, lambda: f"{what} sending" in log_text(app), 5, f"the {what} sent")
+    await pilot.pause(1.0)  # written to the socket; no receipt or PUBACK can come
+    assert app.dispatcher.unsettled() == 1
+    if until_detected:
+        await wait_for(
+            pilot, lambda: link_state(app, link) is not LinkState.UP, 60, f"{link} given up"
+        )
+        assert app.dispatcher.unsettled() == 1  # still in the outbox, not lost
+    broker.kill()
+    await wait_for(
+        pilot,
+        lambda: "resend pending: may arrive twice" in log_text(app),
+        30,
+        f"the {what} handed back as an ambiguous loss",
+    )
+    await asyncio.wrap_future(host.submit(broker.start))
+    await wait_for(pilot, lambda: link_state(app, link) is LinkState.UP, 30, f"{link} up again")
+    await wait_for(
+        pilot, lambda: app.dispatcher.unsettled() == 0, 30, f"the {what} resent and confirmed"
+    )
+
+
+async def test_an_order_and_an_alert_lost_in_a_frozen_then_killed_broker_are_resent_marked(
+    fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
+) -> None:
+    """The broker is SIGSTOPped before the send, so the first copy never reached its journal."""
+    activemq = fresh_activemq(persistent=True)
+    mosquitto = fresh_mosquitto(persistent=True)
+    host = BrokerHost()
+    device = unique_prefix("frozen") + "1"
+    truck = QueueCounter(activemq.port, ids.order_destination(device))
+    alerts = TopicCounter(mosquitto.port, ids.alert_topic(device), client_id=device + "-count")
+    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url))
+    try:
+        async with driven(app) as pilot:
+            await wait_for(
+                pilot,
+                lambda: truck.connected.is_set() and alerts.connected.is_set(),
+                30,
+                "the independent consumers",
+            )
+            feed(app, device)
+            await choose(pilot, app, device)
+            for name in LinkName:
+                await wait_for(
+                    pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
+                )
+
+            order = f"order to {device} (Hold position)"
+            keys = ("o", *"Hold position", "enter", "escape")
+            await freeze_send_kill(pilot, app, host, activemq, keys=keys, what=order)
+            lines = [line for line in log_text(app).splitlines() if order in line]
+            assert "resend pending: may arrive twice" in lines[-3], lines
+            assert "no confirmation from the broker before" in lines[-3], lines
+            assert AMBIGUOUS.search(lines[-2]) and "sending" in lines[-2], lines
+            assert "accepted by the broker (receipt)" in lines[-1], lines
+            assert AMBIGUOUS.search(lines[-1]), lines
+            assert AMBIGUOUS.search(composer_text(app)), composer_text(app)
+            assert "accepted by the broker (receipt)" in composer_text(app)
+
+            alert = f"alert red to {device}"
+            await freeze_send_kill(pilot, app, host, mosquitto, keys=("a",), what=alert)
+            lines = [line for line in log_text(app).splitlines() if alert in line]
+            assert "resend pending: may arrive twice" in lines[-3], lines
+            assert AMBIGUOUS.search(lines[-1]), lines
+            assert "accepted by the broker (PUBACK)" in lines[-1], lines
+            assert AMBIGUOUS.search(composer_text(app)), composer_text(app)
+            assert app.dispatcher.resends >= 2
+            assert app.dispatcher.outcomes[Stage.ACCEPTED] == 2
+
+            await wait_for(
+                pilot,
+                lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
+                30,
+                "the order and the alert at the independent consumers",
+            )
+            await pilot.pause(2.0)  # a second copy, if any, comes within this
+    finally:
+        await asyncio.to_thread(truck.close)
+        await asyncio.to_thread(alerts.close)
+        await asyncio.to_thread(host.close, [activemq, mosquitto])
+    orders_seen = truck.counts()["Hold position"]
+    alerts_seen = alerts.counts()[ids.alert_topic(device)]
+    print(f"\nfrozen then killed: the order arrived {orders_seen}x, the alert {alerts_seen}x")
+    assert orders_seen >= 1 and alerts_seen >= 1
+
+    result = await asyncio.to_thread(history_cli, "--device", device, "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    for kind, proof in (("order", "receipt"), ("alert", "PUBACK")):
+        texts = [r["text"] for r in records if r["kind"] == kind]
+        assert any("resend pending: may arrive twice" in text for text in texts), texts
+        assert f"accepted by the broker ({proof})" in texts[-1], texts
+        assert AMBIGUOUS.search(texts[-1]), texts
 
 
 CHAOS_COUNT = 200
@@ -307,77 +373,97 @@ CHAOS_COUNT = 200
 async def test_chaos_no_order_or_alert_is_lost_while_each_broker_is_killed_three_times(
     fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
 ) -> None:
-    """Orders go through ``send_order`` and alerts through ``send_alert``: the methods that
-    Enter in the composer and the ``a`` key call (typing 400 messages would take minutes)."""
+    """Each broker is frozen before its first kill: what was in flight then is resent."""
     activemq = fresh_activemq(persistent=True)
     mosquitto = fresh_mosquitto(persistent=True)
-    prefix = unique_prefix("chaos")
-    order_truck = prefix + "ord"
-    alert_trucks = [f"{prefix}{n:03d}" for n in range(CHAOS_COUNT)]
-    orders = QueueCounter(activemq.port, ids.order_destination(order_truck))
-    alerts = TopicCounter(mosquitto.port, "/mwm/+/alert", client_id=prefix + "count")
-    killer = BrokerKiller(activemq, mosquitto, rounds=3)
-    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url))
-    started = time.monotonic()
+    host = BrokerHost()
+    clock = LinkClock()
+    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), clock)
     try:
         async with driven(app) as pilot:
-            for device in [order_truck, *alert_trucks]:
-                feed(app, device)
+            report = await run_chaos(
+                pilot,
+                app,
+                clock,
+                host,
+                activemq=activemq,
+                mosquitto=mosquitto,
+                count=CHAOS_COUNT,
+                prefix=unique_prefix("chaos"),
+                plan=KillPlan(rounds=3, freeze_rounds=1),
+            )
+    finally:
+        await asyncio.to_thread(host.close, [activemq, mosquitto])
+    print("\nchaos:", report.summary())  # the numbers for the report (pytest -s)
+    assert len(report.kills) == 6 and sum(kill.frozen for kill in report.kills) == 2
+    assert report.queued > 0  # the outbox was needed: some were made while a link was down
+    assert report.lost == 0
+    assert report.resends > 0  # what the frozen brokers swallowed was resent
+    assert sum(report.outcomes.values()) == 2 * CHAOS_COUNT
+    assert not {Stage.FAILED, Stage.EXPIRED} & set(report.outcomes)
+    # Every resend is in the log, marked, never hidden.
+    assert report.resends_logged == report.resends
+    assert all(up is not None for _, up in report.recoveries)
+
+
+async def test_a_freeze_the_link_detects_first_still_ends_in_a_marked_resend(
+    fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
+) -> None:
+    """The links give the frozen brokers up themselves (STOMP heart-beat with its defaults;
+    MQTT keepalive 5 s instead of 30 to keep this short) before the kill -9."""
+    activemq = fresh_activemq(persistent=True)
+    mosquitto = fresh_mosquitto(persistent=True)
+    host = BrokerHost()
+    device = unique_prefix("unheard") + "1"
+    truck = QueueCounter(activemq.port, ids.order_destination(device))
+    alerts = TopicCounter(mosquitto.port, ids.alert_topic(device), client_id=device + "-count")
+    app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), keepalive=5)
+    try:
+        async with driven(app) as pilot:
             await wait_for(
                 pilot,
-                lambda: len(app.device_list.row_ids) == CHAOS_COUNT + 1,
-                10,
-                "the trucks",
+                lambda: truck.connected.is_set() and alerts.connected.is_set(),
+                30,
+                "the independent consumers",
             )
+            feed(app, device)
+            await choose(pilot, app, device)
             for name in LinkName:
                 await wait_for(
                     pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
                 )
-            killer.start()
-            for number, alert_truck in enumerate(alert_trucks):
-                app.device_list.select(order_truck)
-                assert app.send_order(f"chaos order {number:03d}")
-                app.device_list.select(alert_truck)
-                app.send_alert("red")
-                await pilot.pause(0.12)
-            await wait_for(pilot, killer.finished.is_set, 120, "three kills of each broker")
-            assert killer.error is None, killer.error
-            await wait_for(
-                pilot, lambda: app.dispatcher.unsettled() == 0, 60, "every dispatch settled"
+            keys = ("o", *"Hold position", "enter", "escape")
+            order = f"order to {device} (Hold position)"
+            await freeze_send_kill(
+                pilot, app, host, activemq, keys=keys, what=order, until_detected=True
             )
-            expected_orders = {f"chaos order {n:03d}" for n in range(CHAOS_COUNT)}
-            expected_alerts = {ids.alert_topic(device) for device in alert_trucks}
-            await wait_for(
-                pilot,
-                lambda: (
-                    set(orders.counts()) >= expected_orders
-                    and set(alerts.counts()) >= expected_alerts
-                ),
-                60,
-                "every order and alert at the independent consumers",
+            alert = f"alert red to {device}"
+            await freeze_send_kill(
+                pilot, app, host, mosquitto, keys=("a",), what=alert, until_detected=True
             )
             log = log_text(app)
-            queued = log.count("queued, sent when the link is up")
-            resends = app.dispatcher.resends
-            outcomes = dict(app.dispatcher.outcomes)
+            for what, proof in ((order, "receipt"), (alert, "PUBACK")):
+                lines = [line for line in log.splitlines() if what in line]
+                assert f"accepted by the broker ({proof})" in lines[-1], lines
+                assert AMBIGUOUS.search(lines[-1]), lines
+            assert "no heart-beat from the broker" in log
+            assert "no answer to a keepalive ping" in log
+            # Accepted, or waiting: the truck, fed once, went stale during the freezes.
+            assert sum(app.dispatcher.outcomes.values()) == 2
+            assert set(app.dispatcher.outcomes) <= {Stage.ACCEPTED, Stage.WAITING}
+            await wait_for(
+                pilot,
+                lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
+                30,
+                "the order and the alert at the independent consumers",
+            )
+            await pilot.pause(2.0)  # a second copy, if any, comes within this
     finally:
-        await asyncio.to_thread(orders.close)
+        await asyncio.to_thread(truck.close)
         await asyncio.to_thread(alerts.close)
-        killer.release.set()
-    order_counts, alert_counts = orders.counts(), alerts.counts()
-    lost = len(expected_orders - set(order_counts)) + len(expected_alerts - set(alert_counts))
-    duplicates = sum(n - 1 for n in order_counts.values()) + sum(
-        n - 1 for n in alert_counts.values()
-    )
-    print(  # the numbers for the report (pytest -s)
-        f"\nchaos: {killer.kills} kills, queued at HQ {queued}, lost {lost}, resends {resends}, "
-        f"duplicates at the consumers {duplicates}, outcomes {outcomes}, "
-        f"{time.monotonic() - started:.0f} s"
-    )
-    assert killer.kills == 6
-    assert queued > 0  # the outbox was needed: some were made while a link was down
-    assert lost == 0
-    assert sum(outcomes.values()) == 2 * CHAOS_COUNT
-    assert not {Stage.FAILED, Stage.EXPIRED} & set(outcomes)
-    # Every resend is in the log, marked, never hidden.
-    assert log.count("sending, resent (attempt") == resends
+        await asyncio.to_thread(host.close, [activemq, mosquitto])
+    orders_seen = truck.counts()["Hold position"]
+    alerts_seen = alerts.counts()[ids.alert_topic(device)]
+    resends = app.dispatcher.resends
+    print(f"\ndetected freeze: order {orders_seen}x, alert {alerts_seen}x, {resends} resends")
+    assert orders_seen >= 1 and alerts_seen >= 1

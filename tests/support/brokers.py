@@ -341,6 +341,18 @@ class Broker:
             self._close_console()
             Broker._live.discard(self)
 
+    def freeze(self) -> None:
+        """SIGSTOP the broker: its sockets stay open, it reads and answers nothing."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT a frozen broker."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGCONT)
+
     def restart(self, timeout: float | None = None) -> Self:
         """Stop gracefully and start again on the same port."""
         with self._lock:
