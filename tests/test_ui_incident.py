@@ -234,4 +234,7 @@ async def test_status_bar_names_each_links_broker_and_the_outbox() -> None:
         await wait_for(pilot, lambda: "lost" in status_line(app), 5, "STOMP lost")
         app.send_order("where are you?")
         await wait_for(pilot, lambda: "⧗ 1 in outbox" in status_line(app), 5, "one queued")
-        assert "via b" in status_line(app)
+        app.inbox.put(
+            LinkStateChanged(LinkName.STOMP, LinkState.CONNECTING, "connecting", broker="s://b:1")
+        )
+        await wait_for(pilot, lambda: "trying b:1" in status_line(app), 5, "the next broker")

@@ -36,7 +36,12 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink
-from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
+from .supervisor import (
+    CONFIRM_TIMEOUT,
+    LinkDownError,
+    SupervisedLink,
+    describe_connect_error,
+)
 
 # CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
 _AUTH_REFUSALS = frozenset({134, 135})
@@ -143,7 +148,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         *,
         client_id: str | None = None,
         keepalive: int = DEFAULT_KEEPALIVE,
-        ack_timeout: float = 10.0,
+        ack_timeout: float = CONFIRM_TIMEOUT,
         connect_timeout: float = 10.0,
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,

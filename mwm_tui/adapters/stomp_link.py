@@ -31,7 +31,12 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink
-from .supervisor import LinkDownError, SupervisedLink, describe_connect_error
+from .supervisor import (
+    CONFIRM_TIMEOUT,
+    LinkDownError,
+    SupervisedLink,
+    describe_connect_error,
+)
 
 log = logging.getLogger(__name__)
 # stomp.py warns of every refused connect; with no handler Python would print that over the UI.
@@ -238,7 +243,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         *,
         client_id: str | None = None,
         heartbeats: tuple[int, int] = DEFAULT_HEARTBEATS,
-        receipt_timeout: float = 10.0,
+        receipt_timeout: float = CONFIRM_TIMEOUT,
         connect_timeout: float = 10.0,
         backoff: Backoff | None = None,
         refusal_backoff: Backoff | None = None,

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 logging.getLogger("mwm_tui.adapters").addHandler(logging.NullHandler())
 
 Request = TypeVar("Request")
+# How long a send waits for its receipt or PUBACK: longer than either link takes to give up a
+# frozen broker, so a freeze ends the session (and the outbox resends on a new one) first.
+CONFIRM_TIMEOUT = 20.0
 # Longest the supervisor sleeps without looking at deadlines and the stop flag.
 _MAX_IDLE = 1.0
 

@@ -17,9 +17,8 @@ from typing import Any, TypeVar
 
 from textual.pilot import Pilot
 
-from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
-from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.mqtt_link import DEFAULT_KEEPALIVE, MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import HistoryEntry
 from mwm_tui.config import Settings
@@ -56,9 +55,9 @@ class LinkClock:
 
 
 def quick_links(
-    settings: Settings, clock: LinkClock | None = None, *, keepalive: int = 30
+    settings: Settings, clock: LinkClock | None = None, *, keepalive: int = DEFAULT_KEEPALIVE
 ) -> LinkFactory:
-    """The real links, retrying every second at most: tests wait for brokers to come back."""
+    """The real links with their real retry and confirmation settings, seen by ``clock``."""
 
     def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
         if clock is not None:
@@ -69,14 +68,16 @@ def quick_links(
                 inner(event)
 
         return (
-            StompLink(settings.stomp_target(), sink, backoff=Backoff(0.2, 1.0)),
-            MqttLink(settings.mqtt_target(), sink, keepalive=keepalive, backoff=Backoff(0.2, 1.0)),
+            StompLink(settings.stomp_targets(), sink),
+            MqttLink(settings.mqtt_targets(), sink, keepalive=keepalive),
         )
 
     return build
 
 
-def make_app(settings: Settings, clock: LinkClock | None = None, *, keepalive: int = 30) -> MwmApp:
+def make_app(
+    settings: Settings, clock: LinkClock | None = None, *, keepalive: int = DEFAULT_KEEPALIVE
+) -> MwmApp:
     links = quick_links(settings, clock, keepalive=keepalive)
     return create_app(settings, links=links, tune_gc=False)
 

@@ -153,9 +153,12 @@ class StatusBar(Widget):
             text.append(label, style=style)
             if state.state is LinkState.UP:
                 text.append(f" {self.rates[name]:.0f}/s")
-        if state.broker and (level == 0 or (level == 1 and state.state is not LinkState.UP)):
-            # Which broker of the configured list the link is on, or trying.
-            where = "on" if state.state is LinkState.UP else "via"
+        # Which broker of the configured list the link is on or trying (a down one's detail says).
+        if state.broker and (
+            (state.state is LinkState.UP and level == 0)
+            or (state.state is LinkState.CONNECTING and level <= 1)
+        ):
+            where = "on" if state.state is LinkState.UP else "trying"
             text.append(f" {where} {literal(_host_port(state.broker), 40)}", style="dim")
         if state.state is LinkState.UP:
             return
