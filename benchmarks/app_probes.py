@@ -30,7 +30,8 @@ from mwm_tui.config import Settings
 from mwm_tui.domain import codecs
 from mwm_tui.domain.events import Event, LinkName, LinkState, LocationReceived, MotionReceived
 from mwm_tui.domain.inbox import EventInbox
-from mwm_tui.ui.app import MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import create_app
 
 SCREEN_SIZE = (120, 40)
 # When this process had its imports done: start-up cost before create_app.

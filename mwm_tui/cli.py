@@ -25,7 +25,7 @@ from mwm_tui.config import (
 )
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
-from mwm_tui.ui.app import create_app
+from mwm_tui.ui.factory import create_app
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,

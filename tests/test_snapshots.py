@@ -22,7 +22,8 @@ from mwm_tui.domain.events import (
     WillReceived,
 )
 from mwm_tui.domain.fleet import Fleet
-from mwm_tui.ui.app import MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import create_app
 from tests.support.links import recording_links
 from tests.support.ui import wait_for
 

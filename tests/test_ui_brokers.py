@@ -26,7 +26,8 @@ from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
-from mwm_tui.ui.app import MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port

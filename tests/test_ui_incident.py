@@ -19,7 +19,8 @@ from mwm_tui.domain.events import (
     MotionReceived,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
-from mwm_tui.ui.app import MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.event_log import EventLog
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, log_text, wait_for

@@ -11,7 +11,7 @@ from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from mwm_tui.ui.app import create_app
+from mwm_tui.ui.factory import create_app
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port
 from tests.support.ui import driven, wait_for
 

@@ -15,12 +15,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
-from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
-from mwm_tui.adapters.mqtt_link import MqttLink
-from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.adapters.store import Store
-from mwm_tui.config import Settings, data_path
+from mwm_tui.config import Settings
 from mwm_tui.domain.dispatch import Kind
 from mwm_tui.domain.events import (
     TELEMETRY_TYPES,
@@ -466,59 +463,3 @@ class MwmApp(App[None]):
         for action in palette_actions():
             callback: Callable[[], object] = partial(self.run_action, action.action)
             yield SystemCommand(action.description, action.help, callback)
-
-
-LinkFactory = Callable[[EventSink], tuple[OrderLink, AlertLink]]
-
-
-def links_for(settings: Settings) -> LinkFactory:
-    """The demo's in-process links, or the real brokers' links, as the settings say."""
-
-    def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
-        if settings.demo:
-            fleet = DemoFleet(settings.devices, seed=settings.seed)
-            return DemoStompLink(fleet, sink), DemoMqttLink(fleet, sink)
-        return (
-            StompLink(settings.stomp_targets(), sink, client_id=settings.client_id),
-            MqttLink(settings.mqtt_targets(), sink, client_id=settings.client_id),
-        )
-
-    return build
-
-
-def create_app(
-    settings: Settings,
-    *,
-    links: LinkFactory | None = None,
-    fleet: Fleet | None = None,
-    tune_gc: bool = True,
-    wall_clock: Callable[[], float] = time.time,
-) -> MwmApp:
-    """The one way to build the dashboard: from settings, with links around the app's inbox.
-
-    Raises StoreError when the outbox's database cannot be opened.
-    """
-    inbox = EventInbox()
-    # The demo's orders must never reach a real outbox: it keeps them in memory.
-    store = Store.memory() if settings.demo else Store.open(data_path(settings))
-    stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
-    fleet = fleet or Fleet(stale_after=settings.stale_after, offline_after=settings.offline_after)
-    dispatcher = Dispatcher(
-        store,
-        stomp_link,
-        mqtt_link,
-        fleet,
-        order_expiry=settings.order_expiry,
-        history_days=settings.history_days,
-        wall_clock=wall_clock,
-    )
-    return MwmApp(
-        fleet=fleet,
-        inbox=inbox,
-        stomp_link=stomp_link,
-        mqtt_link=mqtt_link,
-        dispatcher=dispatcher,
-        demo=settings.demo,
-        tune_gc=tune_gc,
-        wall_clock=wall_clock,
-    )

@@ -26,7 +26,8 @@ from mwm_tui.domain import ids
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.dispatch import Stage
 from mwm_tui.domain.events import Event, LinkName, LinkState, LinkStateChanged, LocationReceived
-from mwm_tui.ui.app import LinkFactory, MwmApp, create_app
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import LinkFactory, create_app
 from tests.support.brokers import ActiveMQ, Broker, Mosquitto
 from tests.support.counters import QueueCounter, TopicCounter
 from tests.support.ui import wait_for
