@@ -33,7 +33,7 @@ MWM_DEVICES, MWM_STALE_AFTER, ...) or in the TOML file {config_path()}
 (keys like stomp = "stomp://hq@broker:61613"); the command line wins over both.
 failover: several brokers per protocol, comma-separated (--stomp URL,URL, MWM_MQTT=URL,URL)
 or a TOML list (stomp = ["stomp://a:61613", "stomp://b:61613"]); HQ moves to the next one
-when a broker fails, and the event log names the broker each link is on.
+when a broker fails, and the status bar names the broker each link is on.
 passwords: MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, or stomp_password / mqtt_password
 in the config file; never on the command line.
 
