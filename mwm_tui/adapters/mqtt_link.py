@@ -220,6 +220,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if self._takeover_streak >= _TAKEOVER_STREAK:
             self._closed_by_broker = False
             self._takeover_streak = 0
+            # The session is the other client's now: ending it on stop would throw that out.
+            self._sessions_held.discard(self._current)
             raise LinkDownError(
                 f"session taken over by another client with client id {self.client_id}",
                 clash=True,
