@@ -43,8 +43,8 @@ def quick_links(settings: Settings) -> LinkFactory:
 
     def build(sink: EventSink) -> tuple[OrderLink, AlertLink]:
         return (
-            StompLink(settings.stomp_target(), sink, backoff=Backoff(0.2, 1.0)),
-            MqttLink(settings.mqtt_target(), sink, backoff=Backoff(0.2, 1.0)),
+            StompLink(settings.stomp_targets(), sink, backoff=Backoff(0.2, 1.0)),
+            MqttLink(settings.mqtt_targets(), sink, backoff=Backoff(0.2, 1.0)),
         )
 
     return build
