@@ -157,6 +157,42 @@ def test_wills_published_while_hq_is_cut_off_arrive_when_it_is_back(
     assert session_kept(mosquitto.port, first_id) == (False, [])
 
 
+def test_a_silent_network_is_noticed_and_its_wills_arrive_after_it(
+    fresh_mosquitto: MosquittoFactory, proxies: list[TcpProxy]
+) -> None:
+    """HQ's network goes silent (nothing closes): the keepalive notices it, the broker keeps
+    HQ's session once its own keepalive gives up on HQ, and hands over the will later."""
+    mosquitto = fresh_mosquitto()
+    proxy = TcpProxy(mosquitto.port)
+    proxies.append(proxy)
+    events = Recorder()
+    link = mqtt_link_through(proxy, events)
+    device = f"hush-{uuid.uuid4().hex[:6]}"
+    link.start()
+    try:
+        wait_until(lambda: events.state_at(MQTT, LinkState.UP), 15, "MQTT up")
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        down_at = wait_until(
+            lambda: events.state_at(MQTT, LinkState.DOWN, frozen_at), 20, "MQTT down"
+        )
+        publish_will(mosquitto.port, device)
+        thawed_at = time.monotonic()
+        proxy.thaw()
+        will_at, _ = wait_until(
+            lambda: events.first(WillReceived, thawed_at, device_id=device), 15, "the will"
+        )
+    finally:
+        link.stop()
+    print(
+        f"\nsilent network: noticed {down_at - frozen_at:.1f} s after it went silent, "
+        f"the will {will_at - thawed_at:.2f} s after it came back"
+    )
+    assert down_at - frozen_at < 16.0
+    assert will_at - thawed_at < 5.0
+    assert session_kept(mosquitto.port, link.client_id) == (False, [])
+
+
 def test_a_normal_stop_leaves_no_session_behind(mosquitto: Mosquitto) -> None:
     events = Recorder()
     link = MqttLink(parse_target(mosquitto.url, Protocol.MQTT), events)
