@@ -101,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
         "--client-id",
         metavar="ID",
         help="client id HQ uses on both brokers [default: MQTT mwm-tui-<host>-<random>, "
-        "STOMP none]",
+        "kept for the run; STOMP none]",
     )
     parse.add_argument(
         "--order-expiry",

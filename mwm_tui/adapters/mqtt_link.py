@@ -2,6 +2,10 @@
 
 The supervisor thread drives paho's network loop itself, so paho never reconnects on its own,
 and publishes alerts on the thread that reads PUBACKs: no PUBACK can beat its mid.
+
+The session is persistent under one client id for the life of the link, so the broker keeps
+the wills published while HQ is away and hands them over when HQ is back; a normal stop ends
+that session, so no broker keeps queueing for an HQ that quit.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ _TAKEOVER_SESSION = 2.0
 # paho checks the keepalive only when its loop turns: turn often enough to act on time.
 _KEEPALIVE_TICK = 0.25
 _TAKEOVER_STREAK = 3
+# On stop, how long ending the persistent sessions may take (the UI waits 1.5 s for a link).
+END_SESSION_TIMEOUT = 1.0
 
 
 def default_client_id() -> str:
@@ -161,9 +167,11 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             connect_timeout=connect_timeout,
             confirm_timeout=ack_timeout,
         )
+        # Chosen once: the broker keeps this id's session (and the wills in it) while HQ is away.
         self.client_id = client_id or default_client_id()
-        self._chosen_id = client_id is not None
         self._keepalive = keepalive
+        # Indexes of the brokers that accepted a session under our id, to end them on stop.
+        self._sessions_held: set[int] = set()
         # Whether the last session was up until the broker closed it, and how many short
         # sessions in a row were won back at the first attempt and closed again (see above).
         self._closed_by_broker = False
@@ -199,9 +207,6 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         try:
             self._run_one_session(up_at)
         except LinkDownError as down:
-            if up_at and not self._chosen_id:
-                # HQ's will, which names this id, may be out: the next session uses a new one.
-                self.client_id = default_client_id()
             self._judge_takeover(down, up_at[0] if up_at else None)
             raise
         self._closed_by_broker = False
@@ -220,6 +225,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if self._takeover_streak >= _TAKEOVER_STREAK:
             self._closed_by_broker = False
             self._takeover_streak = 0
+            # The session is the other client's now: ending it on stop would throw that out.
+            self._sessions_held.discard(self._current)
             raise LinkDownError(
                 f"session taken over by another client with client id {self.client_id}",
                 clash=True,
@@ -228,7 +235,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
     def _run_one_session(self, up_at: list[float]) -> None:
         session = _Session()
         client = new_mqtt_client(
-            self._target, self.client_id, clean_session=True, connect_timeout=self._connect_timeout
+            self._target, self.client_id, clean_session=False, connect_timeout=self._connect_timeout
         )
         will = f"mwm-tui HQ client {self.client_id} went offline without disconnecting"
         client.will_set(ids.HQ_WILL_TOPIC, will.encode("utf-8"), qos=2, retain=False)
@@ -242,6 +249,10 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                 if self._stopping_now():
                     return
                 raise LinkDownError(self._no_answer("CONNACK"))
+            if session.connack is not None and not session.connack.is_failure:
+                self._sessions_held.add(self._current)
+            # In a resumed session too: the broker may have lost it. It sends every retained
+            # motion again (retain=1), which the fleet takes as last known, age unknown.
             _, session.subscribe_mid = client.subscribe(list(_SUBSCRIPTIONS))
             if not self._pump_until(client, session, lambda: session.suback is not None):
                 if self._stopping_now():
@@ -384,8 +395,54 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             with contextlib.suppress(OSError):
                 sock.close()
 
+    def _wind_up(self) -> None:
+        """End every session HQ holds on a broker, within END_SESSION_TIMEOUT in all.
+
+        MQTT 3.1.1 ends a session only by connecting with a clean session under its id.
+        """
+        deadline = time.monotonic() + END_SESSION_TIMEOUT
+        current = self._current
+        for index in sorted(self._sessions_held, key=lambda held: held != current):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if end_session(self._targets[index], self.client_id, remaining):
+                self._sessions_held.discard(index)
+
 
 _CLOSED_BY_BROKER = "broker closed the connection"
+
+
+def end_session(target: BrokerTarget, client_id: str, timeout: float) -> bool:
+    """Connect with a clean session as ``client_id`` and disconnect: the broker drops the
+    session it kept for that id. False when the broker did not accept within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    client = new_mqtt_client(target, client_id, clean_session=True, connect_timeout=timeout)
+    accepted: list[bool] = []
+
+    def on_connect(
+        _c: mqtt.Client, _u: Any, _f: mqtt.ConnectFlags, code: ReasonCode, _p: Any
+    ) -> None:
+        accepted.append(not code.is_failure)
+
+    client.on_connect = on_connect
+    try:
+        client.connect(target.host, target.port, keepalive=max(int(timeout) + 1, 5))
+        while not accepted and (remaining := deadline - time.monotonic()) > 0:
+            if client.loop(timeout=min(remaining, 0.1)) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+        if accepted and accepted[0]:
+            client.disconnect()
+            client.loop_write()
+            return True
+        return False
+    except (OSError, ValueError):
+        return False
+    finally:
+        sock = client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 def _refusal(code: ReasonCode) -> str:

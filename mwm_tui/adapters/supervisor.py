@@ -411,8 +411,16 @@ class SupervisedLink(Generic[Request]):
                 self._after_failure(down)
         finally:
             self._stop_accepting("link stopped before the broker confirmed")
+            if self._stopping.is_set():
+                try:
+                    self._wind_up()
+                except Exception:
+                    log.exception("%s failed to wind up", self.name)
             self._set_state(LinkState.DOWN, "stopped")
             self._waker.close()
+
+    def _wind_up(self) -> None:
+        """Last words to the brokers after a stop, once the final session has ended."""
 
     def _after_failure(self, down: LinkDownError) -> None:
         """Report why the session ended, wait as its kind asks, then move to the next broker."""
