@@ -24,18 +24,13 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.services.dispatcher import Dispatcher
+from tests.support.clock import FakeClock
 from tests.support.links import RecordingLink
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+START = 1_800_000_000.0
 
 
-def make(tmp_path: Path, clock: Clock, fleet: Fleet | None = None) -> Dispatcher:
+def make(tmp_path: Path, clock: FakeClock, fleet: Fleet | None = None) -> Dispatcher:
     events: list[Event] = []
     numbers = itertools.count(1)
     return Dispatcher(
@@ -65,7 +60,7 @@ def sent(dispatcher: Dispatcher, link: LinkName) -> list[tuple[str, str, str]]:
 
 
 def test_made_while_down_is_committed_queued_then_sent_in_order(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     dispatcher = make(tmp_path, clock)
     first = dispatcher.submit(Kind.ORDER, "truck-1", "one")
     dispatcher.submit(Kind.ORDER, "truck-2", "two")
@@ -95,7 +90,7 @@ def test_made_while_down_is_committed_queued_then_sent_in_order(tmp_path: Path) 
 
 
 def test_listening_consumers_and_online_trucks_change_the_words(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     fleet = Fleet(clock=clock)
     fleet.apply(LocationReceived(Position("truck-1", 1.0, 2.0)))
     dispatcher = make(tmp_path, clock, fleet)
@@ -122,7 +117,7 @@ def test_listening_consumers_and_online_trucks_change_the_words(tmp_path: Path) 
 
 
 def test_an_ambiguous_loss_is_resent_marked_and_counted(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     dispatcher = make(tmp_path, clock)
     dispatcher.observe(up(LinkName.MQTT))
     dispatcher.submit(Kind.ALERT, "truck-1", "red")
@@ -145,7 +140,7 @@ def test_an_ambiguous_loss_is_resent_marked_and_counted(tmp_path: Path) -> None:
 
 
 def test_not_sent_while_believed_up_is_retried_on_the_next_tick(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     dispatcher = make(tmp_path, clock)
     dispatcher.observe(up(LinkName.STOMP))
     dispatcher.submit(Kind.ORDER, "truck-1", "go")
@@ -156,7 +151,7 @@ def test_not_sent_while_believed_up_is_retried_on_the_next_tick(tmp_path: Path) 
 
 
 def test_queued_past_its_expiry_is_expired_and_never_sent(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     dispatcher = make(tmp_path, clock)
     dispatcher.submit(Kind.ORDER, "truck-1", "too late")
     clock.now += 61
@@ -169,7 +164,7 @@ def test_queued_past_its_expiry_is_expired_and_never_sent(tmp_path: Path) -> Non
 
 
 def test_a_restart_takes_up_the_outbox_and_marks_an_unanswered_send(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     first = make(tmp_path, clock)
     first.observe(up(LinkName.STOMP))
     first.submit(Kind.ORDER, "truck-1", "in flight")
@@ -190,7 +185,7 @@ def test_a_restart_takes_up_the_outbox_and_marks_an_unanswered_send(tmp_path: Pa
 
 
 def test_history_records_status_changes_wills_and_link_changes(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     fleet = Fleet(clock=clock)
     dispatcher = make(tmp_path, clock, fleet)
     fleet.apply(LocationReceived(Position("truck-1", 1.0, 2.0)))

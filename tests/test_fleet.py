@@ -21,20 +21,10 @@ from mwm_tui.domain.events import (
     WillReceived,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+from tests.support.clock import FakeClock
 
 ONLINE, STALE, OFFLINE = DeviceStatus.ONLINE, DeviceStatus.STALE, DeviceStatus.OFFLINE
 UNKNOWN = DeviceStatus.UNKNOWN
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -15,22 +15,12 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.freshness import AGE_UNKNOWN, AWAITING, LinkView, StatusRule
+from tests.support.clock import FakeClock
 
 ONLINE, STALE, OFFLINE = DeviceStatus.ONLINE, DeviceStatus.STALE, DeviceStatus.OFFLINE
 UNKNOWN = DeviceStatus.UNKNOWN
 RULE = StatusRule(stale_after=15.0, offline_after=120.0)
 UP = LinkView(True, 0.0)
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --- the rule alone -------------------------------------------------------------------------

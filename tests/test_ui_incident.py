@@ -22,22 +22,15 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.event_log import EventLog
+from tests.support.clock import FakeClock
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, log_text, wait_for
 
 NOON = 1_764_072_000.0
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_app() -> tuple[MwmApp, Clock, Clock]:
-    monotonic, wall = Clock(5000.0), Clock(NOON)
+def make_app() -> tuple[MwmApp, FakeClock, FakeClock]:
+    monotonic, wall = FakeClock(5000.0), FakeClock(NOON)
     fleet = Fleet(clock=monotonic, stale_after=15.0, offline_after=120.0)
     app = create_app(Settings(), links=recording_links, fleet=fleet, tune_gc=False, wall_clock=wall)
     return app, monotonic, wall
