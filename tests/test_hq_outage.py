@@ -8,7 +8,6 @@ handed to HQ when it is back; a normal quit ends that session. Figures are print
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 import uuid
@@ -20,7 +19,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from textual.pilot import Pilot
 
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.config import Settings
@@ -28,21 +26,26 @@ from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.events import LinkName, LinkState, WillReceived
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.targets import Protocol, parse_target
-from mwm_tui.ui.app import LINK_STOP_GRACE, MwmApp
+from mwm_tui.ui.app import LINK_STOP_GRACE
 from mwm_tui.ui.factory import create_app
 from tests.support.brokers import HOST, ActiveMQFactory, Mosquitto, MosquittoFactory
 from tests.support.link_events import Recorder, wait_until
 from tests.support.proxy import TcpProxy
 from tests.support.sim import Sim, fleet_ids, unique_prefix
-from tests.support.ui import driven, list_text, log_text
-from tests.test_ui_brokers import fleet_on_screen, screen_dump, sim_line, until
+from tests.support.ui import (
+    BAD_WORDS,
+    driven,
+    hold,
+    log_text,
+    screen_dump,
+)
+from tests.test_ui_brokers import fleet_on_screen, sim_line, until
 
 MQTT = LinkName.MQTT
 CUT = 30.0
 STALE_AFTER = 15.0
 OFFLINE_AFTER = 40.0
 TRUCKS = 5
-BAD_WORDS = re.compile(r"\b(stale|offline)\b")
 
 
 @pytest.fixture
@@ -234,23 +237,6 @@ def test_a_stop_while_cut_off_is_brief_and_the_session_stays(
     print(f"\nstop while cut off: {stop_seconds * 1000:.0f} ms")
     assert stop_seconds < LINK_STOP_GRACE
     assert session_kept(mosquitto.port, link.client_id) == (True, [device])
-
-
-def no_truck_stale_or_offline(app: MwmApp) -> None:
-    """Neither the fleet, the list nor the log says any truck is stale or offline."""
-    counts = app.fleet.counts()
-    assert not counts[DeviceStatus.STALE] and not counts[DeviceStatus.OFFLINE], screen_dump(app)
-    rows = list_text(app).splitlines()[1:]
-    assert not any(BAD_WORDS.search(row) for row in rows), screen_dump(app)
-    assert not BAD_WORDS.search(log_text(app)), screen_dump(app)
-
-
-async def hold(pilot: Pilot[None], app: MwmApp, seconds: float) -> None:
-    """Let the app run for ``seconds``, checking the invariant all along."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        no_truck_stale_or_offline(app)
-        await pilot.pause(0.25)
 
 
 async def test_hq_cut_off_from_running_brokers_learns_the_wills_it_missed(

@@ -13,8 +13,6 @@ import re
 import time
 from pathlib import Path
 
-from textual.pilot import Pilot
-
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
@@ -22,31 +20,20 @@ from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from tests.support.brokers import ActiveMQFactory, MosquittoFactory
 from tests.support.sim import Sim, fleet_ids, unique_prefix
-from tests.support.ui import driven, list_text, log_text
-from tests.test_ui_brokers import fleet_on_screen, screen_dump, sim_line, until
+from tests.support.ui import (
+    BAD_WORDS,
+    driven,
+    hold,
+    log_text,
+    no_truck_stale_or_offline,
+    screen_dump,
+)
+from tests.test_ui_brokers import fleet_on_screen, sim_line, until
 
 OUTAGE = 30.0
 STALE_AFTER = 15.0
 OFFLINE_AFTER = 40.0
 TRUCKS = 5
-BAD_WORDS = re.compile(r"\b(stale|offline)\b")
-
-
-def no_truck_stale_or_offline(app: MwmApp) -> None:
-    """Neither the fleet, the list nor the log says any truck is stale or offline."""
-    counts = app.fleet.counts()
-    assert not counts[DeviceStatus.STALE] and not counts[DeviceStatus.OFFLINE], screen_dump(app)
-    rows = list_text(app).splitlines()[1:]
-    assert not any(BAD_WORDS.search(row) for row in rows), screen_dump(app)
-    assert not BAD_WORDS.search(log_text(app)), screen_dump(app)
-
-
-async def hold(pilot: Pilot[None], app: MwmApp, seconds: float) -> None:
-    """Let the app run for ``seconds``, checking the invariant all along."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        no_truck_stale_or_offline(app)
-        await pilot.pause(0.25)
 
 
 def links_are(app: MwmApp, state: LinkState) -> bool:

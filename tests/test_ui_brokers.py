@@ -32,7 +32,7 @@ from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port
 from tests.support.sim import Sim, fleet_ids, send_marker_orders, unique_prefix
-from tests.support.ui import driven, list_text, log_text, screen_text, wait_for
+from tests.support.ui import driven, list_text, log_text, screen_dump, screen_text, wait_for
 
 HOSTILE_MARKUP = "[red]x[/red]"
 HOSTILE_ESCAPE = "evil\x1b[2J"
@@ -66,11 +66,6 @@ def make_app(activemq: ActiveMQ, mosquitto: Mosquitto) -> MwmApp:
 
 def status_text(app: MwmApp) -> str:
     return app.query_one(StatusBar).render().plain
-
-
-def screen_dump(app: MwmApp) -> str:
-    """What a failing test shows: the screen, then the whole event log."""
-    return f"screen:\n{screen_text(app)}\nlog:\n{log_text(app)}"
 
 
 def row_of(app: MwmApp, device_id: str) -> str:

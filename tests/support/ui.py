@@ -1,9 +1,10 @@
-"""Helpers for Pilot tests: wait on a condition, read panes as plain text."""
+"""Helpers for Pilot tests: wait on a condition, read panes as plain text, hold an invariant."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 
+from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
@@ -72,3 +74,28 @@ def screen_text(app: App[None]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+def screen_dump(app: MwmApp) -> str:
+    """What a failing test shows: the screen, then the whole event log."""
+    return f"screen:\n{screen_text(app)}\nlog:\n{log_text(app)}"
+
+
+BAD_WORDS = re.compile(r"\b(stale|offline)\b")
+
+
+def no_truck_stale_or_offline(app: MwmApp) -> None:
+    """Neither the fleet, the list nor the log says any truck is stale or offline."""
+    counts = app.fleet.counts()
+    assert not counts[DeviceStatus.STALE] and not counts[DeviceStatus.OFFLINE], screen_dump(app)
+    rows = list_text(app).splitlines()[1:]
+    assert not any(BAD_WORDS.search(row) for row in rows), screen_dump(app)
+    assert not BAD_WORDS.search(log_text(app)), screen_dump(app)
+
+
+async def hold(pilot: Pilot[None], app: MwmApp, seconds: float) -> None:
+    """Let the app run for ``seconds``, checking the invariant all along."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        no_truck_stale_or_offline(app)
+        await pilot.pause(0.25)
