@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -36,22 +35,10 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from tests.support.brokers import ActiveMQ, Mosquitto
+from tests.support.link_events import wait_until
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
-T = TypeVar("T")
-
-
-def wait_until(predicate: Callable[[], T | None], timeout: float, what: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
 
 
 class Hq:
