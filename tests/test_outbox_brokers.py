@@ -293,6 +293,33 @@ async def freeze_send_kill(
     )
 
 
+async def ready_to_send(
+    pilot: Pilot[None], app: MwmApp, device: str, truck: QueueCounter, alerts: TopicCounter
+) -> None:
+    """The independent consumers listening, ``device`` fed and chosen, both links up."""
+    await wait_for(
+        pilot,
+        lambda: truck.connected.is_set() and alerts.connected.is_set(),
+        30,
+        "the independent consumers",
+    )
+    feed(app, device)
+    await choose(pilot, app, device)
+    for name in LinkName:
+        await wait_for(pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up")
+
+
+async def both_arrived(pilot: Pilot[None], truck: QueueCounter, alerts: TopicCounter) -> None:
+    """The order and the alert reached the independent consumers, and any second copy too."""
+    await wait_for(
+        pilot,
+        lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
+        30,
+        "the order and the alert at the independent consumers",
+    )
+    await pilot.pause(2.0)  # a second copy, if any, comes within this
+
+
 async def test_an_order_and_an_alert_lost_in_a_frozen_then_killed_broker_are_resent_marked(
     fresh_activemq: ActiveMQFactory, fresh_mosquitto: MosquittoFactory
 ) -> None:
@@ -306,18 +333,7 @@ async def test_an_order_and_an_alert_lost_in_a_frozen_then_killed_broker_are_res
     app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url))
     try:
         async with driven(app) as pilot:
-            await wait_for(
-                pilot,
-                lambda: truck.connected.is_set() and alerts.connected.is_set(),
-                30,
-                "the independent consumers",
-            )
-            feed(app, device)
-            await choose(pilot, app, device)
-            for name in LinkName:
-                await wait_for(
-                    pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
-                )
+            await ready_to_send(pilot, app, device, truck, alerts)
 
             order = f"order to {device} (Hold position)"
             keys = ("o", *"Hold position", "enter", "escape")
@@ -345,13 +361,7 @@ async def test_an_order_and_an_alert_lost_in_a_frozen_then_killed_broker_are_res
                 == 2
             ), app.dispatcher.outcomes
 
-            await wait_for(
-                pilot,
-                lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
-                30,
-                "the order and the alert at the independent consumers",
-            )
-            await pilot.pause(2.0)  # a second copy, if any, comes within this
+            await both_arrived(pilot, truck, alerts)
     finally:
         await asyncio.to_thread(truck.close)
         await asyncio.to_thread(alerts.close)
@@ -424,18 +434,7 @@ async def test_a_freeze_the_link_detects_first_still_ends_in_a_marked_resend(
     app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), keepalive=5)
     try:
         async with driven(app) as pilot:
-            await wait_for(
-                pilot,
-                lambda: truck.connected.is_set() and alerts.connected.is_set(),
-                30,
-                "the independent consumers",
-            )
-            feed(app, device)
-            await choose(pilot, app, device)
-            for name in LinkName:
-                await wait_for(
-                    pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
-                )
+            await ready_to_send(pilot, app, device, truck, alerts)
             keys = ("o", *"Hold position", "enter", "escape")
             order = f"order to {device} (Hold position)"
             await freeze_send_kill(
@@ -455,13 +454,7 @@ async def test_a_freeze_the_link_detects_first_still_ends_in_a_marked_resend(
             # Accepted, or waiting: the truck, fed once, went stale during the freezes.
             assert sum(app.dispatcher.outcomes.values()) == 2
             assert set(app.dispatcher.outcomes) <= {Stage.ACCEPTED, Stage.WAITING}
-            await wait_for(
-                pilot,
-                lambda: truck.counts()["Hold position"] >= 1 and alerts.counts() != {},
-                30,
-                "the order and the alert at the independent consumers",
-            )
-            await pilot.pause(2.0)  # a second copy, if any, comes within this
+            await both_arrived(pilot, truck, alerts)
     finally:
         await asyncio.to_thread(truck.close)
         await asyncio.to_thread(alerts.close)
