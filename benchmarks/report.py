@@ -431,7 +431,8 @@ def _chaos(results: Results) -> list[str]:
         "",
         f"{run['count']:,} orders (STOMP, one truck's queue) and {run['count']:,} alerts (MQTT "
         f"QoS 1, one truck each) through the app (`send_order` / `send_alert`, the methods Enter "
-        f"and `a` call; Pilot, headless, the real links retrying within 1 s), a pause of "
+        f"and `a` call; Pilot, headless, the real links with their default retry and "
+        f"confirmation settings), a pause of "
         f"{run['spacing'] * 1000:.0f} ms after each pair (with the app's own work, a pair every "
         f"{run['sending_seconds'] / run['count'] * 1000:.0f} ms), "
         "while each broker is kill -9'd and restarted on its "
