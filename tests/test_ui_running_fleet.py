@@ -85,6 +85,16 @@ async def test_a_truck_known_only_by_its_retained_motion_goes_offline_by_the_nor
             if status is not statuses[-1]:
                 statuses.append(status)
         assert statuses == [DeviceStatus.UNKNOWN, DeviceStatus.STALE, DeviceStatus.OFFLINE]
-        lines = [line for line in log_text(app).splitlines() if device in line]
-        assert not any(" online" in line for line in lines), lines
-        assert any("is offline (silent for" in line for line in lines), lines
+
+        def device_lines() -> list[str]:
+            return [line for line in log_text(app).splitlines() if device in line]
+
+        # The sweep changes the status; the next drain writes its line.
+        await until(
+            pilot,
+            app,
+            lambda: any("is offline (silent for" in line for line in device_lines()),
+            "the offline line",
+            5,
+        )
+        assert not any(" online" in line for line in device_lines()), device_lines()
