@@ -31,6 +31,8 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink
+from .stomp_frames import FrameRejected
+from .stomp_transport import FramedConnection, RejectHandler, ignore_reject
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
@@ -70,25 +72,20 @@ def new_stomp_connection(
     target: BrokerTarget,
     heartbeats: tuple[int, int],
     connect_timeout: float,
+    on_reject: RejectHandler = ignore_reject,
 ) -> stomp.Connection12:
     """A STOMP 1.2 connection that tries once and leaves reconnecting to its owner.
 
-    Bodies stay bytes (``auto_decode=False``) so a body that is not UTF-8 reaches our codec
-    instead of raising inside stomp.py's receiver thread.
+    Incoming bytes go through HQ's frame reader; a frame it refuses goes to ``on_reject``.
+    Bodies stay bytes so a body that is not UTF-8 reaches our codec.
     """
     host_and_port = (target.host, target.port)
-    connection = stomp.Connection12(
-        host_and_ports=[host_and_port],
-        prefer_localhost=False,
-        try_loopback_connect=False,
-        reconnect_sleep_initial=0.0,
-        reconnect_sleep_increase=0.0,
-        reconnect_sleep_jitter=0.0,
-        reconnect_attempts_max=1,
+    connection = FramedConnection(
+        [host_and_port],
+        on_reject=on_reject,
         timeout=connect_timeout,
         heartbeats=heartbeats,
         heart_beat_receive_scale=_STOMP_PY_RECEIVE_SCALE,
-        auto_decode=False,
     )
     if target.tls:
         connection.set_ssl(for_hosts=[host_and_port])
@@ -298,6 +295,15 @@ class StompLink(SupervisedLink[_OrderRequest]):
             return
         self._emit(location_event(headers.get("destination", ""), frame.body or b""))
 
+    def handle_rejected_frame(self, rejected: FrameRejected) -> None:
+        """A frame HQ's reader refused: counted like any other unusable message."""
+        detail = f"{rejected.command or 'frame'} refused: {rejected.reason}"
+        self._emit(
+            MessageRejected(
+                LinkName.STOMP, RejectReason.MALFORMED_FRAME, detail, rejected.destination
+            )
+        )
+
     def handle_advisory_refusal(self, message: str) -> None:
         """The broker refused the advisory subscription: the link carries on without it."""
         self._advisories_refused = message
@@ -316,7 +322,9 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def _run_session(self) -> None:
         session = _Session(subscription_receipt=f"sub-{uuid.uuid4().hex}")
-        connection = new_stomp_connection(self._target, self._heartbeats, self._connect_timeout)
+        connection = new_stomp_connection(
+            self._target, self._heartbeats, self._connect_timeout, self.handle_rejected_frame
+        )
         connection.set_listener("mwm-tui", _Listener(self, session))
         try:
             self._connect(connection, session)

@@ -11,8 +11,10 @@ import unicodedata
 from .errors import DecodeError, InvalidDeviceIdError, RejectReason
 
 MAX_ID_LENGTH = 128
-# Wildcards and separators of MQTT (/ + #) and ActiveMQ destinations (. * > and , for lists).
-_RESERVED = frozenset("/+#*>.,")
+# Characters a supported broker gives a meaning to inside a destination: MQTT levels and
+# wildcards (/ + #); ActiveMQ separators, wildcards, composites and options (. * > , ?);
+# RabbitMQ's AMQP wildcards (* #), its MQTT '.'<->'/' swap and STOMP percent-escapes (%).
+_RESERVED = frozenset("/+#*>.,?%")
 
 LOCATION_SUBSCRIPTION = "/topic/device.*.location"
 MOTION_SUBSCRIPTION = "/mwm/+/motion"
