@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import selectors
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import stomp
 import stomp.exception
+import stomp.transport
 import stomp.utils
+from stomp.connect import BaseConnection
+from stomp.protocol import Protocol12
 
 from mwm_tui.domain import ids
 from mwm_tui.domain.errors import RejectReason
@@ -37,6 +43,7 @@ from .supervisor import (
     SupervisedLink,
     describe_connect_error,
 )
+from .tls import TlsSetupError, client_context
 
 log = logging.getLogger(__name__)
 # stomp.py warns of every refused connect; with no handler Python would print that over the UI.
@@ -66,6 +73,55 @@ _STOMP_PY_RECEIVE_SCALE = 3.0
 _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
 
 
+class TlsTransport(stomp.transport.Transport):  # type: ignore[misc]
+    """stomp.py's transport with the socket wrapped by our context (stomp.py builds its own
+    from file names and always checks the connect host); keeps the handshake's error."""
+
+    def __init__(
+        self, host_and_port: tuple[str, int], context: ssl.SSLContext, timeout: float, **kw: Any
+    ) -> None:
+        super().__init__([host_and_port], timeout=timeout, **kw)
+        self._host_and_port = host_and_port
+        self._context = context
+        self._connect_timeout = timeout
+        self.handshake_error: OSError | None = None
+
+    def attempt_connection(self) -> None:
+        self.connection_error = False
+        self.handshake_error = None
+        try:
+            raw = socket.create_connection(self._host_and_port, self._connect_timeout)
+        except OSError as error:
+            self.handshake_error = error
+            return
+        try:
+            tls = self._context.wrap_socket(raw, server_hostname=self._host_and_port[0])
+        except OSError as error:
+            raw.close()
+            self.handshake_error = error
+            return
+        # As stomp.py's own TLS path: a non-blocking socket fed by a pollable send queue.
+        self.send_queue = stomp.utils.PollableQueue()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.send_queue, selectors.EVENT_READ)
+        self.sel.register(tls, selectors.EVENT_READ)
+        self.blocking = False
+        tls.settimeout(self._connect_timeout)
+        tls.setblocking(False)
+        self.socket = tls
+        self.current_host_and_port = self._host_and_port
+
+
+class _TlsConnection12(stomp.Connection12):  # type: ignore[misc]
+    """A STOMP 1.2 connection over a ``TlsTransport``."""
+
+    def __init__(
+        self, transport: TlsTransport, heartbeats: tuple[int, int], receive_scale: float
+    ) -> None:
+        BaseConnection.__init__(self, transport)
+        Protocol12.__init__(self, transport, heartbeats, heart_beat_receive_scale=receive_scale)
+
+
 def new_stomp_connection(
     target: BrokerTarget,
     heartbeats: tuple[int, int],
@@ -74,10 +130,22 @@ def new_stomp_connection(
     """A STOMP 1.2 connection that tries once and leaves reconnecting to its owner.
 
     Bodies stay bytes (``auto_decode=False``) so a body that is not UTF-8 reaches our codec
-    instead of raising inside stomp.py's receiver thread.
+    instead of raising inside stomp.py's receiver thread. Raises TlsSetupError when the TLS
+    files cannot be loaded.
     """
     host_and_port = (target.host, target.port)
-    connection = stomp.Connection12(
+    if target.tls:
+        transport = TlsTransport(
+            host_and_port,
+            client_context(target.tls_options),
+            connect_timeout,
+            prefer_localhost=False,
+            try_loopback_connect=False,
+            reconnect_attempts_max=1,
+            auto_decode=False,
+        )
+        return _TlsConnection12(transport, heartbeats, _STOMP_PY_RECEIVE_SCALE)
+    return stomp.Connection12(
         host_and_ports=[host_and_port],
         prefer_localhost=False,
         try_loopback_connect=False,
@@ -90,9 +158,6 @@ def new_stomp_connection(
         heart_beat_receive_scale=_STOMP_PY_RECEIVE_SCALE,
         auto_decode=False,
     )
-    if target.tls:
-        connection.set_ssl(for_hosts=[host_and_port])
-    return connection
 
 
 def close_stomp_connection(connection: stomp.Connection12, join_timeout: float = 2.0) -> None:
@@ -105,8 +170,13 @@ def close_stomp_connection(connection: stomp.Connection12, join_timeout: float =
             thread.join(join_timeout)
 
 
-def connect_failure_reason(target: BrokerTarget, where: str, timeout: float) -> str:
+def connect_failure_reason(
+    target: BrokerTarget, where: str, timeout: float, connection: stomp.Connection12 | None = None
+) -> str:
     """Why stomp.py could not open its socket (it logs the error but raises without it)."""
+    transport = connection.transport if connection is not None else None
+    if isinstance(transport, TlsTransport) and transport.handshake_error is not None:
+        return describe_connect_error(transport.handshake_error, where)
     try:
         with socket.create_connection((target.host, target.port), timeout):
             pass
@@ -316,7 +386,10 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def _run_session(self) -> None:
         session = _Session(subscription_receipt=f"sub-{uuid.uuid4().hex}")
-        connection = new_stomp_connection(self._target, self._heartbeats, self._connect_timeout)
+        try:
+            connection = new_stomp_connection(self._target, self._heartbeats, self._connect_timeout)
+        except TlsSetupError as error:
+            raise LinkDownError(str(error)) from None
         connection.set_listener("mwm-tui", _Listener(self, session))
         try:
             self._connect(connection, session)
@@ -358,7 +431,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
             )
         except stomp.exception.ConnectFailedException:
             raise LinkDownError(
-                connect_failure_reason(self._target, self._where, self._connect_timeout)
+                connect_failure_reason(self._target, self._where, self._connect_timeout, connection)
             ) from None
         except (OSError, stomp.exception.StompException) as error:
             raise LinkDownError(describe_connect_error(error, self._where)) from None
