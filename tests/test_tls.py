@@ -1,4 +1,4 @@
-"""TLS to real brokers with a CA made by the test: verified, refused with its cause, client certs."""
+"""TLS to real brokers with a CA made by the test: verified, refused by cause, client certs."""
 
 from __future__ import annotations
 

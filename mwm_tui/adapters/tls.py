@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from typing import Any
@@ -43,6 +44,10 @@ class _NamedContext(ssl.SSLContext):
 
 def client_context(options: TlsOptions) -> ssl.SSLContext:
     """The context for a TLS broker: system CAs or ``cafile``, optional client certificate."""
+    files = {"cafile": options.cafile, "cert": options.certfile, "key": options.keyfile}
+    for option, path in files.items():
+        if path is not None and not os.path.isfile(path):
+            raise TlsSetupError(f"{option} {path}: no such file")
     context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
     context.server_name = options.server_name
     try:
@@ -52,8 +57,6 @@ def client_context(options: TlsOptions) -> ssl.SSLContext:
             context.load_default_certs(ssl.Purpose.SERVER_AUTH)
         if options.certfile:
             context.load_cert_chain(options.certfile, options.keyfile)
-    except FileNotFoundError as error:
-        raise TlsSetupError(f"TLS file not found: {error.filename}") from None
     except (OSError, ssl.SSLError) as error:
         raise TlsSetupError(f"cannot load the TLS files: {_reason(error)}") from None
     if options.insecure:
