@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import selectors
 import socket
 import ssl
@@ -46,8 +47,23 @@ from .supervisor import (
 from .tls import TlsSetupError, client_context
 
 log = logging.getLogger(__name__)
+# The passcode header as stomp.py's debug log shows a sent frame (a repr of its byte lines).
+_PASSCODE = re.compile(r"passcode:(?:\\[^n]|[^\\\n])*")
+
+
+class _HidePasscode(logging.Filter):
+    """stomp.py logs CONNECT frames at debug level with the passcode in clear: blank it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "passcode" in message:
+            record.msg, record.args = _PASSCODE.sub("passcode:***", message), ()
+        return True
+
+
 # stomp.py warns of every refused connect; with no handler Python would print that over the UI.
 logging.getLogger("stomp.py").addHandler(logging.NullHandler())
+logging.getLogger("stomp.py").addFilter(_HidePasscode())
 
 ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
 # Names the dispatch an order belongs to, the same on every resend of it.
