@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_target
 from tests.support.brokers import BrokerTls, Mosquitto
@@ -135,3 +140,55 @@ def test_insecure_connects_to_an_unknown_ca_and_says_so(
     outcome = first_outcome(mqtts(broker, TlsOptions(insecure=True), host="localhost"))
     assert outcome.state is LinkState.UP, outcome.detail
     assert "INSECURE" in outcome.broker
+
+
+@pytest.fixture
+def tls_listener(pki: dict[str, object]) -> Iterator[int]:
+    """A TLS server socket with the expired certificate that answers handshakes and closes."""
+    server = pki["expired"]
+    assert isinstance(server, KeyPair)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server.cert, server.key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stopping.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_stomp_link_names_the_cause_of_a_refused_handshake(
+    pki: dict[str, object], tls_listener: int
+) -> None:
+    ca = pki["ca"]
+    assert isinstance(ca, TestCA)
+    target = parse_target(f"stomp+ssl://127.0.0.1:{tls_listener}", Protocol.STOMP)
+    events = Recorder()
+    link = StompLink([target.with_tls_options(TlsOptions(cafile=str(ca.cert)))], events)
+    link.start()
+    try:
+        down = wait_until(
+            lambda: next(
+                (e for _, e in events.states(LinkName.STOMP) if e.state is LinkState.DOWN), None
+            ),
+            20,
+            "STOMP down",
+        )
+    finally:
+        link.stop()
+    where = f"127.0.0.1:{tls_listener}"
+    assert f"TLS certificate of {where} rejected: certificate expired" in down.detail

@@ -109,13 +109,13 @@ class TlsTransport(stomp.transport.Transport):  # type: ignore[misc]
             raw = socket.create_connection(self._host_and_port, self._connect_timeout)
         except OSError as error:
             self.handshake_error = error
-            return
+            raise stomp.exception.ConnectFailedException() from None
         try:
             tls = self._context.wrap_socket(raw, server_hostname=self._host_and_port[0])
         except OSError as error:
             raw.close()
             self.handshake_error = error
-            return
+            raise stomp.exception.ConnectFailedException() from None
         # As stomp.py's own TLS path: a non-blocking socket fed by a pollable send queue.
         self.send_queue = stomp.utils.PollableQueue()
         self.sel = selectors.DefaultSelector()
