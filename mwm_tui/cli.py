@@ -14,6 +14,7 @@ from datetime import datetime
 
 from mwm_tui import __version__
 from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
+from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
     DEFAULT_STOMP_URL,
@@ -35,7 +36,9 @@ failover: several brokers per protocol, comma-separated (--stomp URL,URL, MWM_MQ
 or a TOML list (stomp = ["stomp://a:61613", "stomp://b:61613"]); HQ moves to the next one
 when a broker fails, and the status bar names the broker each link is on.
 passwords: MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, or stomp_password / mqtt_password
-in the config file; never on the command line.
+in the config file (which then must be the owner's alone: chmod 600); never in a URL or on
+the command line. TLS: --cafile, --cert/--key, --tls-server-name, --insecure, also as
+MWM_CAFILE, ... and cafile = "...", ... in the config file.
 
 examples:
   mwm-tui --demo                     a simulated fleet in this process, no broker needed
@@ -120,6 +123,27 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where the outbox and history live [default: $XDG_DATA_HOME/mwm-tui]",
     )
+    tls = parse.add_argument_group(
+        "TLS (stomp+ssl:// and mqtts:// brokers; the same flags as mosquitto_sub)"
+    )
+    tls.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="trust the CA certificates in this PEM file instead of the system's",
+    )
+    tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM), with --key")
+    tls.add_argument("--key", metavar="FILE", help="private key of --cert (PEM)")
+    tls.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="check the broker's certificate for this name instead of the URL's host",
+    )
+    tls.add_argument(
+        "--insecure",
+        action="store_const",
+        const=True,
+        help="do not verify the broker's certificate or name (the status bar says INSECURE)",
+    )
     parse.add_argument(
         "--log-file",
         metavar="PATH",
@@ -131,8 +155,9 @@ def parser() -> argparse.ArgumentParser:
 def settings_from(argv: Sequence[str] | None) -> Settings:
     args = parser().parse_args(argv)
     settings = load_settings(vars(args), os.environ)
-    settings.stomp_targets()
-    settings.mqtt_targets()
+    targets = settings.stomp_targets() + settings.mqtt_targets()
+    if any(target.tls for target in targets) and not settings.demo:
+        client_context(settings.tls_options())
     return settings
 
 
@@ -204,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return history_main(arguments[1:])
     try:
         settings = settings_from(arguments)
-    except (ConfigError, TargetError) as error:
+    except (ConfigError, TargetError, TlsSetupError) as error:
         print(f"mwm-tui: error: {error}", file=sys.stderr)
         return 2
     if settings.log_file:

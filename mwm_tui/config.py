@@ -6,13 +6,14 @@ Later sources win. Passwords come only from the environment or the file, never t
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mwm_tui.domain.targets import BrokerTarget, Protocol, parse_targets
+from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_targets
 
 DEFAULT_STOMP_URL = "stomp://localhost:61613"
 DEFAULT_MQTT_URL = "mqtt://localhost:1883"
@@ -39,16 +40,31 @@ class Settings:
     order_expiry: float = 900.0
     history_days: float = 30.0
     data_dir: str | None = None
+    # TLS for stomp+ssl:// and mqtts:// brokers, as mosquitto_sub's flags
+    cafile: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    tls_server_name: str | None = None
+    insecure: bool = False
+
+    def tls_options(self) -> TlsOptions:
+        return TlsOptions(self.cafile, self.cert, self.key, self.tls_server_name, self.insecure)
 
     def stomp_targets(self) -> list[BrokerTarget]:
         """The STOMP brokers in failover order (``stomp`` holds comma-separated URLs)."""
         targets = parse_targets(self.stomp, Protocol.STOMP)
-        return [target.with_password(self.stomp_password) for target in targets]
+        return [
+            target.with_password(self.stomp_password).with_tls_options(self.tls_options())
+            for target in targets
+        ]
 
     def mqtt_targets(self) -> list[BrokerTarget]:
         """The MQTT brokers in failover order (``mqtt`` holds comma-separated URLs)."""
         targets = parse_targets(self.mqtt, Protocol.MQTT)
-        return [target.with_password(self.mqtt_password) for target in targets]
+        return [
+            target.with_password(self.mqtt_password).with_tls_options(self.tls_options())
+            for target in targets
+        ]
 
 
 def data_path(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
@@ -92,6 +108,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 
 _BROKER_LISTS = frozenset({"stomp", "mqtt"})
+_SECRETS = frozenset({"stomp_password", "mqtt_password"})
 
 
 def _known(name: str) -> bool:
@@ -108,10 +125,22 @@ def from_file(path: Path) -> dict[str, Any]:
     unknown = sorted(key for key in data if not _known(key.replace("-", "_")))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    if any(key.replace("-", "_") in _SECRETS for key in data):
+        _refuse_if_others_can_read(path)
     return {
         key.replace("-", "_"): _coerce(key.replace("-", "_"), value, str(path))
         for key, value in data.items()
     }
+
+
+def _refuse_if_others_can_read(path: Path) -> None:
+    """A file holding a password must be the owner's alone, as ssh insists for private keys."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} holds a password and group or others can access it "
+            f"(mode {mode:04o}); fix it with: chmod 600 {path}"
+        )
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -140,4 +169,6 @@ def load_settings(
         raise ConfigError("order-expiry must be more than 0 seconds")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
+    if (settings.cert is None) != (settings.key is None):
+        raise ConfigError("cert and key go together: give both for a client certificate")
     return settings

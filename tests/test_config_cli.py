@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mwm_tui.cli import settings_from
+from mwm_tui.cli import main, settings_from
 from mwm_tui.config import ConfigError, Settings, config_path, load_settings
-from mwm_tui.domain.targets import TargetError
+from mwm_tui.domain.targets import TargetError, TlsOptions
 
 
 def write_config(tmp_path: Path, text: str) -> dict[str, str]:
@@ -115,3 +115,58 @@ def test_bad_command_lines_get_one_clear_line_and_no_traceback(args: list[str]) 
     assert result.stderr.startswith("mwm-tui: error: ")
     assert "Traceback" not in result.stderr
     assert "pw" not in result.stderr.replace("password", "")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_a_config_file_with_a_password_others_can_read_is_refused(
+    tmp_path: Path, mode: int
+) -> None:
+    path = tmp_path / "mwm-tui" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('mqtt = "mqtt://hq@broker"\nmqtt_password = "S3cr3t"\n', encoding="utf-8")
+    path.chmod(mode)
+    environ = {"XDG_CONFIG_HOME": str(tmp_path)}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, environ)
+    assert str(caught.value).endswith(f"fix it with: chmod 600 {path}")
+    assert "S3cr3t" not in str(caught.value)
+    path.chmod(0o600)
+    assert load_settings({}, environ).mqtt_password == "S3cr3t"
+
+
+def test_a_readable_config_file_without_passwords_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "mwm-tui" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('mqtt = "mqtts://broker"\ninsecure = true\n', encoding="utf-8")
+    path.chmod(0o644)
+    settings = load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)})
+    (target,) = settings.mqtt_targets()
+    assert target.tls_options.insecure
+    assert target.display() == "mqtts://broker:8883 INSECURE: certificate not verified"
+
+
+def test_tls_flags_variables_and_keys_reach_both_links(tmp_path: Path) -> None:
+    path = tmp_path / "mwm-tui" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('cafile = "/etc/hq/ca.pem"\ntls-server-name = "broker.hq"\n')
+    environ = {"XDG_CONFIG_HOME": str(tmp_path), "MWM_CERT": "/c.pem", "MWM_KEY": "/c.key"}
+    settings = load_settings(
+        {"stomp": "stomp+ssl://a", "mqtt": "mqtts://a", "tls_server_name": "a.hq"}, environ
+    )
+    expected = TlsOptions("/etc/hq/ca.pem", "/c.pem", "/c.key", "a.hq", insecure=False)
+    assert [t.tls_options for t in settings.stomp_targets() + settings.mqtt_targets()] == [
+        expected,
+        expected,
+    ]
+    with pytest.raises(ConfigError, match="cert and key go together"):
+        load_settings({"cert": "/c.pem"}, {"XDG_CONFIG_HOME": str(tmp_path)})
+
+
+def test_missing_tls_file_is_one_line_at_startup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    missing = tmp_path / "nowhere.pem"
+    argv = ["--mqtt", "mqtts://broker", "--cafile", str(missing)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"mwm-tui: error: cafile {missing}: no such file\n"

@@ -17,6 +17,7 @@ def config_file(tmp_path: Path, text: str) -> dict[str, str]:
     path = tmp_path / "mwm-tui" / "config.toml"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # it may hold passwords
     return {"XDG_CONFIG_HOME": str(tmp_path)}
 
 

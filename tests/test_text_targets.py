@@ -222,3 +222,19 @@ def test_display_never_contains_any_password(password: str) -> None:
     target = base.with_password(password)
     assert password not in target.display()
     assert password not in repr(target)
+
+
+@pytest.mark.parametrize(
+    "user_info",
+    [f"hq%3A{SECRET}", f"hq%3a{SECRET}", f"hq%253A{SECRET}", f"hq%25253a{SECRET}"],
+)
+def test_password_hidden_by_percent_encoding_is_refused(user_info: str) -> None:
+    for scheme, expected in (("mqtt", MQTT), ("stomp+ssl", STOMP)):
+        url = f"{scheme}://{user_info}@broker"
+        with pytest.raises(TargetError, match="holds a password") as caught:
+            parse_target(url, expected)
+        assert SECRET not in str(caught.value)
+        # Any other fault in such a URL is reported without the password too.
+        with pytest.raises(TargetError) as caught:
+            parse_target(f"{url}/path", expected)
+        assert SECRET not in str(caught.value)

@@ -46,6 +46,7 @@ from .supervisor import (
     SupervisedLink,
     describe_connect_error,
 )
+from .tls import TlsSetupError, client_context
 
 # CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
 _AUTH_REFUSALS = frozenset({134, 135})
@@ -122,7 +123,7 @@ def new_mqtt_client(
     if target.username is not None:
         client.username_pw_set(target.username, target.password)
     if target.tls:
-        client.tls_set_context(ssl.create_default_context())
+        client.tls_set_context(client_context(target.tls_options))
     return client
 
 
@@ -234,9 +235,15 @@ class MqttLink(SupervisedLink[_AlertRequest]):
 
     def _run_one_session(self, up_at: list[float]) -> None:
         session = _Session()
-        client = new_mqtt_client(
-            self._target, self.client_id, clean_session=False, connect_timeout=self._connect_timeout
-        )
+        try:
+            client = new_mqtt_client(
+                self._target,
+                self.client_id,
+                clean_session=False,
+                connect_timeout=self._connect_timeout,
+            )
+        except TlsSetupError as error:
+            raise LinkDownError(str(error)) from None
         will = f"mwm-tui HQ client {self.client_id} went offline without disconnecting"
         client.will_set(ids.HQ_WILL_TOPIC, will.encode("utf-8"), qos=2, retain=False)
         self._install_callbacks(client, session)

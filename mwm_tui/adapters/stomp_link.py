@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import time
 import uuid
@@ -13,6 +14,7 @@ from functools import partial
 
 import stomp
 import stomp.exception
+import stomp.transport
 import stomp.utils
 
 from mwm_tui.domain import ids
@@ -32,17 +34,38 @@ from mwm_tui.domain.targets import BrokerTarget
 from .backoff import Backoff
 from .base import EventSink
 from .stomp_frames import FrameRejected
-from .stomp_transport import FramedConnection, RejectHandler, ignore_reject
+from .stomp_transport import (
+    FramedConnection,
+    RejectHandler,
+    TlsFramedTransport,
+    ignore_reject,
+)
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
     SupervisedLink,
     describe_connect_error,
 )
+from .tls import TlsSetupError, client_context
 
 log = logging.getLogger(__name__)
+# The passcode header as stomp.py's debug log shows a sent frame (a repr of its byte lines).
+_PASSCODE = re.compile(r"passcode:(?:\\[^n]|[^\\\n])*")
+
+
+class _HidePasscode(logging.Filter):
+    """stomp.py logs CONNECT frames at debug level with the passcode in clear: blank it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "passcode" in message:
+            record.msg, record.args = _PASSCODE.sub("passcode:***", message), ()
+        return True
+
+
 # stomp.py warns of every refused connect; with no handler Python would print that over the UI.
 logging.getLogger("stomp.py").addHandler(logging.NullHandler())
+logging.getLogger("stomp.py").addFilter(_HidePasscode())
 
 ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
 # Names the dispatch an order belongs to, the same on every resend of it.
@@ -77,19 +100,18 @@ def new_stomp_connection(
     """A STOMP 1.2 connection that tries once and leaves reconnecting to its owner.
 
     Incoming bytes go through HQ's frame reader; a frame it refuses goes to ``on_reject``.
-    Bodies stay bytes so a body that is not UTF-8 reaches our codec.
+    Bodies stay bytes so a body that is not UTF-8 reaches our codec. Raises TlsSetupError when
+    the TLS files cannot be loaded.
     """
     host_and_port = (target.host, target.port)
-    connection = FramedConnection(
+    return FramedConnection(
         [host_and_port],
         on_reject=on_reject,
+        tls_context=client_context(target.tls_options) if target.tls else None,
         timeout=connect_timeout,
         heartbeats=heartbeats,
         heart_beat_receive_scale=_STOMP_PY_RECEIVE_SCALE,
     )
-    if target.tls:
-        connection.set_ssl(for_hosts=[host_and_port])
-    return connection
 
 
 def close_stomp_connection(connection: stomp.Connection12, join_timeout: float = 2.0) -> None:
@@ -102,8 +124,13 @@ def close_stomp_connection(connection: stomp.Connection12, join_timeout: float =
             thread.join(join_timeout)
 
 
-def connect_failure_reason(target: BrokerTarget, where: str, timeout: float) -> str:
+def connect_failure_reason(
+    target: BrokerTarget, where: str, timeout: float, connection: stomp.Connection12 | None = None
+) -> str:
     """Why stomp.py could not open its socket (it logs the error but raises without it)."""
+    transport = connection.transport if connection is not None else None
+    if isinstance(transport, TlsFramedTransport) and transport.handshake_error is not None:
+        return describe_connect_error(transport.handshake_error, where)
     try:
         with socket.create_connection((target.host, target.port), timeout):
             pass
@@ -322,9 +349,12 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     def _run_session(self) -> None:
         session = _Session(subscription_receipt=f"sub-{uuid.uuid4().hex}")
-        connection = new_stomp_connection(
-            self._target, self._heartbeats, self._connect_timeout, self.handle_rejected_frame
-        )
+        try:
+            connection = new_stomp_connection(
+                self._target, self._heartbeats, self._connect_timeout, self.handle_rejected_frame
+            )
+        except TlsSetupError as error:
+            raise LinkDownError(str(error)) from None
         connection.set_listener("mwm-tui", _Listener(self, session))
         try:
             self._connect(connection, session)
@@ -366,7 +396,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
             )
         except stomp.exception.ConnectFailedException:
             raise LinkDownError(
-                connect_failure_reason(self._target, self._where, self._connect_timeout)
+                connect_failure_reason(self._target, self._where, self._connect_timeout, connection)
             ) from None
         except (OSError, stomp.exception.StompException) as error:
             raise LinkDownError(describe_connect_error(error, self._where)) from None

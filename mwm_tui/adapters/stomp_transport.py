@@ -6,6 +6,8 @@ one method, so reading and parsing stay on that same thread and nothing else cha
 
 from __future__ import annotations
 
+import selectors
+import socket
 import ssl
 from collections.abc import Callable
 
@@ -28,8 +30,15 @@ def ignore_reject(rejected: FrameRejected) -> None:
 class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
     """A stomp.py transport whose incoming bytes go through one FrameReader per connection."""
 
-    def __init__(self, *args: object, on_reject: RejectHandler, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        host_and_ports: list[tuple[str, int]],
+        *,
+        on_reject: RejectHandler,
+        timeout: float,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(host_and_ports, timeout=timeout, **kwargs)
         self.frame_reader = FrameReader()
         self.on_reject = on_reject
 
@@ -68,8 +77,55 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         return b"".join(chunks)
 
 
+class TlsFramedTransport(FramedTransport):
+    """The framed transport over a socket wrapped by our context (stomp.py builds its own from
+    file names and always checks the connect host); keeps the handshake's error."""
+
+    def __init__(
+        self,
+        host_and_ports: list[tuple[str, int]],
+        *,
+        context: ssl.SSLContext,
+        on_reject: RejectHandler,
+        timeout: float,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(host_and_ports, on_reject=on_reject, timeout=timeout, **kwargs)
+        self._tls_host_and_port = host_and_ports[0]
+        self._tls_timeout = timeout
+        self._context = context
+        self.handshake_error: OSError | None = None
+
+    def attempt_connection(self) -> None:
+        self.connection_error = False
+        self.handshake_error = None
+        host_and_port = self._tls_host_and_port
+        try:
+            raw = socket.create_connection(host_and_port, self._tls_timeout)
+        except OSError as error:
+            self.handshake_error = error
+            raise stomp.exception.ConnectFailedException() from None
+        try:
+            tls = self._context.wrap_socket(raw, server_hostname=host_and_port[0])
+        except OSError as error:
+            raw.close()
+            self.handshake_error = error
+            raise stomp.exception.ConnectFailedException() from None
+        # As stomp.py's own TLS path: a non-blocking socket fed by a pollable send queue.
+        self.send_queue = stomp.utils.PollableQueue()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.send_queue, selectors.EVENT_READ)
+        self.sel.register(tls, selectors.EVENT_READ)
+        self.blocking = False
+        tls.settimeout(self._tls_timeout)
+        tls.setblocking(False)
+        self.socket = tls
+        self.current_host_and_port = host_and_port
+
+
 class FramedConnection(stomp.Connection12):  # type: ignore[misc]
-    """``stomp.Connection12`` built on FramedTransport (same arguments, plus ``on_reject``)."""
+    """``stomp.Connection12`` built on FramedTransport (same arguments, plus ``on_reject``);
+    over TLS with ``tls_context``."""
 
     def __init__(
         self,
@@ -79,18 +135,28 @@ class FramedConnection(stomp.Connection12):  # type: ignore[misc]
         timeout: float,
         heartbeats: tuple[int, int],
         heart_beat_receive_scale: float,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        transport = FramedTransport(
-            host_and_ports,
-            prefer_localhost=False,
-            try_loopback_connect=False,
-            reconnect_sleep_initial=0.0,
-            reconnect_sleep_increase=0.0,
-            reconnect_sleep_jitter=0.0,
-            reconnect_attempts_max=1,
-            timeout=timeout,
-            auto_decode=False,
-            on_reject=on_reject,
+        # stomp.py tries once; reconnecting is the link's supervisor's.
+        options: dict[str, object] = {
+            "prefer_localhost": False,
+            "try_loopback_connect": False,
+            "reconnect_sleep_initial": 0.0,
+            "reconnect_sleep_increase": 0.0,
+            "reconnect_sleep_jitter": 0.0,
+            "reconnect_attempts_max": 1,
+            "auto_decode": False,
+        }
+        transport: FramedTransport = (
+            FramedTransport(host_and_ports, on_reject=on_reject, timeout=timeout, **options)
+            if tls_context is None
+            else TlsFramedTransport(
+                host_and_ports,
+                context=tls_context,
+                on_reject=on_reject,
+                timeout=timeout,
+                **options,
+            )
         )
         stomp.connect.BaseConnection.__init__(self, transport)
         stomp.protocol.Protocol12.__init__(

@@ -28,6 +28,7 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff, reconnect_backoff, refused_backoff
 from .base import EventSink
+from .tls import describe_tls_error
 
 log = logging.getLogger(__name__)
 # Link threads log only where the application sends logs, never to a bare stderr.
@@ -68,10 +69,8 @@ def describe_connect_error(error: BaseException, where: str) -> str:
         return f"cannot resolve the host of {where}: {error.strerror}"
     if isinstance(error, TimeoutError):
         return f"no answer from {where} (timed out)"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate of {where} rejected: {error.verify_message}"
     if isinstance(error, ssl.SSLError):
-        return f"TLS handshake with {where} failed: {error.reason or error}"
+        return describe_tls_error(error, where)
     if isinstance(error, ConnectionResetError):
         return f"{where} reset the connection"
     if isinstance(error, OSError) and error.strerror:

@@ -27,6 +27,17 @@ class TargetError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """How HQ checks a TLS broker, as mosquitto_sub's --cafile, --cert, --key, --insecure."""
+
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    server_name: str | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerTarget:
     protocol: Protocol
     host: str
@@ -34,9 +45,13 @@ class BrokerTarget:
     tls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tls_options: TlsOptions = TlsOptions()
 
     def with_password(self, password: str | None) -> BrokerTarget:
         return replace(self, password=password)
+
+    def with_tls_options(self, options: TlsOptions) -> BrokerTarget:
+        return replace(self, tls_options=options)
 
     def display(self) -> str:
         """URL for logs and the status bar; never shows the password."""
@@ -45,7 +60,10 @@ class BrokerTarget:
             scheme = "stomp+ssl"
         user = f"{self.username}@" if self.username else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{user}{host}:{self.port}"
+        shown = f"{scheme}://{user}{host}:{self.port}"
+        if self.tls and self.tls_options.insecure:
+            return f"{shown} INSECURE: certificate not verified"
+        return shown
 
 
 def parse_target(url: str, expected: Protocol) -> BrokerTarget:
@@ -63,7 +81,7 @@ def parse_target(url: str, expected: Protocol) -> BrokerTarget:
     protocol, tls, default_port = _SCHEMES[scheme]
     if protocol is not expected:
         raise TargetError(f"{shown!r} is a {protocol} URL where a {expected} URL is expected")
-    if parts.password is not None:
+    if parts.password is not None or ":" in _decoded(parts.username or ""):
         raise TargetError(
             f"{protocol} URL holds a password; put it in MWM_{protocol.upper()}_PASSWORD "
             "or the config file instead"
@@ -92,14 +110,28 @@ def parse_targets(urls: str, expected: Protocol) -> list[BrokerTarget]:
     return targets
 
 
+def _decoded(text: str) -> str:
+    """``text`` percent-decoded until nothing changes, so ``%253A`` is a ``:`` too."""
+    for _ in range(len(text)):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def _without_password(url: str) -> str:
-    """``url`` with any ``user:password@`` reduced to ``user:***@``, for error messages."""
+    """``url`` with any ``user:password@`` (``:`` encoded or not) reduced to ``user:***@``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
     ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
     end = min(ends, default=len(rest))
     userinfo, at, hostport = rest[:end].rpartition("@")
-    if not at or ":" not in userinfo:
+    if not at or ":" not in _decoded(userinfo):
         return url
-    return f"{scheme}://{userinfo.partition(':')[0]}:***@{hostport}{rest[end:]}"
+    user = userinfo.partition(":")[0]
+    cut = next((i for i in range(len(user) + 1) if ":" in _decoded(user[:i])), None)
+    if cut is not None:
+        user = user[: user.rfind("%", 0, cut)]
+    return f"{scheme}://{user}:***@{hostport}{rest[end:]}"

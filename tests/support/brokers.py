@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, ClassVar, Protocol, Self
@@ -431,6 +432,17 @@ class Broker:
             self._console = None
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener: the server's certificate and key, and the CA clients must come from
+    when ``require_certificate``."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path
+    require_certificate: bool = False
+
+
 class Mosquitto(Broker):
     """Mosquitto serving MQTT 3.1/3.1.1/5 on ``mqtt://127.0.0.1:PORT``.
 
@@ -448,12 +460,15 @@ class Mosquitto(Broker):
         *,
         persistent: bool = False,
         users: dict[str, str] | None = None,
+        tls: BrokerTls | None = None,
     ) -> None:
         """``persistent``: sessions and queued QoS 1 messages saved at every change (kill -9).
-        ``users`` ({name: password}): refuse anonymous clients and wrong passwords."""
+        ``users`` ({name: password}): refuse anonymous clients and wrong passwords.
+        ``tls``: the listener speaks TLS only (``mqtts://``; ``url`` still says ``mqtt``)."""
         super().__init__(port, workdir)
         self.persistent = persistent
         self._users = dict(users or {})
+        self._tls = tls
 
     @staticmethod
     def binary() -> str:
@@ -497,8 +512,19 @@ class Mosquitto(Broker):
             if self._users
             else ["allow_anonymous true"]
         )
+        tls = self._tls
         lines = [
             f"listener {self._port} {HOST}",
+            *(
+                [
+                    f"cafile {tls.cafile}",
+                    f"certfile {tls.certfile}",
+                    f"keyfile {tls.keyfile}",
+                    f"require_certificate {'true' if tls.require_certificate else 'false'}",
+                ]
+                if tls is not None
+                else []
+            ),
             *access,
             *(
                 [
@@ -527,6 +553,10 @@ class Mosquitto(Broker):
         return [self.binary(), "-c", str(self.config_file)]
 
     def _handshake(self, timeout: float) -> None:
+        if self._tls is not None:
+            # Ready when the TLS listener accepts; its handshake is what the tests examine.
+            socket.create_connection((HOST, self._port), timeout=timeout).close()
+            return
         user, password = next(iter(self._users.items()), (None, None))
         mqtt_handshake(self._port, timeout=timeout, username=user, password=password)
 

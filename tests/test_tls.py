@@ -1,0 +1,194 @@
+"""TLS to real brokers with a CA made by the test: verified, refused by cause, client certs."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
+from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_target
+from tests.support.brokers import BrokerTls, Mosquitto
+from tests.support.link_events import Recorder, wait_until
+from tests.support.pki import KeyPair, TestCA
+
+MQTT = LinkName.MQTT
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = TestCA(directory / "ca")
+    other_ca = TestCA(directory / "other-ca", name="someone else's CA")
+    return {
+        "ca": ca,
+        "other_ca": other_ca,
+        "server": ca.issue("broker.test", dns=("broker.test",), ips=("127.0.0.1",)),
+        "expired": ca.issue("old.test", dns=("old.test",), ips=("127.0.0.1",), expired=True),
+        "client": ca.issue("hq", client=True),
+    }
+
+
+def tls_mosquitto(workdir: Path, server: KeyPair, ca: TestCA, *, clients: bool) -> Mosquitto:
+    tls = BrokerTls(server.cert, server.key, ca.cert, require_certificate=clients)
+    return Mosquitto(workdir=workdir, tls=tls).start()
+
+
+@pytest.fixture
+def brokers() -> Iterator[list[Mosquitto]]:
+    started: list[Mosquitto] = []
+    yield started
+    for broker in started:
+        broker.close()
+
+
+def mqtts(broker: Mosquitto, options: TlsOptions, host: str = "127.0.0.1") -> BrokerTarget:
+    target = parse_target(f"mqtts://{host}:{broker.port}", Protocol.MQTT)
+    return target.with_tls_options(options)
+
+
+def first_outcome(target: BrokerTarget) -> LinkStateChanged:
+    """The link's first UP or DOWN after connecting to ``target``."""
+    events = Recorder()
+    link = MqttLink([target], events)
+    link.start()
+    try:
+        return wait_until(
+            lambda: next(
+                (
+                    event
+                    for _, event in events.states(MQTT)
+                    if event.state in (LinkState.UP, LinkState.DOWN)
+                ),
+                None,
+            ),
+            20,
+            "MQTT up or down",
+        )
+    finally:
+        link.stop()
+
+
+def test_mqtt_link_verifies_the_broker_with_the_given_ca(
+    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+) -> None:
+    ca, server = pki["ca"], pki["server"]
+    assert isinstance(ca, TestCA) and isinstance(server, KeyPair)
+    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
+    brokers.append(broker)
+    outcome = first_outcome(mqtts(broker, TlsOptions(cafile=str(ca.cert))))
+    assert outcome.state is LinkState.UP, outcome.detail
+    # The certificate names broker.test, not the host HQ connects to.
+    named = TlsOptions(cafile=str(ca.cert), server_name="broker.test")
+    outcome = first_outcome(mqtts(broker, named, host="localhost"))
+    assert outcome.state is LinkState.UP, outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("unknown CA", "unknown CA"),
+        ("wrong name", "name mismatch"),
+        ("expired", "certificate expired"),
+    ],
+)
+def test_mqtt_link_refuses_a_bad_certificate_and_names_the_cause(
+    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto], case: str, cause: str
+) -> None:
+    ca, other_ca = pki["ca"], pki["other_ca"]
+    assert isinstance(ca, TestCA) and isinstance(other_ca, TestCA)
+    server = pki["expired" if case == "expired" else "server"]
+    assert isinstance(server, KeyPair)
+    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
+    brokers.append(broker)
+    trusted = other_ca if case == "unknown CA" else ca
+    name = "elsewhere.test" if case == "wrong name" else None
+    outcome = first_outcome(mqtts(broker, TlsOptions(cafile=str(trusted.cert), server_name=name)))
+    assert outcome.state is LinkState.DOWN
+    assert f"TLS certificate of 127.0.0.1:{broker.port} rejected: {cause}" in outcome.detail
+
+
+def test_mqtt_link_presents_a_client_certificate_when_the_broker_requires_one(
+    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+) -> None:
+    ca, server, client = pki["ca"], pki["server"], pki["client"]
+    assert isinstance(ca, TestCA) and isinstance(server, KeyPair) and isinstance(client, KeyPair)
+    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=True)
+    brokers.append(broker)
+    without = first_outcome(mqtts(broker, TlsOptions(cafile=str(ca.cert))))
+    assert without.state is LinkState.DOWN
+    print(f"\nwithout a client certificate: {without.detail}")
+    options = TlsOptions(cafile=str(ca.cert), certfile=str(client.cert), keyfile=str(client.key))
+    outcome = first_outcome(mqtts(broker, options))
+    assert outcome.state is LinkState.UP, outcome.detail
+
+
+def test_insecure_connects_to_an_unknown_ca_and_says_so(
+    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+) -> None:
+    ca, server = pki["ca"], pki["server"]
+    assert isinstance(ca, TestCA) and isinstance(server, KeyPair)
+    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
+    brokers.append(broker)
+    outcome = first_outcome(mqtts(broker, TlsOptions(insecure=True), host="localhost"))
+    assert outcome.state is LinkState.UP, outcome.detail
+    assert "INSECURE" in outcome.broker
+
+
+@pytest.fixture
+def tls_listener(pki: dict[str, object]) -> Iterator[int]:
+    """A TLS server socket with the expired certificate that answers handshakes and closes."""
+    server = pki["expired"]
+    assert isinstance(server, KeyPair)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server.cert, server.key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stopping.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_stomp_link_names_the_cause_of_a_refused_handshake(
+    pki: dict[str, object], tls_listener: int
+) -> None:
+    ca = pki["ca"]
+    assert isinstance(ca, TestCA)
+    target = parse_target(f"stomp+ssl://127.0.0.1:{tls_listener}", Protocol.STOMP)
+    events = Recorder()
+    link = StompLink([target.with_tls_options(TlsOptions(cafile=str(ca.cert)))], events)
+    link.start()
+    try:
+        down = wait_until(
+            lambda: next(
+                (e for _, e in events.states(LinkName.STOMP) if e.state is LinkState.DOWN), None
+            ),
+            20,
+            "STOMP down",
+        )
+    finally:
+        link.stop()
+    where = f"127.0.0.1:{tls_listener}"
+    assert f"TLS certificate of {where} rejected: certificate expired" in down.detail
