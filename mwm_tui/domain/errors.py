@@ -20,6 +20,7 @@ class RejectReason(StrEnum):
     ID_MISMATCH = "id differs from destination"
     BAD_ID = "unusable device id"
     BAD_DESTINATION = "unexpected destination"
+    DEVICE_LIMIT = "device limit"
 
 
 class DecodeError(ValueError):
