@@ -203,7 +203,10 @@ class EventLog(RichLog):
         for line, about in self._lines:
             if self._shows(line, about):
                 self.write(line)
-        self.border_subtitle = f"only {literal(device_id, 40)} · Esc: all" if device_id else ""
+        # A Text, not a str: a str here is parsed as markup, and the id comes from the network.
+        self.border_subtitle = (
+            Text(f"only {literal(device_id, 40)} · Esc: all") if device_id else ""
+        )
 
     def _shows(self, line: Text, about: frozenset[str]) -> bool:
         wanted = self.device_filter
