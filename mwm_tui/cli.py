@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mwm_tui import __version__
@@ -105,6 +105,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="client id HQ uses on both brokers [default: MQTT mwm-tui-<host>-<random>, "
         "kept for the run; STOMP none]",
+    )
+    parse.add_argument(
+        "--max-devices",
+        type=int,
+        metavar="N",
+        help="devices HQ tracks at most; past it new ids are rejected as 'device limit', "
+        "known trucks are never dropped [default: 10000]",
     )
     parse.add_argument(
         "--order-expiry",
@@ -223,6 +230,16 @@ def history_main(argv: Sequence[str]) -> int:
     return 0
 
 
+NO_TERMINAL = "no terminal (stdin/stdout not a TTY); run it in a terminal or over ssh -t"
+
+
+def has_terminal(environ: Mapping[str, str] = os.environ) -> bool:
+    """A TTY on stdin and stdout, or a Textual driver named by the environment (browser mode)."""
+    if environ.get("TEXTUAL_DRIVER"):
+        return True  # textual-serve and textual-web run the app without a terminal
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["history"]:
@@ -242,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as error:
             print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
             return 2
+    if not has_terminal():
+        print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
+        return 2
     try:
         app = create_app(settings)
     except StoreError as error:

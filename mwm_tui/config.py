@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mwm_tui.domain.fleet import DEFAULT_MAX_DEVICES
 from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_targets
 
 DEFAULT_STOMP_URL = "stomp://localhost:61613"
@@ -40,6 +41,8 @@ class Settings:
     order_expiry: float = 900.0
     history_days: float = 30.0
     data_dir: str | None = None
+    # Devices HQ keeps at most: past it a new id is rejected, a known one never evicted.
+    max_devices: int = DEFAULT_MAX_DEVICES
     # TLS for stomp+ssl:// and mqtts:// brokers, as mosquitto_sub's flags
     cafile: str | None = None
     cert: str | None = None
@@ -167,6 +170,8 @@ def load_settings(
         raise ConfigError("need 0 < stale-after < offline-after")
     if settings.order_expiry <= 0:
         raise ConfigError("order-expiry must be more than 0 seconds")
+    if settings.max_devices < 1:
+        raise ConfigError("max-devices must be at least 1")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
     if (settings.cert is None) != (settings.key is None):

@@ -224,6 +224,13 @@ def test_bad_id(device_id: str) -> None:
     assert reason_of(decode_location, location(deviceID=device_id)) is RejectReason.BAD_ID
 
 
+def test_a_lone_surrogate_spelled_in_json_is_a_bad_id() -> None:
+    """``\\ud800`` is valid JSON but no text: it could not be stored or shown."""
+    assert reason_of(decode_will, b'{"deviceID": "x\\ud800"}') is RejectReason.BAD_ID
+    assert reason_of(decode_location, location(deviceID="\ud800")) is RejectReason.BAD_ID
+    assert decode_will('{"deviceID": "truck\U0001f69a"}'.encode()) == "truck\U0001f69a"
+
+
 def test_id_of_128_chars_is_accepted() -> None:
     assert decode_location(location(deviceID="x" * 128)).device_id == "x" * 128
 

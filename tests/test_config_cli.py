@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mwm_tui.cli import main, settings_from
+from mwm_tui.cli import NO_TERMINAL, has_terminal, main, settings_from
 from mwm_tui.config import ConfigError, Settings, config_path, load_settings
 from mwm_tui.domain.targets import TargetError, TlsOptions
 
@@ -170,3 +171,55 @@ def test_missing_tls_file_is_one_line_at_startup(
     argv = ["--mqtt", "mqtts://broker", "--cafile", str(missing)]
     assert main(argv) == 2
     assert capsys.readouterr().err == f"mwm-tui: error: cafile {missing}: no such file\n"
+
+
+def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+    assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)}).max_devices == 10_000
+    from_file = write_config(tmp_path / "f", "max-devices = 500\n")
+    assert load_settings({}, from_file).max_devices == 500
+    assert load_settings({}, from_file | {"MWM_MAX_DEVICES": "70"}).max_devices == 70
+    assert settings_from(["--max-devices", "50"]).max_devices == 50
+    with pytest.raises(ConfigError, match="max-devices"):
+        load_settings({"max_devices": 0}, {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert "--max-devices" in run_cli("--help").stdout
+
+
+def test_without_a_terminal_it_says_so_in_one_line_and_exits_at_once() -> None:
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "mwm_tui.cli", "--demo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
+        | {"XDG_CONFIG_HOME": "/nonexistent"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"mwm-tui: error: {NO_TERMINAL}\n"
+    assert time.monotonic() - began < 20
+
+
+def test_a_textual_driver_in_the_environment_runs_without_a_terminal(tmp_path: Path) -> None:
+    """Browser mode (textual-serve) names its driver in TEXTUAL_DRIVER and has no TTY."""
+    assert has_terminal({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"})
+    env = os.environ | {
+        "XDG_CONFIG_HOME": "/nonexistent",
+        "XDG_DATA_HOME": str(tmp_path),
+        "TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mwm_tui.cli", "--demo"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert NO_TERMINAL.encode() not in errors

@@ -425,3 +425,41 @@ def test_memory_does_not_grow_with_messages() -> None:
     # Ten times the messages for ten devices must not hold on to more memory.
     assert large < 32 * 1024, large
     assert large <= small + 8 * 1024, (small, large)
+
+
+def test_past_the_device_limit_new_ids_are_rejected_and_known_trucks_kept() -> None:
+    fleet = Fleet(clock=lambda: 0.0, max_devices=3)
+    for name in ("A", "B", "C"):
+        fleet.apply_location(Position(name, 1.0, 2.0))
+    for n in range(100):
+        fleet.apply_location(Position(f"new{n}", 1.0, 2.0))
+        fleet.apply_motion(f"mq{n}", Motion(0.0, 0.0, 0.0))
+        fleet.apply_will(f"gone{n}")
+    assert sorted(fleet.devices) == ["A", "B", "C"]
+    assert fleet.full
+    assert fleet.rejects_by_reason == {RejectReason.DEVICE_LIMIT: 300}
+    assert fleet.rejected == {LinkName.STOMP: 100, LinkName.MQTT: 200}
+    assert fleet.accepted == {LinkName.STOMP: 3}
+    assert fleet.last_refused_id == "gone99"
+    # A known truck's news and will still apply when the fleet is full.
+    fleet.apply_location(Position("A", 5.0, 6.0))
+    fleet.apply_motion("B", Motion(0.5, 0.0, 0.0))
+    fleet.apply_will("C")
+    assert fleet.devices["A"].position == Position("A", 5.0, 6.0)
+    assert fleet.devices["B"].motion == Motion(0.5, 0.0, 0.0)
+    assert fleet.devices["C"].status is DeviceStatus.OFFLINE
+    assert fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT] == 300
+
+
+def test_the_default_device_limit_is_ten_thousand_and_must_be_positive() -> None:
+    assert Fleet().max_devices == 10_000
+    with pytest.raises(ValueError, match="max_devices"):
+        Fleet(max_devices=0)
+
+
+def test_a_folded_reject_counts_as_many_as_it_stands_for() -> None:
+    fleet = Fleet(clock=lambda: 0.0)
+    fleet.apply(MessageRejected(LinkName.MQTT, RejectReason.NOT_JSON, "x", "/mwm/lastWill", 41))
+    fleet.apply(MessageRejected(LinkName.MQTT, RejectReason.NOT_JSON, "x", "/mwm/lastWill"))
+    assert fleet.rejected == {LinkName.MQTT: 42}
+    assert fleet.rejects_by_reason == {RejectReason.NOT_JSON: 42}

@@ -365,3 +365,41 @@ def test_concurrent_producers_lose_no_critical_event() -> None:
                 i for i in range(PER_PRODUCER) if i % 5 == d and i % 50 and i % 97 and i % 2 == 1
             ]
             assert last[(MotionReceived, device_id)] == sent[-1]
+
+
+def reject(n: int, reason: RejectReason = RejectReason.NOT_JSON) -> MessageRejected:
+    return MessageRejected(LinkName.MQTT, reason, f"detail {n}", f"/mwm/x{n}/motion")
+
+
+def test_rejects_past_their_capacity_are_folded_into_one_counted_reject_per_reason() -> None:
+    inbox = EventInbox(reject_capacity=10)
+    reasons = (RejectReason.NOT_JSON, RejectReason.WRONG_LENGTH)
+    for n in range(10_010):
+        inbox.put(reject(n, reasons[n % 2]))
+    will = WillReceived("W")
+    inbox.put(will)
+    # Ten queued one by one, the rest held as two counted ones, whatever the flood's size.
+    assert inbox.stats().pending == 10 + 1 + 2
+    batch = inbox.drain(100)
+    assert [e for e in batch[:10]] == [reject(n, reasons[n % 2]) for n in range(10)]
+    assert batch[10] == will
+    folded = {e.reason: e for e in batch[11:] if isinstance(e, MessageRejected)}
+    assert folded[RejectReason.NOT_JSON].count == 5_000
+    assert folded[RejectReason.WRONG_LENGTH].count == 5_000
+    assert folded[RejectReason.WRONG_LENGTH].detail == "detail 10009"  # the newest is the sample
+    assert sum(e.count for e in batch if isinstance(e, MessageRejected)) == 10_010
+    assert inbox.stats().pending == 0
+    # Drained, the capacity is free again: rejects queue one by one.
+    inbox.put(reject(1))
+    assert inbox.drain(10) == [reject(1)]
+
+
+def test_a_reject_flood_keeps_the_inbox_small_and_counts_exact() -> None:
+    inbox = EventInbox()
+    total = 0
+    for round_ in range(20):
+        for n in range(5_000):
+            inbox.put(reject(round_ * 5_000 + n))
+        assert inbox.stats().pending <= 1_000 + len(RejectReason) * len(LinkName)
+        total += sum(e.count for e in inbox.drain(100_000) if isinstance(e, MessageRejected))
+    assert total == 100_000

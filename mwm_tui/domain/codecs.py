@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, NamedTuple
 
 from .errors import DecodeError, RejectReason
-from .ids import MAX_ID_LENGTH
+from .ids import MAX_ID_LENGTH, is_unicode
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MOTION_PAYLOAD_BYTES = 24
@@ -158,6 +158,9 @@ def _device_id(obj: dict[str, Any]) -> str:
         raise DecodeError(RejectReason.MISTYPED_FIELD, "deviceID is not a string")
     if not device_id or len(device_id) > MAX_ID_LENGTH:
         raise DecodeError(RejectReason.BAD_ID, f"deviceID of {len(device_id)} characters")
+    if not device_id.isascii() and not is_unicode(device_id):
+        # JSON can spell a lone surrogate (\ud800): no text of that kind can be stored or shown.
+        raise DecodeError(RejectReason.BAD_ID, "deviceID holds a lone surrogate")
     return device_id
 
 

@@ -21,6 +21,7 @@ class RejectReason(StrEnum):
     BAD_ID = "unusable device id"
     BAD_DESTINATION = "unexpected destination"
     MALFORMED_FRAME = "malformed frame"
+    DEVICE_LIMIT = "device limit"
 
 
 class DecodeError(ValueError):

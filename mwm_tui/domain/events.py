@@ -53,10 +53,13 @@ class WillReceived:
 
 @dataclass(frozen=True, slots=True)
 class MessageRejected:
+    """A refused message; ``count`` > 1 when the inbox folded that many alike into this one."""
+
     link: LinkName
     reason: RejectReason
     detail: str
     source: str
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The fleet model: every device HQ has heard of, joined across STOMP and MQTT by id.
 
 Memory grows with the number of devices, never with the number of messages: histories are
-fixed rings and counters are integers. Time comes from an injected clock.
+fixed rings and counters are integers. The number of devices is capped (``max_devices``): past
+it a new id is counted as rejected, and no known device is ever evicted. Time comes from an
+injected clock.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from .ring import FloatRing
 
 Clock = Callable[[], float]
 
-__all__ = ["Clock", "Device", "DeviceStatus", "Fleet", "StatusChange"]
+__all__ = ["DEFAULT_MAX_DEVICES", "Clock", "Device", "DeviceStatus", "Fleet", "StatusChange"]
+
+DEFAULT_MAX_DEVICES = 10_000
 
 
 class Device:
@@ -118,7 +122,14 @@ class Fleet:
         offline_after: float = 120.0,
         history: int = 50,
         trail: int = 20,
+        *,
+        max_devices: int = DEFAULT_MAX_DEVICES,
     ) -> None:
+        if max_devices < 1:
+            raise ValueError("max_devices must be at least 1")
+        self.max_devices = max_devices
+        # The newest id refused for the device limit, for the log.
+        self.last_refused_id: str | None = None
         self.rule = StatusRule(stale_after, offline_after)
         self.clock = clock
         self.stale_after = stale_after
@@ -148,7 +159,7 @@ class Fleet:
         elif isinstance(event, WillReceived):
             self.apply_will(event.device_id)
         elif isinstance(event, MessageRejected):
-            self.record_reject(event.link, event.reason)
+            self.record_reject(event.link, event.reason, event.count)
         elif isinstance(event, LinkStateChanged):
             self.link_changed(event.link, event.state)
 
@@ -157,7 +168,9 @@ class Fleet:
             self.apply(event)
 
     def apply_location(self, position: Position) -> None:
-        device = self._device(position.device_id)
+        device = self._device(position.device_id, LinkName.STOMP)
+        if device is None:
+            return
         now = self.clock()
         device.position = position
         device.trail_lat.append(position.lat)
@@ -172,9 +185,11 @@ class Fleet:
     def apply_motion(self, device_id: str, motion: Motion, *, retained: bool = False) -> None:
         # A retained value may be old: it shows the motion but proves nothing about liveness.
         if retained:
-            device = self._device(device_id, DeviceStatus.UNKNOWN, AGE_UNKNOWN)
+            device = self._device(device_id, LinkName.MQTT, DeviceStatus.UNKNOWN, AGE_UNKNOWN)
         else:
-            device = self._device(device_id)
+            device = self._device(device_id, LinkName.MQTT)
+        if device is None:
+            return
         device.motion = motion
         device.pitch.append(motion.pitch)
         device.roll.append(motion.roll)
@@ -191,13 +206,20 @@ class Fleet:
 
     def apply_will(self, device_id: str) -> None:
         # Believed even while another link is down: only a live MQTT link delivers a will.
-        device = self._device(device_id, DeviceStatus.OFFLINE, "last will")
+        device = self._device(device_id, LinkName.MQTT, DeviceStatus.OFFLINE, "last will")
+        if device is None:
+            return
         self.accepted[LinkName.MQTT] += 1
         self._set_status(device, DeviceStatus.OFFLINE, "last will")
 
-    def record_reject(self, link: LinkName, reason: RejectReason) -> None:
-        self.rejected[link] += 1
-        self.rejects_by_reason[reason] += 1
+    def record_reject(self, link: LinkName, reason: RejectReason, count: int = 1) -> None:
+        self.rejected[link] += count
+        self.rejects_by_reason[reason] += count
+
+    @property
+    def full(self) -> bool:
+        """True when a new id would be refused for the device limit."""
+        return len(self.devices) >= self.max_devices
 
     def link_changed(self, link: LinkName, state: LinkState) -> None:
         """HQ's link went up or down (connecting counts as down): re-judge every device."""
@@ -233,11 +255,17 @@ class Fleet:
     def _device(
         self,
         device_id: str,
+        link: LinkName,
         status: DeviceStatus = DeviceStatus.ONLINE,
         reason: str = "first message",
-    ) -> Device:
+    ) -> Device | None:
+        """The known device, a new one, or None (counted as a reject) when the fleet is full."""
         device = self.devices.get(device_id)
         if device is None:
+            if len(self.devices) >= self.max_devices:
+                self.record_reject(link, RejectReason.DEVICE_LIMIT)
+                self.last_refused_id = device_id
+                return None
             # Born in its real status: a will or retained value must not log it as online.
             device = Device(device_id, self.history, self.trail_length, self.clock())
             device.status = status

@@ -27,6 +27,15 @@ _MOTION_PREFIX = "/mwm/"
 _MOTION_SUFFIX = "/motion"
 
 
+def is_unicode(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate, which no UTF-8 file, database or screen takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def id_problem(device_id: str) -> str | None:
     """Say why ``device_id`` may not go into a destination, or None when it may."""
     if not device_id:
@@ -77,6 +86,8 @@ def _between(text: str, prefix: str, suffix: str) -> str:
     device_id = text[len(prefix) : len(text) - len(suffix)]
     if not device_id or len(device_id) > MAX_ID_LENGTH:
         raise DecodeError(RejectReason.BAD_ID, f"id of {len(device_id)} characters")
+    if not device_id.isascii() and not is_unicode(device_id):
+        raise DecodeError(RejectReason.BAD_ID, "id holds a lone surrogate")
     return device_id
 
 

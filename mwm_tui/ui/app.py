@@ -209,9 +209,10 @@ class MwmApp(App[None]):
             self.fleet.apply(event)
             if self._rejects_logged_this_second < REJECT_LOG_PER_SECOND:
                 self._rejects_logged_this_second += 1
+                more = f" and {event.count - 1} more like it" if event.count > 1 else ""
                 self.event_log.add(
                     f"{event.link} rejected a message on {literal(event.source, 60)}: "
-                    f"{event.reason} ({literal(event.detail, 80)})",
+                    f"{event.reason} ({literal(event.detail, 80)}){more}",
                     "yellow",
                 )
         elif isinstance(event, LinkStateChanged):
@@ -231,6 +232,7 @@ class MwmApp(App[None]):
         self._rejects_logged_this_second = 0
         self.status_bar.tick(self.fleet, self.inbox.stats().coalesced, self.dispatcher.unsettled())
         self.reject_summary.update_counts(self.fleet.rejects_by_reason)
+        self.event_log.device_limit(self.fleet)
         self._list_dirty = True  # ages keep ticking
 
     def _refresh_list(self) -> None:

@@ -50,7 +50,11 @@ def create_app(
     # The demo's orders must never reach a real outbox: it keeps them in memory.
     store = Store.memory() if settings.demo else Store.open(data_path(settings))
     stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
-    fleet = fleet or Fleet(stale_after=settings.stale_after, offline_after=settings.offline_after)
+    fleet = fleet or Fleet(
+        stale_after=settings.stale_after,
+        offline_after=settings.offline_after,
+        max_devices=settings.max_devices,
+    )
     dispatcher = Dispatcher(
         store,
         stomp_link,

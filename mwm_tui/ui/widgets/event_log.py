@@ -19,7 +19,7 @@ from textual.widgets import RichLog
 
 from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
-from mwm_tui.domain.fleet import DeviceStatus, StatusChange
+from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 
@@ -157,6 +157,7 @@ class EventLog(RichLog):
         self.links = LinkJournal()
         self.device_filter: str | None = None
         self._mention: re.Pattern[str] | None = None
+        self._limit_refusals_logged = 0
 
     def add(self, message: str | Text, style: str = "", *, devices: Iterable[str] = ()) -> None:
         stamp = time.strftime("%H:%M:%S ", time.localtime(self._wall_clock()))
@@ -180,6 +181,20 @@ class EventLog(RichLog):
         if line is not None:
             self.add_line(line)
 
+    def device_limit(self, fleet: Fleet) -> None:
+        """A line when new ids were refused for the device limit since the last call."""
+        refused = fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT]
+        if refused == self._limit_refusals_logged:
+            return
+        newest = literal(fleet.last_refused_id or "", 40)
+        self.add(
+            f"device limit {fleet.max_devices:,} reached: "
+            f"{refused - self._limit_refusals_logged:,} new ids refused (newest {newest}), "
+            f"{refused:,} in all; known trucks are kept",
+            "bold yellow",
+        )
+        self._limit_refusals_logged = refused
+
     def filter_to(self, device_id: str | None) -> None:
         """Show only the lines about ``device_id`` (None: every line)."""
         self.device_filter = device_id
@@ -188,7 +203,10 @@ class EventLog(RichLog):
         for line, about in self._lines:
             if self._shows(line, about):
                 self.write(line)
-        self.border_subtitle = f"only {literal(device_id, 40)} · Esc: all" if device_id else ""
+        # A Text, not a str: a str here is parsed as markup, and the id comes from the network.
+        self.border_subtitle = (
+            Text(f"only {literal(device_id, 40)} · Esc: all") if device_id else ""
+        )
 
     def _shows(self, line: Text, about: frozenset[str]) -> bool:
         wanted = self.device_filter

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widget import Widget
 
+from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.text import literal
@@ -50,6 +51,9 @@ class StatusBar(Widget):
         self.rates: dict[LinkName, float] = dict.fromkeys(LinkName, 0.0)
         self.counts: dict[DeviceStatus, int] = dict.fromkeys(DeviceStatus, 0)
         self.coalesced = 0
+        # New ids refused for the device limit, and the limit.
+        self.refused_ids = 0
+        self.max_devices = 0
         # Orders and alerts HQ still holds (queued or awaiting the broker's confirmation).
         self.outbox = 0
         # When each link's retry falls due (monotonic), so the countdown keeps ticking.
@@ -73,6 +77,8 @@ class StatusBar(Widget):
         counts = fleet.counts()
         self.counts = {status: counts.get(status, 0) for status in DeviceStatus}
         self.coalesced = coalesced
+        self.refused_ids = fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT]
+        self.max_devices = fleet.max_devices
         self.outbox = outbox
         self.refresh()
 
@@ -123,6 +129,11 @@ class StatusBar(Widget):
             )
         if self.outbox:
             text.append(f"  │  ⧗ {self.outbox} in outbox", style="bold yellow")
+        if self.refused_ids:
+            text.append(
+                f"  │  full at {self.max_devices:,}: {self.refused_ids:,} new ids refused",
+                style="bold yellow",
+            )
         if self.coalesced:
             text.append(f"  │  coalesced {self.coalesced}", style="yellow")
         return text
