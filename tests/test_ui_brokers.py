@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Position
+from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
@@ -336,38 +337,35 @@ async def test_hostile_ids_render_literally_and_nothing_is_sent_to_them(
             await links_up(pilot, app)
             await asyncio.to_thread(_publish_hostile_locations, activemq)
             await pilot.press("slash", "[", "enter")  # both ids hold '[', no simulated one does
-            escaped = "evil\\x1b[2J"
+            # ActiveMQ forwards the escape byte raw in the destination header: HQ's frame reader
+            # refuses that frame whole (Mosquitto refuses control characters in topics itself).
             await until(
                 pilot,
                 app,
-                lambda: HOSTILE_MARKUP in list_text(app) and escaped in list_text(app),
-                "both hostile rows, literally",
+                lambda: app.fleet.rejects_by_reason[RejectReason.MALFORMED_FRAME] >= 1,
+                "the escape id's frame refused",
             )
-            assert app.device_list.row_ids == [HOSTILE_MARKUP, HOSTILE_ESCAPE]
-            assert "\x1b" not in log_text(app)
+            await until(pilot, app, lambda: HOSTILE_MARKUP in list_text(app), "the markup row")
+            assert app.device_list.row_ids == [HOSTILE_MARKUP]
+            assert HOSTILE_ESCAPE not in app.fleet.devices
+            assert "\x1b" not in log_text(app) and "evil\\x1b[2J" in log_text(app)
 
-            for device_id, shown, problem in (
-                (HOSTILE_MARKUP, HOSTILE_MARKUP, "'/'"),
-                (HOSTILE_ESCAPE, escaped, "U+001B"),
-            ):
-                assert app.device_list.selected == device_id
-                # The motion title and the composer name it literally (before toasts cover them).
-                titles = (f"motion · {shown}", f"order to {shown}")
-                await until(pilot, app, partial(on_screen, app, titles), f"{titles} on screen")
-                await pilot.press("a")
-                await pilot.press("o", *"go", "enter", "escape")
-                await until(
-                    pilot,
-                    app,
-                    partial(lambda p: refusals(app, p) >= 2, problem),
-                    f"two refusals naming {problem}",
-                    5,
-                )
-                toast = (f"Cannot send an alert to {shown}:",)
-                await until(pilot, app, partial(on_screen, app, toast), f"{toast} on screen", 5)
-                assert "\x1b" not in screen_text(app) and "\x1b" not in app.export_screenshot()
-                app.clear_notifications()  # the toasts would cover the next device's motion title
-                await pilot.press("j")
+            assert app.device_list.selected == HOSTILE_MARKUP
+            # The motion title and the composer name it literally (before toasts cover them).
+            titles = (f"motion · {HOSTILE_MARKUP}", f"order to {HOSTILE_MARKUP}")
+            await until(pilot, app, partial(on_screen, app, titles), f"{titles} on screen")
+            await pilot.press("a")
+            await pilot.press("o", *"go", "enter", "escape")
+            await until(
+                pilot,
+                app,
+                partial(lambda p: refusals(app, p) >= 2, "'/'"),
+                "two refusals naming '/'",
+                5,
+            )
+            toast = (f"Cannot send an alert to {HOSTILE_MARKUP}:",)
+            await until(pilot, app, partial(on_screen, app, toast), f"{toast} on screen", 5)
+            assert "\x1b" not in screen_text(app) and "\x1b" not in app.export_screenshot()
 
             # Markers down both paths after the refusals: once both arrive, anything the app
             # had sent would have arrived too.
