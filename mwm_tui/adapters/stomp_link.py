@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -46,7 +47,7 @@ from .supervisor import (
     SupervisedLink,
     describe_connect_error,
 )
-from .tls import TlsSetupError, client_context
+from .tls import TlsSetupError, client_context, describe_tls_error
 
 log = logging.getLogger(__name__)
 # The passcode header as stomp.py's debug log shows a sent frame (a repr of its byte lines).
@@ -451,10 +452,12 @@ class StompLink(SupervisedLink[_OrderRequest]):
             except (OSError, stomp.exception.StompException) as error:
                 raise LinkDownError(f"could not probe the broker: {error!r}") from None
 
-    @staticmethod
-    def _raise_if_lost(connection: stomp.Connection12, session: _Session) -> None:
+    def _raise_if_lost(self, connection: stomp.Connection12, session: _Session) -> None:
         if session.lost is None and not session.heartbeat_timeout:
             return
+        alert = getattr(connection.transport, "tls_alert", None)
+        if isinstance(alert, ssl.SSLError) and not session.connected:
+            raise LinkDownError(describe_tls_error(alert, self._where))
         # stomp.py may report a heart-beat timeout as a plain disconnect first: judge by silence.
         expected = _agreed_receive_interval(connection)
         silent = time.monotonic() - session.last_heard

@@ -6,6 +6,7 @@ one method, so reading and parsing stay on that same thread and nothing else cha
 
 from __future__ import annotations
 
+import errno
 import selectors
 import socket
 import ssl
@@ -19,6 +20,9 @@ import stomp.transport
 import stomp.utils
 
 from .stomp_frames import HEARTBEAT, FrameReader, FrameRejected, StompFrame
+
+# Bytes asked of the socket per read, as stomp.py does.
+_RECV_BYTES = 16384
 
 RejectHandler = Callable[[FrameRejected], None]
 
@@ -41,6 +45,8 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         super().__init__(host_and_ports, timeout=timeout, **kwargs)
         self.frame_reader = FrameReader()
         self.on_reject = on_reject
+        # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
+        self.tls_alert: ssl.SSLError | None = None
 
     def _BaseTransport__read_frames(self) -> None:  # noqa: N802 (the name stomp.py calls)
         data = self._read_available()
@@ -64,7 +70,11 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
                 break
             except stomp.exception.InterruptedException:
                 continue
-            except Exception:  # stomp.py too treats any read error as the end of the stream
+            except Exception as error:  # stomp.py too treats any read error as the end
+                if isinstance(error, ssl.SSLError):
+                    # Ends the stream even on a non-blocking socket, which would wait forever.
+                    self.tls_alert = error
+                    raise stomp.exception.ConnectionClosedException() from None
                 chunk = b""
             if not chunk:
                 if not self.blocking:
@@ -95,6 +105,18 @@ class TlsFramedTransport(FramedTransport):
         self._tls_timeout = timeout
         self._context = context
         self.handshake_error: OSError | None = None
+
+    def receive(self) -> bytes:
+        """The socket's next bytes; unlike stomp.py's, a TLS error before CONNECTED is raised,
+        so a refused client certificate is seen as the alert it is."""
+        try:
+            return bytes(self.socket.recv(_RECV_BYTES))
+        except ssl.SSLError:
+            raise
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EINTR):
+                raise stomp.exception.InterruptedException() from None
+            raise
 
     def attempt_connection(self) -> None:
         self.connection_error = False

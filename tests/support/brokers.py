@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -38,6 +39,8 @@ INSTALL_HINT = (
     "run `make test` (or `scripts/bootstrap`) to install the Debian packages "
     "mosquitto, activemq, libmqtt-client-java, libxstream-java and libjettison-java"
 )
+# Keystores of throwaway test certificates only: the password protects nothing.
+_STORE_PASSWORD = "mwm-test"
 # Ports the brokers must never take: the protocols' defaults, which a real broker may hold.
 RESERVED_PORTS = frozenset({1883, 8883, 61613, 61614, 61616})
 
@@ -135,13 +138,20 @@ def stomp_handshake(
     *,
     login: str | None = None,
     passcode: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> bytes:
-    """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED."""
+    """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED.
+
+    With ``tls`` the frames go over a TLS session made with that context.
+    """
     deadline = time.monotonic() + timeout
     credentials = b""
     if login is not None:
         credentials = f"login:{login}\npasscode:{passcode or ''}\n".encode()
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        if tls is not None:
+            sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
         sock.sendall(
             b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n"
             + credentials
@@ -435,12 +445,25 @@ class Broker:
 @dataclass(frozen=True)
 class BrokerTls:
     """A TLS listener: the server's certificate and key, and the CA clients must come from
-    when ``require_certificate``."""
+    when ``require_certificate``. ``probe_certfile``/``probe_keyfile``: a client certificate
+    from that CA, for a readiness probe that speaks the protocol (ActiveMQ's)."""
 
     certfile: Path
     keyfile: Path
     cafile: Path
     require_certificate: bool = False
+    probe_certfile: Path | None = None
+    probe_keyfile: Path | None = None
+
+    def probe_context(self) -> ssl.SSLContext:
+        """A client context presenting the probe certificate if any; it checks nothing of the
+        server's (tests give it bad certificates to examine exactly that)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.probe_certfile is not None:
+            context.load_cert_chain(self.probe_certfile, self.probe_keyfile)
+        return context
 
 
 class Mosquitto(Broker):
@@ -562,7 +585,10 @@ class Mosquitto(Broker):
 
 
 class ActiveMQ(Broker):
-    """ActiveMQ serving STOMP on ``stomp://127.0.0.1:PORT`` (and MQTT too if ``mqtt=True``)."""
+    """ActiveMQ serving STOMP on ``stomp://127.0.0.1:PORT`` (and MQTT too if ``mqtt=True``).
+
+    With ``tls`` the STOMP connector is ``stomp+ssl://127.0.0.1:PORT`` instead.
+    """
 
     scheme = "stomp"
     name = "activemq"
@@ -579,14 +605,20 @@ class ActiveMQ(Broker):
         persistent: bool = False,
         advisories: bool = False,
         users: dict[str, str] | None = None,
+        tls: BrokerTls | None = None,
     ) -> None:
         """``persistent``: KahaDB keeps persistent messages across a kill -9.
         ``advisories``: put XStream and Jettison on its classpath, so it can hand advisory
         messages to STOMP subscribers (Debian's ActiveMQ cannot without them).
-        ``users`` ({name: password}): refuse anonymous clients and wrong passwords."""
+        ``users`` ({name: password}): refuse anonymous clients and wrong passwords.
+        ``tls``: STOMP over TLS only; with ``require_certificate`` it needs the probe's
+        certificate, as the readiness check must be let in."""
         super().__init__(port, workdir)
         self.persistent = persistent
         self._users = dict(users or {})
+        if tls is not None and tls.require_certificate and tls.probe_certfile is None:
+            raise ValueError("ActiveMQ requiring client certificates needs probe_certfile")
+        self._tls = tls
         self._advisory_jars = ADVISORY_JARS if advisories else ()
         missing = [str(jar) for jar in self._advisory_jars if not jar.is_file()]
         if missing:
@@ -638,13 +670,62 @@ class ActiveMQ(Broker):
         if self._mqtt_port is not None:
             self._mqtt_port = free_port()
 
+    @property
+    def keystore(self) -> Path:
+        """PKCS12 with the TLS listener's certificate and key (Java 17 reads PKCS12)."""
+        return self.conf_dir / "broker.p12"
+
+    @property
+    def truststore(self) -> Path:
+        """PKCS12 with the CA that client certificates must come from."""
+        return self.conf_dir / "trust.p12"
+
+    def _write_stores(self, tls: BrokerTls) -> str:
+        """Write the keystore and truststore; return the broker's ``<sslContext>`` element."""
+        for store in (self.keystore, self.truststore):
+            store.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                "openssl", "pkcs12", "-export", "-in", str(tls.certfile),
+                "-inkey", str(tls.keyfile), "-name", "broker", "-out", str(self.keystore),
+                "-passout", f"pass:{_STORE_PASSWORD}",
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        # Java trusts a PKCS12 certificate only with its own attribute, which keytool writes.
+        keytool = shutil.which("keytool")
+        if keytool is None:
+            raise BrokerNotInstalledError(f"`keytool` not found: {INSTALL_HINT}")
+        subprocess.run(
+            [
+                keytool, "-importcert", "-noprompt", "-alias", "ca", "-file", str(tls.cafile),
+                "-keystore", str(self.truststore), "-storetype", "PKCS12",
+                "-storepass", _STORE_PASSWORD,
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        return (
+            f'<sslContext><sslContext keyStore="file:{self.keystore}" '
+            f'keyStorePassword="{_STORE_PASSWORD}" keyStoreType="PKCS12" '
+            f'trustStore="file:{self.truststore}" trustStorePassword="{_STORE_PASSWORD}" '
+            'trustStoreType="PKCS12"/></sslContext>'
+        )
+
     def _write_config(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         (self._workdir / "data").mkdir(exist_ok=True)
+        ssl_context = ""
+        scheme, options = "stomp", ""
+        if self._tls is not None:
+            ssl_context = self._write_stores(self._tls)
+            scheme = "stomp+ssl"
+            options = "&amp;needClientAuth=true" if self._tls.require_certificate else ""
         connectors = [
             # ActiveMQ's default grace is 1.0 x the heart-beat: punctual clients drop on jitter.
-            f'<transportConnector name="stomp" '
-            f'uri="stomp://{HOST}:{self._port}?transport.hbGracePeriodMultiplier=1.5"/>'
+            f'<transportConnector name="stomp" uri="{scheme}://{HOST}:{self._port}'
+            f'?transport.hbGracePeriodMultiplier=1.5{options}"/>'
         ]
         jars = [*self._advisory_jars, *([MQTT_CLIENT_JAR] if self._mqtt_port is not None else [])]
         for jar in jars:
@@ -682,6 +763,7 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
       <kahaDB directory="{self._workdir / "data" / "kahadb"}"/>
     </persistenceAdapter>
     {plugins}
+    {ssl_context}
     <destinationPolicy>
       <policyMap>
         <policyEntries>
@@ -734,7 +816,8 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
 
     def _handshake(self, timeout: float) -> None:
         user, password = next(iter(self._users.items()), (None, None))
-        stomp_handshake(self._port, timeout=timeout, login=user, passcode=password)
+        tls = None if self._tls is None else self._tls.probe_context()
+        stomp_handshake(self._port, timeout=timeout, login=user, passcode=password, tls=tls)
         if self._mqtt_port is not None:
             mqtt_handshake(self._mqtt_port, timeout=timeout, username=user, password=password)
 
