@@ -16,8 +16,6 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
-from mwm_tui.adapters.store import Store
-from mwm_tui.config import Settings
 from mwm_tui.domain.dispatch import Kind
 from mwm_tui.domain.events import (
     TELEMETRY_TYPES,
@@ -76,7 +74,7 @@ class MwmApp(App[None]):
         inbox: EventInbox,
         stomp_link: OrderLink,
         mqtt_link: AlertLink,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatcher,
         demo: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
@@ -89,15 +87,7 @@ class MwmApp(App[None]):
         self.mqtt_link = mqtt_link
         self.demo = demo
         self._tune_gc = tune_gc
-        self.dispatcher = dispatcher or Dispatcher(
-            Store.memory(),
-            stomp_link,
-            mqtt_link,
-            fleet,
-            order_expiry=Settings.order_expiry,
-            history_days=Settings.history_days,
-            wall_clock=wall_clock,
-        )
+        self.dispatcher = dispatcher
         self._rejects_logged_this_second = 0
         self._list_dirty = True
         self._map_version_drawn = -1
