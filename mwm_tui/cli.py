@@ -152,6 +152,12 @@ def parser() -> argparse.ArgumentParser:
         help="do not verify the broker's certificate or name (the status bar says INSECURE)",
     )
     parse.add_argument(
+        "--ascii",
+        action="store_const",
+        const=True,
+        help="draw with ASCII characters only [default: when the locale is not UTF-8]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",

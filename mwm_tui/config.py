@@ -49,6 +49,8 @@ class Settings:
     key: str | None = None
     tls_server_name: str | None = None
     insecure: bool = False
+    # Draw with ASCII only (also chosen when the locale's character set is not UTF-8)
+    ascii: bool = False
 
     def tls_options(self) -> TlsOptions:
         return TlsOptions(self.cafile, self.cert, self.key, self.tls_server_name, self.insecure)
@@ -76,6 +78,16 @@ def data_path(settings: Settings, environ: Mapping[str, str] = os.environ) -> Pa
         return Path(settings.data_dir).expanduser()
     base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "mwm-tui"
+
+
+def locale_is_utf8(environ: Mapping[str, str] = os.environ) -> bool:
+    """What the terminal's locale promises, by POSIX precedence: LC_ALL, LC_CTYPE, then LANG."""
+    for variable in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = environ.get(variable)
+        if value:
+            charset = value.replace("-", "").lower().partition(".")[2].partition("@")[0]
+            return charset == "utf8"
+    return False
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -174,6 +186,8 @@ def load_settings(
         raise ConfigError("max-devices must be at least 1")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
+    if not settings.ascii and not locale_is_utf8(environ):
+        settings = replace(settings, ascii=True)
     if (settings.cert is None) != (settings.key is None):
         raise ConfigError("cert and key go together: give both for a client certificate")
     return settings

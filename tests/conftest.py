@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mwm_tui.config import locale_is_utf8
 from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto, MosquittoFactory
+
+# The app and the terminals the tests start draw in Unicode unless a test asks for ASCII.
+if not locale_is_utf8(os.environ):
+    os.environ["LC_ALL"] = "C.UTF-8"
 
 
 @pytest.fixture(autouse=True)

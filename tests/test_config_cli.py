@@ -23,7 +23,7 @@ def write_config(tmp_path: Path, text: str) -> dict[str, str]:
 
 
 def test_defaults_without_file_or_environment(tmp_path: Path) -> None:
-    settings = load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)})
+    settings = load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path), "LANG": "C.UTF-8"})
     assert settings == Settings()
     assert [t.display() for t in settings.stomp_targets()] == ["stomp://localhost:61613"]
     assert [t.display() for t in settings.mqtt_targets()] == ["mqtt://localhost:1883"]
@@ -182,6 +182,35 @@ def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="max-devices"):
         load_settings({"max_devices": 0}, {"XDG_CONFIG_HOME": str(tmp_path)})
     assert "--max-devices" in run_cli("--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("locale", "ascii_only"),
+    [
+        ({"LANG": "en_GB.UTF-8"}, False),
+        ({"LANG": "C.utf8"}, False),
+        ({"LANG": "de_DE.UTF-8@euro"}, False),
+        ({"LANG": "C"}, True),
+        ({}, True),
+        ({"LANG": "en_GB.UTF-8", "LC_ALL": "POSIX"}, True),
+        ({"LANG": "C", "LC_CTYPE": "fr_FR.UTF-8"}, False),
+        ({"LANG": "en_US.ISO-8859-1"}, True),
+    ],
+)
+def test_ascii_is_chosen_when_the_locale_is_not_utf8(
+    tmp_path: Path, locale: dict[str, str], ascii_only: bool
+) -> None:
+    assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)} | locale).ascii is ascii_only
+
+
+def test_ascii_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+    utf8 = {"LANG": "C.UTF-8"}
+    assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)} | utf8).ascii is False
+    assert load_settings({}, write_config(tmp_path / "f", "ascii = true\n") | utf8).ascii is True
+    environ = {"XDG_CONFIG_HOME": str(tmp_path), "MWM_ASCII": "yes"} | utf8
+    assert load_settings({}, environ).ascii is True
+    assert settings_from(["--ascii"]).ascii is True
+    assert "--ascii" in run_cli("--help").stdout
 
 
 def test_without_a_terminal_it_says_so_in_one_line_and_exits_at_once() -> None:
