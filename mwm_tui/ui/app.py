@@ -76,6 +76,7 @@ class MwmApp(App[None]):
         mqtt_link: AlertLink,
         dispatcher: Dispatcher,
         demo: bool = False,
+        ascii_only: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -86,6 +87,8 @@ class MwmApp(App[None]):
         self.stomp_link = stomp_link
         self.mqtt_link = mqtt_link
         self.demo = demo
+        # Panes draw with ASCII characters only (no braille, box drawing or symbols).
+        self.ascii_only = ascii_only
         self._tune_gc = tune_gc
         self.dispatcher = dispatcher
         self._rejects_logged_this_second = 0

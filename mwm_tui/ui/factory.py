@@ -71,6 +71,7 @@ def create_app(
         mqtt_link=mqtt_link,
         dispatcher=dispatcher,
         demo=settings.demo,
+        ascii_only=settings.ascii,
         tune_gc=tune_gc,
         wall_clock=wall_clock,
     )
