@@ -1,4 +1,6 @@
-"""As a person over SSH: the real console scripts in a 120x40 tmux, read and typed into.
+"""As a person at a terminal: the real console scripts in a 120x40 tmux, read and typed into.
+
+One test goes through a real ``ssh`` to a real ``sshd`` on loopback, as a dispatcher does.
 
 Each test has a tmux server of its own on a private socket, killed at the end whatever happens.
 Every wait polls the screen with a deadline, and a failure shows the last screen captured.
@@ -21,6 +23,7 @@ import pytest
 
 from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.sim import ROOT, Sim, fleet_ids, send_marker_orders, unique_prefix
+from tests.support.sshd import Sshd
 
 WIDTH, HEIGHT = 120, 40
 SESSION = "e2e"
@@ -237,3 +240,38 @@ def test_newcomer_runs_make_demo_and_quits(tmux: Tmux) -> None:
     tmux.type("echo exit status $?")
     tmux.keys("Enter")
     tmux.wait(lambda s: "\nexit status 0" in s, 5, "make's exit status 0")
+
+
+def test_dispatcher_runs_the_demo_over_ssh_orders_a_truck_and_quits(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    empty_config = tmp_path / "config.toml"
+    empty_config.write_text("")  # the remote user's own settings stay out of the test
+    remote = (
+        f"env LANG=C.UTF-8 MWM_CONFIG={empty_config} XDG_DATA_HOME={tmp_path / 'data'} "
+        f"{console_script('mwm-tui')} --demo"
+    )
+    with Sshd(tmp_path) as sshd:
+        tmux.start(sshd.ssh_command(remote), ROOT)
+        tmux.wait(
+            lambda screen: "DEMO" in screen and "truck-01" in screen and "truck-02" in screen,
+            30,
+            "the demo fleet on screen, through ssh",
+        )
+        tmux.keys("g")
+        tmux.wait(lambda s: "motion · truck-01 " in s, 5, "the first truck selected")
+        tmux.keys("o")
+        tmux.wait(lambda s: "esc Back" in s, 5, "the composer to take the keys")
+        tmux.type("Hold position")
+        tmux.keys("Enter")
+        tmux.wait(
+            lambda s: "order to truck-01 (Hold position) accepted" in s,
+            15,
+            "the order's outcome on screen",
+        )
+        leave_text_field(tmux)
+        tmux.keys("q")
+        status = tmux.wait_exit_status(20)
+        assert status == "0", tmux.report(f"ssh exited with status {status}")
+        assert "Traceback" not in tmux.screen_or_last()
+        assert "Accepted publickey" in sshd.log.read_text(), "the session did not go through sshd"
