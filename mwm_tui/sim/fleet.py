@@ -1,6 +1,6 @@
 """The simulated fleet: each device behaves like the book's STOMP and MQTT device apps.
 
-One thread times fixes and motion, runs every MQTT client's network loop (one select over all
+One thread times fixes and motion, runs every MQTT client's network loop (one poll over all
 sockets) and every reconnect; only stomp.py's receiver and heart-beat threads are extra.
 """
 
@@ -424,7 +424,7 @@ class FleetSimulator:
             self._drop_mqtt(device, time.monotonic())
 
     def _pump_mqtt(self, timeout: float) -> None:
-        """One select over every device's MQTT socket and the waker, then paho's loop steps."""
+        """One poll over every device's MQTT socket and the waker, then paho's loop steps."""
         by_fd: dict[int, _Device] = {}
         writing: list[int] = []
         for device in self._living():
@@ -436,12 +436,12 @@ class FleetSimulator:
             if device.mqtt.want_write():
                 writing.append(fd)
         waker_fd = self._waker.fileno()
-        # A client may hold bytes already read that select cannot see.
+        # A client may hold bytes already read that poll cannot see.
         buffered = any(
             device.mqtt is not None and device.mqtt.buffered_bytes for device in by_fd.values()
         )
         wait = 0.0 if buffered else timeout
-        readable, _, _ = select.select([*by_fd, waker_fd], writing, [], wait)
+        readable = poll_readable([*by_fd, waker_fd], writing, wait)
         if waker_fd in readable:
             self._waker.drain()
         now = time.monotonic()
@@ -496,3 +496,13 @@ def _next_tick(previous: float, interval: float, now: float) -> float:
     if following <= now:
         following = now + interval
     return following
+
+
+def poll_readable(reading: list[int], writing: list[int], timeout: float) -> set[int]:
+    """The descriptors of ``reading`` that can be read; poll, because select stops at fd 1024."""
+    poller = select.poll()
+    wants_write = set(writing)
+    for fd in reading:
+        poller.register(fd, select.POLLIN | (select.POLLOUT if fd in wants_write else 0))
+    events = poller.poll(timeout * 1000)
+    return {fd for fd, mask in events if mask & (select.POLLIN | select.POLLERR | select.POLLHUP)}
