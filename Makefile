@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TEST_TIMEOUT ?= 120
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap bootstrap-python demo test lint bench bench-chaos
+.PHONY: help bootstrap bootstrap-python demo test lint bench bench-chaos bench-terminal
 
 help:
 	@echo "make demo    run the dashboard on simulated data (no broker needed)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
 	@echo "make bench   install brokers if missing, then run benchmarks/run.py"
 	@echo "make bench-chaos   only the chaos benchmark (1,000 orders + 1,000 alerts, broker kills)"
+	@echo "make bench-terminal   bytes/s to a 120x40 terminal, CPU, RSS: demo, 1,000 trucks, top"
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -41,3 +42,6 @@ bench: bootstrap
 
 bench-chaos: bootstrap
 	$(PY) benchmarks/run.py --only chaos
+
+bench-terminal: bootstrap
+	$(PY) -m benchmarks.terminal
