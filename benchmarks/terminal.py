@@ -124,6 +124,8 @@ def base_env(config: Path) -> dict[str, str]:
 
 
 def soak(terminal: Terminal, minutes: float) -> list[float]:
+    """RSS once the app is up, then once a minute."""
+    terminal.read_for(WARM_UP, keep=False)
     samples = [rss_mb(terminal.pid)]
     for _ in range(int(minutes)):
         terminal.read_for(60, keep=False)
