@@ -69,6 +69,7 @@ class MwmApp(App[None]):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # the screen's class, for app.tcss
 
     def __init__(
         self,
@@ -106,7 +107,7 @@ class MwmApp(App[None]):
         self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
-        self.motion_panel = MotionPanel(fleet, id="motion")
+        self.motion_panel = MotionPanel(fleet, ascii_only=ascii_only, id="motion")
         self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")
 
