@@ -34,7 +34,7 @@ def test_a_short_history_starts_part_way_and_the_rest_is_the_dotted_zero_line() 
     assert len(line.plain) == 25
     assert line.plain[-5:] == "⠤" * 5
     assert set(line.plain[:19]) == {"⠄"}  # one dot a cell: never mistaken for a value
-    assert {span.style for span in line.spans if span.end <= 19} == {ZERO_STYLE}
+    assert [span.style for span in line.spans if span.start < 19] == [ZERO_STYLE]
 
 
 def test_the_range_is_fixed_at_minus_pi_to_pi_and_values_outside_clip() -> None:
@@ -64,6 +64,11 @@ def test_ascii_chart_has_three_heights_a_cell_and_a_dotted_zero_line() -> None:
     assert [line.plain for line in lines] == ["..'-_"]
     chart = line_chart([0.3, -0.3] * 25, capacity=50, cells=30, rows=2, ascii_only=True)
     assert all(line.plain.isascii() and len(line.plain) == 30 for line in chart)
+
+
+def test_a_value_that_is_not_a_number_is_left_out() -> None:
+    with_gap = line_chart([0.0, math.nan, 0.0], capacity=3, cells=3, rows=1, ascii_only=True)
+    assert [line.plain for line in with_gap] == ["---"]
 
 
 def test_nothing_to_draw_in_no_room() -> None:

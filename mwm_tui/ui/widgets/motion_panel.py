@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import groupby
 
 from rich.text import Text
 from textual.widget import Widget
@@ -51,46 +52,49 @@ def line_chart(
         return [Text() for _ in range(max(rows, 0))]
     across, down = (1, 3) if ascii_only else (2, 4)
     dot_columns, dot_rows = cells * across, rows * down
-    data = [[0] * cells for _ in range(rows)]
-
-    def mark(x: int, y: int) -> None:
-        cell_row, sub_row = divmod(y, down)
-        cell, sub_column = divmod(x, across)
-        bit = 1 << sub_row if ascii_only else _BRAILLE_BIT[sub_row][sub_column]
-        data[cell_row][cell] |= bit
+    data = [0] * (rows * cells)
+    # For each dot row: where its cells start in ``data``, and its bit by dot column.
+    row_start = [(y // down) * cells for y in range(dot_rows)]
+    row_bits = [(1 << y % down,) if ascii_only else _BRAILLE_BIT[y % down] for y in range(dot_rows)]
 
     tail = values[-capacity:]
     first_slot = capacity - len(tail)
     span = max(capacity - 1, 1)
-    previous: tuple[int, int] | None = None
+    x_scale = (dot_columns - 1) / span
+    y_scale = (dot_rows - 1) / (high - low)
+    x0 = y0 = -1
     for index, value in enumerate(tail):
-        x = round((first_slot + index) * (dot_columns - 1) / span)
-        y = _dot_row(value, dot_rows, low, high)
-        x0, y0 = previous if previous is not None else (x, y)
-        steps = max(abs(x - x0), abs(y - y0), 1)
+        if math.isnan(value):
+            continue  # no dot, and the line joins the values either side
+        x = round((first_slot + index) * x_scale)
+        y = round((high - (low if value < low else high if value > high else value)) * y_scale)
+        if x0 < 0:
+            x0, y0 = x, y
+        # The dots from the previous value to this one, rounded half up along the longer axis.
+        steps = max(x - x0, abs(y - y0), 1)
         for step in range(steps + 1):
-            mark(round(x0 + (x - x0) * step / steps), round(y0 + (y - y0) * step / steps))
-        previous = (x, y)
+            dot_x = x0 + (2 * (x - x0) * step + steps) // (2 * steps)
+            dot_y = y0 + (2 * (y - y0) * step + steps) // (2 * steps)
+            data[row_start[dot_y] + dot_x // across] |= row_bits[dot_y][dot_x % across]
+        x0, y0 = x, y
 
     zero_row, zero_sub = divmod(_dot_row(0.0, dot_rows, low, high), down)
     # Dotted, so that it never reads as a value: one dot a cell, or ``.`` in ASCII.
     zero_mark = ZERO_ASCII if ascii_only else chr(0x2800 + _BRAILLE_BIT[zero_sub][0])
     lines = []
-    for row_index, row in enumerate(data):
+    for row in range(rows):
         line = Text(no_wrap=True, overflow="crop")
-        for bits in row:
-            if not bits and row_index == zero_row:
-                line.append(zero_mark, ZERO_STYLE)
-            elif bits:
-                line.append(_cell_char(bits, ascii_only), style)
+        blank, blank_style = (zero_mark, ZERO_STYLE) if row == zero_row else (" ", "")
+        # One span per run of drawn or blank cells: a repaint costs by spans, not by cells.
+        for drawn, run in groupby(data[row * cells : (row + 1) * cells], key=bool):
+            if drawn:
+                marks = _ASCII_MARK if ascii_only else None
+                chars = [marks[bits] if marks else chr(0x2800 + bits) for bits in run]
+                line.append("".join(chars), style)
             else:
-                line.append(" ")
+                line.append(blank * len(list(run)), blank_style)
         lines.append(line)
     return lines
-
-
-def _cell_char(bits: int, ascii_only: bool) -> str:
-    return _ASCII_MARK[bits] if ascii_only else chr(0x2800 + bits)
 
 
 class MotionPanel(Widget):
