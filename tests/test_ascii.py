@@ -63,9 +63,10 @@ def test_every_character_becomes_ascii_of_the_same_width(block: range) -> None:
         assert shown.isascii() and cell_len(shown) == cell_len(char), (hex(code), shown)
 
 
-def test_table_keys_are_single_cells_and_values_single_ascii_characters() -> None:
+def test_each_symbol_becomes_ascii_of_its_own_width() -> None:
     for symbol, ascii in SYMBOLS.items():
-        assert cell_len(symbol) == 1 and len(ascii) == 1 and ascii.isascii(), symbol
+        assert len(symbol) == 1 and cell_len(symbol) == len(ascii) and ascii.isascii(), symbol
+    assert to_ascii("\U0001f50e Search") == ">  Search"  # the command palette's prompt
 
 
 def test_text_keeps_letters_and_drops_accents() -> None:
@@ -93,7 +94,8 @@ def not_ascii(text: str) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_demo_screen_is_ascii_only_with_every_screen_open(size: tuple[int, int]) -> None:
-    """Main screen, a toast, the detail screen, help and the colour picker, map included."""
+    """Main screen, a toast, the palette, the detail screen, help and the colour picker, map
+    included."""
     app = demo_app()
     async with driven(app, size, notifications=True) as pilot:
         await wait_for(pilot, lambda: "truck-01" in list_text(app), 5.0, "the demo fleet")
@@ -108,6 +110,11 @@ async def test_demo_screen_is_ascii_only_with_every_screen_open(size: tuple[int,
         await pilot.press("s")  # a toast: "Sorted by ..."
         await wait_for(pilot, lambda: "Sorted by" in screen_text(app), 3.0, "the toast")
         assert not not_ascii(screen_text(app)), screen_text(app)
+        await pilot.press("ctrl+p", *"zoom")
+        await wait_for(pilot, lambda: "Zoom the map in" in screen_text(app), 3.0, "the palette")
+        assert not not_ascii(screen_text(app)), screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 3.0, "palette closed")
 
         for key, screen_type, marker in (
             ("enter", DeviceDetail, "status history"),

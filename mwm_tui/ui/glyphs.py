@@ -1,6 +1,7 @@
 """ASCII-only drawing: one table from the panes' symbols to ASCII, applied to every drawn line.
 
-Each symbol becomes exactly one ASCII character, so a line keeps its width and its layout.
+Each symbol becomes as many ASCII characters as the cells it takes (one, but for a wide icon),
+so a line keeps its width and its layout.
 States stay distinct: online ``*``, stale ``~``, offline ``X``, unknown ``?``, selected ``@``.
 """
 
@@ -74,6 +75,8 @@ SYMBOLS = {
     "░": ".",
     "▒": ":",
     "▓": "#",
+    # The command palette's search icon takes two cells.
+    "\U0001f50e": "> ",
 }
 
 
