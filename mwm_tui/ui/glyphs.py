@@ -160,6 +160,7 @@ class AsciiFilter(LineFilter):
         if all(segment.text.isascii() for segment in segments):
             return segments
         return [
-            segment if segment.text.isascii() else segment._replace(text=to_ascii(segment.text))
+            segment if text.isascii() else Segment(text.translate(_TABLE), style, control)
             for segment in segments
+            for text, style, control in (segment,)
         ]
