@@ -88,8 +88,7 @@ def line_chart(
         # One span per run of drawn or blank cells: a repaint costs by spans, not by cells.
         for drawn, run in groupby(data[row * cells : (row + 1) * cells], key=bool):
             if drawn:
-                marks = _ASCII_MARK if ascii_only else None
-                chars = [marks[bits] if marks else chr(0x2800 + bits) for bits in run]
+                chars = (_ASCII_MARK[bits] if ascii_only else chr(0x2800 + bits) for bits in run)
                 line.append("".join(chars), style)
             else:
                 line.append(blank * len(list(run)), blank_style)
