@@ -80,10 +80,18 @@ def data_path(settings: Settings, environ: Mapping[str, str] = os.environ) -> Pa
     return Path(base) / "mwm-tui"
 
 
+# What Python itself puts in LC_CTYPE when it starts under the C locale (PEP 538).
+_COERCED_CTYPES = frozenset({"C.UTF-8", "C.utf8", "UTF-8"})
+
+
 def locale_is_utf8(environ: Mapping[str, str] = os.environ) -> bool:
     """What the terminal's locale promises, by POSIX precedence: LC_ALL, LC_CTYPE, then LANG."""
     for variable in ("LC_ALL", "LC_CTYPE", "LANG"):
         value = environ.get(variable)
+        # Python's own coercion of the C locale promises nothing about the terminal.
+        coerced = value in _COERCED_CTYPES and environ.get("LANG", "C") in ("C", "POSIX", "")
+        if variable == "LC_CTYPE" and coerced:
+            continue
         if value:
             charset = value.replace("-", "").lower().partition(".")[2].partition("@")[0]
             return charset == "utf8"

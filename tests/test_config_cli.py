@@ -195,6 +195,10 @@ def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
         ({"LANG": "en_GB.UTF-8", "LC_ALL": "POSIX"}, True),
         ({"LANG": "C", "LC_CTYPE": "fr_FR.UTF-8"}, False),
         ({"LANG": "en_US.ISO-8859-1"}, True),
+        # Python under LANG=C (or no locale) sets LC_CTYPE=C.UTF-8 itself at start-up.
+        ({"LANG": "C", "LC_CTYPE": "C.UTF-8"}, True),
+        ({"LC_CTYPE": "C.UTF-8"}, True),
+        ({"LANG": "en_GB.UTF-8", "LC_CTYPE": "C.UTF-8"}, False),
     ],
 )
 def test_ascii_is_chosen_when_the_locale_is_not_utf8(

@@ -275,3 +275,29 @@ def test_dispatcher_runs_the_demo_over_ssh_orders_a_truck_and_quits(
         assert status == "0", tmux.report(f"ssh exited with status {status}")
         assert "Traceback" not in tmux.screen_or_last()
         assert "Accepted publickey" in sshd.log.read_text(), "the session did not go through sshd"
+
+
+def test_demo_under_lang_c_draws_ascii_only(tmux: Tmux) -> None:
+    """A terminal in the C locale gets no braille, box drawing or symbols, and no --ascii needed."""
+    demo = f"env -u LC_ALL -u LC_CTYPE LANG=C {console_script('mwm-tui')} --demo"
+    tmux.start(demo, ROOT)
+
+    def demo_running(screen: str) -> bool:
+        return "DEMO" in screen and "* online" in screen and "motion - truck-01" in screen
+
+    screen = tmux.wait(demo_running, 25, "the demo fleet in ASCII")
+    time.sleep(2.5)  # a map, charts and the status bar's counts drawn at least once more
+    screen = tmux.screen()
+    wide = [line for line in screen.splitlines() if not line.isascii()]
+    assert not wide, tmux.report(f"lines outside ASCII: {wide}")
+    assert re.search(r"^\+- devices -+\+", screen, re.MULTILINE), tmux.report("no ASCII border")
+    assert re.search(r"\| pitch .* [+-] *\d+\.\dd \|", screen), tmux.report("no motion values")
+
+    tmux.keys("?")
+    screen = tmux.wait(lambda s: "mwm-tui keys" in s, 5, "the help screen")
+    assert screen.isascii(), tmux.report("help outside ASCII")
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "mwm-tui keys" not in s and "q Quit" in s, 5, "help closed")
+    tmux.keys("q")
+    status = tmux.wait_exit_status(15)
+    assert status == "0", tmux.report(f"mwm-tui exited with status {status}")

@@ -46,10 +46,14 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def still_app() -> MwmApp:
+def still_app(*, ascii_only: bool = False) -> MwmApp:
     fleet = Fleet(clock=lambda: 5000.0)
     app = create_app(
-        Settings(), links=recording_links, fleet=fleet, tune_gc=False, wall_clock=lambda: NOON
+        Settings(ascii=ascii_only),
+        links=recording_links,
+        fleet=fleet,
+        tune_gc=False,
+        wall_clock=lambda: NOON,
     )
     for number, (device_id, lat, lng) in enumerate(FLEET):
         app.inbox.put(LocationReceived(Position(device_id, lat, lng)))
@@ -81,6 +85,14 @@ def test_screen_at_80x24(snap_compare: SnapCompare) -> None:
 
 def test_screen_at_120x40(snap_compare: SnapCompare) -> None:
     assert snap_compare(still_app(), terminal_size=(120, 40), run_before=settled)
+
+
+def test_ascii_screen_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(ascii_only=True), terminal_size=(80, 24), run_before=settled)
+
+
+def test_ascii_screen_at_120x40(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(ascii_only=True), terminal_size=(120, 40), run_before=settled)
 
 
 async def hq_outage(pilot: Pilot[None]) -> None:

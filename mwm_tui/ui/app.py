@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
@@ -32,6 +34,7 @@ from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import gc_policy
+from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
@@ -66,6 +69,7 @@ class MwmApp(App[None]):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # the screen's class, for app.tcss
 
     def __init__(
         self,
@@ -89,6 +93,7 @@ class MwmApp(App[None]):
         self.demo = demo
         # Panes draw with ASCII characters only (no braille, box drawing or symbols).
         self.ascii_only = ascii_only
+        self._ascii_filter = [AsciiFilter()] if ascii_only else []
         self._tune_gc = tune_gc
         self.dispatcher = dispatcher
         self._rejects_logged_this_second = 0
@@ -102,7 +107,7 @@ class MwmApp(App[None]):
         self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
-        self.motion_panel = MotionPanel(fleet, id="motion")
+        self.motion_panel = MotionPanel(fleet, ascii_only=ascii_only, id="motion")
         self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")
 
@@ -122,7 +127,15 @@ class MwmApp(App[None]):
                 yield self.event_log
         yield Footer()
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), *self._ascii_filter]
+
+    def get_key_display(self, binding: Binding) -> str:
+        shown = super().get_key_display(binding)
+        return ascii_key(shown) if self.ascii_only else shown
+
     def on_mount(self) -> None:
+        self.set_class(self.ascii_only, "-ascii")
         self.filter_input.display = False
         self.reject_summary.display = False
         self.device_list.border_title = "devices"
