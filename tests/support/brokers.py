@@ -985,6 +985,21 @@ class RabbitMQ(Broker):
                     raise BrokerError(f"epmd did not start on port {self._epmd_port}") from exc
             time.sleep(0.01)
 
+    def ctl(self, *arguments: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl ARGUMENTS`` against this node; return its output, raise if it fails."""
+        done = subprocess.run(
+            [str(RABBITMQ_HOME / "bin" / "rabbitmqctl"), "-n", self.node_name, *arguments],
+            cwd=self._workdir,
+            env=self._popen_environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BrokerError(f"rabbitmqctl {' '.join(arguments)}: {done.stderr or done.stdout}")
+        return done.stdout
+
     def _handshake(self, timeout: float) -> None:
         stomp_handshake(self._port, timeout=timeout, vhost=self.vhost)
         mqtt_handshake(self._mqtt_port, timeout=timeout)
