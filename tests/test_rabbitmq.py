@@ -10,6 +10,7 @@ import os
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,15 +19,18 @@ import pytest
 import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Position
-from mwm_tui.domain.events import LinkName, LinkState
+from mwm_tui.domain.events import LinkName, LinkState, OrderOutcome
+from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import HOST, RabbitMQ, mqtt_handshake, stomp_handshake
+from tests.support.link_events import Recorder, wait_until
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import driven, log_text, screen_dump
 from tests.test_ui_brokers import fleet_on_screen, links_up, row_of, sim_line, until
@@ -236,3 +240,45 @@ async def test_a_truck_whose_only_motion_is_retained_is_listed_without_motion(
             "the motion panel saying there is none yet",
         )
         assert app.fleet.devices[truck].motion is None
+
+
+def _collect_queue(rabbitmq: RabbitMQ, destination: str, seconds: float) -> list[bytes]:
+    """Bodies a truck subscribing to ``destination`` reads within ``seconds``."""
+    got: list[bytes] = []
+
+    class Truck(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_message(self, frame: stomp.utils.Frame) -> None:
+            got.append(frame.body)
+
+    connection = stomp.Connection12([(HOST, rabbitmq.port)], vhost="/", auto_decode=False)
+    connection.set_listener("truck", Truck())
+    connection.connect(wait=True)
+    try:
+        connection.subscribe(destination, id="orders")
+        time.sleep(seconds)
+    finally:
+        connection.disconnect()
+    return got
+
+
+def test_rabbitmq_drops_an_order_nobody_took_before_it_expired(rabbitmq: RabbitMQ) -> None:
+    truck = f"X{uuid.uuid4().hex[:8]}"
+    events = Recorder()
+    link = StompLink(parse_target(rabbitmq.url, Protocol.STOMP), events, advisories=False)
+    link.start()
+    try:
+        wait_until(lambda: events.state_at(LinkName.STOMP, LinkState.UP), 30, "STOMP up")
+        sent = [
+            link.send_order(truck, "too late", expires_at=time.time() + 0.3),
+            link.send_order(truck, "still wanted", expires_at=time.time() + 600),
+        ]
+        wait_until(
+            lambda: all(events.first(OrderOutcome, order_id=order_id) for order_id in sent),
+            10,
+            "both receipts",
+        )
+    finally:
+        link.stop()
+    time.sleep(0.6)
+    # The truck comes online after the first order's deadline: it reads only the second.
+    assert _collect_queue(rabbitmq, ids.order_destination(truck), 1.0) == [b"still wanted"]

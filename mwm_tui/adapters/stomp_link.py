@@ -307,7 +307,8 @@ class StompLink(SupervisedLink[_OrderRequest]):
         expires_at: float | None = None,
         dispatch_id: str | None = None,
     ) -> str:
-        """``expires_at`` (epoch seconds) becomes the broker's ``expires``: no late delivery."""
+        """``expires_at`` (epoch seconds) becomes the broker's ``expires`` (ActiveMQ) and, when
+        sent, ``expiration`` (RabbitMQ's time to live): no late delivery."""
         destination = ids.order_destination(device_id)
         order_id = f"order-{uuid.uuid4().hex}"
         headers = {"persistent": "true", "receipt": order_id}
@@ -482,12 +483,17 @@ class StompLink(SupervisedLink[_OrderRequest]):
         raise LinkDownError(session.lost or "connection lost")
 
     def _send(self, connection: stomp.Connection12, request: _OrderRequest) -> None:
+        headers = request.headers
+        if "expires" in headers:
+            # RabbitMQ ignores ActiveMQ's deadline and reads a time to live in ms instead.
+            remaining = int(headers["expires"]) - int(time.time() * 1000)
+            headers = headers | {"expiration": str(max(remaining, 1))}
         try:
             connection.send(
                 request.destination,
                 request.body,
                 content_type=ORDER_CONTENT_TYPE,
-                headers=request.headers,
+                headers=headers,
             )
         except (OSError, stomp.exception.StompException) as error:
             detail = f"could not send: {error or type(error).__name__}"
