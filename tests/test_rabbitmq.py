@@ -36,6 +36,7 @@ from tests.support.ui import driven, log_text, screen_dump
 from tests.test_ui_brokers import fleet_on_screen, links_up, row_of, sim_line, until
 
 NO_MOTION = "No motion from this device yet (MQTT)."
+RETAINED = struct.pack(">ddd", 0.1, 0.2, 0.3)
 
 
 @pytest.fixture
@@ -164,14 +165,13 @@ async def test_fleet_orders_alerts_and_wills_on_rabbitmq(
         assert sim.lines("ALERT ") == [f"ALERT {device_ids[2]}: red"]
 
 
-def _retain_motion_then_send_a_fix(rabbitmq: RabbitMQ, device_id: str) -> None:
-    """The truck's motion is retained on the broker before HQ runs; then one live GPS fix."""
+def _retain_motion(rabbitmq: RabbitMQ, device_id: str) -> None:
+    """The truck's motion, retained on the broker before HQ runs."""
     truck = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
     truck.connect(HOST, rabbitmq.mqtt_port)
     truck.loop_start()
     try:
-        payload = struct.pack(">ddd", 0.1, 0.2, 0.3)
-        truck.publish(ids.motion_topic(device_id), payload, qos=1, retain=True).wait_for_publish(5)
+        truck.publish(ids.motion_topic(device_id), RETAINED, qos=1, retain=True).wait_for_publish(5)
     finally:
         truck.disconnect()
         truck.loop_stop()
@@ -214,32 +214,54 @@ def _retained_reaches_exact_subscriber(rabbitmq: RabbitMQ, device_id: str) -> by
     return got[0] if got else None
 
 
-async def test_a_truck_whose_only_motion_is_retained_is_listed_without_motion(
+async def test_a_truck_whose_only_motion_is_retained_gets_it_by_its_exact_topic(
     rabbitmq: RabbitMQ, prefix: str
 ) -> None:
-    truck = f"{prefix}01"
-    await asyncio.to_thread(_retain_motion_then_send_a_fix, rabbitmq, truck)
+    retained_only, motionless = f"{prefix}01", f"{prefix}02"
+    await asyncio.to_thread(_retain_motion, rabbitmq, retained_only)
     # RabbitMQ holds it, but gives it only to an exact subscription, not to /mwm/+/motion.
-    held = await asyncio.to_thread(_retained_reaches_exact_subscriber, rabbitmq, truck)
-    assert held == struct.pack(">ddd", 0.1, 0.2, 0.3)
+    held = await asyncio.to_thread(_retained_reaches_exact_subscriber, rabbitmq, retained_only)
+    assert held == RETAINED
     app = rabbit_app(rabbitmq)
     async with driven(app) as pilot:
         await links_up(pilot, app)
-        await asyncio.to_thread(_send_fix, rabbitmq, truck)
+        for truck in (retained_only, motionless):
+            await asyncio.to_thread(_send_fix, rabbitmq, truck)
         await pilot.press("slash", *prefix, "enter")
-        await until(pilot, app, lambda: app.device_list.row_ids == [truck], "the truck's row")
-        await until(pilot, app, lambda: "online" in row_of(app, truck), "the truck online")
-        # Listed with its position, its motion columns visibly empty, and the panel says why.
-        row = row_of(app, truck)
-        assert "48.8581" in row and "2.2946" in row, row
-        assert row.count("—") >= 4, row  # mot age, pitch, roll, yaw
+        await until(
+            pilot,
+            app,
+            lambda: app.device_list.row_ids == [retained_only, motionless],
+            "both trucks listed",
+        )
+        # Before HQ asks, and for a truck with no motion anywhere: listed, motion visibly empty.
+        row = row_of(app, motionless)
+        assert "48.8581" in row and "2.2946" in row and row.count("—") >= 4, row
+        # HQ asks the broker for the first truck's motion by its exact topic and shows it as
+        # last known, age unknown (a retained value proves nothing about liveness).
+        await until(
+            pilot,
+            app,
+            lambda: app.fleet.devices[retained_only].motion is not None,
+            "the retained motion asked for",
+        )
+        device = app.fleet.devices[retained_only]
+        assert device.motion_is_retained
+        assert (device.motion.pitch, device.motion.roll, device.motion.yaw) == (0.1, 0.2, 0.3)
+        await until(pilot, app, lambda: "+6°" in row_of(app, retained_only), "pitch on screen")
+        # The second truck has nothing retained: it stays listed, saying so.
+        await pilot.press("j")
+        assert app.device_list.selected == motionless
         await until(
             pilot,
             app,
             lambda: NO_MOTION in app.query_one(MotionPanel).render().plain,
             "the motion panel saying there is none yet",
         )
-        assert app.fleet.devices[truck].motion is None
+        assert app.fleet.devices[motionless].motion is None
+    # The exact subscription was only a question: HQ unsubscribed once it was answered.
+    bindings = await asyncio.to_thread(rabbitmq.ctl, "list_bindings", "routing_key")
+    assert f".mwm.{retained_only}.motion" not in bindings.split()
 
 
 def _collect_queue(rabbitmq: RabbitMQ, destination: str, seconds: float) -> list[bytes]:
