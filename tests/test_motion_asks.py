@@ -27,7 +27,7 @@ def test_only_a_truck_still_without_motion_is_asked_about_once_after_its_moment(
     fleet = Fleet(clock=clock)
     link = AskingLink()
     assert isinstance(link, MotionAsker)
-    asks = MotionAsks(link, fleet, clock)
+    asks = MotionAsks(link, fleet)
     for truck in ("AAA", "BBB"):
         fleet.apply_location(Position(truck, 48.85, 2.35))
         asks.first_heard(truck)
@@ -46,7 +46,7 @@ def test_a_link_that_cannot_ask_is_left_alone() -> None:
     fleet = Fleet(clock=clock)
     link = RecordingLink(LinkName.MQTT, lambda event: None)
     assert not isinstance(link, MotionAsker)
-    asks = MotionAsks(link, fleet, clock)
+    asks = MotionAsks(link, fleet)
     fleet.apply_location(Position("AAA", 48.85, 2.35))
     asks.first_heard("AAA")
     clock.advance(ASK_AFTER)

@@ -75,7 +75,7 @@ class Dispatcher:
         self._reports: list[Dispatch] = []
         self._problems: list[str] = []
         self._pruned_at = 0.0
-        self._motion_asks = MotionAsks(alert_link, fleet, wall_clock)
+        self._motion_asks = MotionAsks(alert_link, fleet)
         self.resends = 0
         self.outcomes: Counter[Stage] = Counter()
 
