@@ -11,6 +11,7 @@ that session, so no broker keeps queueing for an HQ that quit.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import select
 import socket
@@ -201,9 +202,11 @@ class MqttLink(SupervisedLink[_AlertRequest]):
 
     def _take_motion_asks(self) -> list[str]:
         with self._motion_asks_lock:
-            topics = list(self._motion_asks)[:_MOTION_ASKS_PER_TURN]
+            topics = list(itertools.islice(self._motion_asks, _MOTION_ASKS_PER_TURN))
             for topic in topics:
                 del self._motion_asks[topic]
+            if self._motion_asks:
+                self._waker.wake()  # the rest on the next turn, after what came in meanwhile
         return topics
 
     def _ask_motions(self, client: mqtt.Client, session: _Session) -> None:

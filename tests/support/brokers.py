@@ -302,7 +302,9 @@ class Broker:
                 except BrokerError:
                     exited = self._proc is not None and self._proc.poll() is not None
                     self.kill()
-                    bind_failed = "already in use" in self.log_tail(80).lower()
+                    tail = self.log_tail(80).lower()
+                    # Mosquitto and Java say it in words, Erlang (RabbitMQ) by its errno.
+                    bind_failed = "already in use" in tail or "eaddrinuse" in tail
                     if not (exited and bind_failed) or attempt == attempts - 1:
                         raise
                     self._reassign_ports()
