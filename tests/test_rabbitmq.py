@@ -304,3 +304,13 @@ def test_rabbitmq_drops_an_order_nobody_took_before_it_expired(rabbitmq: RabbitM
     time.sleep(0.6)
     # The truck comes online after the first order's deadline: it reads only the second.
     assert _collect_queue(rabbitmq, ids.order_destination(truck), 1.0) == [b"still wanted"]
+
+
+def test_mwm_sim_names_the_virtual_host_rabbitmq_refused(
+    rabbit_sim: Callable[..., Sim], rabbitmq: RabbitMQ, prefix: str
+) -> None:
+    sim = rabbit_sim("--devices", "1", "--prefix", prefix, "--stomp-vhost", "nowhere")
+    said = "Bad CONNECT: Virtual host 'nowhere' access denied"
+    wait_until(lambda: said in sim.err, 30, "the ERROR body on mwm-sim's stderr")
+    assert "Traceback" not in sim.err
+    assert sim.lines("READY ") == []
