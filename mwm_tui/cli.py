@@ -79,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"MQTT broker(s) (Mosquitto), in failover order [default: {DEFAULT_MQTT_URL}]",
     )
     parse.add_argument(
+        "--stomp-vhost",
+        metavar="NAME",
+        help="virtual host named in STOMP's host header: RabbitMQ's vhost, ActiveMQ ignores it "
+        "[default: /]",
+    )
+    parse.add_argument(
         "--demo",
         action="store_const",
         const=True,

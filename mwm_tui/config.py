@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mwm_tui.domain.fleet import DEFAULT_MAX_DEVICES
-from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_targets
+from mwm_tui.domain.targets import (
+    DEFAULT_VHOST,
+    BrokerTarget,
+    Protocol,
+    TlsOptions,
+    parse_targets,
+)
 
 DEFAULT_STOMP_URL = "stomp://localhost:61613"
 DEFAULT_MQTT_URL = "mqtt://localhost:1883"
@@ -30,6 +36,8 @@ class Settings:
     mqtt: str = DEFAULT_MQTT_URL
     stomp_password: str | None = field(default=None, repr=False)
     mqtt_password: str | None = field(default=None, repr=False)
+    # STOMP's host header, which RabbitMQ takes as the virtual host
+    stomp_vhost: str = DEFAULT_VHOST
     demo: bool = False
     devices: int = 20
     seed: int = 2014
@@ -59,7 +67,9 @@ class Settings:
         """The STOMP brokers in failover order (``stomp`` holds comma-separated URLs)."""
         targets = parse_targets(self.stomp, Protocol.STOMP)
         return [
-            target.with_password(self.stomp_password).with_tls_options(self.tls_options())
+            target.with_password(self.stomp_password)
+            .with_tls_options(self.tls_options())
+            .with_vhost(self.stomp_vhost)
             for target in targets
         ]
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from mwm_tui.config import locale_is_utf8
-from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto, MosquittoFactory
+from tests.support.brokers import (
+    ActiveMQ,
+    ActiveMQFactory,
+    Mosquitto,
+    MosquittoFactory,
+    RabbitMQ,
+)
 
 # The app and the terminals the tests start draw in Unicode unless a test asks for ASCII.
 if not locale_is_utf8(os.environ):
@@ -39,6 +45,13 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 def activemq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActiveMQ]:
     """An ActiveMQ for the whole session; ``.url`` is ``stomp://127.0.0.1:PORT``."""
     with ActiveMQ(workdir=tmp_path_factory.mktemp("activemq")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    """A RabbitMQ (STOMP ``.url`` and MQTT ``.mqtt_url``) for the whole session."""
+    with RabbitMQ(workdir=tmp_path_factory.mktemp("rabbitmq")) as broker:
         yield broker
 
 

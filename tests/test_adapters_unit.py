@@ -17,7 +17,7 @@ from stomp.utils import Frame
 
 from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.mqtt_link import BufferedClient, MqttLink, default_client_id
-from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.adapters.stomp_link import ERROR_TEXT_LIMIT, StompLink, error_text
 from mwm_tui.adapters.supervisor import OutcomeTracker, describe_connect_error
 from mwm_tui.domain.errors import InvalidDeviceIdError, RejectReason
 from mwm_tui.domain.events import (
@@ -295,6 +295,32 @@ def test_error_frame_naming_an_order_fails_it(stomp_link: StompLink, events: lis
             Failure.REFUSED,
         )
     ]
+
+
+def test_error_text_adds_the_body_reason_rabbitmq_gives() -> None:
+    rabbitmq = Frame(
+        "ERROR",
+        {"message": "Bad CONNECT", "content-type": "text/plain"},
+        b"Virtual host '127.0.0.1' access denied",
+    )
+    assert error_text(rabbitmq) == "Bad CONNECT: Virtual host '127.0.0.1' access denied"
+    # ActiveMQ's body is a stack trace whose first line repeats the header.
+    activemq = Frame(
+        "ERROR",
+        {"message": "User name [x] or password is invalid."},
+        b"java.lang.SecurityException: User name [x] or password is invalid.\n\tat org.x\n",
+    )
+    assert error_text(activemq) == "User name [x] or password is invalid."
+    assert error_text(Frame("ERROR", {}, b"\n\n  only a body \n")) == "only a body"
+    assert error_text(Frame("ERROR", {}, b"")) == "no reason given"
+
+
+def test_error_text_is_literal_and_bounded() -> None:
+    hostile = Frame("ERROR", {"message": "bad\x1b[2J"}, b"\x07" + b"x" * 5000)
+    shown = error_text(hostile)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert shown.startswith("bad\\x1b[2J: \\x07xxx")
+    assert len(shown) == ERROR_TEXT_LIMIT and shown.endswith("…")
 
 
 def test_label_names_the_broker_but_never_the_password(stomp_link: StompLink) -> None:

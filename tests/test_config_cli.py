@@ -256,3 +256,19 @@ def test_a_textual_driver_in_the_environment_runs_without_a_terminal(tmp_path: P
         process.terminate()
         _, errors = process.communicate(timeout=30)
     assert NO_TERMINAL.encode() not in errors
+
+
+def test_stomp_vhost_comes_from_flag_variable_and_file_and_reaches_the_stomp_targets(
+    tmp_path: Path,
+) -> None:
+    environ = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert [t.vhost for t in load_settings({}, environ).stomp_targets()] == ["/"]
+    from_file = write_config(tmp_path / "f", 'stomp-vhost = "fleet"\n')
+    assert load_settings({}, from_file).stomp_vhost == "fleet"
+    assert load_settings({}, from_file | {"MWM_STOMP_VHOST": "hq"}).stomp_vhost == "hq"
+    settings = settings_from(["--stomp-vhost", "night", "--stomp", "stomp://a:1,stomp://b:2"])
+    assert [t.vhost for t in settings.stomp_targets()] == ["night", "night"]
+    for bad in ("", "a\nb"):
+        with pytest.raises(TargetError, match="virtual host"):
+            load_settings({"stomp_vhost": bad}, environ).stomp_targets()
+    assert "--stomp-vhost NAME" in run_cli("--help").stdout

@@ -53,7 +53,7 @@ def test_id_longer_than_limit_is_refused() -> None:
     assert problem is not None and str(MAX_ID_LENGTH) in problem
 
 
-@pytest.mark.parametrize("char", list("/+#*>."))
+@pytest.mark.parametrize("char", list("/+#*>.,?%"))
 def test_separators_and_wildcards_are_refused(char: str) -> None:
     for device_id in (char, f"AAA{char}", f"{char}AAA", f"A{char}A"):
         problem = id_problem(device_id)

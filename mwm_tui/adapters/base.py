@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mwm_tui.domain.events import Event, LinkName
 
@@ -58,5 +58,16 @@ class AlertLink(Link, Protocol):
 
         Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.
         The outcome comes back later as an AlertOutcome event.
+        """
+        ...
+
+
+@runtime_checkable
+class MotionAsker(Protocol):
+    def ask_motion(self, device_id: str) -> None:
+        """Ask the broker once for the device's retained motion by its exact topic.
+
+        For brokers that give retained messages to no wildcard subscription (RabbitMQ). An id
+        that cannot be addressed is ignored. Returns at once; the motion comes as an event.
         """
         ...

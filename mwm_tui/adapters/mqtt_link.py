@@ -11,10 +11,12 @@ that session, so no broker keeps queueing for an HQ that quit.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import select
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -54,6 +56,9 @@ _KEEPALIVE_TIMEOUT = 141
 # Bound on packets handled per loop turn, so sends and keepalives still get their turn.
 _PACKETS_PER_TURN = 1000
 _SUBSCRIPTIONS = ((ids.MOTION_SUBSCRIPTION, 0), (ids.WILL_TOPIC, 2))
+# Exact motion topics waiting to be asked for their retained message, and asked per loop turn.
+MAX_MOTION_ASKS = 10_000
+_MOTION_ASKS_PER_TURN = 100
 # paho pings after one silent keepalive and gives up after a second: a frozen broker is
 # noticed within 12 s, and the broker sees HQ's will 9 s (1.5 keepalives) after HQ froze.
 DEFAULT_KEEPALIVE = 6
@@ -141,6 +146,9 @@ class _Session:
     suback: list[ReasonCode] | None = None
     disconnect_reason: ReasonCode | None = None
     alert_by_mid: dict[int, str] = field(default_factory=dict)
+    # Exact motion subscriptions by mid, and those the broker acknowledged (to unsubscribe).
+    motion_ask_by_mid: dict[int, str] = field(default_factory=dict)
+    motion_asks_answered: list[str] = field(default_factory=list)
 
 
 class MqttLink(SupervisedLink[_AlertRequest]):
@@ -177,6 +185,40 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         # sessions in a row were won back at the first attempt and closed again (see above).
         self._closed_by_broker = False
         self._takeover_streak = 0
+        # Motion topics to ask for their retained message, in the order asked (a dict as a set).
+        self._motion_asks: dict[str, None] = {}
+        self._motion_asks_lock = threading.Lock()
+
+    def ask_motion(self, device_id: str) -> None:
+        """Subscribe to the device's exact motion topic once, for its retained message, and
+        unsubscribe when the broker acknowledges; kept until a session is up."""
+        if ids.id_problem(device_id) is not None:
+            return
+        with self._motion_asks_lock:
+            if len(self._motion_asks) >= MAX_MOTION_ASKS:
+                return
+            self._motion_asks[ids.motion_topic(device_id)] = None
+        self._waker.wake()
+
+    def _take_motion_asks(self) -> list[str]:
+        with self._motion_asks_lock:
+            topics = list(itertools.islice(self._motion_asks, _MOTION_ASKS_PER_TURN))
+            for topic in topics:
+                del self._motion_asks[topic]
+            if self._motion_asks:
+                self._waker.wake()  # the rest on the next turn, after what came in meanwhile
+        return topics
+
+    def _ask_motions(self, client: mqtt.Client, session: _Session) -> None:
+        """Send the waiting exact subscriptions; end those the broker acknowledged."""
+        answered, session.motion_asks_answered = session.motion_asks_answered, []
+        for topic in answered:
+            self._check(client.unsubscribe(topic)[0], session)
+        for topic in self._take_motion_asks():
+            code, mid = client.subscribe(topic, 0)
+            self._check(code, session)
+            if mid is not None:
+                session.motion_ask_by_mid[mid] = topic
 
     def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
         # MQTT 3.1.1 carries no headers: ``dispatch_id`` is for the log only.
@@ -199,6 +241,10 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             detail = "topic is not UTF-8"
             self._emit(MessageRejected(self.name, RejectReason.NOT_UTF8, detail, ""))
             return
+        if self._motion_asks:
+            # Its motion came after all: no need to ask for it.
+            with self._motion_asks_lock:
+                self._motion_asks.pop(topic, None)
         self._emit(mqtt_event(topic, bytes(message.payload), retained=bool(message.retain)))
 
     # The supervisor thread
@@ -271,6 +317,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             while not self._stopping_now():
                 for request in self._take_outbox():
                     self._publish(client, session, request)
+                self._ask_motions(client, session)
                 self._pump(client, session, min(self._next_wait(), _KEEPALIVE_TICK))
         finally:
             self._close(client, session)
@@ -286,6 +333,11 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         ) -> None:
             if mid == session.subscribe_mid:
                 session.suback = codes
+            topic = session.motion_ask_by_mid.pop(mid, None)
+            if topic is not None:
+                # The retained message, if any, came with the SUBACK: the subscription is done.
+                session.motion_asks_answered.append(topic)
+                self._waker.wake()
 
         def on_publish(_c: mqtt.Client, _u: Any, mid: int, code: ReasonCode, _p: Any) -> None:
             alert_id = session.alert_by_mid.pop(mid, None)

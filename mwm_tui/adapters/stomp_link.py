@@ -31,6 +31,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.messages import location_event
 from mwm_tui.domain.targets import BrokerTarget
+from mwm_tui.domain.text import literal
 
 from .backoff import Backoff
 from .base import EventSink
@@ -88,6 +89,8 @@ _SILENT_LIMIT = 2.0
 # stomp.py's own watchdog (1.5 intervals by default) would drop idle links falsely; ours acts
 # first, on the supervisor thread, and stomp.py's stays only as a backstop.
 _STOMP_PY_RECEIVE_SCALE = 3.0
+# Characters of a broker's ERROR text kept for the screen and the log.
+ERROR_TEXT_LIMIT = 200
 # Words in an ERROR frame refusing a login that mark it as an authentication failure.
 _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
 
@@ -112,6 +115,7 @@ def new_stomp_connection(
         timeout=connect_timeout,
         heartbeats=heartbeats,
         heart_beat_receive_scale=_STOMP_PY_RECEIVE_SCALE,
+        vhost=target.vhost,
     )
 
 
@@ -199,7 +203,7 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
             self._link.handle_receipt(frame)
 
     def on_error(self, frame: stomp.utils.Frame) -> None:
-        message = _error_message(frame)
+        message = error_text(frame)
         receipt = frame.headers.get("receipt-id")
         if not self._session.connected:
             self._session.refusal = message
@@ -247,13 +251,18 @@ def advisory_event(headers: Mapping[str, str]) -> Event:
     return QueueConsumers(device_id, int(count))
 
 
-def _error_message(frame: stomp.utils.Frame) -> str:
+def error_text(frame: stomp.utils.Frame) -> str:
+    """What a broker's ERROR frame says, shown literally and bounded: its ``message`` header
+    and its body's first line, where RabbitMQ puts the reason (ActiveMQ's repeats the header)."""
     message = str(frame.headers.get("message", "")).strip()
-    if not message:
-        body = frame.body
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-        message = text.strip().partition("\n")[0]
-    return message[:200] or "no reason given"
+    body = frame.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    reason = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if reason and message and message not in reason:
+        said = f"{message}: {reason}"
+    else:
+        said = message or reason
+    return literal(said, ERROR_TEXT_LIMIT) or "no reason given"
 
 
 class StompLink(SupervisedLink[_OrderRequest]):
@@ -298,7 +307,8 @@ class StompLink(SupervisedLink[_OrderRequest]):
         expires_at: float | None = None,
         dispatch_id: str | None = None,
     ) -> str:
-        """``expires_at`` (epoch seconds) becomes the broker's ``expires``: no late delivery."""
+        """``expires_at`` (epoch seconds) becomes the broker's ``expires`` (ActiveMQ) and, when
+        sent, ``expiration`` (RabbitMQ's time to live): no late delivery."""
         destination = ids.order_destination(device_id)
         order_id = f"order-{uuid.uuid4().hex}"
         headers = {"persistent": "true", "receipt": order_id}
@@ -343,7 +353,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
     def handle_error(self, frame: stomp.utils.Frame) -> bool:
         """Fail the order an ERROR frame names; False when it names none of ours."""
         receipt = frame.headers.get("receipt-id", "")
-        detail = f"broker refused the order: {_error_message(frame)}"
+        detail = f"broker refused the order: {error_text(frame)}"
         return self.outcomes.settle(receipt, Delivery.FAILED, detail, Failure.REFUSED)
 
     # The supervisor thread
@@ -410,6 +420,9 @@ class StompLink(SupervisedLink[_OrderRequest]):
                     "(another HQ with the same --client-id?)",
                     clash=True,
                 )
+            if "virtual host" in lowered or "vhost" in lowered:
+                hint = f"--stomp-vhost is {literal(self._target.vhost, 20)!r}"
+                raise LinkDownError(f"broker refused: {session.refusal} ({hint})", refused=True)
             if any(word in lowered for word in _AUTH_WORDS):
                 raise LinkDownError(f"authentication failed: {session.refusal}", refused=True)
             raise LinkDownError(f"broker refused the connection: {session.refusal}", refused=True)
@@ -470,12 +483,17 @@ class StompLink(SupervisedLink[_OrderRequest]):
         raise LinkDownError(session.lost or "connection lost")
 
     def _send(self, connection: stomp.Connection12, request: _OrderRequest) -> None:
+        headers = request.headers
+        if "expires" in headers:
+            # RabbitMQ ignores ActiveMQ's deadline and reads a time to live in ms instead.
+            remaining = int(headers["expires"]) - int(time.time() * 1000)
+            headers = headers | {"expiration": str(max(remaining, 1))}
         try:
             connection.send(
                 request.destination,
                 request.body,
                 content_type=ORDER_CONTENT_TYPE,
-                headers=request.headers,
+                headers=headers,
             )
         except (OSError, stomp.exception.StompException) as error:
             detail = f"could not send: {error or type(error).__name__}"

@@ -147,7 +147,7 @@ class TlsFramedTransport(FramedTransport):
 
 class FramedConnection(stomp.Connection12):  # type: ignore[misc]
     """``stomp.Connection12`` built on FramedTransport (same arguments, plus ``on_reject``);
-    over TLS with ``tls_context``."""
+    over TLS with ``tls_context``; ``vhost`` is the CONNECT frame's host header."""
 
     def __init__(
         self,
@@ -158,6 +158,7 @@ class FramedConnection(stomp.Connection12):  # type: ignore[misc]
         heartbeats: tuple[int, int],
         heart_beat_receive_scale: float,
         tls_context: ssl.SSLContext | None = None,
+        vhost: str | None = None,
     ) -> None:
         # stomp.py tries once; reconnecting is the link's supervisor's.
         options: dict[str, object] = {
@@ -168,6 +169,8 @@ class FramedConnection(stomp.Connection12):  # type: ignore[misc]
             "reconnect_sleep_jitter": 0.0,
             "reconnect_attempts_max": 1,
             "auto_decode": False,
+            # The CONNECT frame's host header; stomp.py sends the dialled host without it.
+            "vhost": vhost,
         }
         transport: FramedTransport = (
             FramedTransport(host_and_ports, on_reject=on_reject, timeout=timeout, **options)

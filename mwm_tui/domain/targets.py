@@ -22,6 +22,9 @@ _SCHEMES: dict[str, tuple[Protocol, bool, int]] = {
 }
 
 
+DEFAULT_VHOST = "/"
+
+
 class TargetError(ValueError):
     """A broker URL that cannot be used, with a message meant for the operator."""
 
@@ -46,12 +49,20 @@ class BrokerTarget:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls_options: TlsOptions = TlsOptions()
+    # STOMP's CONNECT ``host`` header: RabbitMQ's virtual host; ActiveMQ ignores it.
+    vhost: str = DEFAULT_VHOST
 
     def with_password(self, password: str | None) -> BrokerTarget:
         return replace(self, password=password)
 
     def with_tls_options(self, options: TlsOptions) -> BrokerTarget:
         return replace(self, tls_options=options)
+
+    def with_vhost(self, vhost: str) -> BrokerTarget:
+        """This target with STOMP virtual host ``vhost``; TargetError if no header can hold it."""
+        if not vhost or not vhost.isprintable():
+            raise TargetError(f"virtual host {vhost!r} is empty or holds a control character")
+        return replace(self, vhost=vhost)
 
     def display(self) -> str:
         """URL for logs and the status bar; never shows the password."""

@@ -29,6 +29,8 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 
+from .motion_asks import MotionAsks
+
 log = logging.getLogger(__name__)
 
 LINK_OF = {Kind.ORDER: LinkName.STOMP, Kind.ALERT: LinkName.MQTT}
@@ -73,6 +75,7 @@ class Dispatcher:
         self._reports: list[Dispatch] = []
         self._problems: list[str] = []
         self._pruned_at = 0.0
+        self._motion_asks = MotionAsks(alert_link, fleet)
         self.resends = 0
         self.outcomes: Counter[Stage] = Counter()
 
@@ -139,6 +142,7 @@ class Dispatcher:
         for change in changes:
             if change.before is None:
                 text = f"first heard: {change.after} ({change.reason})"
+                self._motion_asks.first_heard(change.device_id)
             else:
                 text = f"{change.before} -> {change.after}"
                 if change.reason:
@@ -154,6 +158,7 @@ class Dispatcher:
             if up:
                 self._send_queued(KIND_OF[link])
         self._commit()
+        self._motion_asks.tick()
         if now - self._pruned_at >= DAY:
             self._prune(now)
 

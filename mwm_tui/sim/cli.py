@@ -11,7 +11,13 @@ from types import FrameType
 from typing import NoReturn, TextIO
 
 from mwm_tui.domain import ids, simulation
-from mwm_tui.domain.targets import BrokerTarget, Protocol, TargetError, parse_target
+from mwm_tui.domain.targets import (
+    DEFAULT_VHOST,
+    BrokerTarget,
+    Protocol,
+    TargetError,
+    parse_target,
+)
 from mwm_tui.domain.text import literal
 
 from .fleet import FleetSimulator, LineWriter, SimSettings
@@ -77,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default="stomp://localhost:61613",
         help="STOMP broker, stomp:// or stomp+ssl:// (default: %(default)s)",
+    )
+    brokers.add_argument(
+        "--stomp-vhost",
+        metavar="NAME",
+        default=os.environ.get("MWM_STOMP_VHOST") or DEFAULT_VHOST,
+        help="virtual host in STOMP's host header: RabbitMQ's vhost, ActiveMQ ignores it "
+        "(default: MWM_STOMP_VHOST or /)",
     )
     brokers.add_argument(
         "--mqtt",
@@ -193,7 +206,9 @@ def _read_commands(fleet: FleetSimulator, stream: TextIO) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        stomp_target = _target(args.stomp, Protocol.STOMP, "MWM_STOMP_PASSWORD")
+        stomp_target = _target(args.stomp, Protocol.STOMP, "MWM_STOMP_PASSWORD").with_vhost(
+            args.stomp_vhost
+        )
         mqtt_target = _target(args.mqtt, Protocol.MQTT, "MWM_MQTT_PASSWORD")
         device_ids = _device_ids(args)
         kills = _kill_plan(args.kill_after, device_ids)

@@ -27,7 +27,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.mqtt_link import BufferedClient, new_mqtt_client
-from mwm_tui.adapters.stomp_link import close_stomp_connection, new_stomp_connection
+from mwm_tui.adapters.stomp_link import (
+    close_stomp_connection,
+    error_text,
+    new_stomp_connection,
+)
 from mwm_tui.adapters.supervisor import Waker
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.errors import DecodeError
@@ -131,7 +135,7 @@ class _DeviceStompListener(stomp.ConnectionListener):  # type: ignore[misc]
         self._fleet.say(f"ORDER {literal(self._device.device_id)}: {text}")
 
     def on_error(self, frame: stomp.utils.Frame) -> None:
-        message = literal(str(frame.headers.get("message", "no reason given")))
+        message = error_text(frame)
         self._fleet.complain(f"{self._device.device_id}: STOMP error from broker: {message}")
 
     def on_disconnected(self) -> None:

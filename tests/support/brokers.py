@@ -1,4 +1,6 @@
-"""Real Mosquitto (MQTT) and ActiveMQ (STOMP) brokers on 127.0.0.1, one temp work dir each.
+"""Real Mosquitto (MQTT), ActiveMQ (STOMP) and RabbitMQ (both) brokers on 127.0.0.1.
+
+Each broker gets a temp work dir of its own.
 
 Used by the pytest fixtures in tests/conftest.py and, as
 ``python -m tests.support.brokers``, to hand a human or a benchmark a pair of brokers.
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, ClassVar, Protocol, Self
+from typing import IO, Any, ClassVar, Protocol, Self
 
 HOST = "127.0.0.1"
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
@@ -35,14 +37,17 @@ ACTIVEMQ_JAR = ACTIVEMQ_HOME / "bin" / "activemq.jar"
 MQTT_CLIENT_JAR = Path("/usr/share/java/mqtt-client.jar")
 # What ActiveMQ needs to hand advisory messages to STOMP subscribers (as JSON).
 ADVISORY_JARS = (Path("/usr/share/java/xstream.jar"), Path("/usr/share/java/jettison.jar"))
+RABBITMQ_HOME = Path("/usr/lib/rabbitmq")
+RABBITMQ_SERVER = RABBITMQ_HOME / "bin" / "rabbitmq-server"
 INSTALL_HINT = (
     "run `make test` (or `scripts/bootstrap`) to install the Debian packages "
-    "mosquitto, activemq, libmqtt-client-java, libxstream-java and libjettison-java"
+    "mosquitto, activemq, libmqtt-client-java, libxstream-java, libjettison-java "
+    "and rabbitmq-server"
 )
 # Keystores of throwaway test certificates only: the password protects nothing.
 _STORE_PASSWORD = "mwm-test"
 # Ports the brokers must never take: the protocols' defaults, which a real broker may hold.
-RESERVED_PORTS = frozenset({1883, 8883, 61613, 61614, 61616})
+RESERVED_PORTS = frozenset({1883, 4369, 5672, 8883, 15672, 25672, 61613, 61614, 61616})
 
 
 class BrokerError(RuntimeError):
@@ -139,10 +144,12 @@ def stomp_handshake(
     login: str | None = None,
     passcode: str | None = None,
     tls: ssl.SSLContext | None = None,
+    vhost: str = "localhost",
 ) -> bytes:
     """Send a STOMP 1.2 CONNECT frame and return the first reply frame; raise if not CONNECTED.
 
-    With ``tls`` the frames go over a TLS session made with that context.
+    With ``tls`` the frames go over a TLS session made with that context. ``vhost`` is the
+    ``host`` header: ActiveMQ ignores it, RabbitMQ takes it as the virtual host.
     """
     deadline = time.monotonic() + timeout
     credentials = b""
@@ -153,7 +160,9 @@ def stomp_handshake(
         if tls is not None:
             sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
         sock.sendall(
-            b"CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n"
+            b"CONNECT\naccept-version:1.2\nhost:"
+            + vhost.encode()
+            + b"\nheart-beat:0,0\n"
             + credentials
             + b"\n\x00"
         )
@@ -242,6 +251,14 @@ class Broker:
     def _reassign_ports(self) -> None:
         self._port = free_port()
 
+    def _popen_environment(self) -> dict[str, str] | None:
+        """The broker process's environment; None inherits ours."""
+        return None
+
+    def _process_group(self) -> int | None:
+        """A process group for the broker to join; None gives it a session of its own."""
+        return None
+
     # Public API
 
     @property
@@ -285,7 +302,9 @@ class Broker:
                 except BrokerError:
                     exited = self._proc is not None and self._proc.poll() is not None
                     self.kill()
-                    bind_failed = "already in use" in self.log_tail(80).lower()
+                    tail = self.log_tail(80).lower()
+                    # Mosquitto and Java say it in words, Erlang (RabbitMQ) by its errno.
+                    bind_failed = "already in use" in tail or "eaddrinuse" in tail
                     if not (exited and bind_failed) or attempt == attempts - 1:
                         raise
                     self._reassign_ports()
@@ -430,11 +449,16 @@ class Broker:
             stdin=subprocess.DEVNULL,
             stdout=self._console,
             stderr=subprocess.STDOUT,
-            # Own session: a Ctrl-C in the terminal reaches us, and we stop the broker cleanly.
-            start_new_session=True,
+            env=self._popen_environment(),
             preexec_fn=_die_with_parent,  # noqa: PLW1509
+            **self._popen_group_options(),
         )
         Broker._live.add(self)
+
+    def _popen_group_options(self) -> dict[str, Any]:
+        group = self._process_group()
+        # Own session: a Ctrl-C in the terminal reaches us, and we stop the broker cleanly.
+        return {"start_new_session": True} if group is None else {"process_group": group}
 
     def _close_console(self) -> None:
         if self._console is not None:
@@ -820,6 +844,202 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
         stomp_handshake(self._port, timeout=timeout, login=user, passcode=password, tls=tls)
         if self._mqtt_port is not None:
             mqtt_handshake(self._mqtt_port, timeout=timeout, username=user, password=password)
+
+
+class RabbitMQ(Broker):
+    """RabbitMQ serving STOMP (``url``) and MQTT (``mqtt_url``) on 127.0.0.1, no systemd.
+
+    Its node name, ports (AMQP, STOMP, MQTT, distribution), epmd, data, logs and Erlang cookie
+    are its own, so it never meets a system RabbitMQ. Every process it starts (the start script,
+    the Erlang VM, its epmd) shares one process group, killed as a whole.
+    """
+
+    scheme = "stomp"
+    name = "rabbitmq"
+    startup_timeout = 90.0
+    vhost = "/"
+
+    def __init__(self, port: int | None = None, workdir: Path | str | None = None) -> None:
+        """``port`` is the STOMP port; the others are picked free."""
+        super().__init__(port, workdir)
+        self.node_name = f"mwm-{os.getpid()}-{random.randrange(1 << 30):x}@localhost"
+        self._mqtt_port = 0
+        self._amqp_port = 0
+        self._dist_port = 0
+        self._epmd_port = 0
+        self._epmd: subprocess.Popen[bytes] | None = None
+        self._pick_other_ports()
+
+    def _pick_other_ports(self) -> None:
+        taken = {self._port}
+        for attr in ("_mqtt_port", "_amqp_port", "_dist_port", "_epmd_port"):
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            setattr(self, attr, port)
+
+    @property
+    def mqtt_port(self) -> int:
+        return self._mqtt_port
+
+    @property
+    def mqtt_url(self) -> str:
+        return f"mqtt://{HOST}:{self._mqtt_port}"
+
+    @property
+    def epmd_port(self) -> int:
+        return self._epmd_port
+
+    @property
+    def config_file(self) -> Path:
+        return self._workdir / "rabbitmq.conf"
+
+    @property
+    def broker_log(self) -> Path:
+        return self._workdir / "log" / "rabbit.log"
+
+    def _check_installed(self) -> None:
+        missing = [
+            str(path)
+            for path in (RABBITMQ_SERVER, Path("/usr/bin/epmd"), Path("/usr/bin/setpriv"))
+            if not os.access(path, os.X_OK)
+        ]
+        if missing:
+            raise BrokerNotInstalledError(f"{', '.join(missing)} not found: {INSTALL_HINT}")
+
+    def _log_files(self) -> list[Path]:
+        return [self.broker_log, self.console_log]
+
+    def _reassign_ports(self) -> None:
+        super()._reassign_ports()
+        self._pick_other_ports()
+
+    def _write_config(self) -> None:
+        for sub in ("mnesia", "log", "bin"):
+            (self._workdir / sub).mkdir(exist_ok=True)
+        self.config_file.write_text(
+            f"listeners.tcp.1 = {HOST}:{self._amqp_port}\n"
+            f"stomp.listeners.tcp.1 = {HOST}:{self._port}\n"
+            f"mqtt.listeners.tcp.1 = {HOST}:{self._mqtt_port}\n"
+            # Only loopback listeners exist, so the guest account may stay loopback-only.
+            "loopback_users.guest = true\n"
+            "log.file = rabbit.log\n"
+            "log.file.level = info\n"
+            "log.console = false\n"
+        )
+        (self._workdir / "enabled_plugins").write_text("[rabbitmq_stomp,rabbitmq_mqtt].\n")
+        (self._workdir / "rabbitmq-env.conf").write_text("")
+        # The start script runs `erl` from PATH: this one dies with its parent, the script.
+        erl = self._workdir / "bin" / "erl"
+        erl.write_text('#!/bin/sh\nexec /usr/bin/setpriv --pdeathsig KILL /usr/bin/erl "$@"\n')
+        erl.chmod(0o755)
+
+    def _popen_environment(self) -> dict[str, str]:
+        base = self._workdir
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("RABBITMQ_", "ERL_")) and key != "NOTIFY_SOCKET"
+        }
+        env.update(
+            HOME=str(base),
+            PATH=f"{base / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
+            ERL_EPMD_PORT=str(self._epmd_port),
+            ERL_EPMD_ADDRESS=HOST,
+            RABBITMQ_NODENAME=self.node_name,
+            RABBITMQ_NODE_IP_ADDRESS=HOST,
+            RABBITMQ_NODE_PORT=str(self._amqp_port),
+            RABBITMQ_DIST_PORT=str(self._dist_port),
+            RABBITMQ_CONF_ENV_FILE=str(base / "rabbitmq-env.conf"),
+            RABBITMQ_CONFIG_FILE=str(self.config_file),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(base / "advanced.config"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(base / "log"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        return env
+
+    def _command(self) -> list[str]:
+        return [str(RABBITMQ_SERVER)]
+
+    def _process_group(self) -> int:
+        """Start the node's own epmd, which leads the process group the node then joins."""
+        epmd = subprocess.Popen(
+            ["/usr/bin/epmd", "-address", HOST, "-port", str(self._epmd_port)],
+            cwd=self._workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            # A group of its own, out of the terminal's foreground group, in our session.
+            process_group=0,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        self._epmd = epmd
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((HOST, self._epmd_port), timeout=1).close()
+                return epmd.pid
+            except OSError as exc:
+                if epmd.poll() is not None or time.monotonic() > deadline:
+                    raise BrokerError(f"epmd did not start on port {self._epmd_port}") from exc
+            time.sleep(0.01)
+
+    def ctl(self, *arguments: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl ARGUMENTS`` against this node; return its output, raise if it fails."""
+        done = subprocess.run(
+            [str(RABBITMQ_HOME / "bin" / "rabbitmqctl"), "-n", self.node_name, *arguments],
+            cwd=self._workdir,
+            env=self._popen_environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BrokerError(f"rabbitmqctl {' '.join(arguments)}: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def _handshake(self, timeout: float) -> None:
+        stomp_handshake(self._port, timeout=timeout, vhost=self.vhost)
+        mqtt_handshake(self._mqtt_port, timeout=timeout)
+
+    def _signal_group(self, signum: signal.Signals) -> None:
+        if self._epmd is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._epmd.pid, signum)
+
+    def _end_group(self) -> None:
+        self._signal_group(signal.SIGKILL)
+        if self._epmd is not None:
+            self._epmd.wait()
+            self._epmd = None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the node gracefully, then kill what is left of its process group (epmd)."""
+        with self._lock:
+            code = super().stop(timeout)
+            self._end_group()
+            return code
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as in a crash."""
+        with self._lock:
+            self._signal_group(signal.SIGKILL)
+            super().kill()
+            self._end_group()
+
+    def freeze(self) -> None:
+        with self._lock:
+            if self.is_running():
+                self._signal_group(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        with self._lock:
+            if self.is_running():
+                self._signal_group(signal.SIGCONT)
 
 
 class MosquittoFactory(Protocol):
