@@ -18,7 +18,7 @@ from mwm_tui.ui.map_render import Marker, render_map
 
 ATLANTIC = Viewport(-40.0, -30.0, 20.0, 30.0)
 PARIS = Viewport.around(2.35, 48.86, 0.3, 0.3)
-SYMBOLS = {"online": "●", "stale": "▲", "offline": "✕"}
+SYMBOLS = {"online": "●", "stale": "◐", "offline": "✕"}
 SELECTED = "◉"
 
 
@@ -84,19 +84,19 @@ def test_coastline_appears_in_world_view_without_markers() -> None:
 
 
 def test_mid_atlantic_has_no_coastline() -> None:
-    text = render_map(80, 24, ATLANTIC, [])
+    text = render_map(80, 24, ATLANTIC, [], legend=False)
     assert not has_braille(text)
     # Only the tick labels are left: the canvas itself is blank.
     assert all(not line[8:].strip() for line in lines_of(text)[:-1])
 
 
 def test_coastline_can_be_switched_off() -> None:
-    assert not has_braille(render_map(80, 24, WORLD, [], coastline=False))
+    assert not has_braille(render_map(80, 24, WORLD, [], coastline=False, context=False))
 
 
 @pytest.mark.parametrize("status", ["online", "stale", "offline"])
 def test_marker_inside_the_view_appears(status: str) -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("t1", -35.0, 25.0, status)])
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", -35.0, 25.0, status)], legend=False)
     assert text.plain.count(SYMBOLS[status]) == 1
 
 
@@ -105,18 +105,18 @@ def test_marker_inside_the_view_appears(status: str) -> None:
     [(-40.5, 25.0), (-29.9, 25.0), (-35.0, 19.0), (-35.0, 30.01), (float("nan"), 25)],
 )
 def test_marker_outside_the_view_is_left_out_not_clamped(lon: float, lat: float) -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")])
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")], legend=False)
     assert SYMBOLS["offline"] not in text.plain
 
 
 @pytest.mark.parametrize(("lon", "lat"), [(-40.0, 20.0), (-30.0, 30.0), (-40.0, 30.0)])
 def test_marker_on_the_border_is_inside(lon: float, lat: float) -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")])
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", lon, lat, "offline")], legend=False)
     assert SYMBOLS["offline"] in text.plain
 
 
 def test_markers_take_the_corners_of_the_canvas() -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("t1", -30.0, 30.0, "stale")])
+    text = render_map(60, 20, ATLANTIC, [Marker("t1", -30.0, 30.0, "stale")], legend=False)
     lines = lines_of(text)
     assert lines[0].endswith(SYMBOLS["stale"])
 
@@ -127,7 +127,7 @@ def test_statuses_have_their_own_colour_and_shape() -> None:
         Marker("b", -35.0, 25.0, "stale"),
         Marker("c", -32.0, 22.0, "offline"),
     ]
-    text = render_map(60, 20, ATLANTIC, markers)
+    text = render_map(60, 20, ATLANTIC, markers, legend=False)
     colours = {}
     for status, symbol in SYMBOLS.items():
         assert text.plain.count(symbol) == 1
@@ -142,17 +142,18 @@ def test_selected_marker_stands_out_with_its_label() -> None:
         Marker("other", -38.0, 28.0, "online"),
         Marker("truck-7", -35.0, 25.0, "online", True),
     ]
-    text = render_map(60, 20, ATLANTIC, markers)
-    assert text.plain.count(SYMBOLS["online"]) == 1
+    text = render_map(60, 20, ATLANTIC, markers, legend=False)
+    # The other truck's marker, and the selected one's status beside its selection mark.
+    assert text.plain.count(SYMBOLS["online"]) == 2
     assert text.plain.count(SELECTED) == 1
     assert style_of(text, SELECTED).bold
     row = next(line for line in lines_of(text) if SELECTED in line)
-    assert f"{SELECTED} truck-7" in row
+    assert f"{SELECTED}{SYMBOLS['online']} truck-7" in row
 
 
 def test_label_is_plain_text_never_markup() -> None:
     marker = Marker("[red]x[/red]", -35.0, 25.0, "offline", True)
-    text = render_map(60, 20, ATLANTIC, [marker])
+    text = render_map(60, 20, ATLANTIC, [marker], legend=False)
     assert "[red]x[/red]" in text.plain
     start = text.plain.index("[red]x[/red]")
     for offset in range(start, start + len("[red]x[/red]")):
@@ -162,27 +163,31 @@ def test_label_is_plain_text_never_markup() -> None:
 
 def test_label_control_characters_cannot_reach_the_terminal() -> None:
     marker = Marker("a\x1b[31mb\x07", -35.0, 25.0, "offline", True)
-    text = render_map(60, 20, ATLANTIC, [marker])
+    text = render_map(60, 20, ATLANTIC, [marker], legend=False)
     assert "\x1b" not in text.plain and "\x07" not in text.plain
     assert "a\\x1b[31mb\\x07" in text.plain
 
 
 def test_label_near_the_right_edge_goes_left_of_the_marker() -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("truck-7", -30.2, 25.0, "online", True)])
+    text = render_map(
+        60, 20, ATLANTIC, [Marker("truck-7", -30.2, 25.0, "online", True)], legend=False
+    )
     row = next(line for line in lines_of(text) if SELECTED in line)
-    assert f"truck-7 {SELECTED}" in row
+    assert f"truck-7 {SYMBOLS['online']}{SELECTED}" in row
 
 
 def test_label_wider_than_the_map_is_shortened() -> None:
     name = "a-device-id-far-longer-than-the-map-is-wide"
-    text = render_map(30, 8, ATLANTIC, [Marker(name, -35.0, 25.0, "online", True)])
+    text = render_map(30, 8, ATLANTIC, [Marker(name, -35.0, 25.0, "online", True)], legend=False)
     assert SELECTED in text.plain
     assert "…" in text.plain
     assert_size(text, 30, 8)
 
 
 def test_wide_characters_in_the_label_keep_the_size() -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("卡车-七", -35.0, 25.0, "online", True)])
+    text = render_map(
+        60, 20, ATLANTIC, [Marker("卡车-七", -35.0, 25.0, "online", True)], legend=False
+    )
     assert "卡车-七" in text.plain
     assert_size(text, 60, 20)
 

@@ -102,6 +102,9 @@ class MwmApp(App[None]):
         self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
+        self.position_map.shown_ids = lambda: (
+            self.device_list.row_ids if self.device_list.filter_text.strip() else None
+        )
         self.motion_panel = MotionPanel(fleet, id="motion")
         self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")

@@ -8,6 +8,7 @@ import logging
 import math
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,26 @@ from typing import Any, Final
 import plotext
 from rich.ansi import AnsiDecoder
 from rich.cells import cell_len
+from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
 
-from mwm_tui.domain.geo import Point, Viewport, clip_rings, load_land_rings, visible_points
+from mwm_tui.domain.fleet import DeviceStatus
+from mwm_tui.domain.geo import (
+    Point,
+    Viewport,
+    clip_lines,
+    clip_rings,
+    cluster_points,
+    load_border_lines,
+    load_land_rings,
+    load_places,
+    pick_places,
+    scale_bar,
+    visible_points,
+)
 from mwm_tui.domain.text import literal
+from mwm_tui.ui.format import STATUS_GLYPH
 
 __all__ = ["PLOTEXT_LOCK", "Marker", "render_map"]
 
@@ -36,23 +52,63 @@ MIN_HEIGHT: Final = 4
 
 _TICKS_MIN_WIDTH: Final = 30
 _TICKS_MIN_HEIGHT: Final = 8
+# The legend and scale line needs this many rows in all, so the map keeps most of them.
+_LEGEND_MIN_HEIGHT: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """How one thing is drawn: its glyph in Unicode and in ASCII, colour and style."""
+
+    glyph: str
+    ascii_glyph: str
+    colour: int
+    style: str | None = None
+
+    def symbol(self, ascii_only: bool) -> str:
+        return self.ascii_glyph if ascii_only else self.glyph
+
+    def pixel(self) -> Any:
+        return plotext.pixel(foreground=self.colour, style=self.style)
+
+    def rich_style(self) -> Style:
+        return Style(
+            color=Color.from_ansi(self.colour),
+            bold=bool(self.style and "bold" in self.style),
+            reverse=bool(self.style and "inverted" in self.style),
+        )
+
 
 # 256-colour palette indices: fixed greys for the background, bright ANSI colours for markers.
 _COAST_COLOUR: Final = 241
+_BORDER_COLOUR: Final = 238
 _TICK_COLOUR: Final = 244
+_PLACE_COLOUR: Final = 250
 _LABEL_COLOUR: Final = 15
-_SELECTED_COLOUR: Final = 14
-_SELECTED_SYMBOL: Final = "◉"
-# Each status has its own shape as well as its own colour, so colour is never the only cue.
-_STATUS_LOOK: Final[dict[str, tuple[str, int]]] = {
-    "online": ("●", 10),
-    "stale": ("▲", 11),
-    "offline": ("✕", 9),
-    "unknown": ("?", 13),
+_LEGEND_TEXT_COLOUR: Final = 250
+_SELECTED: Final = _Look("◉", "@", 14, "bold")
+_TRAIL: Final = _Look("braille", "*", 14)
+_PLACE_DOT: Final = _Look("·", "+", 246)
+_COAST_ASCII: Final = "."
+_BORDER_ASCII: Final = ":"
+# Each status has its own shape as well as its own colour, so colour is never the only cue;
+# offline is inverted as well, so that it stays the loudest state with colour or without.
+_STATUS_LOOK: Final[dict[str, _Look]] = {
+    "online": _Look(STATUS_GLYPH[DeviceStatus.ONLINE], "o", 10),
+    "stale": _Look(STATUS_GLYPH[DeviceStatus.STALE], "s", 11, "bold"),
+    "offline": _Look(STATUS_GLYPH[DeviceStatus.OFFLINE], "X", 9, "bold inverted"),
+    "unknown": _Look(STATUS_GLYPH[DeviceStatus.UNKNOWN], "?", 13, "bold"),
 }
 _UNKNOWN_LOOK: Final = _STATUS_LOOK["unknown"]
+_CLUSTER: Final = _Look("", "", 10, "bold")
 # Problems are drawn last so that they win a cell shared with a healthy truck.
 _DRAW_ORDER: Final = ("online", "unknown", "stale", "offline")
+# Only healthy trucks are counted into clusters: a problem truck is always shown on its own.
+_CLUSTERED: Final = frozenset({"online"})
+_CLUSTER_BUCKET: Final = (6, 3)
+_CLUSTER_LEAST: Final = 4
+# At most one place name per this many canvas cells.
+_CELLS_PER_PLACE: Final = 150
 
 _THEME: Final = "mwm-map"
 _TICK_STEPS: Final = (
@@ -61,8 +117,8 @@ _TICK_STEPS: Final = (
 )  # fmt: skip
 # Simplification tolerance, in braille dots: the drawn outline moves by less than this.
 _COAST_TOLERANCE: Final = 0.5
-_COAST_CACHE_SIZE: Final = 8
-_coast_cache: OrderedDict[tuple[Viewport, int, int], Any] = OrderedDict()
+_BASE_CACHE_SIZE: Final = 8
+_base_cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
 _SGR_CACHE_SIZE: Final = 256
 _sgr_styles: dict[tuple[str, ...], Style | None] = {}
@@ -98,20 +154,39 @@ def render_map(
     markers: Sequence[Marker],
     *,
     coastline: bool = True,
+    context: bool = True,
+    legend: bool = True,
+    trail: Sequence[Point] = (),
+    ascii_only: bool = False,
 ) -> Text:
     """The map as exactly ``height`` lines of ``width`` cells; safe to call from any thread.
 
     x is longitude and y latitude, their limits exactly the view; markers outside it are left
-    out. Below MIN_WIDTH x MIN_HEIGHT a short message of the same size is returned instead.
+    out. ``context`` adds country borders and place names, ``legend`` a first line with the
+    marker legend and a scale bar, ``trail`` (lon, lat points, oldest first) a line behind
+    the selected marker. Below MIN_WIDTH x MIN_HEIGHT a short message is returned instead.
     """
     width, height = max(width, 0), max(height, 0)
     if width < MIN_WIDTH or height < MIN_HEIGHT:
         return _message("map too small", width, height)
-    layout = _layout(width, height, view)
+    top = 1 if legend and height >= _LEGEND_MIN_HEIGHT else 0
+    layout = _layout(width, height - top, view, ascii_only=ascii_only)
     inside = _inside(markers, view)
     with PLOTEXT_LOCK, _silenced():
-        ansi = _plot(view, inside, layout, coastline=coastline)
-    return _to_text(ansi, width, height)
+        ansi = _plot(
+            view,
+            inside,
+            layout,
+            coastline=coastline,
+            context=context,
+            trail=trail,
+            ascii_only=ascii_only,
+        )
+    picture = _to_text(ansi, width, height - top)
+    if not top:
+        return picture
+    line = _legend_line(width, width - layout.canvas_width, layout.canvas_width, view, ascii_only)
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([line, picture])
 
 
 def _inside(markers: Sequence[Marker], view: Viewport) -> list[Marker]:
@@ -137,7 +212,16 @@ def _theme() -> str:
     return _THEME
 
 
-def _plot(view: Viewport, markers: list[Marker], layout: _Layout, *, coastline: bool) -> str:
+def _plot(
+    view: Viewport,
+    markers: list[Marker],
+    layout: _Layout,
+    *,
+    coastline: bool,
+    context: bool,
+    trail: Sequence[Point],
+    ascii_only: bool,
+) -> str:
     width, height = layout.width, layout.height
     # Unlimited: plotext would otherwise shrink the plot to the terminal size less two rows.
     plotext.terminal.limit(False, False)
@@ -160,24 +244,29 @@ def _plot(view: Viewport, markers: list[Marker], layout: _Layout, *, coastline: 
         else:
             ruler.ticks(*ticks)
 
-    if coastline:
-        coast = _coast_signal(fig, view, layout.canvas_width, layout.canvas_height)
-        if coast is not None:
-            fig.draw(coast)
+    for signal in _base_signals(
+        fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
+    ):
+        fig.draw(signal)
+    _draw_trail(fig, trail, view, layout, ascii_only)
 
     by_status: dict[str, list[Marker]] = {}
     selected: list[Marker] = []
     for marker in markers:
         (selected if marker.selected else by_status.setdefault(marker.status, [])).append(marker)
+    for status in _CLUSTERED & by_status.keys():
+        by_status[status] = _draw_clusters(fig, by_status[status], view, layout)
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
     statuses = [s for s in _DRAW_ORDER if s in by_status] + statuses
     for status in statuses:
         group = by_status[status]
-        symbol, colour = _STATUS_LOOK.get(status, _UNKNOWN_LOOK)
-        look = plotext.marker(symbol, pixel=plotext.pixel(foreground=colour))
-        fig.draw(fig.signal([m.lon for m in group], [m.lat for m in group], marker=look))
+        if not group:
+            continue
+        look = _STATUS_LOOK.get(status, _UNKNOWN_LOOK)
+        shape = plotext.marker(look.symbol(ascii_only), pixel=look.pixel())
+        fig.draw(fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
     for marker in selected:
-        _draw_selected(fig, marker, view, layout)
+        _draw_selected(fig, marker, view, layout, ascii_only)
 
     matrix = fig.build()
     if matrix.size() != (width, height):
@@ -187,36 +276,73 @@ def _plot(view: Viewport, markers: list[Marker], layout: _Layout, *, coastline: 
     return text
 
 
-def _draw_selected(fig: Any, marker: Marker, view: Viewport, layout: _Layout) -> None:
-    glyph = plotext.colorize(
-        _SELECTED_SYMBOL, pixel=plotext.pixel(foreground=_SELECTED_COLOUR, style="bold")
+def _draw_clusters(fig: Any, group: list[Marker], view: Viewport, layout: _Layout) -> list[Marker]:
+    """Draw each dense bucket as its count; the markers left to draw one by one are returned."""
+    points = [(m.lon, m.lat) for m in group]
+    clusters, alone = cluster_points(
+        points,
+        view,
+        layout.canvas_width,
+        layout.canvas_height,
+        bucket=_CLUSTER_BUCKET,
+        least=_CLUSTER_LEAST,
     )
+    for cluster in clusters:
+        count = plotext.colorize(str(len(cluster.members)), pixel=_CLUSTER.pixel()).matrix()
+        tag = plotext.marker(count, ha="center")
+        fig.draw(fig.signal([cluster.lon], [cluster.lat], marker=tag))
+    return [group[i] for i in alone]
+
+
+def _draw_trail(
+    fig: Any, trail: Sequence[Point], view: Viewport, layout: _Layout, ascii_only: bool
+) -> None:
+    if len(trail) < 2:
+        return
+    sx, sy = _dots_per_degree(view, layout, ascii_only)
+    look = plotext.marker(_TRAIL.symbol(ascii_only), pixel=_TRAIL.pixel())
+    for line in clip_lines([list(trail)], view):
+        kept = _simplify(line, sx, sy, _COAST_TOLERANCE)
+        fig.draw(fig.signal([p[0] for p in kept], [p[1] for p in kept], marker=look).lines())
+
+
+def _draw_selected(
+    fig: Any, marker: Marker, view: Viewport, layout: _Layout, ascii_only: bool
+) -> None:
+    """The selected marker with its own status glyph beside it and its label."""
+    status_look = _STATUS_LOOK.get(marker.status, _UNKNOWN_LOOK)
+    glyph = plotext.colorize(_SELECTED.symbol(ascii_only), pixel=_SELECTED.pixel()).matrix()
+    status = plotext.colorize(status_look.symbol(ascii_only), pixel=status_look.pixel()).matrix()
     label_pixel = plotext.pixel(foreground=_LABEL_COLOUR, style="bold")
     label = literal(marker.device_id).strip()
+    if ascii_only:
+        label = label.encode("ascii", "backslashreplace").decode("ascii")
     canvas_width = layout.canvas_width
     col = min(int((marker.lon - view.lon_min) / view.lon_span * canvas_width), canvas_width - 1)
     # One cell is kept free at each end, as the cell plotext picks may differ by one from ours.
-    room_right = canvas_width - col - 3
-    room_left = col - 2
+    room_right = canvas_width - col - 4
+    room_left = col - 3
     if label:
         shown = plotext.colorize(label, pixel=label_pixel).matrix()
         if shown.width() > max(room_right, room_left):
-            label = _shorten(label, max(room_right, room_left))
+            label = _shorten(label, max(room_right, room_left), ascii_only)
             shown = plotext.colorize(label, pixel=label_pixel).matrix() if label else None
         if shown is not None:
             if shown.width() <= room_right:
-                tag, align = glyph.matrix() + " " + shown, "left"
+                tag, align = glyph + status + " " + shown, "left"
             else:
-                tag, align = shown + " " + glyph.matrix(), "right"
+                tag, align = shown + " " + status + glyph, "right"
             # The glyph travels inside the tag, as a later point on the same cell replaces it.
             tag_marker = plotext.marker(tag, ha=align)
             fig.draw(fig.signal([marker.lon], [marker.lat], marker=tag_marker))
             return
-    alone = plotext.marker(_SELECTED_SYMBOL, pixel=glyph.pixel())
+    right = col + 1 < canvas_width
+    tag = glyph + status if right else status + glyph
+    alone = plotext.marker(tag, ha="left" if right else "right")
     fig.draw(fig.signal([marker.lon], [marker.lat], marker=alone))
 
 
-def _shorten(label: str, cells: int) -> str:
+def _shorten(label: str, cells: int, ascii_only: bool = False) -> str:
     """The label cut to at most ``cells`` cells, an ellipsis marking the cut."""
     if cells < 2:
         return ""
@@ -225,37 +351,146 @@ def _shorten(label: str, cells: int) -> str:
         if cell_len(out + char) > cells - 1:
             break
         out += char
-    return out + "…"
+    return out + ("~" if ascii_only else "…")
 
 
-def _coast_signal(fig: Any, view: Viewport, canvas_width: int, canvas_height: int) -> Any:
-    """The land outline as one plotext signal, simplified to the canvas' braille resolution."""
-    key = (view, canvas_width, canvas_height)
-    cached = _coast_cache.get(key)
+def _dots_per_degree(view: Viewport, layout: _Layout, ascii_only: bool) -> tuple[float, float]:
+    """Plotted dots per degree on each axis: braille has 2 x 4 dots a cell, ASCII one."""
+    across, down = (1.0, 1.0) if ascii_only else (2.0, 4.0)
+    return (
+        across * layout.canvas_width / view.lon_span,
+        down * layout.canvas_height / view.lat_span,
+    )
+
+
+def _base_signals(
+    fig: Any, view: Viewport, layout: _Layout, *, coastline: bool, context: bool, ascii_only: bool
+) -> list[Any]:
+    """Borders, coast and place names as plotext signals, made once per view and size."""
+    key = (view, layout.canvas_width, layout.canvas_height, coastline, context, ascii_only)
+    cached = _base_cache.get(key)
     if cached is not None:
-        _coast_cache.move_to_end(key)
+        _base_cache.move_to_end(key)
         return cached
+    signals: list[Any] = []
+    scale = _dots_per_degree(view, layout, ascii_only)
+    if context:
+        border = _outline_signal(
+            fig,
+            clip_lines(load_border_lines(), view),
+            scale,
+            _BORDER_COLOUR,
+            _BORDER_ASCII if ascii_only else "braille",
+        )
+        signals += [border] if border is not None else []
+    if coastline:
+        coast = _outline_signal(
+            fig,
+            clip_rings(load_land_rings(), view),
+            scale,
+            _COAST_COLOUR,
+            _COAST_ASCII if ascii_only else "braille",
+        )
+        signals += [coast] if coast is not None else []
+    if context:
+        signals += _place_signals(fig, view, layout, ascii_only)
+    _base_cache[key] = signals
+    if len(_base_cache) > _BASE_CACHE_SIZE:
+        _base_cache.popitem(last=False)
+    return signals
+
+
+def _outline_signal(
+    fig: Any, lines: list[list[Point]], scale: tuple[float, float], colour: int, symbol: str
+) -> Any:
+    """Polylines as one plotext signal, simplified to what the canvas can show."""
     xs: list[float] = []
     ys: list[float] = []
     starts: list[int] = []
-    # Braille gives each cell 2 x 4 dots.
-    sx = 2.0 * canvas_width / view.lon_span
-    sy = 4.0 * canvas_height / view.lat_span
-    for line in clip_rings(load_land_rings(), view):
-        kept = _simplify(line, sx, sy, _COAST_TOLERANCE)
+    for line in lines:
+        kept = _simplify(line, *scale, _COAST_TOLERANCE)
         starts.append(len(xs))
         xs.extend(p[0] for p in kept)
         ys.extend(p[1] for p in kept)
-    signal = None
-    if xs:
-        look = plotext.marker("braille", pixel=plotext.pixel(foreground=_COAST_COLOUR))
-        signal = fig.signal(xs, ys, marker=look).lines()
-        for start in starts:
-            signal.line(start, False)
-    _coast_cache[key] = signal
-    if len(_coast_cache) > _COAST_CACHE_SIZE:
-        _coast_cache.popitem(last=False)
+    if not xs:
+        return None
+    look = plotext.marker(symbol, pixel=plotext.pixel(foreground=colour))
+    signal = fig.signal(xs, ys, marker=look).lines()
+    for start in starts:
+        signal.line(start, False)
     return signal
+
+
+def _place_signals(fig: Any, view: Viewport, layout: _Layout, ascii_only: bool) -> list[Any]:
+    """A dot and a name for each place that fits, capitals and large places first."""
+    columns, rows = layout.canvas_width, layout.canvas_height
+    most = max(2, columns * rows // _CELLS_PER_PLACE)
+    dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
+    name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
+    signals = []
+    for label in pick_places(load_places(), view, columns, rows, most=most, name_width=cell_len):
+        name = label.place.name
+        if ascii_only:
+            name = _ascii_name(name)
+        shown = plotext.colorize(name, pixel=name_pixel).matrix()
+        tag = shown + " " + dot if label.leftwards else dot + " " + shown
+        marker = plotext.marker(tag, ha="right" if label.leftwards else "left")
+        signals.append(fig.signal([label.place.lon], [label.place.lat], marker=marker))
+    return signals
+
+
+def _ascii_name(name: str) -> str:
+    """The name without accents, other letters as '?': "Creteil" for "Créteil"."""
+    bare = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return bare if bare.strip() else "?"
+
+
+# Legend entries: what each mark is, in full and in short.
+_LEGEND: Final = (
+    ("online", "online", "on"),
+    ("stale", "stale", "stale"),
+    ("offline", "offline", "OFF"),
+    ("unknown", "unknown (HQ outage)", "unk"),
+    ("selected", "selected", "sel"),
+)
+
+
+def _legend_line(
+    width: int, indent: int, canvas_width: int, view: Viewport, ascii_only: bool
+) -> Text:
+    """The marker legend, and a scale bar in km at the right end when there is room."""
+    text_style = Style(color=Color.from_ansi(_LEGEND_TEXT_COLOUR))
+    bar = _scale_text(view, canvas_width, ascii_only)
+    line = Text()
+    for words, with_bar in ((1, True), (2, True), (2, False), (0, True)):
+        line = Text(" " * indent, no_wrap=True, overflow="crop", end="")
+        for key, *names in _LEGEND if words else ():
+            look = _SELECTED if key == "selected" else _STATUS_LOOK[key]
+            line.append(look.symbol(ascii_only), look.rich_style())
+            line.append(f" {names[words - 1]}  " if words == 1 else f" {names[1]} ", text_style)
+        line.rstrip()
+        shown_bar = bar if with_bar else Text()
+        room = width - line.cell_len - (shown_bar.cell_len + 2 if shown_bar.plain else 0)
+        if room >= 0:
+            if shown_bar.plain:
+                line.append(" " * (room + 2))
+                line.append_text(shown_bar)
+            break
+    line.truncate(width, overflow="crop", pad=True)
+    return line
+
+
+def _scale_text(view: Viewport, canvas_width: int, ascii_only: bool) -> Text:
+    """``├────┤ 5 km``: a bar as long on the map as the distance it names."""
+    found = scale_bar(view, canvas_width, min(20, max(canvas_width // 4, 1)))
+    if found is None:
+        return Text()
+    km, cells = found
+    distance = f"{km * 1000:.0f} m" if km < 1 else f"{km:,.0f} km"
+    ends, middle = ("|", "-") if ascii_only else ("├┤", "─")
+    body = middle * max(cells - 2, 0)
+    bar = f"{ends[0]}{body}{ends[-1]}" if cells >= 2 else ends[0]
+    return Text(f"{bar} {distance}", style=Style(color=Color.from_ansi(_LEGEND_TEXT_COLOUR)))
 
 
 def _simplify(line: Sequence[Point], sx: float, sy: float, tolerance: float) -> list[Point]:
@@ -290,11 +525,13 @@ def _simplify(line: Sequence[Point], sx: float, sy: float, tolerance: float) -> 
     return [point for point, k in zip(line, keep, strict=True) if k]
 
 
-def _layout(width: int, height: int, view: Viewport) -> _Layout:
+def _layout(width: int, height: int, view: Viewport, *, ascii_only: bool = False) -> _Layout:
     if width < _TICKS_MIN_WIDTH or height < _TICKS_MIN_HEIGHT:
         return _Layout(width, height, width, height, None, None)
     canvas_height = height - 1
-    y_positions, y_labels = _ticks(view.lat_min, view.lat_max, max(canvas_height // 4, 2), "NS")
+    y_positions, y_labels = _ticks(
+        view.lat_min, view.lat_max, max(canvas_height // 4, 2), "NS", ascii_only
+    )
     # A trailing space keeps the latitude labels off the map.
     y_labels = [label + " " for label in y_labels]
     label_width = max((len(label) for label in y_labels), default=0)
@@ -303,7 +540,7 @@ def _layout(width: int, height: int, view: Viewport) -> _Layout:
     x_positions: list[float] = []
     x_labels: list[str] = []
     for count in range(max(canvas_width // 10, 2), 1, -1):
-        x_positions, x_labels = _ticks(view.lon_min, view.lon_max, count, "EW")
+        x_positions, x_labels = _ticks(view.lon_min, view.lon_max, count, "EW", ascii_only)
         widest = max((len(label) for label in x_labels), default=0)
         if len(x_labels) * (widest + 2) <= canvas_width:
             break
@@ -318,7 +555,7 @@ def _layout(width: int, height: int, view: Viewport) -> _Layout:
 
 
 def _ticks(
-    lower: float, upper: float, most: int, hemispheres: str
+    lower: float, upper: float, most: int, hemispheres: str, ascii_only: bool = False
 ) -> tuple[list[float], list[str]]:
     """Round degree positions within lower..upper, at most ``most`` of them, with labels."""
     span = upper - lower
@@ -330,16 +567,19 @@ def _ticks(
     while k * step <= upper + step * 1e-9:
         value = min(max(k * step, lower), upper)
         positions.append(value)
-        labels.append(_degrees(k * step, decimals, step, hemispheres))
+        labels.append(_degrees(k * step, decimals, step, hemispheres, ascii_only))
         k += 1
     return positions, labels
 
 
-def _degrees(value: float, decimals: int, step: float, hemispheres: str) -> str:
+def _degrees(
+    value: float, decimals: int, step: float, hemispheres: str, ascii_only: bool = False
+) -> str:
+    sign = "" if ascii_only else "°"
     if abs(value) < step / 2:
-        return "0°"
+        return f"0{sign}"
     side = hemispheres[0] if value > 0 else hemispheres[1]
-    return f"{abs(value):.{decimals}f}°{side}"
+    return f"{abs(value):.{decimals}f}{sign}{side}"
 
 
 def _to_text(ansi: str, width: int, height: int) -> Text:
