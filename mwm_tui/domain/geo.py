@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -428,35 +428,55 @@ class PlacedLabel:
     leftwards: bool
 
 
+def rank_places(places: Iterable[Place], view: Viewport) -> list[Place]:
+    """The places inside the view, capitals first, then by population."""
+    inside = [p for p in places if view.contains(p.lon, p.lat)]
+    inside.sort(key=lambda p: (not p.capital, -p.thousands))
+    return inside
+
+
 def pick_places(
-    places: Iterable[Place],
+    ranked: Iterable[Place],
     view: Viewport,
     columns: int,
     rows: int,
     *,
     most: int,
     name_width: Callable[[str], int] = len,
+    avoid: Collection[tuple[int, int]] = (),
 ) -> list[PlacedLabel]:
-    """Capitals first, then the most populous, as long as a name fits without touching another.
+    """Names for the places in rank order, as long as each fits without touching another.
 
     Each name takes its dot's cell plus one blank cell and the name, to the right of the dot
-    or, where the edge is near, to its left; a cell of space is kept round every label.
+    or else to its left; labels on one row keep a blank cell between them. A name may not
+    cover a cell in ``avoid`` (the trucks), except a capital's, which takes the side that
+    covers fewer.
     """
     chosen: list[PlacedLabel] = []
     taken: list[tuple[int, int, int]] = []  # (row, first column, last column)
-    candidates = [p for p in places if view.contains(p.lon, p.lat)]
-    candidates.sort(key=lambda p: (not p.capital, -p.thousands))
-    for place in candidates:
+    for place in ranked:
         if len(chosen) >= most:
             break
+        if not view.contains(place.lon, place.lat):
+            continue
         col, row = cell_of(view, columns, rows, place.lon, place.lat)
         width = name_width(place.name) + 2
-        leftwards = col + width > columns
-        first, last = (col - width + 1, col) if leftwards else (col, col + width - 1)
-        if first < 0:
+        sides = [
+            (leftwards, first, first + width - 1)
+            for leftwards, first in ((False, col), (True, col - width + 1))
+            if first >= 0 and first + width <= columns
+        ]
+        sides = [
+            side
+            for side in sides
+            if not any(r == row and side[1] <= b + 1 and a <= side[2] + 1 for r, a, b in taken)
+        ]
+        if not sides:
             continue
-        if any(abs(row - r) <= 1 and first <= b + 1 and a <= last + 1 for r, a, b in taken):
+        hits = [sum((c, row) in avoid for c in range(s[1], s[2] + 1)) for s in sides]
+        if min(hits) and not place.capital:
             continue
+        leftwards, first, last = sides[hits.index(min(hits))]
         taken.append((row, first, last))
         chosen.append(PlacedLabel(place, col, row, leftwards))
     return chosen

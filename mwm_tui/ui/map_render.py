@@ -24,8 +24,11 @@ from rich.text import Span, Text
 
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.geo import (
+    Cluster,
+    Place,
     Point,
     Viewport,
+    cell_of,
     clip_lines,
     clip_rings,
     cluster_points,
@@ -33,6 +36,7 @@ from mwm_tui.domain.geo import (
     load_land_rings,
     load_places,
     pick_places,
+    rank_places,
     scale_bar,
     visible_points,
 )
@@ -119,6 +123,8 @@ _TICK_STEPS: Final = (
 _COAST_TOLERANCE: Final = 0.5
 _BASE_CACHE_SIZE: Final = 8
 _base_cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+_ranked_cache: OrderedDict[Viewport, list[Place]] = OrderedDict()
+_label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
 _SGR_CACHE_SIZE: Final = 256
 _sgr_styles: dict[tuple[str, ...], Style | None] = {}
@@ -244,18 +250,29 @@ def _plot(
         else:
             ruler.ticks(*ticks)
 
-    for signal in _base_signals(
-        fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
-    ):
-        fig.draw(signal)
-    _draw_trail(fig, trail, view, layout, ascii_only)
-
     by_status: dict[str, list[Marker]] = {}
     selected: list[Marker] = []
     for marker in markers:
         (selected if marker.selected else by_status.setdefault(marker.status, [])).append(marker)
+    clusters: list[Cluster] = []
     for status in _CLUSTERED & by_status.keys():
-        by_status[status] = _draw_clusters(fig, by_status[status], view, layout)
+        found, by_status[status] = _clusters(by_status[status], view, layout)
+        clusters += found
+
+    for signal in _base_signals(
+        fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
+    ):
+        fig.draw(signal)
+    if context:
+        taken = _taken_cells(by_status, clusters, selected, view, layout)
+        for signal in _place_signals(fig, view, layout, taken, ascii_only):
+            fig.draw(signal)
+    _draw_trail(fig, trail, view, layout, ascii_only)
+
+    for cluster in clusters:
+        count = plotext.colorize(str(len(cluster.members)), pixel=_CLUSTER.pixel()).matrix()
+        tag = plotext.marker(count, ha="center")
+        fig.draw(fig.signal([cluster.lon], [cluster.lat], marker=tag))
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
     statuses = [s for s in _DRAW_ORDER if s in by_status] + statuses
     for status in statuses:
@@ -276,8 +293,10 @@ def _plot(
     return text
 
 
-def _draw_clusters(fig: Any, group: list[Marker], view: Viewport, layout: _Layout) -> list[Marker]:
-    """Draw each dense bucket as its count; the markers left to draw one by one are returned."""
+def _clusters(
+    group: list[Marker], view: Viewport, layout: _Layout
+) -> tuple[list[Cluster], list[Marker]]:
+    """The dense buckets of the group as clusters, and the markers left to draw one by one."""
     points = [(m.lon, m.lat) for m in group]
     clusters, alone = cluster_points(
         points,
@@ -287,11 +306,32 @@ def _draw_clusters(fig: Any, group: list[Marker], view: Viewport, layout: _Layou
         bucket=_CLUSTER_BUCKET,
         least=_CLUSTER_LEAST,
     )
+    return clusters, [group[i] for i in alone]
+
+
+def _taken_cells(
+    by_status: dict[str, list[Marker]],
+    clusters: list[Cluster],
+    selected: list[Marker],
+    view: Viewport,
+    layout: _Layout,
+) -> set[tuple[int, int]]:
+    """Canvas cells that trucks, cluster counts and the selected truck's label will cover."""
+    columns, rows = layout.canvas_width, layout.canvas_height
+    taken = {
+        cell_of(view, columns, rows, m.lon, m.lat) for group in by_status.values() for m in group
+    }
     for cluster in clusters:
-        count = plotext.colorize(str(len(cluster.members)), pixel=_CLUSTER.pixel()).matrix()
-        tag = plotext.marker(count, ha="center")
-        fig.draw(fig.signal([cluster.lon], [cluster.lat], marker=tag))
-    return [group[i] for i in alone]
+        col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
+        digits = len(str(len(cluster.members)))
+        taken.update((col - digits // 2 + i, row) for i in range(digits))
+    for marker in selected:
+        col, row = cell_of(view, columns, rows, marker.lon, marker.lat)
+        # Mark, status, a space and the label, on whichever side it goes.
+        length = cell_len(marker.device_id) + 3
+        first = col if col + length + 1 <= columns else col - length + 1
+        taken.update((first + i, row) for i in range(length))
+    return taken
 
 
 def _draw_trail(
@@ -392,8 +432,6 @@ def _base_signals(
             _COAST_ASCII if ascii_only else "braille",
         )
         signals += [coast] if coast is not None else []
-    if context:
-        signals += _place_signals(fig, view, layout, ascii_only)
     _base_cache[key] = signals
     if len(_base_cache) > _BASE_CACHE_SIZE:
         _base_cache.popitem(last=False)
@@ -421,14 +459,36 @@ def _outline_signal(
     return signal
 
 
-def _place_signals(fig: Any, view: Viewport, layout: _Layout, ascii_only: bool) -> list[Any]:
-    """A dot and a name for each place that fits, capitals and large places first."""
+def _ranked_places(view: Viewport) -> list[Place]:
+    ranked = _ranked_cache.get(view)
+    if ranked is None:
+        ranked = rank_places(load_places(), view)
+        _ranked_cache[view] = ranked
+        if len(_ranked_cache) > _BASE_CACHE_SIZE:
+            _ranked_cache.popitem(last=False)
+    return ranked
+
+
+def _place_signals(
+    fig: Any, view: Viewport, layout: _Layout, taken: set[tuple[int, int]], ascii_only: bool
+) -> list[Any]:
+    """A dot and a name for each place that fits, capitals and large places first.
+
+    Names go to the side of their dot that no truck covers, where there is one.
+    """
     columns, rows = layout.canvas_width, layout.canvas_height
     most = max(2, columns * rows // _CELLS_PER_PLACE)
+    labels = pick_places(
+        _ranked_places(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
+    )
+    key = (view, columns, rows, ascii_only, tuple(labels))
+    cached = _label_cache.get(key)
+    if cached is not None:
+        return cached
     dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
     name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
     signals = []
-    for label in pick_places(load_places(), view, columns, rows, most=most, name_width=cell_len):
+    for label in labels:
         name = label.place.name
         if ascii_only:
             name = _ascii_name(name)
@@ -436,6 +496,8 @@ def _place_signals(fig: Any, view: Viewport, layout: _Layout, ascii_only: bool) 
         tag = shown + " " + dot if label.leftwards else dot + " " + shown
         marker = plotext.marker(tag, ha="right" if label.leftwards else "left")
         signals.append(fig.signal([label.place.lon], [label.place.lat], marker=marker))
+    _label_cache.clear()
+    _label_cache[key] = signals
     return signals
 
 
@@ -460,36 +522,41 @@ def _legend_line(
 ) -> Text:
     """The marker legend, and a scale bar in km at the right end when there is room."""
     text_style = Style(color=Color.from_ansi(_LEGEND_TEXT_COLOUR))
-    bar = _scale_text(view, canvas_width, ascii_only)
+    longest_bar = min(20, max(canvas_width // 4, 1))
     line = Text()
-    for words, with_bar in ((1, True), (2, True), (2, False), (0, True)):
+    # Wordings from the longest to none: full words, short words, short words packed tight.
+    gaps = {1: (" ", "  "), 2: (" ", " "), 3: ("", " ")}
+    for words, with_bar in ((1, True), (2, True), (3, True), (2, False), (3, False), (0, True)):
         line = Text(" " * indent, no_wrap=True, overflow="crop", end="")
         for key, *names in _LEGEND if words else ():
             look = _SELECTED if key == "selected" else _STATUS_LOOK[key]
+            before, after = gaps[words]
             line.append(look.symbol(ascii_only), look.rich_style())
-            line.append(f" {names[words - 1]}  " if words == 1 else f" {names[1]} ", text_style)
+            line.append(f"{before}{names[min(words, 2) - 1]}{after}", text_style)
         line.rstrip()
-        shown_bar = bar if with_bar else Text()
-        room = width - line.cell_len - (shown_bar.cell_len + 2 if shown_bar.plain else 0)
-        if room >= 0:
-            if shown_bar.plain:
-                line.append(" " * (room + 2))
-                line.append_text(shown_bar)
+        # Two cells apart from the legend, and room for " 5,000 km" after the bar.
+        room = width - line.cell_len - 2
+        bar = _scale_text(view, canvas_width, min(longest_bar, room - 9), ascii_only)
+        if with_bar and bar.plain and bar.cell_len <= room:
+            line.append(" " * (room + 2 - bar.cell_len))
+            line.append_text(bar)
+            break
+        if not with_bar and room >= -2:
             break
     line.truncate(width, overflow="crop", pad=True)
     return line
 
 
-def _scale_text(view: Viewport, canvas_width: int, ascii_only: bool) -> Text:
+def _scale_text(view: Viewport, canvas_width: int, most_cells: int, ascii_only: bool) -> Text:
     """``├────┤ 5 km``: a bar as long on the map as the distance it names."""
-    found = scale_bar(view, canvas_width, min(20, max(canvas_width // 4, 1)))
-    if found is None:
+    found = scale_bar(view, canvas_width, most_cells)
+    if found is None or found[1] < 3:  # shorter than three cells, a bar says nothing
         return Text()
     km, cells = found
     distance = f"{km * 1000:.0f} m" if km < 1 else f"{km:,.0f} km"
     ends, middle = ("|", "-") if ascii_only else ("├┤", "─")
     body = middle * max(cells - 2, 0)
-    bar = f"{ends[0]}{body}{ends[-1]}" if cells >= 2 else ends[0]
+    bar = f"{ends[0]}{body}{ends[-1]}"
     return Text(f"{bar} {distance}", style=Style(color=Color.from_ansi(_LEGEND_TEXT_COLOUR)))
 
 
