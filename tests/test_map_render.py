@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 
@@ -14,6 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mwm_tui.domain.geo import WORLD, Viewport
+from mwm_tui.ui import map_render
 from mwm_tui.ui.map_render import Marker, render_map
 
 ATLANTIC = Viewport(-40.0, -30.0, 20.0, 30.0)
@@ -253,3 +255,157 @@ def test_same_result_from_many_threads_at_once() -> None:
             want = expected[(worker + i) % 3]
             assert text.plain == want.plain
             assert text.spans == want.spans
+
+
+# --- context: places, borders, legend, scale, clusters, trail, ASCII ------------------------
+
+PARIS_CITY = Viewport.around(2.35, 48.86, 0.4, 0.25)
+EUROPE = Viewport.around(10.0, 50.0, 50.0, 30.0)
+
+
+def test_city_view_names_paris_and_its_suburbs() -> None:
+    plain = render_map(120, 40, PARIS_CITY, []).plain
+    for name in ("Paris", "Boulogne-Billancourt", "Saint-Denis", "Montreuil"):
+        assert name in plain
+
+
+def test_world_and_continent_views_name_capitals_not_suburbs() -> None:
+    world = render_map(120, 40, WORLD, []).plain
+    europe = render_map(120, 40, EUROPE, []).plain
+    for plain in (world, europe):
+        assert "Boulogne-Billancourt" not in plain and "Montreuil" not in plain
+    assert "Paris" in europe and "Berlin" in europe
+    assert "Beijing" in world
+
+
+def test_place_names_are_drawn_fainter_than_the_trucks() -> None:
+    text = render_map(120, 40, PARIS_CITY, [Marker("t", 2.30, 48.95, "online")])
+    colour = style_of(text, "Montreuil").color
+    assert colour is not None and colour.number == 250
+    assert not style_of(text, "Montreuil").bold
+
+
+def test_borders_are_drawn_fainter_than_the_coast() -> None:
+    alps = Viewport.around(8.0, 46.5, 6.0, 3.0)  # Swiss borders, no sea
+    text = render_map(100, 30, alps, [], legend=False)
+    colours = {
+        text.get_style_at_offset(Console(), i).color.number  # type: ignore[union-attr]
+        for i, char in enumerate(text.plain)
+        if 0x2800 < ord(char) <= 0x28FF
+    }
+    assert colours == {238}
+    coast = render_map(100, 30, WORLD, [], legend=False, context=False)
+    assert style_of(coast, next(c for c in coast.plain if 0x2800 < ord(c) <= 0x28FF)).color
+    coast_colour = style_of(coast, next(c for c in coast.plain if 0x2800 < ord(c) <= 0x28FF))
+    assert coast_colour.color is not None and coast_colour.color.number == 241
+
+
+def test_legend_names_every_mark_with_the_status_glyphs() -> None:
+    first = lines_of(render_map(120, 30, PARIS_CITY, []))[0]
+    for glyph, word in [
+        ("●", "online"),
+        ("◐", "stale"),
+        ("✕", "offline"),
+        ("?", "unknown (HQ outage)"),
+        ("◉", "selected"),
+    ]:
+        assert f"{glyph} {word}" in first
+
+
+def test_narrow_legend_is_shortened_not_cut() -> None:
+    first = lines_of(render_map(50, 20, PARIS_CITY, []))[0]
+    assert "● on" in first.replace("●on", "● on") and "OFF" in first and "sel" in first
+
+
+def test_scale_bar_names_a_round_distance() -> None:
+    first = lines_of(render_map(120, 30, PARIS_CITY, []))[0]
+    assert first.rstrip().endswith(" km")
+    bar = first.split("├")[1].split("┤")[0]
+    assert set(bar) == {"─"}
+    world_first = lines_of(render_map(120, 30, WORLD, []))[0]
+    assert world_first.rstrip().endswith("000 km")
+
+
+def test_no_legend_on_a_short_map() -> None:
+    text = render_map(60, 6, PARIS_CITY, [Marker("a", 2.35, 48.86, "online")])
+    assert "online" not in text.plain
+    assert_size(text, 60, 6)
+
+
+def test_two_hundred_trucks_round_paris_show_counts_not_a_blob() -> None:
+    markers = [
+        Marker(f"t{i}", 2.35 + (i % 20 - 10) * 0.004, 48.86 + (i // 20 - 5) * 0.004, "online")
+        for i in range(200)
+    ]
+    text = render_map(100, 30, PARIS_CITY, markers, legend=False)
+    counts = [int(word) for word in re.findall(r"(?<![\d.])\d+(?![\d.°])", text.plain)]
+    assert counts and sum(counts) + text.plain.count("●") == 200
+    assert text.plain.count("●") < 50
+
+
+def test_problem_trucks_are_never_hidden_in_a_cluster() -> None:
+    markers = [Marker(f"t{i}", 2.35 + i * 1e-5, 48.86, "online") for i in range(10)]
+    markers.append(Marker("bad", 2.35 + 0.001, 48.86, "offline"))
+    text = render_map(100, 30, PARIS_CITY, markers, legend=False)
+    # The ten online trucks are one count; the offline one beside them is its own mark.
+    assert text.plain.count("✕") == 1
+    assert "10" in text.plain and "11" not in text.plain
+
+
+def test_offline_is_bold_and_inverted_so_it_survives_no_colour() -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("x", -35.0, 25.0, "offline")], legend=False)
+    style = style_of(text, "✕")
+    assert style.bold and style.reverse
+    online = style_of(render_map(60, 20, ATLANTIC, [Marker("o", -35.0, 25.0, "online")]), "●")
+    assert not online.reverse and not online.dim
+
+
+def test_selected_offline_truck_keeps_its_offline_mark() -> None:
+    text = render_map(60, 20, ATLANTIC, [Marker("truck-7", -35.0, 25.0, "offline", True)])
+    row = next(line for line in lines_of(text)[1:] if SELECTED in line)
+    assert f"{SELECTED}✕ truck-7" in row
+    offline_offset = text.plain.index(f"{SELECTED}✕") + 1
+    assert text.get_style_at_offset(Console(), offline_offset).reverse
+
+
+def test_trail_is_drawn_behind_the_selected_truck() -> None:
+    marker = Marker("truck-7", -32.0, 28.0, "online", True)
+    trail = [(-38.0 + i * 0.6, 22.0 + i * 0.6) for i in range(11)]
+    with_trail = render_map(60, 20, ATLANTIC, [marker], trail=trail, legend=False)
+    without = render_map(60, 20, ATLANTIC, [marker], legend=False)
+    assert has_braille(with_trail) and not has_braille(without)
+    assert style_of(with_trail, next(c for c in with_trail.plain if 0x2800 < ord(c) <= 0x28FF))
+    assert SELECTED in with_trail.plain
+
+
+@pytest.mark.parametrize("view", [WORLD, EUROPE, PARIS_CITY], ids=["world", "europe", "paris"])
+def test_ascii_map_uses_ascii_characters_only(view: Viewport) -> None:
+    markers = [
+        Marker("truck-é", view.centre[0], view.centre[1], "offline", True),
+        Marker("b", view.centre[0] + view.lon_span / 5, view.centre[1], "stale"),
+        *(
+            Marker(f"c{i}", view.centre[0] - view.lon_span / 4, view.centre[1], "online")
+            for i in range(6)
+        ),
+    ]
+    trail = [(view.lon_min + view.lon_span * i / 10, view.centre[1]) for i in range(6)]
+    text = render_map(120, 30, view, markers, trail=trail, ascii_only=True)
+    assert text.plain.isascii(), sorted({c for c in text.plain if not c.isascii()})
+    assert_size(text, 120, 30)
+    assert "@X truck-\\xe9" in text.plain
+    assert "X offline" in lines_of(text)[0] and "km" in lines_of(text)[0]
+
+
+def test_ascii_place_names_lose_their_accents() -> None:
+    text = render_map(120, 40, PARIS_CITY, [], ascii_only=True)
+    assert "Creteil" in text.plain or "Asnieres-sur-Seine" in text.plain
+
+
+def test_redraw_with_moved_trucks_reuses_the_base_layer() -> None:
+    render_map(100, 30, PARIS_CITY, [Marker("a", 2.35, 48.86, "online")])
+    cached = dict(map_render._base_cache)
+    render_map(100, 30, PARIS_CITY, [Marker("a", 2.36, 48.87, "stale")])
+    assert dict(map_render._base_cache) == cached
+    assert all(
+        a is b for a, b in zip(cached.values(), map_render._base_cache.values(), strict=True)
+    )

@@ -269,10 +269,8 @@ def _plot(
             fig.draw(signal)
     _draw_trail(fig, trail, view, layout, ascii_only)
 
-    for cluster in clusters:
-        count = plotext.colorize(str(len(cluster.members)), pixel=_CLUSTER.pixel()).matrix()
-        tag = plotext.marker(count, ha="center")
-        fig.draw(fig.signal([cluster.lon], [cluster.lat], marker=tag))
+    lone = _taken_cells(by_status, [], selected, view, layout)
+    _draw_counts(fig, clusters, view, layout, lone)
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
     statuses = [s for s in _DRAW_ORDER if s in by_status] + statuses
     for status in statuses:
@@ -307,6 +305,32 @@ def _clusters(
         least=_CLUSTER_LEAST,
     )
     return clusters, [group[i] for i in alone]
+
+
+def _draw_counts(
+    fig: Any,
+    clusters: list[Cluster],
+    view: Viewport,
+    layout: _Layout,
+    lone: set[tuple[int, int]],
+) -> None:
+    """Each cluster's count at its place, or a row off it where a ``lone`` cell is there.
+
+    plotext drops a whole multi-cell mark when a later point covers one of its cells.
+    """
+    columns, rows = layout.canvas_width, layout.canvas_height
+    row_height = view.lat_span / rows
+    for cluster in clusters:
+        text = str(len(cluster.members))
+        col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
+        lat = cluster.lat
+        for shift in (0, 1, -1):
+            cells = {(col - len(text) // 2 + i, row - shift) for i in range(-1, len(text) + 1)}
+            if 0 <= row - shift < rows and not cells & lone:
+                lat = min(max(cluster.lat + shift * row_height, view.lat_min), view.lat_max)
+                break
+        count = plotext.colorize(text, pixel=_CLUSTER.pixel()).matrix()
+        fig.draw(fig.signal([cluster.lon], [lat], marker=plotext.marker(count, ha="center")))
 
 
 def _taken_cells(
