@@ -409,3 +409,22 @@ def test_redraw_with_moved_trucks_reuses_the_base_layer() -> None:
     assert all(
         a is b for a, b in zip(cached.values(), map_render._base_cache.values(), strict=True)
     )
+
+
+@pytest.mark.parametrize("view", [WORLD, PARIS_CITY], ids=["world", "paris"])
+def test_adding_signals_directly_draws_what_plotext_draw_does(
+    view: Viewport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    markers = [
+        Marker(f"t{i}", view.centre[0] + i * view.lon_span / 50, view.centre[1], status)
+        for i, status in enumerate(["online"] * 6 + ["offline", "stale", "unknown"])
+    ]
+    markers.append(Marker("sel", view.centre[0], view.centre[1] - view.lat_span / 5, "stale", True))
+    fast = render_map(120, 40, view, markers)
+    assert plotext.figure._signals._add  # the private hook the fast path takes
+    monkeypatch.setattr(map_render, "SKIP_CYCLER", False)
+    map_render._base_cache.clear()
+    map_render._label_cache.clear()
+    slow = render_map(120, 40, view, markers)
+    assert fast.plain == slow.plain
+    assert fast.spans == slow.spans

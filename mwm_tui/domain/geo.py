@@ -453,7 +453,12 @@ def pick_places(
     covers fewer.
     """
     chosen: list[PlacedLabel] = []
-    taken: list[tuple[int, int, int]] = []  # (row, first column, last column)
+    # Per row, 1 where a label (or the blank cell kept beside it) or a truck already is.
+    labels = [bytearray(columns + 2) for _ in range(rows)]
+    trucks = [bytearray(columns + 2) for _ in range(rows)]
+    for col, row in avoid:
+        if 0 <= row < rows and 0 <= col < columns:
+            trucks[row][col + 1] = 1
     for place in ranked:
         if len(chosen) >= most:
             break
@@ -461,23 +466,22 @@ def pick_places(
             continue
         col, row = cell_of(view, columns, rows, place.lon, place.lat)
         width = name_width(place.name) + 2
-        sides = [
-            (leftwards, first, first + width - 1)
-            for leftwards, first in ((False, col), (True, col - width + 1))
-            if first >= 0 and first + width <= columns
-        ]
-        sides = [
-            side
-            for side in sides
-            if not any(r == row and side[1] <= b + 1 and a <= side[2] + 1 for r, a, b in taken)
-        ]
-        if not sides:
+        best: tuple[int, bool, int] | None = None  # (trucks covered, leftwards, first column)
+        for leftwards, first in ((False, col), (True, col - width + 1)):
+            # Index i + 1 in the row arrays is column i; the label's cells are i = first..last.
+            if (
+                first < 0
+                or first + width > columns
+                or any(labels[row][first + 1 : first + width + 1])
+            ):
+                continue
+            covered = sum(trucks[row][first + 1 : first + width + 1])
+            if best is None or covered < best[0]:
+                best = (covered, leftwards, first)
+        if best is None or (best[0] and not place.capital):
             continue
-        hits = [sum((c, row) in avoid for c in range(s[1], s[2] + 1)) for s in sides]
-        if min(hits) and not place.capital:
-            continue
-        leftwards, first, last = sides[hits.index(min(hits))]
-        taken.append((row, first, last))
+        _, leftwards, first = best
+        labels[row][first : first + width + 2] = b"\x01" * (width + 2)
         chosen.append(PlacedLabel(place, col, row, leftwards))
     return chosen
 

@@ -111,10 +111,13 @@ _DRAW_ORDER: Final = ("online", "unknown", "stale", "offline")
 _CLUSTERED: Final = frozenset({"online"})
 _CLUSTER_BUCKET: Final = (6, 3)
 _CLUSTER_LEAST: Final = 4
-# At most one place name per this many canvas cells.
+# At most one place name per this many canvas cells, and never more than _MOST_PLACES.
 _CELLS_PER_PLACE: Final = 150
+_MOST_PLACES: Final = 40
 
 _THEME: Final = "mwm-map"
+SKIP_CYCLER = True
+"""Add signals to the figure directly (see _put); False takes plotext's public draw."""
 _TICK_STEPS: Final = (
     1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
     1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 180.0,
@@ -262,14 +265,14 @@ def _plot(
     for signal in _base_signals(
         fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
     ):
-        fig.draw(signal)
+        _put(fig, signal)
+    lone = _taken_cells(by_status, [], selected, view, layout)
     if context:
-        taken = _taken_cells(by_status, clusters, selected, view, layout)
+        taken = lone | _taken_cells({}, clusters, [], view, layout)
         for signal in _place_signals(fig, view, layout, taken, ascii_only):
-            fig.draw(signal)
+            _put(fig, signal)
     _draw_trail(fig, trail, view, layout, ascii_only)
 
-    lone = _taken_cells(by_status, [], selected, view, layout)
     _draw_counts(fig, clusters, view, layout, lone)
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
     statuses = [s for s in _DRAW_ORDER if s in by_status] + statuses
@@ -279,7 +282,7 @@ def _plot(
             continue
         look = _STATUS_LOOK.get(status, _UNKNOWN_LOOK)
         shape = plotext.marker(look.symbol(ascii_only), pixel=look.pixel())
-        fig.draw(fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
+        _put(fig, fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
     for marker in selected:
         _draw_selected(fig, marker, view, layout, ascii_only)
 
@@ -289,6 +292,18 @@ def _plot(
     text: str = matrix.string()
     fig.clear()
     return text
+
+
+def _put(fig: Any, signal: Any) -> None:
+    """fig.draw less plotext's colour-cycler bookkeeping, which walks every point in Python.
+
+    Every signal here has its colour set, so the cycler has nothing to learn from them.
+    """
+    add = getattr(getattr(fig, "_signals", None), "_add", None) if SKIP_CYCLER else None
+    if add is None:
+        fig.draw(signal)
+    else:
+        add(signal)
 
 
 def _clusters(
@@ -320,6 +335,9 @@ def _draw_counts(
     """
     columns, rows = layout.canvas_width, layout.canvas_height
     row_height = view.lat_span / rows
+    lons: list[float] = []
+    lats: list[float] = []
+    marks: list[Any] = []
     for cluster in clusters:
         text = str(len(cluster.members))
         col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
@@ -329,8 +347,17 @@ def _draw_counts(
             if 0 <= row - shift < rows and not cells & lone:
                 lat = min(max(cluster.lat + shift * row_height, view.lat_min), view.lat_max)
                 break
-        count = plotext.colorize(text, pixel=_CLUSTER.pixel()).matrix()
-        fig.draw(fig.signal([cluster.lon], [lat], marker=plotext.marker(count, ha="center")))
+        lons.append(cluster.lon)
+        lats.append(lat)
+        marks.append(_count_mark(text))
+    if marks:
+        _put(fig, fig.signal(lons, lats, marker=marks))
+
+
+@cache
+def _count_mark(text: str) -> Any:
+    count = plotext.colorize(text, pixel=_CLUSTER.pixel()).matrix()
+    return plotext.marker(count, ha="center")
 
 
 def _taken_cells(
@@ -367,7 +394,7 @@ def _draw_trail(
     look = plotext.marker(_TRAIL.symbol(ascii_only), pixel=_TRAIL.pixel())
     for line in clip_lines([list(trail)], view):
         kept = _simplify(line, sx, sy, _COAST_TOLERANCE)
-        fig.draw(fig.signal([p[0] for p in kept], [p[1] for p in kept], marker=look).lines())
+        _put(fig, fig.signal([p[0] for p in kept], [p[1] for p in kept], marker=look).lines())
 
 
 def _draw_selected(
@@ -398,12 +425,12 @@ def _draw_selected(
                 tag, align = shown + " " + status + glyph, "right"
             # The glyph travels inside the tag, as a later point on the same cell replaces it.
             tag_marker = plotext.marker(tag, ha=align)
-            fig.draw(fig.signal([marker.lon], [marker.lat], marker=tag_marker))
+            _put(fig, fig.signal([marker.lon], [marker.lat], marker=tag_marker))
             return
     right = col + 1 < canvas_width
     tag = glyph + status if right else status + glyph
     alone = plotext.marker(tag, ha="left" if right else "right")
-    fig.draw(fig.signal([marker.lon], [marker.lat], marker=alone))
+    _put(fig, fig.signal([marker.lon], [marker.lat], marker=alone))
 
 
 def _shorten(label: str, cells: int, ascii_only: bool = False) -> str:
@@ -501,7 +528,7 @@ def _place_signals(
     Names go to the side of their dot that no truck covers, where there is one.
     """
     columns, rows = layout.canvas_width, layout.canvas_height
-    most = max(2, columns * rows // _CELLS_PER_PLACE)
+    most = min(max(2, columns * rows // _CELLS_PER_PLACE), _MOST_PLACES)
     labels = pick_places(
         _ranked_places(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
     )
@@ -511,15 +538,19 @@ def _place_signals(
         return cached
     dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
     name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
-    signals = []
+    marks = []
     for label in labels:
         name = label.place.name
         if ascii_only:
             name = _ascii_name(name)
         shown = plotext.colorize(name, pixel=name_pixel).matrix()
         tag = shown + " " + dot if label.leftwards else dot + " " + shown
-        marker = plotext.marker(tag, ha="right" if label.leftwards else "left")
-        signals.append(fig.signal([label.place.lon], [label.place.lat], marker=marker))
+        marks.append(plotext.marker(tag, ha="right" if label.leftwards else "left"))
+    signals = []
+    if marks:
+        lons = [label.place.lon for label in labels]
+        lats = [label.place.lat for label in labels]
+        signals.append(fig.signal(lons, lats, marker=marks))
     _label_cache.clear()
     _label_cache[key] = signals
     return signals
