@@ -133,7 +133,9 @@ def test_statuses_have_their_own_colour_and_shape() -> None:
     colours = {}
     for status, symbol in SYMBOLS.items():
         assert text.plain.count(symbol) == 1
-        colour = style_of(text, symbol).color
+        style = style_of(text, symbol)
+        # Offline is its glyph on a red block; the others are coloured glyphs.
+        colour = style.bgcolor if status == "offline" else style.color
         assert colour is not None
         colours[status] = colour.number
     assert colours == {"online": 10, "stale": 11, "offline": 9}
@@ -352,12 +354,23 @@ def test_problem_trucks_are_never_hidden_in_a_cluster() -> None:
     assert "10" in text.plain and "11" not in text.plain
 
 
-def test_offline_is_bold_and_inverted_so_it_survives_no_colour() -> None:
-    text = render_map(60, 20, ATLANTIC, [Marker("x", -35.0, 25.0, "offline")], legend=False)
-    style = style_of(text, "✕")
-    assert style.bold and style.reverse
+def test_offline_is_a_bold_block_brightest_without_colour() -> None:
+    offline = [Marker("x", -35.0, 25.0, "offline")]
+    colour = style_of(render_map(60, 20, ATLANTIC, offline, legend=False), "✕")
+    assert colour.bold and colour.bgcolor is not None and colour.bgcolor.number == 9
+    assert colour.color is not None and colour.color.number == 15
+    # Without colour Textual shows greys: black on white is the brightest block on the map.
+    grey = style_of(render_map(60, 20, ATLANTIC, offline, legend=False, no_color=True), "✕")
+    assert grey.bold and grey.bgcolor is not None and grey.bgcolor.number == 15
+    assert grey.color is not None and grey.color.number == 0
     online = style_of(render_map(60, 20, ATLANTIC, [Marker("o", -35.0, 25.0, "online")]), "●")
-    assert not online.reverse and not online.dim
+    assert online.bgcolor is None and not online.dim
+
+
+def test_legend_shows_offline_as_the_map_draws_it() -> None:
+    text = render_map(120, 30, PARIS_CITY, [], no_color=True)
+    legend_offline = text.get_style_at_offset(Console(), text.plain.index("✕ offline"))
+    assert legend_offline.bgcolor is not None and legend_offline.bgcolor.number == 15
 
 
 def test_selected_offline_truck_keeps_its_offline_mark() -> None:
@@ -365,7 +378,7 @@ def test_selected_offline_truck_keeps_its_offline_mark() -> None:
     row = next(line for line in lines_of(text)[1:] if SELECTED in line)
     assert f"{SELECTED}✕ truck-7" in row
     offline_offset = text.plain.index(f"{SELECTED}✕") + 1
-    assert text.get_style_at_offset(Console(), offline_offset).reverse
+    assert text.get_style_at_offset(Console(), offline_offset).bgcolor is not None
 
 
 def test_trail_is_drawn_behind_the_selected_truck() -> None:

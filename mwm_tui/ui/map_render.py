@@ -68,18 +68,19 @@ class _Look:
     ascii_glyph: str
     colour: int
     style: str | None = None
+    background: int | None = None
 
     def symbol(self, ascii_only: bool) -> str:
         return self.ascii_glyph if ascii_only else self.glyph
 
     def pixel(self) -> Any:
-        return plotext.pixel(foreground=self.colour, style=self.style)
+        return plotext.pixel(foreground=self.colour, background=self.background, style=self.style)
 
     def rich_style(self) -> Style:
         return Style(
             color=Color.from_ansi(self.colour),
+            bgcolor=None if self.background is None else Color.from_ansi(self.background),
             bold=bool(self.style and "bold" in self.style),
-            reverse=bool(self.style and "inverted" in self.style),
         )
 
 
@@ -95,13 +96,18 @@ _TRAIL: Final = _Look("braille", "*", 14)
 _PLACE_DOT: Final = _Look("·", "+", 246)
 _COAST_ASCII: Final = "."
 _BORDER_ASCII: Final = ":"
-# Each status has its own shape as well as its own colour, so colour is never the only cue;
-# offline is inverted as well, so that it stays the loudest state with colour or without.
+# Each status has its own shape as well as its own colour, so colour is never the only cue.
+# Offline is a bold glyph on a block of its own: white on red in colour; without colour
+# (Textual turns colours to greys) black on white, the brightest block on the dark map.
 _STATUS_LOOK: Final[dict[str, _Look]] = {
     "online": _Look(STATUS_GLYPH[DeviceStatus.ONLINE], "o", 10),
     "stale": _Look(STATUS_GLYPH[DeviceStatus.STALE], "s", 11, "bold"),
-    "offline": _Look(STATUS_GLYPH[DeviceStatus.OFFLINE], "X", 9, "bold inverted"),
+    "offline": _Look(STATUS_GLYPH[DeviceStatus.OFFLINE], "X", 15, "bold", background=9),
     "unknown": _Look(STATUS_GLYPH[DeviceStatus.UNKNOWN], "?", 13, "bold"),
+}
+_NO_COLOUR_LOOK: Final[dict[str, _Look]] = {
+    **_STATUS_LOOK,
+    "offline": _Look(STATUS_GLYPH[DeviceStatus.OFFLINE], "X", 0, "bold", background=15),
 }
 _UNKNOWN_LOOK: Final = _STATUS_LOOK["unknown"]
 _CLUSTER: Final = _Look("", "", 10, "bold")
@@ -167,13 +173,15 @@ def render_map(
     legend: bool = True,
     trail: Sequence[Point] = (),
     ascii_only: bool = False,
+    no_color: bool = False,
 ) -> Text:
     """The map as exactly ``height`` lines of ``width`` cells; safe to call from any thread.
 
     x is longitude and y latitude, their limits exactly the view; markers outside it are left
     out. ``context`` adds country borders and place names, ``legend`` a first line with the
     marker legend and a scale bar, ``trail`` (lon, lat points, oldest first) a line behind
-    the selected marker. Below MIN_WIDTH x MIN_HEIGHT a short message is returned instead.
+    the selected marker. ``no_color`` picks marks that stay apart when the terminal shows greys
+    only. Below MIN_WIDTH x MIN_HEIGHT a short message is returned instead.
     """
     width, height = max(width, 0), max(height, 0)
     if width < MIN_WIDTH or height < MIN_HEIGHT:
@@ -181,6 +189,7 @@ def render_map(
     top = 1 if legend and height >= _LEGEND_MIN_HEIGHT else 0
     layout = _layout(width, height - top, view, ascii_only=ascii_only)
     inside = _inside(markers, view)
+    looks = _NO_COLOUR_LOOK if no_color else _STATUS_LOOK
     with PLOTEXT_LOCK, _silenced():
         ansi = _plot(
             view,
@@ -190,11 +199,13 @@ def render_map(
             context=context,
             trail=trail,
             ascii_only=ascii_only,
+            looks=looks,
         )
     picture = _to_text(ansi, width, height - top)
     if not top:
         return picture
-    line = _legend_line(width, width - layout.canvas_width, layout.canvas_width, view, ascii_only)
+    indent = width - layout.canvas_width
+    line = _legend_line(width, indent, layout.canvas_width, view, ascii_only, looks=looks)
     return Text("\n", no_wrap=True, overflow="crop", end="").join([line, picture])
 
 
@@ -230,6 +241,7 @@ def _plot(
     context: bool,
     trail: Sequence[Point],
     ascii_only: bool,
+    looks: dict[str, _Look],
 ) -> str:
     width, height = layout.width, layout.height
     # Unlimited: plotext would otherwise shrink the plot to the terminal size less two rows.
@@ -266,12 +278,15 @@ def _plot(
         fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
     ):
         _put(fig, signal)
+    # The trail goes under the names: a few hidden fixes matter less than a city's name.
+    _draw_trail(fig, trail, view, layout, ascii_only)
     lone = _taken_cells(by_status, [], selected, view, layout)
     if context:
         taken = lone | _taken_cells({}, clusters, [], view, layout)
-        for signal in _place_signals(fig, view, layout, taken, ascii_only):
+        signals, named = _place_signals(fig, view, layout, taken, ascii_only)
+        for signal in signals:
             _put(fig, signal)
-    _draw_trail(fig, trail, view, layout, ascii_only)
+        lone |= named
 
     _draw_counts(fig, clusters, view, layout, lone)
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
@@ -280,11 +295,11 @@ def _plot(
         group = by_status[status]
         if not group:
             continue
-        look = _STATUS_LOOK.get(status, _UNKNOWN_LOOK)
+        look = looks.get(status, _UNKNOWN_LOOK)
         shape = plotext.marker(look.symbol(ascii_only), pixel=look.pixel())
         _put(fig, fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
     for marker in selected:
-        _draw_selected(fig, marker, view, layout, ascii_only)
+        _draw_selected(fig, marker, view, layout, ascii_only, looks=looks)
 
     matrix = fig.build()
     if matrix.size() != (width, height):
@@ -398,10 +413,16 @@ def _draw_trail(
 
 
 def _draw_selected(
-    fig: Any, marker: Marker, view: Viewport, layout: _Layout, ascii_only: bool
+    fig: Any,
+    marker: Marker,
+    view: Viewport,
+    layout: _Layout,
+    ascii_only: bool,
+    *,
+    looks: dict[str, _Look],
 ) -> None:
     """The selected marker with its own status glyph beside it and its label."""
-    status_look = _STATUS_LOOK.get(marker.status, _UNKNOWN_LOOK)
+    status_look = looks.get(marker.status, _UNKNOWN_LOOK)
     glyph = plotext.colorize(_SELECTED.symbol(ascii_only), pixel=_SELECTED.pixel()).matrix()
     status = plotext.colorize(status_look.symbol(ascii_only), pixel=status_look.pixel()).matrix()
     label_pixel = plotext.pixel(foreground=_LABEL_COLOUR, style="bold")
@@ -522,20 +543,26 @@ def _ranked_places(view: Viewport) -> list[Place]:
 
 def _place_signals(
     fig: Any, view: Viewport, layout: _Layout, taken: set[tuple[int, int]], ascii_only: bool
-) -> list[Any]:
+) -> tuple[list[Any], set[tuple[int, int]]]:
     """A dot and a name for each place that fits, capitals and large places first.
 
-    Names go to the side of their dot that no truck covers, where there is one.
+    Names go to the side of their dot that no truck covers, where there is one. Also returns
+    the cells the names take, for the cluster counts to keep off.
     """
     columns, rows = layout.canvas_width, layout.canvas_height
     most = min(max(2, columns * rows // _CELLS_PER_PLACE), _MOST_PLACES)
     labels = pick_places(
         _ranked_places(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
     )
+    cells: set[tuple[int, int]] = set()
+    for label in labels:
+        length = cell_len(label.place.name) + 2
+        first = label.col - length + 1 if label.leftwards else label.col
+        cells.update((first + i, label.row) for i in range(length))
     key = (view, columns, rows, ascii_only, tuple(labels))
     cached = _label_cache.get(key)
     if cached is not None:
-        return cached
+        return cached, cells
     dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
     name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
     marks = []
@@ -553,7 +580,7 @@ def _place_signals(
         signals.append(fig.signal(lons, lats, marker=marks))
     _label_cache.clear()
     _label_cache[key] = signals
-    return signals
+    return signals, cells
 
 
 def _ascii_name(name: str) -> str:
@@ -573,7 +600,13 @@ _LEGEND: Final = (
 
 
 def _legend_line(
-    width: int, indent: int, canvas_width: int, view: Viewport, ascii_only: bool
+    width: int,
+    indent: int,
+    canvas_width: int,
+    view: Viewport,
+    ascii_only: bool,
+    *,
+    looks: dict[str, _Look],
 ) -> Text:
     """The marker legend, and a scale bar in km at the right end when there is room."""
     text_style = Style(color=Color.from_ansi(_LEGEND_TEXT_COLOUR))
@@ -584,7 +617,7 @@ def _legend_line(
     for words, with_bar in ((1, True), (2, True), (3, True), (2, False), (3, False), (0, True)):
         line = Text(" " * indent, no_wrap=True, overflow="crop", end="")
         for key, *names in _LEGEND if words else ():
-            look = _SELECTED if key == "selected" else _STATUS_LOOK[key]
+            look = _SELECTED if key == "selected" else looks[key]
             before, after = gaps[words]
             line.append(look.symbol(ascii_only), look.rich_style())
             line.append(f"{before}{names[min(words, 2) - 1]}{after}", text_style)

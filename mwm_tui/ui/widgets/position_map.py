@@ -129,8 +129,11 @@ class PositionMap(Widget, can_focus=True):
                 )
             )
         ascii_only = bool(getattr(self.app, "ascii_only", False))
+        no_color = bool(self.app.no_color)
         self.run_worker(
-            lambda: self._draw(width, height, view, markers, trail=trail, ascii_only=ascii_only),
+            lambda: self._draw(
+                width, height, view, markers, trail=trail, ascii_only=ascii_only, no_color=no_color
+            ),
             thread=True,
             group="map-draw",
         )
@@ -144,9 +147,18 @@ class PositionMap(Widget, can_focus=True):
         *,
         trail: list[tuple[float, float]],
         ascii_only: bool,
+        no_color: bool,
     ) -> None:
         try:
-            picture = render_map(width, height, view, markers, trail=trail, ascii_only=ascii_only)
+            picture = render_map(
+                width,
+                height,
+                view,
+                markers,
+                trail=trail,
+                ascii_only=ascii_only,
+                no_color=no_color,
+            )
         finally:
             self._drawing.release()
         with contextlib.suppress(RuntimeError):  # the app quit while this frame was drawn
