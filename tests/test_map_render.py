@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import sys
 import threading
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from mwm_tui.domain.geo import WORLD, Viewport
+from mwm_tui.domain.geo import WORLD, Viewport, cell_of
 from mwm_tui.ui import map_render
 from mwm_tui.ui.map_render import Marker, render_map
 
@@ -441,3 +442,22 @@ def test_adding_signals_directly_draws_what_plotext_draw_does(
     slow = render_map(120, 40, view, markers)
     assert fast.plain == slow.plain
     assert fast.spans == slow.spans
+
+
+def test_cell_of_names_the_cell_plotext_draws_in_even_at_cell_borders() -> None:
+    view = Viewport(2.1, 2.6, 48.7, 49.0)
+    columns, rows = 40, 6  # no ticks: the canvas is the whole picture
+    rng = random.Random(5)
+    for _ in range(150):
+        # Points within a thousandth of a cell of a cell border, where rounding decides.
+        lon = view.lon_min + view.lon_span * (rng.randint(0, columns) / columns)
+        lat = view.lat_min + view.lat_span * (rng.randint(0, rows) / rows)
+        lon += rng.uniform(-1e-3, 1e-3) * view.lon_span / columns
+        lat += rng.uniform(-1e-3, 1e-3) * view.lat_span / rows
+        lon = min(max(lon, view.lon_min), view.lon_max)
+        lat = min(max(lat, view.lat_min), view.lat_max)
+        marker = Marker("a", lon, lat, "stale")
+        text = render_map(columns, rows, view, [marker], legend=False, context=False)
+        lines = lines_of(text)
+        row = next(i for i, line in enumerate(lines) if SYMBOLS["stale"] in line)
+        assert (lines[row].index(SYMBOLS["stale"]), row) == cell_of(view, columns, rows, lon, lat)

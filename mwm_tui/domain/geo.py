@@ -411,10 +411,19 @@ def load_places() -> tuple[Place, ...]:
     return tuple(places)
 
 
+# plotext keeps its points this far (in cells) inside the first and last cell of each axis
+# (rows counted from the top); so does cell_of, to name plotext's cell even at cell borders.
+_CELL_INSET_LOW: Final = 1e-4 + 0.0016585662
+_CELL_INSET_HIGH: Final = 1e-4 + 0.001516152
+
+
 def cell_of(view: Viewport, columns: int, rows: int, lon: float, lat: float) -> tuple[int, int]:
     """The (column, row) of a point on a columns x rows grid over the view; row 0 is north."""
-    col = int((lon - view.lon_min) / view.lon_span * columns)
-    row = int((view.lat_max - lat) / view.lat_span * rows)
+    east = (lon - view.lon_min) / view.lon_span
+    south = (view.lat_max - lat) / view.lat_span
+    inset = _CELL_INSET_LOW + _CELL_INSET_HIGH
+    col = math.floor(_CELL_INSET_LOW + (columns - inset) * east)
+    row = math.floor(_CELL_INSET_LOW + (rows - inset) * south)
     return min(max(col, 0), columns - 1), min(max(row, 0), rows - 1)
 
 

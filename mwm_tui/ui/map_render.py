@@ -358,7 +358,9 @@ def _draw_counts(
         col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
         lat = cluster.lat
         for shift in (0, 1, -1):
-            cells = {(col - len(text) // 2 + i, row - shift) for i in range(-1, len(text) + 1)}
+            cells = {
+                (col - (len(text) - 1) // 2 + i, row - shift) for i in range(-1, len(text) + 1)
+            }
             if 0 <= row - shift < rows and not cells & lone:
                 lat = min(max(cluster.lat + shift * row_height, view.lat_min), view.lat_max)
                 break
@@ -390,7 +392,7 @@ def _taken_cells(
     for cluster in clusters:
         col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
         digits = len(str(len(cluster.members)))
-        taken.update((col - digits // 2 + i, row) for i in range(digits))
+        taken.update((col - (digits - 1) // 2 + i, row) for i in range(digits))
     for marker in selected:
         col, row = cell_of(view, columns, rows, marker.lon, marker.lat)
         # Mark, status, a space and the label, on whichever side it goes.
