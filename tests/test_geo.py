@@ -446,11 +446,13 @@ def test_france_and_germany_share_a_border_near_strasbourg() -> None:
     assert clip_lines(load_border_lines(), near)
 
 
-def test_place_data_is_sorted_by_population_with_the_capitals_marked() -> None:
+def test_place_data_is_ranked_capitals_first_then_by_population() -> None:
     places = load_places()
     assert len(places) > 30_000
-    populations = [p.thousands for p in places]
-    assert populations == sorted(populations, reverse=True)
+    capitals_first = [not p.capital for p in places]
+    assert capitals_first == sorted(capitals_first)
+    towns = [p.thousands for p in places if not p.capital]
+    assert towns == sorted(towns, reverse=True)
     capitals = {p.name for p in places if p.capital}
     assert {"Paris", "London", "Berlin", "Tokyo"} <= capitals
     assert "Boulogne-Billancourt" not in capitals

@@ -397,7 +397,7 @@ class Place:
 
 @cache
 def load_places() -> tuple[Place, ...]:
-    """GeoNames places of 15,000 or more inhabitants, most populous first, loaded once."""
+    """GeoNames places of 15,000 or more inhabitants, capitals first, then by population."""
     resource = resources.files("mwm_tui") / "data" / "places.tsv"
     places: list[Place] = []
     for line in resource.read_text(encoding="utf-8").splitlines():
@@ -408,6 +408,8 @@ def load_places() -> tuple[Place, ...]:
             raise ValueError(f"places.tsv: bad line {line[:40]!r}")
         name, lat, lon, thousands = fields[:4]
         places.append(Place(name, float(lon), float(lat), int(thousands), len(fields) == 5))
+    # Ranked once here, so that the places of any view come out ranked and sort in one pass.
+    places.sort(key=_rank)
     return tuple(places)
 
 
@@ -439,9 +441,14 @@ class PlacedLabel:
 
 def rank_places(places: Iterable[Place], view: Viewport) -> list[Place]:
     """The places inside the view, capitals first, then by population."""
-    inside = [p for p in places if view.contains(p.lon, p.lat)]
-    inside.sort(key=lambda p: (not p.capital, -p.thousands))
+    west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    inside = [p for p in places if west <= p.lon <= east and south <= p.lat <= north]
+    inside.sort(key=_rank)
     return inside
+
+
+def _rank(place: Place) -> tuple[bool, int]:
+    return (not place.capital, -place.thousands)
 
 
 def pick_places(
