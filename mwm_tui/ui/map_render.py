@@ -40,6 +40,7 @@ from mwm_tui.domain.geo import (
     scale_bar,
     visible_points,
 )
+from mwm_tui.domain.overlay import Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH
 
@@ -96,6 +97,14 @@ _TRAIL: Final = _Look("braille", "*", 14)
 _PLACE_DOT: Final = _Look("·", "+", 246)
 _COAST_ASCII: Final = "."
 _BORDER_ASCII: Final = ":"
+# The operator's overlay: zones, geofences (brighter), routes and depots.
+_ZONE_COLOUR: Final = 136
+_GEOFENCE_COLOUR: Final = 214
+_ROUTE_COLOUR: Final = 75
+_ZONE_ASCII: Final = "="
+_ROUTE_ASCII: Final = "~"
+_DEPOT: Final = _Look("⌂", "H", 255, "bold")
+_DEPOT_NAME_COLOUR: Final = 223
 # Each status has its own shape as well as its own colour, so colour is never the only cue.
 # Offline is a bold glyph on a block of its own: white on red in colour; without colour
 # (Textual turns colours to greys) black on white, the brightest block on the dark map.
@@ -131,7 +140,7 @@ _TICK_STEPS: Final = (
 # Simplification tolerance, in braille dots: the drawn outline moves by less than this.
 _COAST_TOLERANCE: Final = 0.5
 _BASE_CACHE_SIZE: Final = 8
-_base_cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+_base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
 _ranked_cache: OrderedDict[Viewport, list[Place]] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
@@ -174,13 +183,15 @@ def render_map(
     trail: Sequence[Point] = (),
     ascii_only: bool = False,
     no_color: bool = False,
+    overlay: Overlay | None = None,
 ) -> Text:
     """The map as exactly ``height`` lines of ``width`` cells; safe to call from any thread.
 
     x is longitude and y latitude, their limits exactly the view; markers outside it are left
     out. ``context`` adds country borders and place names, ``legend`` a first line with the
     marker legend and a scale bar, ``trail`` (lon, lat points, oldest first) a line behind
-    the selected marker. ``no_color`` picks marks that stay apart when the terminal shows greys
+    the selected marker, ``overlay`` the operator's depots, zones and routes (under the
+    trucks). ``no_color`` picks marks that stay apart when the terminal shows greys
     only. Below MIN_WIDTH x MIN_HEIGHT a short message is returned instead.
     """
     width, height = max(width, 0), max(height, 0)
@@ -200,6 +211,7 @@ def render_map(
             trail=trail,
             ascii_only=ascii_only,
             looks=looks,
+            overlay=overlay,
         )
     picture = _to_text(ansi, width, height - top)
     if not top:
@@ -242,6 +254,7 @@ def _plot(
     trail: Sequence[Point],
     ascii_only: bool,
     looks: dict[str, _Look],
+    overlay: Overlay | None,
 ) -> str:
     width, height = layout.width, layout.height
     # Unlimited: plotext would otherwise shrink the plot to the terminal size less two rows.
@@ -274,9 +287,16 @@ def _plot(
         found, by_status[status] = _clusters(by_status[status], view, layout)
         clusters += found
 
-    for signal in _base_signals(
-        fig, view, layout, coastline=coastline, context=context, ascii_only=ascii_only
-    ):
+    outlines, depots = _base_signals(
+        fig,
+        view,
+        layout,
+        coastline=coastline,
+        context=context,
+        ascii_only=ascii_only,
+        overlay=overlay,
+    )
+    for signal in outlines:
         _put(fig, signal)
     # The trail goes under the names: a few hidden fixes matter less than a city's name.
     _draw_trail(fig, trail, view, layout, ascii_only)
@@ -287,6 +307,8 @@ def _plot(
         for signal in signals:
             _put(fig, signal)
         lone |= named
+    for signal in depots:
+        _put(fig, signal)
 
     _draw_counts(fig, clusters, view, layout, lone)
     statuses = [s for s in by_status if s not in _DRAW_ORDER]
@@ -478,38 +500,65 @@ def _dots_per_degree(view: Viewport, layout: _Layout, ascii_only: bool) -> tuple
 
 
 def _base_signals(
-    fig: Any, view: Viewport, layout: _Layout, *, coastline: bool, context: bool, ascii_only: bool
-) -> list[Any]:
-    """Borders, coast and place names as plotext signals, made once per view and size."""
-    key = (view, layout.canvas_width, layout.canvas_height, coastline, context, ascii_only)
+    fig: Any,
+    view: Viewport,
+    layout: _Layout,
+    *,
+    coastline: bool,
+    context: bool,
+    ascii_only: bool,
+    overlay: Overlay | None,
+) -> tuple[list[Any], list[Any]]:
+    """What lies under the trucks, made once per view and size: (outlines, depot names).
+
+    Outlines are the borders, the coast and the operator's zones and routes.
+    """
+    key = (view, layout.canvas_width, layout.canvas_height, coastline, context, ascii_only, overlay)
     cached = _base_cache.get(key)
     if cached is not None:
         _base_cache.move_to_end(key)
         return cached
-    signals: list[Any] = []
     scale = _dots_per_degree(view, layout, ascii_only)
+    line_symbol = "braille" if not ascii_only else None
+    layers: list[tuple[list[list[Point]], int, str]] = []
     if context:
-        border = _outline_signal(
-            fig,
-            clip_lines(load_border_lines(), view),
-            scale,
-            _BORDER_COLOUR,
-            _BORDER_ASCII if ascii_only else "braille",
-        )
-        signals += [border] if border is not None else []
+        layers.append((clip_lines(load_border_lines(), view), _BORDER_COLOUR, _BORDER_ASCII))
     if coastline:
-        coast = _outline_signal(
-            fig,
-            clip_rings(load_land_rings(), view),
-            scale,
-            _COAST_COLOUR,
-            _COAST_ASCII if ascii_only else "braille",
-        )
-        signals += [coast] if coast is not None else []
-    _base_cache[key] = signals
+        layers.append((clip_rings(load_land_rings(), view), _COAST_COLOUR, _COAST_ASCII))
+    depots: list[Any] = []
+    if overlay is not None:
+        for geofence in (False, True):
+            rings = [r for z in overlay.zones if z.geofence == geofence for r in z.rings]
+            colour = _GEOFENCE_COLOUR if geofence else _ZONE_COLOUR
+            layers.append((clip_rings(rings, view), colour, _ZONE_ASCII))
+        routes = [route.points for route in overlay.routes]
+        layers.append((clip_lines(routes, view), _ROUTE_COLOUR, _ROUTE_ASCII))
+        depots = _depot_signals(fig, overlay, view, ascii_only)
+    signals = []
+    for lines, colour, ascii_symbol in layers:
+        signal = _outline_signal(fig, lines, scale, colour, line_symbol or ascii_symbol)
+        signals += [signal] if signal is not None else []
+    _base_cache[key] = (signals, depots)
     if len(_base_cache) > _BASE_CACHE_SIZE:
         _base_cache.popitem(last=False)
-    return signals
+    return signals, depots
+
+
+def _depot_signals(fig: Any, overlay: Overlay, view: Viewport, ascii_only: bool) -> list[Any]:
+    """The operator's points with their names, in one signal."""
+    shown = [d for d in overlay.depots if view.contains(d.lon, d.lat)]
+    if not shown:
+        return []
+    mark = plotext.colorize(_DEPOT.symbol(ascii_only), pixel=_DEPOT.pixel()).matrix()
+    name_pixel = plotext.pixel(foreground=_DEPOT_NAME_COLOUR)
+    marks = []
+    for depot in shown:
+        name = literal(depot.name, 40)
+        if ascii_only:
+            name = _ascii_name(name) if name else ""
+        tag = mark + " " + plotext.colorize(name, pixel=name_pixel).matrix() if name else mark
+        marks.append(plotext.marker(tag, ha="left"))
+    return [fig.signal([d.lon for d in shown], [d.lat for d in shown], marker=marks)]
 
 
 def _outline_signal(
