@@ -1,17 +1,27 @@
-"""The operator's GeoJSON overlay: parsing, clear errors, geofence crossings, and drawing."""
+"""The operator's GeoJSON overlay: parsing, clear errors, drawing, the option, geofence events."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mwm_tui.adapters.overlay_file import load_overlays
+from mwm_tui.cli import settings_from
+from mwm_tui.config import ConfigError, Settings, load_settings
+from mwm_tui.domain.codecs import Position
+from mwm_tui.domain.events import LocationReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.overlay import GeofenceCrossing, GeofenceWatch, OverlayError, parse_overlay
+from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.map_render import Marker, render_map
+from tests.support.links import recording_links
+from tests.support.ui import list_text, log_text, wait_for
 
 SQUARE = [[2.33, 48.735], [2.375, 48.735], [2.375, 48.76], [2.33, 48.76], [2.33, 48.735]]
 HOLE = [[2.35, 48.74], [2.36, 48.74], [2.36, 48.75], [2.35, 48.75], [2.35, 48.74]]
@@ -144,3 +154,72 @@ def test_overlay_is_drawn_under_the_trucks_with_depot_names() -> None:
     assert braille > sum(0x2800 < ord(c) <= 0x28FF for c in without) + 20
     ascii_text = render_map(100, 30, view, [truck], overlay=overlay, ascii_only=True).plain
     assert ascii_text.isascii() and "H Rungis depot" in ascii_text and "=" in ascii_text
+
+
+# --- the option, and the app watching geofences ---------------------------------------------
+
+
+def test_overlay_files_from_flag_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = tmp_path / "good.geojson"
+    good.write_text(PARIS_OVERLAY, encoding="utf-8")
+    config = tmp_path / "mwm-tui" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(f'overlay = ["{good}", "{good}"]\n', encoding="utf-8")
+    environ = {"XDG_CONFIG_HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    assert load_settings({}, environ).overlay_files() == [str(good), str(good)]
+    from_env = load_settings({}, environ | {"MWM_OVERLAY": f"{good}, {good}"})
+    assert from_env.overlay_files() == [str(good), str(good)]
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    settings = settings_from(["--overlay", str(good), "--overlay", str(good)])
+    assert settings.overlay_files() == [str(good), str(good)]
+
+
+def test_bad_overlay_on_the_command_line_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "depots.geojson"
+    bad.write_text(collection(feature({"type": "Point", "coordinates": [48.8, 2.3]}))[:-3])
+    with pytest.raises(ConfigError, match=r"^overlay .*depots\.geojson: not JSON"):
+        settings_from(["--overlay", str(bad)])
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mwm_tui.cli",
+            "--demo",
+            "--overlay",
+            str(tmp_path / "nope.geojson"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("mwm-tui: error: overlay ")
+    assert "nope.geojson: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_a_truck_leaving_a_geofence_is_logged(tmp_path: Path) -> None:
+    path = tmp_path / "paris.geojson"
+    path.write_text(PARIS_OVERLAY, encoding="utf-8")
+    app = create_app(Settings(overlay=str(path)), links=recording_links, tune_gc=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.inbox.put(LocationReceived(Position("truck-07", 48.745, 2.35)))
+        await wait_for(pilot, lambda: "truck-07" in list_text(app), 3.0, "the truck")
+        await wait_for(
+            pilot, lambda: "Rungis depot" in app.position_map.render().plain, 3.0, "the depot"
+        )
+        assert "left" not in log_text(app) and "entered" not in log_text(app)
+        app.inbox.put(LocationReceived(Position("truck-07", 48.80, 2.35)))
+        await wait_for(
+            pilot, lambda: "truck-07 left Rungis market" in log_text(app), 3.0, "the exit"
+        )
+        app.inbox.put(LocationReceived(Position("truck-07", 48.745, 2.36)))
+        await wait_for(
+            pilot, lambda: "truck-07 entered Rungis market" in log_text(app), 3.0, "the entry"
+        )
+        assert "Drawn only" not in log_text(app)

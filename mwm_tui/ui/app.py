@@ -191,8 +191,11 @@ class MwmApp(App[None]):
         self.event_log.log_changes(changes)
         self.dispatcher.tick()
         self._show_dispatches()
-        if fleet.take_dirty():
+        dirty = fleet.take_dirty()
+        if dirty:
             self._list_dirty = True
+            for device_id, line in self.position_map.geofence_lines(dirty):
+                self.event_log.add(line, "yellow", devices=[device_id])
         if fleet.map_version != self._map_version_drawn:
             self._map_version_drawn = fleet.map_version
             self.position_map.dirty = True

@@ -386,17 +386,20 @@ def _draw_counts(
             if 0 <= row - shift < rows and not cells & lone:
                 lat = min(max(cluster.lat + shift * row_height, view.lat_min), view.lat_max)
                 break
+        # plotext leaves out a mark that does not fit: at an edge the count leans inwards.
+        first = col - (len(text) - 1) // 2
+        align = "left" if first < 0 else "right" if first + len(text) > columns else "center"
         lons.append(cluster.lon)
         lats.append(lat)
-        marks.append(_count_mark(text))
+        marks.append(_count_mark(text, align))
     if marks:
         _put(fig, fig.signal(lons, lats, marker=marks))
 
 
 @cache
-def _count_mark(text: str) -> Any:
+def _count_mark(text: str, align: str) -> Any:
     count = plotext.colorize(text, pixel=_CLUSTER.pixel()).matrix()
-    return plotext.marker(count, ha="center")
+    return plotext.marker(count, ha=align)
 
 
 def _taken_cells(
@@ -533,7 +536,7 @@ def _base_signals(
             layers.append((clip_rings(rings, view), colour, _ZONE_ASCII))
         routes = [route.points for route in overlay.routes]
         layers.append((clip_lines(routes, view), _ROUTE_COLOUR, _ROUTE_ASCII))
-        depots = _depot_signals(fig, overlay, view, ascii_only)
+        depots = _depot_signals(fig, overlay, view, layout, ascii_only)
     signals = []
     for lines, colour, ascii_symbol in layers:
         signal = _outline_signal(fig, lines, scale, colour, line_symbol or ascii_symbol)
@@ -544,20 +547,34 @@ def _base_signals(
     return signals, depots
 
 
-def _depot_signals(fig: Any, overlay: Overlay, view: Viewport, ascii_only: bool) -> list[Any]:
-    """The operator's points with their names, in one signal."""
+def _depot_signals(
+    fig: Any, overlay: Overlay, view: Viewport, layout: _Layout, ascii_only: bool
+) -> list[Any]:
+    """The operator's points with their names, in one signal; a name reads leftwards where
+    the right edge is near, as plotext leaves out a mark that does not fit."""
     shown = [d for d in overlay.depots if view.contains(d.lon, d.lat)]
     if not shown:
         return []
+    columns, rows = layout.canvas_width, layout.canvas_height
     mark = plotext.colorize(_DEPOT.symbol(ascii_only), pixel=_DEPOT.pixel()).matrix()
     name_pixel = plotext.pixel(foreground=_DEPOT_NAME_COLOUR)
     marks = []
     for depot in shown:
         name = literal(depot.name, 40)
-        if ascii_only:
-            name = _ascii_name(name) if name else ""
-        tag = mark + " " + plotext.colorize(name, pixel=name_pixel).matrix() if name else mark
-        marks.append(plotext.marker(tag, ha="left"))
+        if ascii_only and name:
+            name = _ascii_name(name)
+        col, _ = cell_of(view, columns, rows, depot.lon, depot.lat)
+        room = max(columns - col - 2, col - 1)
+        if name and cell_len(name) > room:
+            name = _shorten(name, room, ascii_only)
+        if not name:
+            marks.append(plotext.marker(mark, ha="left"))
+            continue
+        shown_name = plotext.colorize(name, pixel=name_pixel).matrix()
+        if col + cell_len(name) + 2 <= columns:
+            marks.append(plotext.marker(mark + " " + shown_name, ha="left"))
+        else:
+            marks.append(plotext.marker(shown_name + " " + mark, ha="right"))
     return [fig.signal([d.lon for d in shown], [d.lat for d in shown], marker=marks)]
 
 

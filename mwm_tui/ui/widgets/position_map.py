@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 from rich.text import Text
 from textual.widget import Widget
 
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.geo import Viewport
+from mwm_tui.domain.overlay import GeofenceWatch, Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.map_render import Marker, render_map
 
@@ -37,9 +38,42 @@ class PositionMap(Widget, can_focus=True):
         self._picture = Text("waiting for the first position…", style="dim")
         self.redraws = 0
         self.drawn_view: Viewport | None = None
+        self._overlay: Overlay | None = None
+        self._geofences: GeofenceWatch | None = None
         # Which devices to show: None for all; the app points it at the list's filter.
         self.shown_ids: Callable[[], Collection[str] | None] = lambda: None
         self._shown_last: frozenset[str] | None = None
+
+    @property
+    def overlay(self) -> Overlay | None:
+        """The operator's depots, zones and routes; its geofenced zones are watched."""
+        return self._overlay
+
+    @overlay.setter
+    def overlay(self, overlay: Overlay | None) -> None:
+        self._overlay = overlay
+        watch = GeofenceWatch(overlay.zones) if overlay is not None else None
+        self._geofences = watch if watch is not None and watch.zones else None
+        self.dirty = True
+
+    def geofence_lines(self, device_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(device id, event line) for each of these trucks that entered or left a geofence."""
+        if self._geofences is None:
+            return []
+        devices = self._fleet.devices
+        fixes = [
+            (device_id, device.position.lng, device.position.lat)
+            for device_id in device_ids
+            if (device := devices.get(device_id)) is not None and device.position is not None
+        ]
+        return [
+            (
+                crossing.device_id,
+                f"{literal(crossing.device_id, 40)} "
+                f"{'entered' if crossing.entered else 'left'} {literal(crossing.zone, 60)}",
+            )
+            for crossing in self._geofences.update_all(fixes)
+        ]
 
     def on_mount(self) -> None:
         if getattr(self.app, "ascii_only", False):
@@ -158,6 +192,7 @@ class PositionMap(Widget, can_focus=True):
                 trail=trail,
                 ascii_only=ascii_only,
                 no_color=no_color,
+                overlay=self.overlay,
             )
         finally:
             self._drawing.release()
