@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mwm_tui import __version__
+from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
@@ -24,6 +25,7 @@ from mwm_tui.config import (
     data_path,
     load_settings,
 )
+from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.factory import create_app
@@ -39,6 +41,9 @@ passwords: MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, or stomp_password / mqtt_pa
 in the config file (which then must be the owner's alone: chmod 600); never in a URL or on
 the command line. TLS: --cafile, --cert/--key, --tls-server-name, --insecure, also as
 MWM_CAFILE, ... and cafile = "...", ... in the config file.
+overlays: --overlay FILE (repeatable), MWM_OVERLAY=a.geojson,b.geojson or overlay = [...]
+draw GeoJSON depots (points with a "name"), zones and routes; a polygon whose properties say
+"geofence": true is watched: trucks entering or leaving it are logged.
 
 examples:
   mwm-tui --demo                     a simulated fleet in this process, no broker needed
@@ -158,6 +163,12 @@ def parser() -> argparse.ArgumentParser:
         help="do not verify the broker's certificate or name (the status bar says INSECURE)",
     )
     parse.add_argument(
+        "--overlay",
+        metavar="FILE",
+        action="append",
+        help="draw this GeoJSON file's depots, zones and routes on the map (repeatable)",
+    )
+    parse.add_argument(
         "--ascii",
         action="store_const",
         const=True,
@@ -173,7 +184,13 @@ def parser() -> argparse.ArgumentParser:
 
 def settings_from(argv: Sequence[str] | None) -> Settings:
     args = parser().parse_args(argv)
+    if args.overlay:
+        args.overlay = ",".join(args.overlay)
     settings = load_settings(vars(args), os.environ)
+    try:
+        load_overlays(settings.overlay_files())
+    except OverlayError as error:
+        raise ConfigError(f"overlay {error}") from None
     targets = settings.stomp_targets() + settings.mqtt_targets()
     if any(target.tls for target in targets) and not settings.demo:
         client_context(settings.tls_options())
@@ -276,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         app = create_app(settings)
-    except StoreError as error:
+    except (StoreError, OverlayError) as error:
         print(f"mwm-tui: error: {error}", file=sys.stderr)
         return 2
     app.run()

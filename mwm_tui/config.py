@@ -59,6 +59,11 @@ class Settings:
     insecure: bool = False
     # Draw with ASCII only (also chosen when the locale's character set is not UTF-8)
     ascii: bool = False
+    # The operator's GeoJSON files drawn on the map (comma-separated; a TOML list in the file)
+    overlay: str | None = None
+
+    def overlay_files(self) -> list[str]:
+        return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
 
     def tls_options(self) -> TlsOptions:
         return TlsOptions(self.cafile, self.cert, self.key, self.tls_server_name, self.insecure)
@@ -131,7 +136,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         if kind == "float":
             return float(value)
         if name in _BROKER_LISTS and isinstance(value, list):
-            # A TOML list of URLs is the same as one comma-separated string.
+            # A TOML list of URLs (or files) is the same as one comma-separated string.
             if not all(isinstance(item, str) for item in value):
                 raise ValueError(value)
             return ",".join(value)
@@ -140,7 +145,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     return str(value)
 
 
-_BROKER_LISTS = frozenset({"stomp", "mqtt"})
+_BROKER_LISTS = frozenset({"stomp", "mqtt", "overlay"})
 _SECRETS = frozenset({"stomp_password", "mqtt_password"})
 
 

@@ -1,4 +1,4 @@
-"""Land outlines, the map viewport and clipping outlines to it."""
+"""Map data, the viewport, clipping, and the pure parts of drawing: places, scale, clusters."""
 
 from __future__ import annotations
 
@@ -16,10 +16,19 @@ from hypothesis import strategies as st
 from mwm_tui.domain.geo import (
     MIN_SPAN,
     WORLD,
+    Place,
     Point,
     Viewport,
+    cell_of,
+    clip_lines,
     clip_rings,
+    cluster_points,
+    load_border_lines,
     load_land_rings,
+    load_places,
+    pick_places,
+    rank_places,
+    scale_bar,
     visible_points,
 )
 
@@ -416,3 +425,176 @@ def test_visible_points_keeps_the_callers_type_and_never_clamps() -> None:
     assert visible == [Marker(1.0, 1.0)]
     assert isinstance(visible[0], Marker)
     assert visible_points([], SQUARE) == []
+
+
+# --- borders and places -------------------------------------------------------------------
+
+PARIS_CITY = Viewport.around(2.35, 48.86, 0.4, 0.25)
+EUROPE = Viewport.around(10.0, 50.0, 50.0, 30.0)
+
+
+def test_border_data_loads_as_open_lines_within_world_bounds() -> None:
+    lines = load_border_lines()
+    assert len(lines) > 200
+    for line in lines:
+        assert len(line) >= 2
+        assert all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in line)
+
+
+def test_france_and_germany_share_a_border_near_strasbourg() -> None:
+    near = Viewport.around(7.8, 48.6, 2.0, 2.0)
+    assert clip_lines(load_border_lines(), near)
+
+
+def test_place_data_is_ranked_capitals_first_then_by_population() -> None:
+    places = load_places()
+    assert len(places) > 30_000
+    capitals_first = [not p.capital for p in places]
+    assert capitals_first == sorted(capitals_first)
+    towns = [p.thousands for p in places if not p.capital]
+    assert towns == sorted(towns, reverse=True)
+    capitals = {p.name for p in places if p.capital}
+    assert {"Paris", "London", "Berlin", "Tokyo"} <= capitals
+    assert "Boulogne-Billancourt" not in capitals
+    assert not any(p.name.startswith("Paris 1") for p in places)
+
+
+def test_the_paris_suburbs_are_named_when_the_map_shows_paris() -> None:
+    names = {
+        label.place.name
+        for label in pick_places(
+            rank_places(load_places(), PARIS_CITY), PARIS_CITY, 80, 25, most=20
+        )
+    }
+    assert {"Paris", "Boulogne-Billancourt", "Saint-Denis", "Montreuil"} <= names
+
+
+def test_a_continent_shows_capitals_first_and_no_suburbs() -> None:
+    picked = pick_places(rank_places(load_places(), EUROPE), EUROPE, 100, 30, most=20)
+    names = {label.place.name for label in picked}
+    assert {"Paris", "Berlin", "Rome", "Madrid"} <= names
+    assert "Boulogne-Billancourt" not in names and "Montreuil" not in names
+    assert sum(label.place.capital for label in picked) > len(picked) / 2
+
+
+def test_picked_labels_never_touch_and_stay_on_the_canvas() -> None:
+    columns, rows = 60, 20
+    picked = pick_places(rank_places(load_places(), EUROPE), EUROPE, columns, rows, most=50)
+    boxes = []
+    for label in picked:
+        width = len(label.place.name) + 2
+        first = label.col - width + 1 if label.leftwards else label.col
+        last = first + width - 1
+        assert first >= 0 and last < columns
+        boxes.append((label.row, first, last))
+    for (r1, a1, b1), (r2, a2, b2) in itertools.combinations(boxes, 2):
+        assert r1 != r2 or b1 + 1 < a2 or b2 + 1 < a1
+
+
+def test_no_more_places_than_asked_and_none_outside_the_view() -> None:
+    places = [Place(f"p{i}", 2.0 + i, 48.0, 100 - i) for i in range(10)]
+    view = Viewport(1.5, 5.5, 47.0, 49.0)
+    picked = pick_places(rank_places(places, view), view, 200, 20, most=2)
+    assert [label.place.name for label in picked] == ["p0", "p1"]
+    assert pick_places(places, Viewport(20.0, 30.0, 0.0, 10.0), 200, 20, most=5) == []
+
+
+def test_a_name_goes_to_the_side_without_trucks() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 10.0)
+    town = [Place("Town", 5.0, 5.0, 50)]
+    col, row = cell_of(view, 40, 10, 5.0, 5.0)
+    (free,) = pick_places(town, view, 40, 10, most=1)
+    assert not free.leftwards
+    (moved,) = pick_places(town, view, 40, 10, most=1, avoid={(col + 3, row)})
+    assert moved.leftwards
+    # Trucks on both sides: a town is left out, a capital takes the side covering fewer.
+    both = {(col + 3, row), (col - 3, row), (col - 2, row)}
+    assert pick_places(town, view, 40, 10, most=1, avoid=both) == []
+    capital = [Place("City", 5.0, 5.0, 50, capital=True)]
+    (kept,) = pick_places(capital, view, 40, 10, most=1, avoid=both)
+    assert not kept.leftwards
+
+
+def test_cell_of_maps_the_corners_and_clamps_the_far_edges() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 5.0)
+    assert cell_of(view, 10, 5, 0.0, 5.0) == (0, 0)  # north-west is the top left
+    assert cell_of(view, 10, 5, 10.0, 0.0) == (9, 4)  # the far edges stay on the grid
+    assert cell_of(view, 10, 5, 4.5, 2.4) == (4, 2)
+
+
+# --- scale bar ------------------------------------------------------------------------------
+
+
+def test_scale_bar_at_the_equator_is_as_long_as_its_distance() -> None:
+    view = Viewport(0.0, 10.0, -5.0, 5.0)  # 10 degrees, about 1,113 km, over 100 cells
+    found = scale_bar(view, 100, 20)
+    assert found is not None
+    km, cells = found
+    assert km == 200.0
+    assert cells == round(200.0 / (10 * 111.32 / 100))
+
+
+def test_scale_bar_is_shorter_in_cells_nearer_the_pole() -> None:
+    equator = scale_bar(Viewport(0.0, 1.0, -0.5, 0.5), 100, 30)
+    north = scale_bar(Viewport(0.0, 1.0, 59.5, 60.5), 100, 30)
+    assert equator is not None and north is not None
+    # At 60 degrees a degree of longitude is half as long: the same cells show half the km.
+    assert north[0] / north[1] == pytest.approx(equator[0] / equator[1] / 2, rel=0.15)
+
+
+@given(st.floats(0.002, 360.0), st.floats(-80.0, 80.0), st.integers(10, 300), st.integers(2, 40))
+def test_scale_bar_is_a_round_distance_within_the_room(
+    span: float, lat: float, columns: int, most: int
+) -> None:
+    view = Viewport.around(0.0, lat, span, min(span, 20.0))
+    found = scale_bar(view, columns, most)
+    assert found is not None
+    km, cells = found
+    assert 1 <= cells <= most
+    mantissa = km / 10 ** math.floor(math.log10(km))
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+    km_per_cell = view.lon_span / columns * 111.32 * math.cos(math.radians(view.centre[1]))
+    assert abs(cells - km / km_per_cell) <= 0.5 + 1e-9
+
+
+# --- clusters -------------------------------------------------------------------------------
+
+
+def test_dense_points_become_one_cluster_and_sparse_ones_stay_alone() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 10.0)
+    dense = [(1.5 + i * 0.005, 8.5 + i * 0.005) for i in range(10)]
+    sparse = [(8.0, 8.0), (5.0, 5.0)]
+    clusters, alone = cluster_points(dense + sparse, view, 100, 50, bucket=(6, 3), least=4)
+    assert len(clusters) == 1
+    assert sorted(clusters[0].members) == list(range(10))
+    assert clusters[0].lon == pytest.approx(1.5225) and clusters[0].lat == pytest.approx(8.5225)
+    assert alone == [10, 11]
+
+
+def test_fewer_than_least_points_in_a_bucket_stay_alone() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 10.0)
+    points = [(1.0, 1.0), (1.01, 1.0), (1.02, 1.0)]
+    assert cluster_points(points, view, 100, 50, least=4) == ([], [0, 1, 2])
+
+
+# --- open lines -----------------------------------------------------------------------------
+
+
+def test_clip_lines_keeps_the_inside_part_and_never_closes_the_line() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 10.0)
+    line = [(-5.0, 5.0), (5.0, 5.0), (5.0, 15.0)]
+    assert clip_lines([line], view) == [[(0.0, 5.0), (5.0, 5.0), (5.0, 10.0)]]
+
+
+def test_clip_lines_splits_a_line_that_leaves_and_comes_back() -> None:
+    view = Viewport(0.0, 10.0, 0.0, 10.0)
+    line = [(2.0, 2.0), (2.0, 20.0), (8.0, 20.0), (8.0, 2.0)]
+    assert clip_lines([line], view) == [[(2.0, 2.0), (2.0, 10.0)], [(8.0, 10.0), (8.0, 2.0)]]
+
+
+@given(st.lists(st.tuples(st.floats(-30, 30), st.floats(-30, 30)), min_size=2, max_size=12))
+def test_clip_lines_output_stays_inside(line: list[Point]) -> None:
+    view = Viewport(-10.0, 10.0, -10.0, 10.0)
+    for part in clip_lines([line], view):
+        assert len(part) >= 2
+        assert all(view.contains(x, y) for x, y in part)

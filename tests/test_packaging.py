@@ -1,4 +1,4 @@
-"""The wheel carries what the app loads at run time: the stylesheet and the coastline."""
+"""The wheel carries what the app loads at run time: the stylesheet and the map data."""
 
 from __future__ import annotations
 
@@ -32,4 +32,6 @@ def test_wheel_ships_styles_and_coastline(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mwm_tui/styles/app.tcss" in names
     assert "mwm_tui/data/land_110m.json" in names
+    assert "mwm_tui/data/borders_110m.json" in names
+    assert "mwm_tui/data/places.tsv" in names
     assert not any(name.startswith("tests/") for name in names)

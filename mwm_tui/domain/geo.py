@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Final, TypeVar
 
 Point = tuple[float, float]
@@ -334,3 +335,236 @@ def clip_rings(rings: Iterable[Sequence[Point]], view: Viewport) -> list[list[Po
 def visible_points(points: Iterable[_P], view: Viewport) -> list[_P]:
     """The points inside the view (border included), in order; the rest are left out."""
     return [p for p in points if view.contains(p[0], p[1])]
+
+
+def clip_lines(lines: Iterable[Sequence[Point]], view: Viewport) -> list[list[Point]]:
+    """The parts of open polylines inside the view, each at least two points long."""
+    out: list[list[Point]] = []
+    for line in lines:
+        if len(line) < 2:
+            continue
+        rx0, rx1, ry0, ry1 = _ring_bbox(line)
+        if rx1 < view.lon_min or rx0 > view.lon_max or ry1 < view.lat_min or ry0 > view.lat_max:
+            continue
+        run: list[Point] = []
+        for (x0, y0), (x1, y1) in pairwise(line):
+            window = _segment_window(x0, y0, x1, y1, view)
+            if window is None or window[0] > window[2]:
+                if len(run) > 1:
+                    out.append(run)
+                run = []
+                continue
+            start = _on_border(view, x0, y0, x1, y1, t=window[0], border=window[1])
+            end = _on_border(view, x0, y0, x1, y1, t=window[2], border=window[3])
+            if not run or run[-1] != start:
+                if len(run) > 1:
+                    out.append(run)
+                run = [start]
+            run.append(end)
+            if window[3] != -1:  # the segment leaves the view
+                if len(run) > 1:
+                    out.append(run)
+                run = []
+        if len(run) > 1:
+            out.append(run)
+    return out
+
+
+@cache
+def load_border_lines() -> tuple[Ring, ...]:
+    """Natural Earth 1:110m land borders between countries as open lines of (lon, lat)."""
+    resource = resources.files("mwm_tui") / "data" / "borders_110m.json"
+    document = json.loads(resource.read_text(encoding="utf-8"))
+    lines: list[Ring] = []
+    for flat in document["lines"]:
+        if len(flat) % 2:
+            raise ValueError("borders_110m.json: a line has an odd number of coordinates")
+        values = [float(v) for v in flat]
+        lines.append(tuple(zip(values[0::2], values[1::2], strict=True)))
+    return tuple(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A named place on the map; population in thousands."""
+
+    name: str
+    lon: float
+    lat: float
+    thousands: int
+    capital: bool = False
+
+
+@cache
+def load_places() -> tuple[Place, ...]:
+    """GeoNames places of 15,000 or more inhabitants, capitals first, then by population."""
+    resource = resources.files("mwm_tui") / "data" / "places.tsv"
+    places: list[Place] = []
+    for line in resource.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) not in (4, 5):
+            raise ValueError(f"places.tsv: bad line {line[:40]!r}")
+        name, lat, lon, thousands = fields[:4]
+        places.append(Place(name, float(lon), float(lat), int(thousands), len(fields) == 5))
+    # Ranked once here, so that the places of any view come out ranked and sort in one pass.
+    places.sort(key=_rank)
+    return tuple(places)
+
+
+# plotext keeps its points this far (in cells) inside the first and last cell of each axis
+# (rows counted from the top); so does cell_of, to name plotext's cell even at cell borders.
+_CELL_INSET_LOW: Final = 1e-4 + 0.0016585662
+_CELL_INSET_HIGH: Final = 1e-4 + 0.001516152
+
+
+def cell_of(view: Viewport, columns: int, rows: int, lon: float, lat: float) -> tuple[int, int]:
+    """The (column, row) of a point on a columns x rows grid over the view; row 0 is north."""
+    east = (lon - view.lon_min) / view.lon_span
+    south = (view.lat_max - lat) / view.lat_span
+    inset = _CELL_INSET_LOW + _CELL_INSET_HIGH
+    col = math.floor(_CELL_INSET_LOW + (columns - inset) * east)
+    row = math.floor(_CELL_INSET_LOW + (rows - inset) * south)
+    return min(max(col, 0), columns - 1), min(max(row, 0), rows - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedLabel:
+    """A place chosen for the map: its cell and whether its name reads leftwards."""
+
+    place: Place
+    col: int
+    row: int
+    leftwards: bool
+
+
+def rank_places(places: Iterable[Place], view: Viewport) -> list[Place]:
+    """The places inside the view, capitals first, then by population."""
+    west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    inside = [p for p in places if west <= p.lon <= east and south <= p.lat <= north]
+    inside.sort(key=_rank)
+    return inside
+
+
+def _rank(place: Place) -> tuple[bool, int]:
+    return (not place.capital, -place.thousands)
+
+
+def pick_places(
+    ranked: Iterable[Place],
+    view: Viewport,
+    columns: int,
+    rows: int,
+    *,
+    most: int,
+    name_width: Callable[[str], int] = len,
+    avoid: Collection[tuple[int, int]] = (),
+) -> list[PlacedLabel]:
+    """Names for the places in rank order, as long as each fits without touching another.
+
+    Each name takes its dot's cell plus one blank cell and the name, to the right of the dot
+    or else to its left; labels on one row keep a blank cell between them. A name may not
+    cover a cell in ``avoid`` (the trucks), except a capital's, which takes the side that
+    covers fewer.
+    """
+    chosen: list[PlacedLabel] = []
+    # Per row, 1 where a label (or the blank cell kept beside it) or a truck already is.
+    labels = [bytearray(columns + 2) for _ in range(rows)]
+    trucks = [bytearray(columns + 2) for _ in range(rows)]
+    for col, row in avoid:
+        if 0 <= row < rows and 0 <= col < columns:
+            trucks[row][col + 1] = 1
+    for place in ranked:
+        if len(chosen) >= most:
+            break
+        if not view.contains(place.lon, place.lat):
+            continue
+        col, row = cell_of(view, columns, rows, place.lon, place.lat)
+        width = name_width(place.name) + 2
+        best: tuple[int, bool, int] | None = None  # (trucks covered, leftwards, first column)
+        for leftwards, first in ((False, col), (True, col - width + 1)):
+            # Index i + 1 in the row arrays is column i; the label's cells are i = first..last.
+            if (
+                first < 0
+                or first + width > columns
+                or any(labels[row][first + 1 : first + width + 1])
+            ):
+                continue
+            covered = sum(trucks[row][first + 1 : first + width + 1])
+            if best is None or covered < best[0]:
+                best = (covered, leftwards, first)
+        if best is None or (best[0] and not place.capital):
+            continue
+        _, leftwards, first = best
+        labels[row][first : first + width + 2] = b"\x01" * (width + 2)
+        chosen.append(PlacedLabel(place, col, row, leftwards))
+    return chosen
+
+
+EARTH_KM_PER_DEGREE: Final = 111.32
+_SCALE_STEPS: Final = (1.0, 2.0, 5.0)
+
+
+def scale_bar(view: Viewport, columns: int, most_cells: int) -> tuple[float, int] | None:
+    """(km, cells) of the longest round distance (1, 2 or 5 x 10^n km) at most most_cells long.
+
+    Measured east-west at the view's middle latitude, where the plate carree is true to scale
+    along the parallel. None when not even the shortest round distance fits.
+    """
+    if columns <= 0 or most_cells <= 0:
+        return None
+    middle = math.radians(view.centre[1])
+    km_per_cell = view.lon_span / columns * EARTH_KM_PER_DEGREE * math.cos(middle)
+    if km_per_cell <= 0:
+        return None
+    best: tuple[float, int] | None = None
+    exponent = math.floor(math.log10(km_per_cell))
+    for power in range(exponent - 1, exponent + 6):
+        for step in _SCALE_STEPS:
+            km = step * 10.0**power
+            cells = round(km / km_per_cell)
+            if 1 <= cells <= most_cells and (best is None or km > best[0]):
+                best = (km, cells)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Several points drawn as one count: where it sits and which points it stands for."""
+
+    lon: float
+    lat: float
+    members: tuple[int, ...]
+
+
+def cluster_points(
+    points: Sequence[Point],
+    view: Viewport,
+    columns: int,
+    rows: int,
+    *,
+    bucket: tuple[int, int] = (6, 3),
+    least: int = 4,
+) -> tuple[list[Cluster], list[int]]:
+    """Group points by buckets of cells: buckets of ``least`` or more become a cluster.
+
+    Returns the clusters (at their members' mean position) and the indices of the points
+    left on their own, in their original order.
+    """
+    bucket_cols, bucket_rows = bucket
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, (lon, lat) in enumerate(points):
+        col, row = cell_of(view, columns, rows, lon, lat)
+        groups.setdefault((col // bucket_cols, row // bucket_rows), []).append(index)
+    clusters: list[Cluster] = []
+    alone: list[int] = []
+    for members in groups.values():
+        if len(members) >= least:
+            lon = sum(points[i][0] for i in members) / len(members)
+            lat = sum(points[i][1] for i in members) / len(members)
+            clusters.append(Cluster(lon, lat, tuple(members)))
+        else:
+            alone.extend(members)
+    alone.sort()
+    return clusters, alone

@@ -107,6 +107,9 @@ class MwmApp(App[None]):
         self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
+        self.position_map.shown_ids = lambda: (
+            self.device_list.row_ids if self.device_list.filter_text.strip() else None
+        )
         self.motion_panel = MotionPanel(fleet, ascii_only=ascii_only, id="motion")
         self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")
@@ -201,8 +204,11 @@ class MwmApp(App[None]):
         self.event_log.log_changes(changes)
         self.dispatcher.tick()
         self._show_dispatches()
-        if fleet.take_dirty():
+        dirty = fleet.take_dirty()
+        if dirty:
             self._list_dirty = True
+            for device_id, line in self.position_map.geofence_lines(dirty):
+                self.event_log.add(line, "yellow", devices=[device_id])
         if fleet.map_version != self._map_version_drawn:
             self._map_version_drawn = fleet.map_version
             self.position_map.dirty = True

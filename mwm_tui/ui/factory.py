@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
 from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
 from mwm_tui.config import Settings, data_path
@@ -44,7 +45,8 @@ def create_app(
 ) -> MwmApp:
     """The one way to build the dashboard: from settings, with links around the app's inbox.
 
-    Raises StoreError when the outbox's database cannot be opened.
+    Raises StoreError when the outbox's database cannot be opened, OverlayError when an
+    overlay file cannot be read.
     """
     inbox = EventInbox()
     # The demo's orders must never reach a real outbox: it keeps them in memory.
@@ -64,7 +66,7 @@ def create_app(
         history_days=settings.history_days,
         wall_clock=wall_clock,
     )
-    return MwmApp(
+    app = MwmApp(
         fleet=fleet,
         inbox=inbox,
         stomp_link=stomp_link,
@@ -75,3 +77,5 @@ def create_app(
         tune_gc=tune_gc,
         wall_clock=wall_clock,
     )
+    app.position_map.overlay = load_overlays(settings.overlay_files())
+    return app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Collection, Iterable
 
 from rich.text import Text
 from textual.widget import Widget
 
-from mwm_tui.domain.fleet import Fleet
+from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.geo import Viewport
+from mwm_tui.domain.overlay import GeofenceWatch, Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.map_render import Marker, render_map
 
@@ -35,6 +37,47 @@ class PositionMap(Widget, can_focus=True):
         self._drawing = threading.Lock()
         self._picture = Text("waiting for the first position…", style="dim")
         self.redraws = 0
+        self.drawn_view: Viewport | None = None
+        self._overlay: Overlay | None = None
+        self._geofences: GeofenceWatch | None = None
+        # Which devices to show: None for all; the app points it at the list's filter.
+        self.shown_ids: Callable[[], Collection[str] | None] = lambda: None
+        self._shown_last: frozenset[str] | None = None
+
+    @property
+    def overlay(self) -> Overlay | None:
+        """The operator's depots, zones and routes; its geofenced zones are watched."""
+        return self._overlay
+
+    @overlay.setter
+    def overlay(self, overlay: Overlay | None) -> None:
+        self._overlay = overlay
+        watch = GeofenceWatch(overlay.zones) if overlay is not None else None
+        self._geofences = watch if watch is not None and watch.zones else None
+        self.dirty = True
+
+    def geofence_lines(self, device_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(device id, event line) for each of these trucks that entered or left a geofence."""
+        if self._geofences is None:
+            return []
+        devices = self._fleet.devices
+        fixes = [
+            (device_id, device.position.lng, device.position.lat)
+            for device_id in device_ids
+            if (device := devices.get(device_id)) is not None and device.position is not None
+        ]
+        return [
+            (
+                crossing.device_id,
+                f"{literal(crossing.device_id, 40)} "
+                f"{'entered' if crossing.entered else 'left'} {literal(crossing.zone, 60)}",
+            )
+            for crossing in self._geofences.update_all(fixes)
+        ]
+
+    def on_mount(self) -> None:
+        if getattr(self.app, "ascii_only", False):
+            self._picture = Text("waiting for the first position...", style="dim")
 
     def on_resize(self) -> None:
         self.dirty = True
@@ -44,15 +87,16 @@ class PositionMap(Widget, can_focus=True):
         self.dirty = True
 
     def fit(self) -> None:
+        """Fit the shown devices now, so a zoom right after it zooms the fitted view."""
         self.auto_fit = True
         self.follow = False
+        self.view = self._fitted_view()
         self.dirty = True
 
     def zoom(self, factor: float) -> None:
-        if self.view is not None:
-            self.auto_fit = False
-            self.view = self.view.zoomed(factor)
-            self.dirty = True
+        self.view = self._current_view().zoomed(factor)
+        self.auto_fit = False
+        self.dirty = True
 
     def toggle_follow(self) -> bool:
         self.follow = not self.follow
@@ -66,14 +110,23 @@ class PositionMap(Widget, can_focus=True):
             self.view = self.view.panned(*_PAN[direction])
             self.dirty = True
 
-    def _current_view(self) -> Viewport:
-        points = [
+    def _shown_devices(self) -> list[Device]:
+        shown = self.shown_ids()
+        devices = self._fleet.devices
+        if shown is None:
+            return list(devices.values())
+        return [devices[i] for i in shown if i in devices]
+
+    def _fitted_view(self) -> Viewport:
+        return Viewport.fit(
             (device.position.lng, device.position.lat)
-            for device in self._fleet.devices.values()
+            for device in self._shown_devices()
             if device.position is not None
-        ]
+        )
+
+    def _current_view(self) -> Viewport:
         if self.auto_fit or self.view is None:
-            self.view = Viewport.fit(points)
+            self.view = self._fitted_view()
         if self.follow and self.selected in self._fleet.devices:
             position = self._fleet.devices[self.selected].position
             if position is not None:
@@ -83,12 +136,20 @@ class PositionMap(Widget, can_focus=True):
     def redraw_if_dirty(self) -> None:
         """Called by the app's map timer; the drawing itself happens off the UI thread."""
         width, height = self.size.width, self.size.height
+        shown = self.shown_ids()
+        shown_now = None if shown is None else frozenset(shown)
+        if shown_now != self._shown_last:
+            self._shown_last = shown_now
+            self.dirty = True
         if not self.dirty or width < 4 or height < 2 or not self._drawing.acquire(blocking=False):
             return
         self.dirty = False
         view = self._current_view()
         markers = []
-        for device in self._fleet.devices.values():
+        trail: list[tuple[float, float]] = []
+        for device in self._shown_devices():
+            if device.device_id == self.selected:
+                trail = [(lng, lat) for lat, lng in device.trail()]
             position = device.position
             if position is None or not view.contains(position.lng, position.lat):
                 continue
@@ -101,20 +162,46 @@ class PositionMap(Widget, can_focus=True):
                     device.device_id == self.selected,
                 )
             )
+        ascii_only = bool(getattr(self.app, "ascii_only", False))
+        no_color = bool(self.app.no_color)
         self.run_worker(
-            lambda: self._draw(width, height, view, markers), thread=True, group="map-draw"
+            lambda: self._draw(
+                width, height, view, markers, trail=trail, ascii_only=ascii_only, no_color=no_color
+            ),
+            thread=True,
+            group="map-draw",
         )
 
-    def _draw(self, width: int, height: int, view: Viewport, markers: list[Marker]) -> None:
+    def _draw(
+        self,
+        width: int,
+        height: int,
+        view: Viewport,
+        markers: list[Marker],
+        *,
+        trail: list[tuple[float, float]],
+        ascii_only: bool,
+        no_color: bool,
+    ) -> None:
         try:
-            picture = render_map(width, height, view, markers)
+            picture = render_map(
+                width,
+                height,
+                view,
+                markers,
+                trail=trail,
+                ascii_only=ascii_only,
+                no_color=no_color,
+                overlay=self.overlay,
+            )
         finally:
             self._drawing.release()
         with contextlib.suppress(RuntimeError):  # the app quit while this frame was drawn
-            self.app.call_from_thread(self._show, picture)
+            self.app.call_from_thread(self._show, picture, view)
 
-    def _show(self, picture: Text) -> None:
+    def _show(self, picture: Text, view: Viewport) -> None:
         self._picture = picture
+        self.drawn_view = view
         self.redraws += 1
         self.refresh()
 

@@ -1,0 +1,123 @@
+"""The map pane driven by keys: fit and zoom in any order and speed, the list filter, ASCII."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from mwm_tui.config import Settings
+from mwm_tui.domain.codecs import Position
+from mwm_tui.domain.events import LocationReceived, WillReceived
+from mwm_tui.domain.geo import Viewport
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.factory import create_app
+from tests.support.links import recording_links
+from tests.support.ui import list_text, wait_for
+
+PARIS_TRUCKS = [(f"paris-{n}", 48.80 + n * 0.02, 2.25 + n * 0.03) for n in range(6)]
+BERLIN_TRUCK = ("berlin-1", 52.52, 13.40)
+
+
+def make_app(*, ascii_only: bool = False) -> MwmApp:
+    return create_app(Settings(ascii=ascii_only), links=recording_links, tune_gc=False)
+
+
+def feed(app: MwmApp, trucks: list[tuple[str, float, float]]) -> None:
+    for device_id, lat, lng in trucks:
+        app.inbox.put(LocationReceived(Position(device_id, lat, lng)))
+
+
+def map_text(app: MwmApp) -> str:
+    return app.position_map.render().plain
+
+
+def spans(view: Viewport | None) -> tuple[float, float]:
+    assert view is not None
+    return view.lon_span, view.lat_span
+
+
+def close(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b, strict=True))
+
+
+async def test_fit_then_zoom_pressed_fast_zooms_the_fitted_view() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, PARIS_TRUCKS)
+        await wait_for(pilot, lambda: "paris-5" in list_text(app), 3.0, "six rows")
+        await wait_for(pilot, lambda: app.position_map.redraws > 0, 3.0, "the first map")
+        fitted = spans(app.position_map._current_view())
+        await pilot.press(*["minus"] * 8)
+        assert spans(app.position_map.view)[0] > fitted[0] * 20
+        # Both keys in one go, before any map timer tick can redraw in between.
+        await pilot.press("f", "plus")
+        assert close(spans(app.position_map.view), (fitted[0] / 1.5, fitted[1] / 1.5))
+        await pilot.press("plus", "f")
+        assert close(spans(app.position_map.view), fitted)
+        await pilot.press("minus", "f", "minus", "plus")
+        assert close(spans(app.position_map.view), fitted)
+        # What is drawn follows: the city view, its latitude ticks a tenth of a degree apart.
+        await wait_for(
+            pilot,
+            lambda: app.position_map.drawn_view == app.position_map.view,
+            3.0,
+            "the fitted view drawn",
+        )
+        assert re.search(r"48\.\d+°N", map_text(app))
+
+
+async def test_list_filter_shows_only_the_matching_trucks_on_the_map() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, [*PARIS_TRUCKS, BERLIN_TRUCK])
+        await wait_for(pilot, lambda: "berlin-1" in list_text(app), 3.0, "seven rows")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.position_map.view is not None and app.position_map.view.contains(13.40, 52.52)
+            ),
+            3.0,
+            "a map fitted to all seven",
+        )
+        await pilot.press("/", *"paris", "enter")
+        await wait_for(
+            pilot,
+            lambda: not app.position_map._current_view().contains(13.40, 52.52),
+            3.0,
+            "the map fitted to the Paris trucks only",
+        )
+        await wait_for(
+            pilot,
+            lambda: app.position_map.drawn_view == app.position_map.view,
+            3.0,
+            "the filtered view drawn",
+        )
+        assert "Paris" in map_text(app) and "Berlin" not in map_text(app)
+        await pilot.press("/", "escape")
+        await wait_for(
+            pilot,
+            lambda: app.position_map._current_view().contains(13.40, 52.52),
+            3.0,
+            "the map fitted to all seven again",
+        )
+
+
+async def test_selected_offline_truck_shows_offline_on_the_map() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, PARIS_TRUCKS[:2])
+        await wait_for(pilot, lambda: "paris-1" in list_text(app), 3.0, "two rows")
+        app.inbox.put(WillReceived("paris-0"))
+        await wait_for(pilot, lambda: "✕ paris-0" in map_text(app), 3.0, "the offline label")
+        assert "◉✕ paris-0" in map_text(app) or "paris-0 ✕◉" in map_text(app)
+
+
+async def test_ascii_map_has_only_ascii_characters() -> None:
+    app = make_app(ascii_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, PARIS_TRUCKS)
+        await wait_for(pilot, lambda: "paris-5" in list_text(app), 3.0, "six rows")
+        await wait_for(pilot, lambda: "Paris" in map_text(app), 3.0, "the map with its places")
+        text = map_text(app)
+        assert text.isascii(), sorted({c for c in text if not c.isascii()})
+        assert "@" in text and "km" in text
