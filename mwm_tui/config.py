@@ -51,6 +51,8 @@ class Settings:
     insecure: bool = False
     # Draw with ASCII only (also chosen when the locale's character set is not UTF-8)
     ascii: bool = False
+    # Where the palette's Screenshot writes (the current directory when unset)
+    screenshot_dir: str | None = None
 
     def tls_options(self) -> TlsOptions:
         return TlsOptions(self.cafile, self.cert, self.key, self.tls_server_name, self.insecure)

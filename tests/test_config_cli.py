@@ -295,6 +295,15 @@ def test_a_wrong_type_in_the_config_file_names_the_file_and_the_key(
     assert str(raised.value).endswith(f"must be {wanted}")
 
 
+def test_screenshot_dir_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+    environ = write_config(tmp_path / "f", 'screenshot-dir = "/srv/shots"\n')
+    assert load_settings({}, environ).screenshot_dir == "/srv/shots"
+    environ |= {"MWM_SCREENSHOT_DIR": "/tmp/shots"}
+    assert load_settings({}, environ).screenshot_dir == "/tmp/shots"
+    assert settings_from(["--screenshot-dir", "here"]).screenshot_dir == "here"
+    assert "--screenshot-dir" in run_cli("--help").stdout
+
+
 def test_mwm_sim_has_a_version() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).with_name("mwm-sim")), "--version"],

@@ -34,9 +34,10 @@ from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import gc_policy
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
+from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
 from mwm_tui.ui.widgets.device_list import DeviceList
-from mwm_tui.ui.widgets.event_log import EventLog, RejectSummary
+from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.status_bar import StatusBar
@@ -66,6 +67,8 @@ class MwmApp(App[None]):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
+    # The screen gets the class -short under 30 rows (styles/app.tcss lays it out tighter).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(
         self,
@@ -79,8 +82,10 @@ class MwmApp(App[None]):
         ascii_only: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
+        screenshot_dir: str | None = None,
     ) -> None:
         super().__init__()
+        self.screenshot_folder = screenshot_folder(screenshot_dir)
         self.wall_clock = wall_clock
         self.fleet = fleet
         self.inbox = inbox
@@ -103,8 +108,8 @@ class MwmApp(App[None]):
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
         self.motion_panel = MotionPanel(fleet, id="motion")
-        self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")
+        self.reject_summary = self.event_log.rejects
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -118,13 +123,11 @@ class MwmApp(App[None]):
             with Vertical(id="right"):
                 yield self.position_map
                 yield self.motion_panel
-                yield self.reject_summary
                 yield self.event_log
         yield Footer()
 
     def on_mount(self) -> None:
         self.filter_input.display = False
-        self.reject_summary.display = False
         self.device_list.border_title = "devices"
         self.position_map.border_title = "map"
         self.motion_panel.border_title = "motion"
@@ -224,7 +227,7 @@ class MwmApp(App[None]):
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
         self.status_bar.tick(self.fleet, self.inbox.stats().coalesced, self.dispatcher.unsettled())
-        self.reject_summary.update_counts(self.fleet.rejects_by_reason)
+        self.event_log.show_rejects(self.fleet.rejects_by_reason)
         self.event_log.device_limit(self.fleet)
         self._list_dirty = True  # ages keep ticking
 
@@ -327,6 +330,9 @@ class MwmApp(App[None]):
 
     def action_compose(self) -> None:
         self._focus_now(self.composer.order_input)
+
+    async def action_submit(self) -> None:
+        await self.composer.order_input.action_submit()
 
     def action_leave_composer(self) -> None:
         self._focus_now(self.device_list)
@@ -453,8 +459,20 @@ class MwmApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        folder = Path(path).expanduser() if path else self.screenshot_folder
+        saved, message = save_svg(self, folder, filename)
+        self.notify(message, severity="information" if saved else "error", markup=False)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+        yield SystemCommand(
+            "Screenshot",
+            f"Save an SVG picture of the screen in {self.screenshot_folder}",
+            lambda: self.set_timer(0.1, self.action_screenshot),  # once the palette is gone
+        )
         for action in palette_actions():
             callback: Callable[[], object] = partial(self.run_action, action.action)
             yield SystemCommand(action.description, action.help, callback)

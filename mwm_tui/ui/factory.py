@@ -74,4 +74,5 @@ def create_app(
         ascii_only=settings.ascii,
         tune_gc=tune_gc,
         wall_clock=wall_clock,
+        screenshot_dir=settings.screenshot_dir,
     )

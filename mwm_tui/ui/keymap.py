@@ -21,6 +21,7 @@ class Scope(StrEnum):
     LOG = "Event log (when focused)"
     COMPOSER = "Composer"
     DETAIL = "Truck details"
+    PICKER = "Alert colour picker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +165,7 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Show every line again; Esc once more goes back to the list",
         in_palette=False,
     ),
-    KeyAction(
-        "enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False, bound=False
-    ),
+    KeyAction("enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False),
     KeyAction(
         "up",
         "history_back",
@@ -194,6 +193,24 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Close",
         Scope.DETAIL,
         "Close the truck's details",
+        in_palette=False,
+        bound=False,
+    ),
+    KeyAction(
+        "enter",
+        "select",
+        "Alert with it",
+        Scope.PICKER,
+        "Alert the device with the highlighted colour",
+        in_palette=False,
+        bound=False,
+    ),
+    KeyAction(
+        "escape",
+        "cancel",
+        "Cancel",
+        Scope.PICKER,
+        "Close the picker, alert nobody",
         in_palette=False,
         bound=False,
     ),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual.widget import Widget
+from textual import events
 from textual.widgets import RichLog
 
 from mwm_tui.domain.errors import RejectReason
@@ -79,8 +79,10 @@ def status_lines(changes: Iterable[StatusChange]) -> list[LogLine]:
 
 
 def _one_change(change: StatusChange) -> LogLine:
-    line = Text(f"{STATUS_GLYPH[change.after]} ", style=STATUS_STYLE[change.after])
-    line.append(f"{literal(change.device_id, 40)} is {change.after}")
+    line = Text()
+    line.append(STATUS_GLYPH[change.after], style=STATUS_STYLE[change.after])
+    line.append(f" {literal(change.device_id, 40)} is ")
+    line.append(str(change.after), style=STATUS_STYLE[change.after])
     if change.reason:
         bold = change.after is DeviceStatus.OFFLINE
         line.append(f" ({change.reason})", style="bold" if bold else "dim")
@@ -90,8 +92,9 @@ def _one_change(change: StatusChange) -> LogLine:
 def _many_changes(status: DeviceStatus, group: list[StatusChange]) -> LogLine:
     ids = [change.device_id for change in group]
     reasons = Counter(change.reason for change in group)
-    line = Text(f"{STATUS_GLYPH[status]} ", style=STATUS_STYLE[status])
-    line.append(f"{len(group)} trucks {_WENT[status]}", style="bold")
+    line = Text()
+    line.append(STATUS_GLYPH[status], style=STATUS_STYLE[status])
+    line.append(f" {len(group)} trucks {_WENT[status]}", style="bold")
     reason, count = reasons.most_common(1)[0]
     if reason and count == len(group):
         line.append(f" ({reason})", style="dim")
@@ -158,6 +161,8 @@ class EventLog(RichLog):
         self.device_filter: str | None = None
         self._mention: re.Pattern[str] | None = None
         self._limit_refusals_logged = 0
+        self._wrapped_at = 0  # the width the shown lines were wrapped to
+        self.rejects = RejectSummary()
 
     def add(self, message: str | Text, style: str = "", *, devices: Iterable[str] = ()) -> None:
         stamp = time.strftime("%H:%M:%S ", time.localtime(self._wall_clock()))
@@ -195,14 +200,36 @@ class EventLog(RichLog):
         )
         self._limit_refusals_logged = refused
 
-    def filter_to(self, device_id: str | None) -> None:
-        """Show only the lines about ``device_id`` (None: every line)."""
-        self.device_filter = device_id
-        self._mention = _mentions(device_id) if device_id is not None else None
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrap the lines again to the new width (RichLog wraps each line once, when written)."""
+        width = event.size.width
+        if self._wrapped_at and width and width != self._wrapped_at:
+            self.call_after_refresh(self._rewrap)
+        self._wrapped_at = width or self._wrapped_at
+
+    def _rewrap(self) -> None:
+        self._show_lines()
+
+    def _show_lines(self) -> None:
         self.clear()
         for line, about in self._lines:
             if self._shows(line, about):
                 self.write(line)
+
+    def show_rejects(self, counts: Counter[RejectReason]) -> None:
+        """The running count of rejected messages, in the pane's title, when there are any."""
+        if self.rejects.update_counts(counts):
+            title = Text("events")
+            if self.rejects.counts:
+                title.append(" · ")
+                title.append_text(self.rejects.render())
+            self.border_title = title
+
+    def filter_to(self, device_id: str | None) -> None:
+        """Show only the lines about ``device_id`` (None: every line)."""
+        self.device_filter = device_id
+        self._mention = _mentions(device_id) if device_id is not None else None
+        self._show_lines()
         # A Text, not a str: a str here is parsed as markup, and the id comes from the network.
         self.border_subtitle = (
             Text(f"only {literal(device_id, 40)} · Esc: all") if device_id else ""
@@ -217,20 +244,20 @@ class EventLog(RichLog):
         return self._mention is not None and self._mention.search(line.plain) is not None
 
 
-class RejectSummary(Widget):
-    """``rejected: not JSON 3 · wrong payload length 1`` — or nothing at all when none."""
+class RejectSummary:
+    """``rejected: not JSON 3 · wrong payload length 1``, for the events pane's title."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self) -> None:
         self.counts: Counter[RejectReason] = Counter()
 
-    def update_counts(self, counts: Counter[RejectReason]) -> None:
-        if counts != self.counts:
-            self.counts = Counter(counts)
-            self.display = bool(self.counts)
-            self.refresh()
+    def update_counts(self, counts: Counter[RejectReason]) -> bool:
+        """Take the new counts; True when they changed."""
+        if counts == self.counts:
+            return False
+        self.counts = Counter(counts)
+        return True
 
     def render(self) -> Text:
-        text = Text("rejected: ", style="bold yellow", no_wrap=True, overflow="ellipsis")
+        text = Text("rejected: ", no_wrap=True, overflow="ellipsis")
         text.append(" · ".join(f"{reason} {n}" for reason, n in self.counts.most_common()))
         return text
