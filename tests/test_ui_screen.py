@@ -217,7 +217,7 @@ async def test_help_shows_how_to_close_it_in_its_footer() -> None:
         await pilot.pause(0.2)
         assert app.screen.query(Footer)
         footer = screen_text(app).splitlines()[-1]
-        assert "Esc Close" in footer, footer
+        assert "esc Close" in footer, footer
 
 
 async def test_colour_picker_shows_how_to_pick_and_cancel_with_readable_swatches() -> None:
@@ -229,7 +229,7 @@ async def test_colour_picker_shows_how_to_pick_and_cancel_with_readable_swatches
         await wait_for(pilot, lambda: isinstance(app.screen, ColourPicker), 5.0, "the picker")
         await pilot.pause(0.2)
         footer = screen_text(app).splitlines()[-1]
-        for words in ("Alert with it", "Esc Cancel"):
+        for words in ("Alert with it", "esc Cancel"):
             assert words in footer, footer
         picker = app.screen.query_one(ColourList)
         assert picker.highlighted == 0

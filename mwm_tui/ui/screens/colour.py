@@ -55,7 +55,7 @@ class ColourList(OptionList):
 class ColourPicker(ModalScreen[str | None]):
     """Choose the colour a device flashes."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", key_display="Esc")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, device_label: str) -> None:
         super().__init__()

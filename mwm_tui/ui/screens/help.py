@@ -44,7 +44,7 @@ def help_table() -> Table:
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("escape", "dismiss", "Close", key_display="Esc"),
+        Binding("escape", "dismiss", "Close"),
         Binding("question_mark,q", "dismiss", "Close", show=False),
     ]
 
