@@ -265,6 +265,7 @@ async def test_colour_picker_shows_how_to_pick_and_cancel_with_readable_swatches
 def test_every_swatch_is_readable(name: str) -> None:
     text = swatch(name)
     assert name in text.plain
+    assert swatch(name, ascii_only=True).plain.isascii()
     spans = [span for span in text.spans if name in text.plain[span.start : span.end]]
     assert len(spans) == 1
     style = spans[0].style

@@ -31,7 +31,7 @@ SWATCH = {
 SWATCH_WIDTH = 10
 
 
-def swatch(name: str) -> Text:
+def swatch(name: str, *, ascii_only: bool = False) -> Text:
     """``name`` written on its colour, in black or white, whichever reads better on it."""
     colour = Color.parse(SWATCH.get(name, "#808080"))
     red, green, blue = colour.get_truecolor()
@@ -39,7 +39,8 @@ def swatch(name: str) -> Text:
     ink = "#000000" if brightness > 128 else "#ffffff"
     text = Text(f" {name}".ljust(SWATCH_WIDTH), style=Style(color=ink, bgcolor=colour, bold=True))
     # A frame of plain cells around it: black and white swatches stay visible on any background.
-    return Text("▕", style="bright_black") + text + Text("▏", style="bright_black")
+    left, right = ("|", "|") if ascii_only else ("▕", "▏")
+    return Text(left, style="bright_black") + text + Text(right, style="bright_black")
 
 
 class ColourList(OptionList):
@@ -47,8 +48,8 @@ class ColourList(OptionList):
 
     BINDINGS = [
         Binding("enter", "select", "Alert with it"),
-        Binding("down", "cursor_down", "Next", key_display="↓"),
-        Binding("up", "cursor_up", "Previous", key_display="↑"),
+        Binding("down", "cursor_down", "Next"),
+        Binding("up", "cursor_up", "Previous"),
     ]
 
 
@@ -62,7 +63,8 @@ class ColourPicker(ModalScreen[str | None]):
         self._device_label = device_label
 
     def compose(self) -> ComposeResult:
-        options = [Option(swatch(name), id=name) for name in ALERT_COLOURS]
+        ascii_only = bool(getattr(self.app, "ascii_only", False))
+        options = [Option(swatch(name, ascii_only=ascii_only), id=name) for name in ALERT_COLOURS]
         picker = ColourList(*options, id="colour-picker")
         picker.border_title = Text(f"alert colour for {self._device_label}")  # not markup
         yield picker

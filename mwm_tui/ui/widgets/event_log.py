@@ -269,7 +269,7 @@ class EventLog(RichLog):
         if self.rejects.update_counts(counts):
             title = Text("events")
             if self.rejects.counts:
-                title.append(" · ")
+                title.append(" - " if getattr(self.app, "ascii_only", False) else " · ")
                 title.append_text(self.rejects.render())
             self.border_title = title
 
