@@ -99,6 +99,11 @@ def test_screen_during_hq_outage_at_120x40(snap_compare: SnapCompare) -> None:
     assert snap_compare(still_app(), terminal_size=(120, 40), run_before=hq_outage)
 
 
+def test_screen_during_hq_outage_at_80x24(snap_compare: SnapCompare) -> None:
+    """The fleet counts stay on the status bar; the links' words give way."""
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=hq_outage)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_screen_without_colour(
     snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]

@@ -29,8 +29,8 @@ _AS_OF = {LinkName.STOMP: "positions", LinkName.MQTT: "motion"}
 # Rates average over this many seconds: a whole number of sending periods (2 s in the demo,
 # 1 to 3 s for phones), so a fleet whose fixes come in bursts still reads a steady rate.
 RATE_WINDOW = 6.0
-# From most to least said about a lost link.
-_DETAIL_LEVELS = 4
+# From most to least said about a lost link; the last says only each link's arrow.
+_DETAIL_LEVELS = 5
 
 
 def _host_port(broker: str) -> str:
@@ -175,6 +175,10 @@ class StatusBar(Widget):
         state = self.links[name]
         text.append(f"{name} ", style="bold")
         lost = self.lost_at.get(name)
+        if level >= _DETAIL_LEVELS - 1:  # the narrowest: the state's arrow alone
+            arrow, style = _STATE_LOOK[state.state]
+            text.append(arrow[0], style=ALARM_STYLE if lost is not None else style)
+            return
         if lost is not None:
             stamp = time.strftime("%H:%M:%S", time.localtime(lost))
             text.append(f"▼ lost {stamp}", style=ALARM_STYLE)
