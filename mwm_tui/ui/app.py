@@ -331,9 +331,6 @@ class MwmApp(App[None]):
     def action_compose(self) -> None:
         self._focus_now(self.composer.order_input)
 
-    async def action_submit(self) -> None:
-        await self.composer.order_input.action_submit()
-
     def action_leave_composer(self) -> None:
         self._focus_now(self.device_list)
 

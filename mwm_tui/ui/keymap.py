@@ -165,7 +165,9 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Show every line again; Esc once more goes back to the list",
         in_palette=False,
     ),
-    KeyAction("enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False),
+    KeyAction(
+        "enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False, bound=False
+    ),
     KeyAction(
         "up",
         "history_back",

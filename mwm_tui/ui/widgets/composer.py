@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
@@ -26,6 +27,9 @@ def dispatch_line(dispatch: Dispatch) -> Text:
 
 class OrderInput(Input):
     """An Input that remembers the orders sent from it."""
+
+    # Enter stays the input's own key, so it acts after the letters typed before it; shown.
+    BINDINGS = [Binding("enter", "submit", "Send")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(placeholder=PLACEHOLDER, id=id)
