@@ -175,6 +175,11 @@ def parser() -> argparse.ArgumentParser:
         help="draw with ASCII characters only [default: when the locale is not UTF-8]",
     )
     parse.add_argument(
+        "--screenshot-dir",
+        metavar="PATH",
+        help="where the palette's Screenshot saves its SVG [default: the current directory]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",

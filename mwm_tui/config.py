@@ -59,6 +59,8 @@ class Settings:
     insecure: bool = False
     # Draw with ASCII only (also chosen when the locale's character set is not UTF-8)
     ascii: bool = False
+    # Where the palette's Screenshot writes (the current directory when unset)
+    screenshot_dir: str | None = None
     # The operator's GeoJSON files drawn on the map (comma-separated; a TOML list in the file)
     overlay: str | None = None
 
@@ -153,8 +155,38 @@ def _known(name: str) -> bool:
     return name in {f.name for f in fields(Settings)}
 
 
-def from_file(path: Path) -> dict[str, Any]:
+_FILE_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+}
+_TYPE_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a number"}
+
+
+def _check_file_type(key: str, value: Any, path: Path) -> None:
+    """TOML values carry their type: ``stomp = 5`` is a mistake, not the URL "5"."""
+    name = key.replace("-", "_")
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    wanted = _FILE_TYPES.get(str(kind), (str,))
+    if isinstance(value, bool) and bool not in wanted:
+        ok = False
+    elif name in _BROKER_LISTS and isinstance(value, list):
+        ok = all(isinstance(item, str) for item in value)
+    else:
+        ok = isinstance(value, wanted)
+    if not ok:
+        what = _TYPE_WORDS.get(str(kind), "a string in quotes")
+        if name in _BROKER_LISTS:
+            what = "a URL in quotes or a list of them"
+        raise ConfigError(f"{path}: {key} = {value!r} must be {what}")
+
+
+def from_file(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """The settings in ``path``; a missing file is none, unless ``required``."""
     if not path.is_file():
+        if required:
+            what = "is not a file" if path.exists() else "does not exist"
+            raise ConfigError(f"config file {path} (from MWM_CONFIG) {what}")
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -163,6 +195,8 @@ def from_file(path: Path) -> dict[str, Any]:
     unknown = sorted(key for key in data if not _known(key.replace("-", "_")))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    for key, value in data.items():
+        _check_file_type(key, value, path)
     if any(key.replace("-", "_") in _SECRETS for key in data):
         _refuse_if_others_can_read(path)
     return {
@@ -195,7 +229,8 @@ def load_settings(
 ) -> Settings:
     """Defaults < config file < environment < command-line ``overrides`` (None means unset)."""
     settings = Settings()
-    settings = replace(settings, **from_file(config_path(environ)))
+    named = bool(environ.get("MWM_CONFIG"))
+    settings = replace(settings, **from_file(config_path(environ), required=named))
     settings = replace(settings, **from_environment(environ))
     given = {key: value for key, value in overrides.items() if value is not None}
     settings = replace(settings, **given)

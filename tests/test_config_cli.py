@@ -272,3 +272,65 @@ def test_stomp_vhost_comes_from_flag_variable_and_file_and_reaches_the_stomp_tar
         with pytest.raises(TargetError, match="virtual host"):
             load_settings({"stomp_vhost": bad}, environ).stomp_targets()
     assert "--stomp-vhost NAME" in run_cli("--help").stdout
+
+
+def test_mwm_config_naming_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    missing = tmp_path / "hq.toml"
+    with pytest.raises(ConfigError, match=f"config file {missing} .*does not exist"):
+        load_settings({}, {"MWM_CONFIG": str(missing)})
+    result = subprocess.run(
+        [sys.executable, "-m", "mwm_tui.cli", "--demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"MWM_CONFIG": str(missing)},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"mwm-tui: error: config file {missing} (from MWM_CONFIG) does not exist"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "wanted"),
+    [
+        ("stomp = 5\n", "stomp", "a URL in quotes or a list of them"),
+        ('devices = "x"\n', "devices", "a whole number"),
+        ("devices = true\n", "devices", "a whole number"),
+        ('ascii = "yes"\n', "ascii", "true or false"),
+        ('stale-after = "soon"\n', "stale-after", "a number"),
+        ("client-id = 7\n", "client-id", "a string in quotes"),
+        ("mqtt = [1, 2]\n", "mqtt", "a URL in quotes or a list of them"),
+    ],
+)
+def test_a_wrong_type_in_the_config_file_names_the_file_and_the_key(
+    tmp_path: Path, text: str, key: str, wanted: str
+) -> None:
+    environ = write_config(tmp_path, text)
+    path = tmp_path / "mwm-tui" / "config.toml"
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, environ)
+    assert str(raised.value).startswith(f"{path}: {key} = ")
+    assert str(raised.value).endswith(f"must be {wanted}")
+
+
+def test_screenshot_dir_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+    environ = write_config(tmp_path / "f", 'screenshot-dir = "/srv/shots"\n')
+    assert load_settings({}, environ).screenshot_dir == "/srv/shots"
+    environ |= {"MWM_SCREENSHOT_DIR": "/tmp/shots"}
+    assert load_settings({}, environ).screenshot_dir == "/tmp/shots"
+    assert settings_from(["--screenshot-dir", "here"]).screenshot_dir == "here"
+    assert "--screenshot-dir" in run_cli("--help").stdout
+
+
+def test_mwm_sim_has_a_version() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("mwm-sim")), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mwm-sim ")

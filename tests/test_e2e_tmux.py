@@ -39,7 +39,9 @@ class Tmux:
         # The pane stays after its command ends, so that its exit status can be read.
         self.config.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
         self.env = {key: value for key, value in os.environ.items() if key != "TMUX"}
-        self.env["MWM_CONFIG"] = str(workdir / "absent-config.toml")  # no personal settings
+        empty_config = workdir / "empty-config.toml"
+        empty_config.write_text("")
+        self.env["MWM_CONFIG"] = str(empty_config)  # no personal settings
         self.rcfile = workdir / "bashrc"
         self.rcfile.write_text(f"PS1='{PROMPT}'\n")  # a prompt the test can recognise
         self.last_screen = ""

@@ -109,3 +109,39 @@ async def hq_outage(pilot: Pilot[None]) -> None:
 
 def test_screen_during_hq_outage_at_120x40(snap_compare: SnapCompare) -> None:
     assert snap_compare(still_app(), terminal_size=(120, 40), run_before=hq_outage)
+
+
+def test_screen_during_hq_outage_at_80x24(snap_compare: SnapCompare) -> None:
+    """The fleet counts stay on the status bar; the links' words give way."""
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=hq_outage)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_screen_without_colour(
+    snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """NO_COLOR: Textual draws in greys; offline (truck-03) must still be the loudest."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(still_app(), terminal_size=size, run_before=settled)
+
+
+async def colour_picker(pilot: Pilot[None]) -> None:
+    await settled(pilot)
+    await pilot.press("A")
+    await pilot.pause(0.4)
+
+
+async def help_screen(pilot: Pilot[None]) -> None:
+    await settled(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause(0.4)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_colour_picker(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(still_app(), terminal_size=size, run_before=colour_picker)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_help(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(still_app(), terminal_size=size, run_before=help_screen)

@@ -168,8 +168,10 @@ class DemoFleet:
 
     def _run(self) -> None:
         start = time.monotonic()
-        for state in self._trucks.values():
-            state.next_fix = start
+        # Fixes spread evenly over the sending period, as a real fleet's are, not one burst.
+        spread = self._location_interval / max(len(self._trucks), 1)
+        for index, state in enumerate(self._trucks.values()):
+            state.next_fix = start + index * spread
             state.next_motion = start + self._rng.uniform(0.0, self._motion_interval)
         next_incident = start + _FIRST_INCIDENT * self._pace
         last = start

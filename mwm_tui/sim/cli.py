@@ -10,6 +10,7 @@ import threading
 from types import FrameType
 from typing import NoReturn, TextIO
 
+from mwm_tui import __version__
 from mwm_tui.domain import ids, simulation
 from mwm_tui.domain.targets import (
     DEFAULT_VHOST,
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     brokers = parser.add_argument_group("brokers")
     brokers.add_argument(
         "--stomp",

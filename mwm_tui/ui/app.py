@@ -37,9 +37,10 @@ from mwm_tui.ui import gc_policy
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
+from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
 from mwm_tui.ui.widgets.device_list import DeviceList
-from mwm_tui.ui.widgets.event_log import EventLog, RejectSummary
+from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.status_bar import StatusBar
@@ -69,7 +70,8 @@ class MwmApp(App[None]):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # the screen's class, for app.tcss
+    # The screen's class by its rows, for styles/app.tcss: -short under 30 (80x24), -tall from 36.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-medium"), (36, "-tall")]
 
     def __init__(
         self,
@@ -83,8 +85,10 @@ class MwmApp(App[None]):
         ascii_only: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
+        screenshot_dir: str | None = None,
     ) -> None:
         super().__init__()
+        self.screenshot_folder = screenshot_folder(screenshot_dir)
         self.wall_clock = wall_clock
         self.fleet = fleet
         self.inbox = inbox
@@ -111,8 +115,8 @@ class MwmApp(App[None]):
             self.device_list.row_ids if self.device_list.filter_text.strip() else None
         )
         self.motion_panel = MotionPanel(fleet, ascii_only=ascii_only, id="motion")
-        self.reject_summary = RejectSummary(id="rejects")
         self.event_log = EventLog(wall_clock, id="log")
+        self.reject_summary = self.event_log.rejects
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -126,7 +130,6 @@ class MwmApp(App[None]):
             with Vertical(id="right"):
                 yield self.position_map
                 yield self.motion_panel
-                yield self.reject_summary
                 yield self.event_log
         yield Footer()
 
@@ -140,7 +143,6 @@ class MwmApp(App[None]):
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
         self.filter_input.display = False
-        self.reject_summary.display = False
         self.device_list.border_title = "devices"
         self.position_map.border_title = "map"
         self.motion_panel.border_title = "motion"
@@ -243,7 +245,7 @@ class MwmApp(App[None]):
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
         self.status_bar.tick(self.fleet, self.inbox.stats().coalesced, self.dispatcher.unsettled())
-        self.reject_summary.update_counts(self.fleet.rejects_by_reason)
+        self.event_log.show_rejects(self.fleet.rejects_by_reason)
         self.event_log.device_limit(self.fleet)
         self._list_dirty = True  # ages keep ticking
 
@@ -472,8 +474,20 @@ class MwmApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        folder = Path(path).expanduser() if path else self.screenshot_folder
+        saved, message = save_svg(self, folder, filename)
+        self.notify(message, severity="information" if saved else "error", markup=False)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+        yield SystemCommand(
+            "Screenshot",
+            f"Save an SVG picture of the screen in {self.screenshot_folder}",
+            lambda: self.set_timer(0.1, self.action_screenshot),  # once the palette is gone
+        )
         for action in palette_actions():
             callback: Callable[[], object] = partial(self.run_action, action.action)
             yield SystemCommand(action.description, action.help, callback)

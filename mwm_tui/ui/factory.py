@@ -76,6 +76,7 @@ def create_app(
         ascii_only=settings.ascii,
         tune_gc=tune_gc,
         wall_clock=wall_clock,
+        screenshot_dir=settings.screenshot_dir,
     )
     app.position_map.overlay = load_overlays(settings.overlay_files())
     return app

@@ -14,11 +14,14 @@ STATUS_GLYPH = {
     DeviceStatus.OFFLINE: "✕",
     DeviceStatus.UNKNOWN: "?",
 }
+# Offline is a bold red-on-white block, the loudest thing on a dark screen. NO_COLOR makes
+# Textual map colours to greys by brightness: red ink alone would turn dim, a white block stays.
+ALARM_STYLE = "bold #c00000 on #ffffff"
 STATUS_STYLE = {
     DeviceStatus.ONLINE: "green",
     DeviceStatus.STALE: "yellow",
-    DeviceStatus.OFFLINE: "bold red",
-    DeviceStatus.UNKNOWN: "magenta",
+    DeviceStatus.OFFLINE: ALARM_STYLE,
+    DeviceStatus.UNKNOWN: "bold magenta",
 }
 
 

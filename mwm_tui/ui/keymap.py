@@ -21,6 +21,7 @@ class Scope(StrEnum):
     LOG = "Event log (when focused)"
     COMPOSER = "Composer"
     DETAIL = "Truck details"
+    PICKER = "Alert colour picker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,24 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Close",
         Scope.DETAIL,
         "Close the truck's details",
+        in_palette=False,
+        bound=False,
+    ),
+    KeyAction(
+        "enter",
+        "select",
+        "Alert with it",
+        Scope.PICKER,
+        "Alert the device with the highlighted colour",
+        in_palette=False,
+        bound=False,
+    ),
+    KeyAction(
+        "escape",
+        "cancel",
+        "Cancel",
+        Scope.PICKER,
+        "Close the picker, alert nobody",
         in_palette=False,
         bound=False,
     ),

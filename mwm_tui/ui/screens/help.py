@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from mwm_tui.ui.keymap import KEYMAP, Scope
 
@@ -44,7 +44,8 @@ def help_table() -> Table:
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close", key_display="Esc"),
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark,q", "dismiss", "Close", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -58,6 +59,7 @@ class HelpScreen(ModalScreen[None]):
                     style="dim",
                 )
             )
+        yield Footer()
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

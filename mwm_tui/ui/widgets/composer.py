@@ -8,12 +8,14 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from mwm_tui.domain.dispatch import Dispatch, Tone, describe
 from mwm_tui.domain.text import literal
 
+PLACEHOLDER = "type an order, Enter sends"
 TONE_STYLE = {Tone.GOOD: "green", Tone.WAIT: "yellow", Tone.BAD: "bold red", Tone.BUSY: "cyan"}
 
 
@@ -26,8 +28,11 @@ def dispatch_line(dispatch: Dispatch) -> Text:
 class OrderInput(Input):
     """An Input that remembers the orders sent from it."""
 
+    # Enter stays the input's own key, so it acts after the letters typed before it; shown.
+    BINDINGS = [Binding("enter", "submit", "Send")]
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="type an order, Enter sends", id=id)
+        super().__init__(placeholder=PLACEHOLDER, id=id)
         self.history: list[str] = []
         self._recall = 0
         self._draft = ""
@@ -59,6 +64,7 @@ class Composer(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order_input = OrderInput(id="order-input")
+        self._target = "no device selected"
 
     def compose(self) -> ComposeResult:
         yield Static(id="composer-target")
@@ -77,6 +83,18 @@ class Composer(Vertical):
             if problem:
                 target.append(f"  cannot be addressed: {problem}", style="red")
         self.query_one("#composer-target", Static).update(target)
+        self._target = "no device selected" if device_id is None else literal(device_id, 48)
+        self._name_target()
+
+    def on_resize(self) -> None:
+        self._name_target()
+
+    def _name_target(self) -> None:
+        """On a short screen the input is all there is of the composer: it names the target."""
+        if self.screen.has_class("-short"):
+            self.order_input.placeholder = f"order to {self._target}: type, Enter sends"
+        else:
+            self.order_input.placeholder = PLACEHOLDER
 
     def set_status(self, text: Text) -> None:
         self.query_one("#composer-status", Static).update(text)

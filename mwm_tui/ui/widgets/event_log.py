@@ -12,9 +12,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
+from rich.segment import Segment
 from rich.text import Text
-from textual.widget import Widget
+from textual import events
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from mwm_tui.domain.errors import RejectReason
@@ -24,6 +28,11 @@ from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 
 MAX_ENTRIES = 2000
+# Lines wrapped before the next frame on a resize or filter (more than any screen shows);
+# older ones follow WRAP_CHUNK at a time, WRAP_PAUSE seconds apart.
+WRAP_AT_ONCE = 80
+WRAP_CHUNK = 25
+WRAP_PAUSE = 0.02
 NEW_DEVICE_LOG_LIMIT = 10
 # More changes to one status than this in one drain make one line naming the first few.
 SINGLE_LINES_UP_TO = 3
@@ -79,8 +88,10 @@ def status_lines(changes: Iterable[StatusChange]) -> list[LogLine]:
 
 
 def _one_change(change: StatusChange) -> LogLine:
-    line = Text(f"{STATUS_GLYPH[change.after]} ", style=STATUS_STYLE[change.after])
-    line.append(f"{literal(change.device_id, 40)} is {change.after}")
+    line = Text()
+    line.append(STATUS_GLYPH[change.after], style=STATUS_STYLE[change.after])
+    line.append(f" {literal(change.device_id, 40)} is ")
+    line.append(str(change.after), style=STATUS_STYLE[change.after])
     if change.reason:
         bold = change.after is DeviceStatus.OFFLINE
         line.append(f" ({change.reason})", style="bold" if bold else "dim")
@@ -90,8 +101,9 @@ def _one_change(change: StatusChange) -> LogLine:
 def _many_changes(status: DeviceStatus, group: list[StatusChange]) -> LogLine:
     ids = [change.device_id for change in group]
     reasons = Counter(change.reason for change in group)
-    line = Text(f"{STATUS_GLYPH[status]} ", style=STATUS_STYLE[status])
-    line.append(f"{len(group)} trucks {_WENT[status]}", style="bold")
+    line = Text()
+    line.append(STATUS_GLYPH[status], style=STATUS_STYLE[status])
+    line.append(f" {len(group)} trucks {_WENT[status]}", style="bold")
     reason, count = reasons.most_common(1)[0]
     if reason and count == len(group):
         line.append(f" ({reason})", style="dim")
@@ -158,6 +170,9 @@ class EventLog(RichLog):
         self.device_filter: str | None = None
         self._mention: re.Pattern[str] | None = None
         self._limit_refusals_logged = 0
+        self._wrapped_at = 0  # the width the shown lines were wrapped to
+        self._generation = 0  # a new rewrap or filter makes older pending wraps stale
+        self.rejects = RejectSummary()
 
     def add(self, message: str | Text, style: str = "", *, devices: Iterable[str] = ()) -> None:
         stamp = time.strftime("%H:%M:%S ", time.localtime(self._wall_clock()))
@@ -195,14 +210,74 @@ class EventLog(RichLog):
         )
         self._limit_refusals_logged = refused
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrap the lines again to the new width (RichLog wraps each line once, when written)."""
+        width = event.size.width
+        if self._wrapped_at and width and width != self._wrapped_at:
+            self.call_after_refresh(self._show_lines)
+        self._wrapped_at = width or self._wrapped_at
+
+    def _show_lines(self) -> None:
+        """Write the shown lines again: the newest at once, older ones a few at a time.
+
+        Wrapping costs about a millisecond a line; 2,000 at once would freeze the screen.
+        """
+        self._generation += 1
+        self.clear()
+        shown = [line for line, about in self._lines if self._shows(line, about)]
+        if not self._size_known:
+            for line in shown:
+                self.write(line)  # RichLog holds them until it knows its width
+            return
+        for line in shown[-WRAP_AT_ONCE:]:
+            self.write(line)
+        older = shown[:-WRAP_AT_ONCE]
+        if older:
+            self.set_timer(WRAP_PAUSE, partial(self._prepend, older, self._generation))
+
+    def _prepend(self, older: list[Text], generation: int) -> None:
+        """Wrap the newest few of ``older`` and put them above what is shown, keeping the view."""
+        if generation != self._generation:
+            return  # wrapped again, or filtered, since
+        chunk = older[-WRAP_CHUNK:]
+        del older[-WRAP_CHUNK:]
+        console = self.app.console
+        options = console.options.update_width(
+            max(self.scrollable_content_region.width, self.min_width)
+        )
+        strips = [
+            strip
+            for line in chunk
+            for strip in Strip.from_lines(list(Segment.split_lines(console.render(line, options))))
+        ]
+        at_end = self.is_vertical_scroll_end
+        self.lines[0:0] = strips
+        self._line_cache.clear()
+        widest = max((strip.cell_length for strip in strips), default=0)
+        self._widest_line_width = max(self._widest_line_width, widest)
+        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(y=self.scroll_y + len(strips), animate=False, immediate=True)
+        self.refresh()
+        if older and len(self.lines) < MAX_ENTRIES:
+            self.set_timer(WRAP_PAUSE, partial(self._prepend, older, generation))
+
+    def show_rejects(self, counts: Counter[RejectReason]) -> None:
+        """The running count of rejected messages, in the pane's title, when there are any."""
+        if self.rejects.update_counts(counts):
+            title = Text("events")
+            if self.rejects.counts:
+                title.append(" - " if getattr(self.app, "ascii_only", False) else " · ")
+                title.append_text(self.rejects.render())
+            self.border_title = title
+
     def filter_to(self, device_id: str | None) -> None:
         """Show only the lines about ``device_id`` (None: every line)."""
         self.device_filter = device_id
         self._mention = _mentions(device_id) if device_id is not None else None
-        self.clear()
-        for line, about in self._lines:
-            if self._shows(line, about):
-                self.write(line)
+        self._show_lines()
         # A Text, not a str: a str here is parsed as markup, and the id comes from the network.
         self.border_subtitle = (
             Text(f"only {literal(device_id, 40)} · Esc: all") if device_id else ""
@@ -217,20 +292,20 @@ class EventLog(RichLog):
         return self._mention is not None and self._mention.search(line.plain) is not None
 
 
-class RejectSummary(Widget):
-    """``rejected: not JSON 3 · wrong payload length 1`` — or nothing at all when none."""
+class RejectSummary:
+    """``rejected: not JSON 3 · wrong payload length 1``, for the events pane's title."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self) -> None:
         self.counts: Counter[RejectReason] = Counter()
 
-    def update_counts(self, counts: Counter[RejectReason]) -> None:
-        if counts != self.counts:
-            self.counts = Counter(counts)
-            self.display = bool(self.counts)
-            self.refresh()
+    def update_counts(self, counts: Counter[RejectReason]) -> bool:
+        """Take the new counts; True when they changed."""
+        if counts == self.counts:
+            return False
+        self.counts = Counter(counts)
+        return True
 
     def render(self) -> Text:
-        text = Text("rejected: ", style="bold yellow", no_wrap=True, overflow="ellipsis")
+        text = Text("rejected: ", no_wrap=True, overflow="ellipsis")
         text.append(" · ".join(f"{reason} {n}" for reason, n in self.counts.most_common()))
         return text

@@ -7,6 +7,7 @@ line is too narrow, link details go first so that the fleet counts stay visible.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 from rich.text import Text
@@ -16,17 +17,20 @@ from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.text import literal
-from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
+from mwm_tui.ui.format import ALARM_STYLE, STATUS_GLYPH, STATUS_STYLE
 
 _STATE_LOOK = {
     LinkState.UP: ("▲ up", "bold green"),
     LinkState.CONNECTING: ("◌ connecting", "yellow"),
-    LinkState.DOWN: ("▼ down", "bold red"),
+    LinkState.DOWN: ("▼ down", ALARM_STYLE),
 }
 # What a lost link freezes on screen.
 _AS_OF = {LinkName.STOMP: "positions", LinkName.MQTT: "motion"}
-# From most to least said about a lost link.
-_DETAIL_LEVELS = 4
+# Rates average over this many seconds: a whole number of sending periods (2 s in the demo,
+# 1 to 3 s for phones), so a fleet whose fixes come in bursts still reads a steady rate.
+RATE_WINDOW = 6.0
+# From most to least said about a lost link; the last says only each link's arrow.
+_DETAIL_LEVELS = 5
 
 
 def _host_port(broker: str) -> str:
@@ -61,19 +65,20 @@ class StatusBar(Widget):
         # When each link was lost (wall clock) and how many attempts failed since; while lost.
         self.lost_at: dict[LinkName, float] = {}
         self.attempts: dict[LinkName, int] = {}
-        self._last_totals: dict[LinkName, int] = dict.fromkeys(LinkName, 0)
-        self._last_tick_at: float | None = None
+        # (clock, accepted and rejected per link) at each tick, over the last RATE_WINDOW seconds.
+        self._samples: deque[tuple[float, dict[LinkName, int]]] = deque()
 
     def tick(self, fleet: Fleet, coalesced: int, outbox: int = 0) -> None:
         """Once a second: message rates, device counts, coalesced events, the outbox's size."""
         now = fleet.clock()
-        elapsed = now - self._last_tick_at if self._last_tick_at is not None else 0.0
-        for name in LinkName:
-            total = fleet.accepted[name] + fleet.rejected[name]
-            if elapsed > 0:
-                self.rates[name] = (total - self._last_totals[name]) / elapsed
-            self._last_totals[name] = total
-        self._last_tick_at = now
+        totals = {name: fleet.accepted[name] + fleet.rejected[name] for name in LinkName}
+        self._samples.append((now, totals))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= RATE_WINDOW:
+            self._samples.popleft()
+        since, before = self._samples[0]
+        if now > since:
+            for name in LinkName:
+                self.rates[name] = (totals[name] - before[name]) / (now - since)
         counts = fleet.counts()
         self.counts = {status: counts.get(status, 0) for status in DeviceStatus}
         self.coalesced = coalesced
@@ -99,15 +104,23 @@ class StatusBar(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        """Links, then the fleet: link detail goes first, then the links' words, never counts."""
         width = self.size.width
+        fleet = self._fleet_part()
         for level in range(_DETAIL_LEVELS):
-            text = self._line(level)
-            if width <= 0 or text.cell_len <= width:
-                return text
-        return text
+            links = self._links_part(level)
+            if width <= 0 or links.cell_len + fleet.cell_len <= width:
+                return links + fleet
+        room = width - fleet.cell_len
+        if room <= 3:
+            fleet.truncate(width, overflow="ellipsis")
+            return fleet
+        links.truncate(room - 3, overflow="ellipsis")
+        links.append(" │ ", style="dim")
+        return links + fleet
 
-    def _line(self, level: int) -> Text:
-        """The whole bar; ``level`` 0 says everything, each higher level a little less."""
+    def _links_part(self, level: int) -> Text:
+        """DEMO and both links; ``level`` 0 says everything, each higher level a little less."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.demo:
             text.append(" DEMO ", style="bold black on yellow")
@@ -119,13 +132,21 @@ class StatusBar(Widget):
             for name in LinkName:
                 self._link(text, name, level)
                 text.append(" │ ", style="dim")
+        return text
+
+    def _fleet_part(self) -> Text:
+        """Device counts by status (unknown only when some are), then outbox and limits."""
+        text = Text(no_wrap=True, overflow="ellipsis")
         shown = [s for s in DeviceStatus if s is not DeviceStatus.UNKNOWN or self.counts[s]]
         for index, status in enumerate(shown):
             if index:
                 text.append("  ")
+            count = self.counts[status]
+            # A zero offline count is no news: plain, not the alarm block.
+            quiet = status is DeviceStatus.OFFLINE and count == 0
             text.append(
-                f"{STATUS_GLYPH[status]} {self.counts[status]} {status.value}",
-                style=STATUS_STYLE[status],
+                f"{STATUS_GLYPH[status]} {count} {status.value}",
+                style="" if quiet else STATUS_STYLE[status],
             )
         if self.outbox:
             text.append(f"  │  ⧗ {self.outbox} in outbox", style="bold yellow")
@@ -147,16 +168,20 @@ class StatusBar(Widget):
             when = f"{' and '.join(LinkName)} {stamps[LinkName.STOMP]}"
         else:
             when = ", ".join(f"{name} {stamp}" for name, stamp in stamps.items())
-        text.append(f"▼ HQ lost {when}", style="bold red")
+        text.append(f"▼ HQ lost {when}", style=ALARM_STYLE)
         text.append(f", {' and '.join(_AS_OF.values())} as of then")
 
     def _link(self, text: Text, name: LinkName, level: int) -> None:
         state = self.links[name]
         text.append(f"{name} ", style="bold")
         lost = self.lost_at.get(name)
+        if level >= _DETAIL_LEVELS - 1:  # the narrowest: the state's arrow alone
+            arrow, style = _STATE_LOOK[state.state]
+            text.append(arrow[0], style=ALARM_STYLE if lost is not None else style)
+            return
         if lost is not None:
             stamp = time.strftime("%H:%M:%S", time.localtime(lost))
-            text.append(f"▼ lost {stamp}", style="bold red")
+            text.append(f"▼ lost {stamp}", style=ALARM_STYLE)
             if level <= 2:
                 text.append(f", {_AS_OF[name]} as of then")
         else:
