@@ -9,12 +9,11 @@ from functools import partial
 from pathlib import Path
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
@@ -36,6 +35,7 @@ from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import gc_policy
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
+from mwm_tui.ui.pane_actions import FilterInput, PaneActions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
@@ -62,11 +62,7 @@ def stylesheet() -> Path:
     return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
 
 
-class FilterInput(Input):
-    """The list filter: by id substring or by status name."""
-
-
-class MwmApp(App[None]):
+class MwmApp(PaneActions):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
@@ -322,10 +318,6 @@ class MwmApp(App[None]):
 
     # ---- actions (keys, palette) -------------------------------------------------------------
 
-    def _focus_now(self, widget: Widget) -> None:
-        """Move focus before the next key is handled, so fast typing lands in the right place."""
-        self.screen.set_focus(widget)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key acts only in its scope: the main screen, and what has focus there."""
         scope = SCOPE_OF_ACTION.get(action)
@@ -346,63 +338,6 @@ class MwmApp(App[None]):
             return isinstance(focused, EventLog)
         return isinstance(focused, OrderInput)
 
-    def action_compose(self) -> None:
-        self._focus_now(self.composer.order_input)
-
-    def action_leave_composer(self) -> None:
-        self._focus_now(self.device_list)
-
-    def action_history_back(self) -> None:
-        self.composer.order_input.history_back()
-
-    def action_history_forward(self) -> None:
-        self.composer.order_input.history_forward()
-
-    def action_focus_list(self) -> None:
-        self._focus_now(self.device_list)
-
-    def action_focus_map(self) -> None:
-        self._focus_now(self.position_map)
-
-    def action_focus_log(self) -> None:
-        self._focus_now(self.event_log)
-
-    def action_log_truck(self) -> None:
-        """Show only the selected truck's lines in the log, and give the log focus."""
-        if self.device_list.selected is None:
-            self.notify("Select a device first to see its events.", severity="warning")
-            return
-        self.event_log.filter_to(self.device_list.selected)
-        self._focus_now(self.event_log)
-
-    def action_log_all(self) -> None:
-        """Esc in the log: every line again, or back to the list when nothing is filtered."""
-        if self.event_log.device_filter is None:
-            self._focus_now(self.device_list)
-        else:
-            self.event_log.filter_to(None)
-
-    def action_cursor_down(self) -> None:
-        self.device_list.action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.device_list.action_cursor_up()
-
-    def action_page_down(self) -> None:
-        self.device_list.action_page_down()
-
-    def action_page_up(self) -> None:
-        self.device_list.action_page_up()
-
-    def action_first(self) -> None:
-        self.device_list.action_first()
-
-    def action_last(self) -> None:
-        self.device_list.action_last()
-
-    def action_pan(self, direction: str) -> None:
-        self.position_map.pan(direction)
-
     def action_alert(self) -> None:
         self.send_alert("red")
 
@@ -416,50 +351,6 @@ class MwmApp(App[None]):
                 self.send_alert(colour)
 
         self.push_screen(ColourPicker(literal(device_id, 40)), chosen)
-
-    def action_filter(self) -> None:
-        field = self.filter_input
-        field.display = True
-        self._focus_now(field)
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.device_list.set_filter(event.value)
-
-    def action_keep_filter(self) -> None:
-        field = self.filter_input
-        self.device_list.set_filter(field.value)
-        self.device_list.select_first()
-        if not field.value:
-            field.display = False
-        self._focus_now(self.device_list)
-
-    def action_clear_filter(self) -> None:
-        field = self.filter_input
-        field.value = ""
-        field.display = False
-        self.device_list.set_filter("")
-        self._focus_now(self.device_list)
-
-    def action_fit_map(self) -> None:
-        self.position_map.fit()
-
-    def action_zoom_in(self) -> None:
-        self.position_map.zoom(1.5)
-
-    def action_zoom_out(self) -> None:
-        self.position_map.zoom(1 / 1.5)
-
-    def action_toggle_follow(self) -> None:
-        following = self.position_map.toggle_follow()
-        self.notify("Map follows the selected device." if following else "Map stops following.")
-
-    def action_sort_next(self) -> None:
-        key = self.device_list.cycle_sort()
-        self.notify(f"Sorted by {key}.")
-
-    def action_sort_reverse(self) -> None:
-        self.device_list.reverse_sort()
 
     def action_details(self) -> None:
         device_id = self.device_list.selected
