@@ -2,8 +2,8 @@
 
 The shared scenarios (fleet, orders, alerts, wills) are parametrized over ``broker_pair`` in
 test_integration.py and test_ui_brokers.py; this module holds what one pair does differently:
-one client-id namespace for both protocols (ActiveMQ), retained motion to wildcards, and a
-single broker's crash taking both links at once.
+one client-id namespace for both protocols (ActiveMQ; RabbitMQ keeps two), retained motion to
+wildcards, and a single broker's crash taking both links at once.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def sims(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
 
 
 def stomp_connect_reply(port: int, client_id: str) -> bytes:
-    """The first frame ActiveMQ answers a CONNECT naming ``client_id`` with."""
+    """The first frame the broker answers a CONNECT naming ``client_id`` with."""
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(
             b"CONNECT\naccept-version:1.2\nhost:/\nheart-beat:0,0\nclient-id:"
@@ -105,6 +105,19 @@ def test_hq_and_trucks_keep_their_client_ids_apart_on_activemq_serving_both(
     finally:
         stomp_link.stop()
         mqtt_link.stop()
+
+
+def test_rabbitmq_keeps_stomp_and_mqtt_client_ids_apart(rabbitmq: RabbitMQ) -> None:
+    truck = f"{unique_prefix('rid')}01"
+    mqtt_session = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=truck, protocol=mqtt.MQTTv311)
+    mqtt_session.connect(HOST, rabbitmq.mqtt_port)
+    mqtt_session.loop_start()
+    try:
+        wait_until(mqtt_session.is_connected, 10, "the MQTT session")
+        assert stomp_connect_reply(rabbitmq.port, truck).startswith(b"CONNECTED\n")
+    finally:
+        mqtt_session.disconnect()
+        mqtt_session.loop_stop()
 
 
 def _retain_motion(port: int, device_id: str, payload: bytes) -> None:
