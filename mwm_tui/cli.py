@@ -114,8 +114,8 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument(
         "--client-id",
         metavar="ID",
-        help="client id HQ uses on both brokers [default: MQTT mwm-tui-<host>-<random>, "
-        "kept for the run; STOMP none]",
+        help="client id HQ uses: ID on MQTT, ID.stomp on STOMP, so one broker serving both "
+        "never sees it twice [default: MQTT mwm-tui-<host>-<random>, kept for the run; STOMP none]",
     )
     parse.add_argument(
         "--max-devices",

@@ -16,6 +16,7 @@ from tests.support.brokers import (
     MosquittoFactory,
     RabbitMQ,
 )
+from tests.support.matrix import PAIR_NAMES, BrokerPair
 
 # The app and the terminals the tests start draw in Unicode unless a test asks for ASCII.
 if not locale_is_utf8(os.environ):
@@ -53,6 +54,30 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
     """A RabbitMQ (STOMP ``.url`` and MQTT ``.mqtt_url``) for the whole session."""
     with RabbitMQ(workdir=tmp_path_factory.mktemp("rabbitmq")) as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def activemq_both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActiveMQ]:
+    """An ActiveMQ serving STOMP (``.url``) and MQTT (``.mqtt_url``), with advisories."""
+    workdir = tmp_path_factory.mktemp("activemq-both")
+    with ActiveMQ(workdir=workdir, mqtt=True, advisories=True) as broker:
+        yield broker
+
+
+@pytest.fixture(params=PAIR_NAMES)
+def broker_pair(request: pytest.FixtureRequest) -> BrokerPair:
+    """Each pair of session brokers in turn; a pair's brokers start when a test first asks."""
+    name = request.param
+    if name == "activemq":
+        both: ActiveMQ = request.getfixturevalue("activemq_both")
+        assert both.mqtt_url is not None
+        return BrokerPair(name, both.url, both.mqtt_url, True, True)
+    if name == "rabbitmq":
+        rabbit: RabbitMQ = request.getfixturevalue("rabbitmq")
+        return BrokerPair(name, rabbit.url, rabbit.mqtt_url, False, False)
+    activemq: ActiveMQ = request.getfixturevalue("activemq")
+    mosquitto: Mosquitto = request.getfixturevalue("mosquitto")
+    return BrokerPair(name, activemq.url, mosquitto.url, True, False)
 
 
 @pytest.fixture

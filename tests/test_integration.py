@@ -1,4 +1,7 @@
-"""End to end over real sockets: mwm-sim, Mosquitto and ActiveMQ, both links, inbox, Fleet."""
+"""End to end over real sockets: mwm-sim, the brokers, both links, inbox, Fleet.
+
+The core scenarios run on every pair of ``broker_pair`` (Mosquitto + ActiveMQ, ActiveMQ serving
+both protocols, RabbitMQ serving both); the rest on Mosquitto + ActiveMQ."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.link_events import wait_until
+from tests.support.matrix import BrokerPair
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,44 +175,53 @@ def hq(hq_factory: Callable[..., Hq], activemq: ActiveMQ, mosquitto: Mosquitto) 
     return hq_factory(activemq.url, mosquitto.url)
 
 
+@pytest.fixture
+def pair_hq(hq_factory: Callable[..., Hq], broker_pair: BrokerPair) -> Hq:
+    return hq_factory(broker_pair.stomp_url, broker_pair.mqtt_url)
+
+
 def test_every_simulated_device_appears_with_position_and_motion(
-    hq: Hq, sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto
+    pair_hq: Hq, sim_factory: Callable[..., Sim], broker_pair: BrokerPair
 ) -> None:
     prefix = unique_prefix()
-    sim = sim_factory(activemq.url, mosquitto.url, "--devices", "5", "--prefix", prefix)
+    sim = sim_factory(
+        broker_pair.stomp_url, broker_pair.mqtt_url, "--devices", "5", "--prefix", prefix
+    )
     sim.wait_ready()
     assert sim.lines("READY ") == ["READY 5 devices"]
     device_ids = fleet_ids(prefix, 5)
-    wait_until(lambda: hq.devices_ready(device_ids), 15, "five devices with fix and motion")
-    assert sorted(d for d in hq.fleet.devices if d.startswith(prefix)) == device_ids
+    wait_until(lambda: pair_hq.devices_ready(device_ids), 15, "five devices with fix and motion")
+    assert sorted(d for d in pair_hq.fleet.devices if d.startswith(prefix)) == device_ids
     for device_id in device_ids:
-        position = hq.fleet.devices[device_id].position
+        position = pair_hq.fleet.devices[device_id].position
         assert position is not None and position.ts is not None
         assert 48.0 < position.lat < 50.0 and 1.5 < position.lng < 3.5
     assert sim.stop() == 0
 
 
 def test_order_reaches_only_its_device_and_is_confirmed(
-    hq: Hq, sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto
+    pair_hq: Hq, sim_factory: Callable[..., Sim], broker_pair: BrokerPair
 ) -> None:
     prefix = unique_prefix()
     device_ids = fleet_ids(prefix, 4)
-    sim = sim_factory(activemq.url, mosquitto.url, "--devices", "4", "--prefix", prefix)
+    sim = sim_factory(
+        broker_pair.stomp_url, broker_pair.mqtt_url, "--devices", "4", "--prefix", prefix
+    )
     sim.wait_ready()
     target = device_ids[1]
     text = "Where are you heading to? [b]ok[/b] \x1b[31m"
-    order_id = hq.stomp.send_order(target, text)
-    outcome = hq.wait_outcome(order_id, 15)
+    order_id = pair_hq.stomp.send_order(target, text)
+    outcome = pair_hq.wait_outcome(order_id, 15)
     assert outcome == OrderOutcome(order_id, target, Delivery.CONFIRMED)
     wait_until(lambda: sim.lines(f"ORDER {target}: "), 15, "the order at its device")
     # A marker behind it in every other queue: once all markers are read, nothing else is due.
     others = [d for d in device_ids if d != target]
     for device_id in others:
-        hq.stomp.send_order(device_id, "marker")
+        pair_hq.stomp.send_order(device_id, "marker")
     wait_until(lambda: len(sim.lines("ORDER ")) == len(device_ids), 15, "every marker")
     received = [line for line in sim.lines("ORDER ") if not line.endswith(": marker")]
     assert received == [f"ORDER {target}: Where are you heading to? [b]ok[/b] \\x1b[31m"]
-    assert len(hq.outcomes_of(order_id)) == 1
+    assert len(pair_hq.outcomes_of(order_id)) == 1
 
 
 def test_order_to_a_wildcard_id_is_refused_before_sending(
@@ -231,45 +244,52 @@ def test_order_to_a_wildcard_id_is_refused_before_sending(
 
 
 def test_alert_reaches_only_its_device_and_is_confirmed(
-    hq: Hq, sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto
+    pair_hq: Hq, sim_factory: Callable[..., Sim], broker_pair: BrokerPair
 ) -> None:
     prefix = unique_prefix()
     device_ids = fleet_ids(prefix, 4)
-    sim = sim_factory(activemq.url, mosquitto.url, "--devices", "4", "--prefix", prefix)
+    sim = sim_factory(
+        broker_pair.stomp_url, broker_pair.mqtt_url, "--devices", "4", "--prefix", prefix
+    )
     sim.wait_ready()
     target = device_ids[2]
-    alert_id = hq.mqtt.send_alert(target, "red")
-    outcome = hq.wait_outcome(alert_id, 15)
+    alert_id = pair_hq.mqtt.send_alert(target, "red")
+    outcome = pair_hq.wait_outcome(alert_id, 15)
     assert outcome == AlertOutcome(alert_id, target, "red", Delivery.CONFIRMED)
     wait_until(lambda: sim.lines(f"ALERT {target}: red"), 15, "the alert at its device")
     for device_id in device_ids:
         if device_id != target:
-            hq.mqtt.send_alert(device_id, "blue")
+            pair_hq.mqtt.send_alert(device_id, "blue")
     wait_until(lambda: len(sim.lines("ALERT ")) == len(device_ids), 15, "every marker alert")
     assert [line for line in sim.lines("ALERT ") if line.endswith(": red")] == [
         f"ALERT {target}: red"
     ]
-    assert len(hq.outcomes_of(alert_id)) == 1
+    assert len(pair_hq.outcomes_of(alert_id)) == 1
 
 
 def test_device_killed_on_demand_goes_offline_through_its_will(
-    hq: Hq, sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto
+    pair_hq: Hq, sim_factory: Callable[..., Sim], broker_pair: BrokerPair
 ) -> None:
     prefix = unique_prefix()
     device_ids = fleet_ids(prefix, 3)
-    sim = sim_factory(activemq.url, mosquitto.url, "--devices", "3", "--prefix", prefix)
+    sim = sim_factory(
+        broker_pair.stomp_url, broker_pair.mqtt_url, "--devices", "3", "--prefix", prefix
+    )
     sim.wait_ready()
-    wait_until(lambda: hq.devices_ready(device_ids), 15, "three devices online")
+    wait_until(lambda: pair_hq.devices_ready(device_ids), 15, "three devices online")
     victim = device_ids[0]
     sim.command(f"kill {victim}")
     wait_until(lambda: sim.lines(f"KILLED {victim}"), 10, "the kill")
     wait_until(
-        lambda: hq.pump() is not None and hq.fleet.devices[victim].status is DeviceStatus.OFFLINE,
+        lambda: (
+            pair_hq.pump() is not None
+            and pair_hq.fleet.devices[victim].status is DeviceStatus.OFFLINE
+        ),
         15,
         "the victim offline",
     )
-    assert hq.fleet.devices[victim].status_reason == "last will"
-    assert all(hq.fleet.devices[d].status is DeviceStatus.ONLINE for d in device_ids[1:])
+    assert pair_hq.fleet.devices[victim].status_reason == "last will"
+    assert all(pair_hq.fleet.devices[d].status is DeviceStatus.ONLINE for d in device_ids[1:])
     assert sim.stop() == 0
 
 

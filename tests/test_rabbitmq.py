@@ -1,6 +1,8 @@
 """HQ on RabbitMQ 3.10 serving both protocols (rabbitmq_stomp and rabbitmq_mqtt), with mwm-sim.
 
-The session RabbitMQ is shared: each test's trucks get a prefix of their own.
+The session RabbitMQ is shared: each test's trucks get a prefix of their own. The fleet, order,
+alert and will scenarios run on it through ``broker_pair`` (test_integration.py,
+test_ui_brokers.py, test_broker_matrix.py); here is what is RabbitMQ's own.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import HOST, RabbitMQ, mqtt_handshake, stomp_handshake
 from tests.support.link_events import Recorder, wait_until
-from tests.support.sim import Sim, fleet_ids, unique_prefix
-from tests.support.ui import driven, log_text, screen_dump
-from tests.test_ui_brokers import fleet_on_screen, links_up, row_of, sim_line, until
+from tests.support.sim import Sim, unique_prefix
+from tests.support.ui import driven, log_text
+from tests.test_ui_brokers import links_up, row_of, until
 
 NO_MOTION = "No motion from this device yet (MQTT)."
 RETAINED = struct.pack(">ddd", 0.1, 0.2, 0.3)
@@ -120,49 +122,6 @@ async def test_hq_names_the_virtual_host_the_broker_refused(rabbitmq: RabbitMQ) 
         line = next(line for line in log_text(app).splitlines() if said in line)
         assert f"STOMP link down: broker refused: Bad CONNECT: {said} (--stomp-vhost is" in line
         assert app.query_one(StatusBar).links[LinkName.STOMP].state is not LinkState.UP
-
-
-async def test_fleet_orders_alerts_and_wills_on_rabbitmq(
-    rabbit_sim: Callable[..., Sim], rabbitmq: RabbitMQ, prefix: str
-) -> None:
-    device_ids = fleet_ids(prefix, 3)
-    sim = rabbit_sim("--devices", "3", "--prefix", prefix)
-    app = rabbit_app(rabbitmq)
-    async with driven(app) as pilot:
-        # Positions (STOMP wildcard) and live motion (MQTT wildcard) for every truck.
-        await fleet_on_screen(pilot, app, sim, prefix, device_ids)
-
-        # An order to the second truck, confirmed by the broker's receipt.
-        target = device_ids[1]
-        await pilot.press("j")
-        assert app.device_list.selected == target
-        await pilot.press("o", *"Where are you heading to?", "enter")
-        line = await sim_line(pilot, app, sim, "ORDER ", "the order at a device")
-        assert line == f"ORDER {target}: Where are you heading to?"
-        confirmed = f"✔ order to {target} (Where are you heading to?) accepted by the broker"
-        await until(pilot, app, lambda: confirmed in log_text(app), "the receipt in the log")
-
-        # An alert to the third, confirmed by PUBACK.
-        await pilot.press("escape", "j")
-        assert app.device_list.selected == device_ids[2], screen_dump(app)
-        await pilot.press("a")
-        line = await sim_line(pilot, app, sim, "ALERT ", "the alert at a device")
-        assert line == f"ALERT {device_ids[2]}: red"
-        puback = f"✔ alert red to {device_ids[2]} accepted by the broker (PUBACK)"
-        await until(pilot, app, lambda: puback in log_text(app), "the PUBACK in the log")
-
-        # The first dies without DISCONNECT: RabbitMQ publishes its will.
-        victim = device_ids[0]
-        sim.command(f"kill {victim}")
-        await sim_line(pilot, app, sim, f"KILLED {victim}", "the kill")
-        await until(
-            pilot, app, lambda: "offline" in row_of(app, victim), "the victim's row offline"
-        )
-        assert f"✕ {victim} is offline (last will)" in log_text(app)
-        for device_id in device_ids[1:]:
-            assert "online" in row_of(app, device_id), screen_dump(app)
-        assert sim.lines("ORDER ") == [f"ORDER {target}: Where are you heading to?"]
-        assert sim.lines("ALERT ") == [f"ALERT {device_ids[2]}: red"]
 
 
 def _retain_motion(rabbitmq: RabbitMQ, device_id: str) -> None:

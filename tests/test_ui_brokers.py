@@ -1,7 +1,8 @@
 """The real dashboard against real brokers and a real mwm-sim, driven by keys through Pilot.
 
 The session brokers are shared, and Mosquitto keeps every earlier device's retained motion, so
-each test gives its simulated fleet a prefix of its own and filters the list down to it.
+each test gives its simulated fleet a prefix of its own and filters the list down to it. The
+core scenarios (fleet, order, alert, will) run on every pair of ``broker_pair``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port
+from tests.support.matrix import BrokerPair
 from tests.support.sim import Sim, fleet_ids, send_marker_orders, unique_prefix
 from tests.support.ui import driven, list_text, log_text, screen_dump, screen_text, wait_for
 
@@ -63,6 +65,26 @@ def sim_factory(
 
 def make_app(activemq: ActiveMQ, mosquitto: Mosquitto) -> MwmApp:
     return create_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), tune_gc=False)
+
+
+@pytest.fixture
+def pair_sim(tmp_path: Path, broker_pair: BrokerPair) -> Iterator[Callable[..., Sim]]:
+    """Starts mwm-sim on the pair of session brokers; all stopped after the test."""
+    made: list[Sim] = []
+
+    def make(*arguments: str) -> Sim:
+        sim = Sim(broker_pair.stomp_url, broker_pair.mqtt_url, tmp_path, *arguments)
+        made.append(sim)
+        return sim
+
+    yield make
+    for sim in made:
+        sim.stop()
+
+
+def pair_app(broker_pair: BrokerPair) -> MwmApp:
+    settings = Settings(stomp=broker_pair.stomp_url, mqtt=broker_pair.mqtt_url)
+    return create_app(settings, tune_gc=False)
 
 
 def status_text(app: MwmApp) -> str:
@@ -141,11 +163,11 @@ def _row_complete(row: str) -> bool:
 
 
 async def test_fleet_appears_and_selection_shows_its_motion(
-    sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto, prefix: str
+    pair_sim: Callable[..., Sim], broker_pair: BrokerPair, prefix: str
 ) -> None:
     device_ids = fleet_ids(prefix, 4)
-    sim = sim_factory("--devices", "4", "--prefix", prefix)
-    app = make_app(activemq, mosquitto)
+    sim = pair_sim("--devices", "4", "--prefix", prefix)
+    app = pair_app(broker_pair)
     async with driven(app) as pilot:
         await fleet_on_screen(pilot, app, sim, prefix, device_ids)
         panel = app.query_one(MotionPanel)
@@ -171,11 +193,11 @@ async def test_fleet_appears_and_selection_shows_its_motion(
 
 
 async def test_order_goes_to_the_selected_device_only_and_is_confirmed(
-    sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto, prefix: str
+    pair_sim: Callable[..., Sim], broker_pair: BrokerPair, prefix: str
 ) -> None:
     device_ids = fleet_ids(prefix, 4)
-    sim = sim_factory("--devices", "4", "--prefix", prefix)
-    app = make_app(activemq, mosquitto)
+    sim = pair_sim("--devices", "4", "--prefix", prefix)
+    app = pair_app(broker_pair)
     async with driven(app) as pilot:
         await fleet_on_screen(pilot, app, sim, prefix, device_ids)
         target = device_ids[1]
@@ -184,14 +206,23 @@ async def test_order_goes_to_the_selected_device_only_and_is_confirmed(
         await pilot.press("o", *"Where are you heading to?", "enter")
         line = await sim_line(pilot, app, sim, "ORDER ", "the order at a device")
         assert line == f"ORDER {target}: Where are you heading to?"
-        # The sim's trucks are online: the broker's receipt is all HQ can claim.
-        confirmed = f"✔ order to {target} (Where are you heading to?) accepted by the broker"
+        # The receipt, and what HQ can claim beyond it: a listening consumer where the broker
+        # sends advisories, else only that the truck is online.
+        reach = (
+            "the truck is listening on its queue"
+            if broker_pair.advisories
+            else "the truck is online; delivery not confirmed"
+        )
+        confirmed = (
+            f"✔ order to {target} (Where are you heading to?) accepted by the broker (receipt); "
+            + reach
+        )
         await until(pilot, app, lambda: confirmed in log_text(app), "the receipt in the log")
 
         # Queues are FIFO: once each other device has read a marker sent after the order,
         # a copy of the order in its queue would have been read, and printed, first.
         others = [d for d in device_ids if d != target]
-        await asyncio.to_thread(send_marker_orders, activemq.url, others)
+        await asyncio.to_thread(send_marker_orders, broker_pair.stomp_url, others)
         await until(
             pilot,
             app,
@@ -205,11 +236,11 @@ async def test_order_goes_to_the_selected_device_only_and_is_confirmed(
 
 
 async def test_alert_flashes_the_selected_device_red_and_is_confirmed(
-    sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto, prefix: str
+    pair_sim: Callable[..., Sim], broker_pair: BrokerPair, prefix: str
 ) -> None:
     device_ids = fleet_ids(prefix, 3)
-    sim = sim_factory("--devices", "3", "--prefix", prefix)
-    app = make_app(activemq, mosquitto)
+    sim = pair_sim("--devices", "3", "--prefix", prefix)
+    app = pair_app(broker_pair)
     async with driven(app) as pilot:
         await fleet_on_screen(pilot, app, sim, prefix, device_ids)
         target = device_ids[2]
@@ -223,11 +254,11 @@ async def test_alert_flashes_the_selected_device_red_and_is_confirmed(
 
 
 async def test_killed_device_turns_offline_by_its_last_will(
-    sim_factory: Callable[..., Sim], activemq: ActiveMQ, mosquitto: Mosquitto, prefix: str
+    pair_sim: Callable[..., Sim], broker_pair: BrokerPair, prefix: str
 ) -> None:
     device_ids = fleet_ids(prefix, 3)
-    sim = sim_factory("--devices", "3", "--prefix", prefix)
-    app = make_app(activemq, mosquitto)
+    sim = pair_sim("--devices", "3", "--prefix", prefix)
+    app = pair_app(broker_pair)
     async with driven(app) as pilot:
         await fleet_on_screen(pilot, app, sim, prefix, device_ids)
         victim = device_ids[1]

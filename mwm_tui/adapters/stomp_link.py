@@ -93,6 +93,14 @@ _STOMP_PY_RECEIVE_SCALE = 3.0
 ERROR_TEXT_LIMIT = 200
 # Words in an ERROR frame refusing a login that mark it as an authentication failure.
 _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
+# ActiveMQ keeps one client-id namespace for STOMP and MQTT; no device id holds a ".", so the
+# suffixed id never equals another client's MQTT id.
+STOMP_CLIENT_ID_SUFFIX = ".stomp"
+
+
+def stomp_client_id(client_id: str) -> str:
+    """The client id a STOMP connection sends for ``client_id`` (its MQTT id is unchanged)."""
+    return client_id + STOMP_CLIENT_ID_SUFFIX
 
 
 def new_stomp_connection(
@@ -397,7 +405,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
             self._close(connection, session)
 
     def _connect(self, connection: stomp.Connection12, session: _Session) -> None:
-        headers = {"client-id": self._client_id} if self._client_id else {}
+        headers = {"client-id": stomp_client_id(self._client_id)} if self._client_id else {}
         try:
             connection.connect(
                 username=self._target.username,

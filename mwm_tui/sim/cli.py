@@ -29,7 +29,9 @@ Simulate a fleet of trucks, each behaving like the two device apps of the book
 /topic/device.<ID>.location and reads text orders from /queue/device.<ID>.text;
 over MQTT it publishes its phone's motion, retained, to /mwm/<ID>/motion, listens
 for alerts on /mwm/<ID>/alert and leaves a last will on /mwm/lastWill.
-Devices reconnect on their own when a broker restarts."""
+Devices reconnect on their own when a broker restarts. A device's client id is
+<ID> on MQTT and <ID>.stomp on STOMP, so a broker serving both protocols
+(ActiveMQ) never sees one id twice."""
 
 EPILOG = """\
 output (stdout, one flushed line each):

@@ -31,6 +31,7 @@ from mwm_tui.adapters.stomp_link import (
     close_stomp_connection,
     error_text,
     new_stomp_connection,
+    stomp_client_id,
 )
 from mwm_tui.adapters.supervisor import Waker
 from mwm_tui.domain import codecs, ids
@@ -327,7 +328,7 @@ class FleetSimulator:
                 username=target.username,
                 passcode=target.password,
                 wait=False,
-                headers={"client-id": device.device_id},
+                headers={"client-id": stomp_client_id(device.device_id)},
             )
         except (OSError, stomp.exception.StompException):
             self._drop_stomp(device, now)

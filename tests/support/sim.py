@@ -45,7 +45,8 @@ def send_marker_orders(stomp_url: str, device_ids: list[str], text: str = "marke
     has been printed too. That is how a test proves an order reached no other device.
     """
     target = parse_target(stomp_url, Protocol.STOMP)
-    connection = stomp.Connection12([(target.host, target.port)])
+    # RabbitMQ reads the host header as its vhost; ActiveMQ ignores it.
+    connection = stomp.Connection12([(target.host, target.port)], vhost=target.vhost)
     connection.connect(wait=True)
     try:
         for device_id in device_ids:
