@@ -30,8 +30,9 @@ Simulate a fleet of trucks, each behaving like the two device apps of the book
 over MQTT it publishes its phone's motion, retained, to /mwm/<ID>/motion, listens
 for alerts on /mwm/<ID>/alert and leaves a last will on /mwm/lastWill.
 Devices reconnect on their own when a broker restarts. A device's client id is
-<ID> on MQTT and <ID>.stomp on STOMP, so a broker serving both protocols
-(ActiveMQ) never sees one id twice."""
+<ID> on both protocols, as the book's apps send it; a broker that serves both
+with one client-id namespace (ActiveMQ) refuses the second, and the device's
+STOMP connection then uses <ID>.stomp (said once on stderr)."""
 
 EPILOG = """\
 output (stdout, one flushed line each):

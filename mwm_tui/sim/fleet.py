@@ -100,6 +100,9 @@ class _Device:
     mqtt_connected: bool = False
     mqtt_subscribed: bool = False
     mqtt_retry_at: float = 0.0
+    # The contract's STOMP client id is the device id; a broker with one client-id namespace
+    # for both protocols (ActiveMQ serving both) refuses it, and <ID>.stomp is used instead.
+    stomp_id_clashes: bool = False
     next_location_at: float = 0.0
     next_motion_at: float = 0.0
     last_advance: float = 0.0
@@ -137,7 +140,15 @@ class _DeviceStompListener(stomp.ConnectionListener):  # type: ignore[misc]
 
     def on_error(self, frame: stomp.utils.Frame) -> None:
         message = error_text(frame)
-        self._fleet.complain(f"{self._device.device_id}: STOMP error from broker: {message}")
+        device = self._device
+        if "already connected" in message.lower() and not device.stomp_id_clashes:
+            device.stomp_id_clashes = True
+            self._fleet.complain(
+                f"{device.device_id}: the broker shares client ids between STOMP and MQTT; "
+                f"STOMP connects as {stomp_client_id(device.device_id)} from now on"
+            )
+            return
+        self._fleet.complain(f"{device.device_id}: STOMP error from broker: {message}")
 
     def on_disconnected(self) -> None:
         self._attempt.lost = True
@@ -323,12 +334,15 @@ class FleetSimulator:
         attempt = _StompAttempt(connection, receipt, now)
         connection.set_listener("device", _DeviceStompListener(self, device, attempt))
         device.stomp = attempt
+        client_id = device.device_id
+        if device.stomp_id_clashes:
+            client_id = stomp_client_id(client_id)
         try:
             connection.connect(
                 username=target.username,
                 passcode=target.password,
                 wait=False,
-                headers={"client-id": stomp_client_id(device.device_id)},
+                headers={"client-id": client_id},
             )
         except (OSError, stomp.exception.StompException):
             self._drop_stomp(device, now)
