@@ -32,7 +32,7 @@ from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.screens.colour import SWATCH, ColourList, swatch
-from mwm_tui.ui.widgets.status_bar import StatusBar
+from mwm_tui.ui.widgets.status_bar import RATE_WINDOW, StatusBar
 from tests.support.links import recording_links
 from tests.support.ui import driven, screen_text, wait_for
 
@@ -346,3 +346,27 @@ async def test_screenshot_to_a_missing_directory_says_why_in_one_line(tmp_path: 
     async with driven(app, (80, 24)) as pilot:
         app.action_screenshot()
         assert len(list(configured.glob("mwm-tui_*.svg"))) == 1
+
+
+async def test_a_status_bar_tick_that_changes_nothing_repaints_nothing() -> None:
+    app = make_app()
+    async with driven(app) as pilot:
+        for name in LinkName:
+            app.inbox.put(LinkStateChanged(name, LinkState.UP, f"{name}://a"))
+        app.inbox.put(LocationReceived(Position("truck-1", 48.85, 2.35)))
+        await wait_for(pilot, lambda: app.status_bar.counts[DeviceStatus.ONLINE] == 1, 5, "1 on")
+        await pilot.pause(RATE_WINDOW + 1)  # the one message's rate has gone to 0/s
+        repaints = 0
+        repaint = app.status_bar.refresh
+
+        def counted(*regions: Region, **options: bool) -> StatusBar:
+            nonlocal repaints
+            repaints += 1
+            return repaint(*regions, **options)
+
+        app.status_bar.refresh = counted  # type: ignore[method-assign]
+        await pilot.pause(2.5)  # two ticks and more, nothing new
+        assert repaints == 0
+        app.inbox.put(LinkStateChanged(LinkName.MQTT, LinkState.DOWN, "gone", retry_in=5.0))
+        await wait_for(pilot, lambda: repaints >= 1, 5, "a repaint for the lost link")
+        assert "▼" in screen_text(app).splitlines()[0]

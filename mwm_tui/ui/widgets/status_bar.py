@@ -67,6 +67,8 @@ class StatusBar(Widget):
         self.attempts: dict[LinkName, int] = {}
         # (clock, accepted and rejected per link) at each tick, over the last RATE_WINDOW seconds.
         self._samples: deque[tuple[float, dict[LinkName, int]]] = deque()
+        # What the bar last showed: a tick that changes nothing writes nothing to the terminal.
+        self._shown: tuple[object, ...] = ()
 
     def tick(self, fleet: Fleet, coalesced: int, outbox: int = 0) -> None:
         """Once a second: message rates, device counts, coalesced events, the outbox's size."""
@@ -85,7 +87,7 @@ class StatusBar(Widget):
         self.refused_ids = fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT]
         self.max_devices = fleet.max_devices
         self.outbox = outbox
-        self.refresh()
+        self._refresh_if_changed()
 
     def link_changed(self, event: LinkStateChanged) -> None:
         before = self.links[event.link].state
@@ -101,7 +103,14 @@ class StatusBar(Widget):
             self.lost_at[event.link] = self._wall_clock()
         if event.state is LinkState.DOWN:
             self.attempts[event.link] = self.attempts.get(event.link, 0) + 1
-        self.refresh()
+        self._refresh_if_changed()
+
+    def _refresh_if_changed(self) -> None:
+        text = self.render()
+        shown = (text.plain, *text.spans)
+        if shown != self._shown:
+            self._shown = shown
+            self.refresh()
 
     def render(self) -> Text:
         """Links, then the fleet: link detail goes first, then the links' words, never counts."""
