@@ -43,7 +43,7 @@ the command line. TLS: --cafile, --cert/--key, --tls-server-name, --insecure, al
 MWM_CAFILE, ... and cafile = "...", ... in the config file.
 overlays: --overlay FILE (repeatable), MWM_OVERLAY=a.geojson,b.geojson or overlay = [...]
 draw GeoJSON depots (points with a "name"), zones and routes; a polygon whose properties say
-"geofence": true is watched: trucks entering or leaving it are logged.
+"geofence": true is watched: trucks entering or leaving it are logged and kept in the history.
 
 examples:
   mwm-tui --demo                     a simulated fleet in this process, no broker needed
@@ -206,7 +206,7 @@ def history_parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="mwm-tui history",
         description="Print what HQ recorded: orders and alerts with their outcomes, status\n"
-        "transitions, last wills and link changes, oldest first.",
+        "transitions, last wills, link changes and geofence crossings, oldest first.",
         epilog=_HISTORY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -223,3 +223,9 @@ async def test_a_truck_leaving_a_geofence_is_logged(tmp_path: Path) -> None:
             pilot, lambda: "truck-07 entered Rungis market" in log_text(app), 3.0, "the entry"
         )
         assert "Drawn only" not in log_text(app)
+        await pilot.pause(0.2)  # one drain tick commits the history
+        crossings = app.dispatcher.store.history(device_id="truck-07", kinds=["geofence"])
+        assert [entry.text for entry in crossings] == [
+            "truck-07 left Rungis market",
+            "truck-07 entered Rungis market",
+        ]

@@ -63,7 +63,7 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of history: ``kind`` is status, will, link, order or alert."""
+    """One line of history: ``kind`` is status, will, link, order, alert or geofence."""
 
     at: float
     kind: str

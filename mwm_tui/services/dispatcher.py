@@ -149,6 +149,10 @@ class Dispatcher:
                     text += f" ({change.reason})"
             self._history.append(HistoryEntry(now, "status", text, change.device_id))
 
+    def record_geofence(self, device_id: str, line: str) -> None:
+        """A truck entered or left one of the operator's geofences."""
+        self._history.append(HistoryEntry(self._clock(), "geofence", line, device_id))
+
     def tick(self) -> None:
         """Expire what waited too long, retry what a link handed back, commit, prune daily."""
         now = self._clock()

@@ -207,6 +207,7 @@ class MwmApp(PaneActions):
             self._list_dirty = True
             for device_id, line in self.position_map.geofence_lines(dirty):
                 self.event_log.add(line, "yellow", devices=[device_id])
+                self.dispatcher.record_geofence(device_id, line)
         if fleet.map_version != self._map_version_drawn:
             self._map_version_drawn = fleet.map_version
             self.position_map.dirty = True
