@@ -1,7 +1,7 @@
 """The map's redraw cost at 1,000 trucks, against the renderer of an earlier commit in one run.
 
 ``python -m benchmarks.map_redraw [--baseline COMMIT] [--reps N]`` loads ``map_render.py`` as it
-was at COMMIT (default: where this branch left ``main``) next to today's, and times
+was at COMMIT (default: 69481fd, before the map drew its context) next to today's, and times
 ``render_map`` of both, alternating, in this one process, on the same trucks:
 
 - ``steady``: the same view, every truck moved a little each frame (the map timer's case:
@@ -57,14 +57,8 @@ def baseline_module(commit: str) -> types.ModuleType:
     return module
 
 
-def default_baseline() -> str:
-    return subprocess.run(
-        ["git", "merge-base", "HEAD", "main"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+# The last commit whose map drew coast and markers only, before places, borders and legend.
+BASELINE_COMMIT = "69481fd"
 
 
 def fleet(view: Viewport, rng: random.Random) -> list[tuple[str, float, float, str]]:
@@ -147,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", help="commit of the renderer to compare with")
     parser.add_argument("--reps", type=int, default=30)
     args = parser.parse_args(argv)
-    commit = args.baseline or default_baseline()
+    commit = args.baseline or BASELINE_COMMIT
     baseline = baseline_module(commit)
     rows = []
     for view in (PARIS, EUROPE, WORLD):
