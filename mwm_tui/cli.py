@@ -54,6 +54,7 @@ keys: ? shows them all; r reconnects both links now; q quits.
 
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
+in a web browser instead of a terminal: mwm-tui serve --help
 """
 
 _HISTORY_EPILOG = """\
@@ -73,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parse.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_dashboard_options(parse)
+    return parse
+
+
+def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
+    """The dashboard's options, shared by ``mwm-tui`` and ``mwm-tui serve``."""
     parse.add_argument(
         "--stomp",
         metavar="URL[,URL]",
@@ -179,14 +186,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
     )
-    return parse
 
 
 def settings_from(argv: Sequence[str] | None) -> Settings:
-    args = parser().parse_args(argv)
+    return settings_from_args(parser().parse_args(argv), os.environ)
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """Settings from parsed options over the environment and file, checked as the app needs."""
     if args.overlay:
         args.overlay = ",".join(args.overlay)
-    settings = load_settings(vars(args), os.environ)
+    settings = load_settings(vars(args), environ)
     try:
         load_overlays(settings.overlay_files())
     except OverlayError as error:
@@ -273,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["history"]:
         return history_main(arguments[1:])
+    if arguments[:1] == ["serve"]:
+        # Imported here: the dashboard itself never loads aiohttp.
+        from mwm_tui.commands.serve import serve_main  # noqa: PLC0415
+
+        return serve_main(arguments[1:])
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:
