@@ -14,7 +14,7 @@ from datetime import datetime
 
 from mwm_tui import __version__
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
+from mwm_tui.adapters.store import HistoryEntry, StoreBusyError, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
@@ -28,7 +28,9 @@ from mwm_tui.config import (
 from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
+from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.notice import StartupNotice
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
@@ -279,6 +281,33 @@ def has_terminal(environ: Mapping[str, str] = os.environ) -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def in_browser(environ: Mapping[str, str] = os.environ) -> bool:
+    """Run by textual-serve (or textual-web): the screen is a browser tab, stderr the server's."""
+    return "web_driver" in environ.get("TEXTUAL_DRIVER", "")
+
+
+# A reloaded tab's new dashboard may start while the old one is still closing the outbox.
+OUTBOX_WAIT_IN_BROWSER = 5.0
+
+
+def _fail(message: str) -> int:
+    print(f"mwm-tui: error: {message}", file=sys.stderr)
+    if in_browser():
+        StartupNotice(f"mwm-tui: {message}").run()
+    return 2
+
+
+def _open_dashboard(settings: Settings) -> MwmApp:
+    deadline = time.monotonic() + (OUTBOX_WAIT_IN_BROWSER if in_browser() else 0.0)
+    while True:
+        try:
+            return create_app(settings)
+        except StoreBusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["history"]:
@@ -291,8 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:
-        print(f"mwm-tui: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     if settings.log_file:
         try:
             logging.basicConfig(
@@ -301,16 +329,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             )
         except OSError as error:
-            print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
-            return 2
+            return _fail(f"cannot write the log file: {error}")
     if not has_terminal():
         print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
         return 2
     try:
-        app = create_app(settings)
+        app = _open_dashboard(settings)
+    except StoreBusyError as error:
+        where = " (in a browser: another tab has it; close that tab and reload)"
+        return _fail(f"{error}{where if in_browser() else ''}")
     except (StoreError, OverlayError) as error:
-        print(f"mwm-tui: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     app.run()
     return 0
 

@@ -47,6 +47,15 @@ def tab_processes(server: ServeProcess) -> list[int]:
     return sorted(pids)
 
 
+def wait_tabs(server: ServeProcess, count: int, timeout: float) -> list[int]:
+    """Wait until the server runs ``count`` dashboards; return their pids."""
+    deadline = time.monotonic() + timeout
+    while len(pids := tab_processes(server)) != count:
+        assert time.monotonic() < deadline, f"{len(pids)} dashboards, not {count}: {pids}"
+        time.sleep(0.05)
+    return pids
+
+
 def assert_all_gone(server: ServeProcess) -> None:
     status = server.stop()
     assert status == 0, f"mwm-tui serve exited with {status}: {server.output}"
@@ -162,4 +171,33 @@ def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every
             assert not alive(tabs[0])
             assert alive(tabs[1])
             wait_screen(second, lambda s: len(list_rows(s)) == 4, 5, "tab 2 still live")
+        assert_all_gone(server)
+
+
+def test_with_brokers_a_second_tab_says_why_it_cannot_start_and_a_reload_gets_the_outbox(
+    tmp_path: Path, activemq: ActiveMQ, mosquitto: Mosquitto
+) -> None:
+    brokers = ("--stomp", activemq.url, "--mqtt", mosquitto.url)
+    env = serve_environment(tmp_path)
+    with ServeProcess(tmp_path / "serve", free_port(), *brokers, env=env) as server:
+        server.wait_listening()
+        with chromium(tmp_path / "profile") as browser:
+            first = browser.open(server.url)
+            links_up = "both links up"
+            wait_screen(first, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)
+            # The outbox has one writer: the second tab's dashboard says so in its page.
+            second = browser.open(server.url)
+            text = wait_screen(second, lambda s: "close that tab" in s, 20, "the reason")
+            assert "another mwm-tui is using" in text
+            Browser.focus(second)
+            press(second, "q")
+            second.wait_for_selector("body.-closed", timeout=10_000)
+            old = wait_tabs(server, 1, 10)
+            refusals = server.output.count("another mwm-tui is using")
+            # A reload's new dashboard waits for the old one to let go of the outbox.
+            first.reload()
+            wait_screen(first, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)
+            new = wait_tabs(server, 1, 10)
+            assert new != old, (old, new)
+            assert server.output.count("another mwm-tui is using") == refusals
         assert_all_gone(server)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mwm_tui.cli import in_browser
 from mwm_tui.commands.serve import (
     DashboardServer,
     Listener,
@@ -212,3 +213,9 @@ def test_the_running_server_refuses_a_foreign_host_and_origin(tmp_path: Path) ->
         assert status("/ws", upgrade | {"Origin": f"http://localhost:{port}"}) == 101
         server.proc.send_signal(signal.SIGINT)
         assert server.proc.wait(15) == 0
+
+
+def test_only_the_web_driver_counts_as_a_browser() -> None:
+    assert in_browser({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"})
+    assert not in_browser({"TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver"})
+    assert not in_browser({})
