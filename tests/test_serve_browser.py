@@ -120,6 +120,7 @@ def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
             orders = [line for line in sim.lines("ORDER ") if not line.endswith(": marker")]
             assert orders == [f"ORDER {target}: Where are you heading to?"]
             assert len(tab_processes(server)) == 1
+            assert browser.refused == [], "the page asked another site for something"
         assert_all_gone(server)
         assert sim.stop() == 0
     assert time.monotonic() - began < 60

@@ -16,6 +16,7 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -48,6 +49,8 @@ examples:
   mwm-tui serve --port 8080 --stomp stomp://hq@broker:61613 --mqtt mqtt://broker:1883
 """
 
+# The page of a tab, ours: textual-serve's own fetches a web font from another site.
+TEMPLATES = Path(__file__).with_name("templates")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -200,6 +203,7 @@ class DashboardServer(Server):
             port=listener.port,
             title="mwm-tui",
             public_url=public_url or listener.url,
+            templates_path=TEMPLATES,
         )
         self.listener = listener
 

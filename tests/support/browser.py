@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
 from tests.support.sim import ROOT
 
@@ -193,16 +193,17 @@ class Browser:
             args=CHROMIUM_FLAGS,
             viewport=VIEWPORT,  # type: ignore[arg-type]
         )
-        # The page asks for a web font: nothing may leave this machine, so it is refused.
-        self.context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:"))
-                else route.abort()
-            ),
-        )
+        # Nothing may leave this machine: any other request is refused, and listed.
+        self.refused: list[str] = []
+        self.context.route("**/*", self._only_loopback)
         self.context.add_init_script(CAPTURE_TERMINAL)
+
+    def _only_loopback(self, route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            self.refused.append(route.request.url)
+            route.abort()
 
     def open(self, url: str) -> Page:
         page = self.context.new_page()
