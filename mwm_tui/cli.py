@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mwm_tui import __version__
+from mwm_tui.adapters.lifetime import end_with_parent
 from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.store import HistoryEntry, StoreBusyError, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
@@ -286,6 +287,9 @@ def in_browser(environ: Mapping[str, str] = os.environ) -> bool:
     return "web_driver" in environ.get("TEXTUAL_DRIVER", "")
 
 
+# Set by ``mwm-tui serve`` for its tabs' dashboards, which end when it does.
+SERVER_PID = "MWM_SERVE_PID"
+
 # A reloaded tab's new dashboard may start while the old one is still closing the outbox.
 OUTBOX_WAIT_IN_BROWSER = 5.0
 
@@ -333,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not has_terminal():
         print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
         return 2
+    server = os.environ.get(SERVER_PID, "")
+    if in_browser() and server.isdigit():
+        end_with_parent(int(server))
     try:
         app = _open_dashboard(settings)
     except StoreBusyError as error:

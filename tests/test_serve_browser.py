@@ -34,28 +34,6 @@ def list_rows(text: str) -> list[tuple[str, str]]:
     return re.findall(r"^│. (online|stale|offline)\s+(\S+)", text, re.MULTILINE)
 
 
-def tab_processes(server: ServeProcess) -> list[int]:
-    """The dashboards the server runs now, one per open tab."""
-    pids = []
-    for pid in server.children():
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"mwm_tui.cli" in argv and alive(pid):
-            pids.append(pid)
-    return sorted(pids)
-
-
-def wait_tabs(server: ServeProcess, count: int, timeout: float) -> list[int]:
-    """Wait until the server runs ``count`` dashboards; return their pids."""
-    deadline = time.monotonic() + timeout
-    while len(pids := tab_processes(server)) != count:
-        assert time.monotonic() < deadline, f"{len(pids)} dashboards, not {count}: {pids}"
-        time.sleep(0.05)
-    return pids
-
-
 def assert_all_gone(server: ServeProcess) -> None:
     status = server.stop()
     assert status == 0, f"mwm-tui serve exited with {status}: {server.output}"
@@ -119,7 +97,7 @@ def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
                 time.sleep(0.05)
             orders = [line for line in sim.lines("ORDER ") if not line.endswith(": marker")]
             assert orders == [f"ORDER {target}: Where are you heading to?"]
-            assert len(tab_processes(server)) == 1
+            assert len(server.tabs()) == 1
             assert browser.refused == [], "the page asked another site for something"
         assert_all_gone(server)
         assert sim.stop() == 0
@@ -142,7 +120,7 @@ def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every
             for page in (first, second):
                 wait_screen(page, lambda s: len(list_rows(s)) == 4, 20, "the 4 demo trucks")
                 wait_screen(page, lambda s: "motion · truck-01 " in s, 5, "truck-01 selected")
-            tabs = tab_processes(server)
+            tabs = server.tabs()
             assert len(tabs) == 2, tabs
 
             # A key in one tab moves that tab's selection only.
@@ -166,7 +144,7 @@ def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every
             # Closing a tab ends its dashboard; the other goes on.
             first.close()
             deadline = time.monotonic() + 10
-            while (left := tab_processes(server)) != [tabs[1]] and tabs[0] in left:
+            while (left := server.tabs()) != [tabs[1]] and tabs[0] in left:
                 assert time.monotonic() < deadline, f"tab 1's dashboard still runs: {left}"
                 time.sleep(0.05)
             assert not alive(tabs[0])
@@ -193,12 +171,12 @@ def test_with_brokers_a_second_tab_says_why_it_cannot_start_and_a_reload_gets_th
             Browser.focus(second)
             press(second, "q")
             second.wait_for_selector("body.-closed", timeout=10_000)
-            old = wait_tabs(server, 1, 10)
+            old = server.wait_tabs(1, 10)
             refusals = server.output.count("another mwm-tui is using")
             # A reload's new dashboard waits for the old one to let go of the outbox.
             first.reload()
             wait_screen(first, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)
-            new = wait_tabs(server, 1, 10)
+            new = server.wait_tabs(1, 10)
             assert new != old, (old, new)
             assert server.output.count("another mwm-tui is using") == refusals
         assert_all_gone(server)

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from mwm_tui.commands.serve import (
 )
 from mwm_tui.config import Settings, load_settings
 from tests.support.brokers import free_port
-from tests.support.browser import ServeProcess, mwm_tui_command
+from tests.support.browser import ServeProcess, alive, mwm_tui_command
 
 
 def run_serve(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -150,7 +151,7 @@ def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_
     for setting in fields(Settings):
         if not setting.name.startswith("serve_"):
             assert getattr(read_back, setting.name) == getattr(given, setting.name), setting.name
-    assert shlex.split(tab_command()) == [sys.executable, "-m", "mwm_tui.cli"]
+    assert shlex.split(tab_command()) == ["exec", sys.executable, "-m", "mwm_tui.cli"]
 
 
 def test_a_tab_draws_unicode_even_when_the_server_runs_under_the_c_locale(
@@ -219,3 +220,38 @@ def test_only_the_web_driver_counts_as_a_browser() -> None:
     assert in_browser({"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"})
     assert not in_browser({"TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver"})
     assert not in_browser({})
+
+
+def open_tab(port: int) -> socket.socket:
+    """A WebSocket to the server, as a tab's page opens it; the server starts a dashboard."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        f"GET /ws?width=120&height=40 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+    )
+    assert sock.recv(12) == b"HTTP/1.1 101"
+    return sock
+
+
+def test_a_killed_server_takes_its_tabs_dashboards_with_it(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
+    env["MWM_CONFIG"] = str(tmp_path / "absent.toml")
+    port = free_port()
+    with ServeProcess(tmp_path, port, "--demo", env=env) as server:
+        server.wait_listening()
+        with open_tab(port) as sock:
+            (tab,) = server.wait_tabs(1, 15)
+            received = 0
+            while received < 20_000:  # the first screens: the dashboard is up and drawing
+                data = sock.recv(65536)
+                assert data, f"the server closed the tab after {received} bytes"
+                received += len(data)
+            parent = int(Path(f"/proc/{tab}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            assert parent == server.proc.pid
+            server.proc.kill()  # no chance to stop its tabs itself
+            server.proc.wait(10)
+            deadline = time.monotonic() + 10
+            while alive(tab):
+                assert time.monotonic() < deadline, "the dashboard outlived its server"
+                time.sleep(0.05)

@@ -23,7 +23,7 @@ from aiohttp import web
 from textual_serve.server import Server
 
 from mwm_tui.adapters.tls import TlsSetupError
-from mwm_tui.cli import add_dashboard_options, settings_from_args
+from mwm_tui.cli import SERVER_PID, add_dashboard_options, settings_from_args
 from mwm_tui.config import ConfigError, Settings, config_path, locale_is_utf8
 from mwm_tui.domain.targets import TargetError
 
@@ -114,8 +114,11 @@ def tab_environment(settings: Settings, environ: Mapping[str, str]) -> dict[str,
 
 
 def tab_command() -> str:
-    """The shell command textual-serve runs for each tab: the dashboard, without arguments."""
-    return shlex.join([sys.executable, "-m", "mwm_tui.cli"])
+    """The shell command textual-serve runs for each tab: the dashboard, without arguments.
+
+    ``exec``: the dashboard is the server's own child, so it can end when the server does.
+    """
+    return "exec " + shlex.join([sys.executable, "-m", "mwm_tui.cli"])
 
 
 def _is_loopback(address: str) -> bool:
@@ -255,7 +258,7 @@ def serve_main(argv: Sequence[str]) -> int:
         print(exposure_warning(listener), file=sys.stderr)
     # textual-serve hands each tab's process a copy of this process's environment.
     os.environ.clear()
-    os.environ.update(tab_environment(settings, environ))
+    os.environ.update(tab_environment(settings, environ) | {SERVER_PID: str(os.getpid())})
     server = DashboardServer(listener, settings.serve_url)
     try:
         server.serve()

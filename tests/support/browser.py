@@ -160,6 +160,26 @@ class ServeProcess:
         self.seen |= found
         return found
 
+    def tabs(self) -> list[int]:
+        """The dashboards the server runs now, one per open tab."""
+        pids = []
+        for pid in self.children():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"mwm_tui.cli" in argv and alive(pid):
+                pids.append(pid)
+        return sorted(pids)
+
+    def wait_tabs(self, count: int, timeout: float) -> list[int]:
+        """Wait until the server runs ``count`` dashboards; return their pids."""
+        deadline = time.monotonic() + timeout
+        while len(pids := self.tabs()) != count:
+            assert time.monotonic() < deadline, f"{len(pids)} dashboards, not {count}: {pids}"
+            time.sleep(0.05)
+        return pids
+
     def stop(self) -> int:
         """Ctrl+C, SIGKILL (the whole group) if it hangs; the exit status."""
         try:
