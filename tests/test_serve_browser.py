@@ -1,6 +1,8 @@
 """``mwm-tui serve`` in a real headless Chromium: the page is the dashboard, its keys send orders.
 
-How the screen is read from the page is explained in ``tests/support/browser.py``.
+The screen is read from the page through xterm.js's own buffer (the cells it paints on its
+canvas): a script run before the page's code catches textual.js's Terminal object as it is
+made; ``tests/support/browser.py`` explains how.
 Every test stops the server and the browser and checks that no process of theirs is left.
 """
 

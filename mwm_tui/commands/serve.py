@@ -73,7 +73,11 @@ def serve_parser() -> argparse.ArgumentParser:
         help="listen on this address [default: 127.0.0.1, this machine only]",
     )
     browser.add_argument(
-        "--port", dest="serve_port", type=int, metavar="PORT", help="listen on this port [8000]"
+        "--port",
+        dest="serve_port",
+        type=int,
+        metavar="PORT",
+        help="listen on this port [default: 8000]",
     )
     browser.add_argument(
         "--public",
