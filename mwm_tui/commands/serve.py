@@ -187,7 +187,8 @@ def exposure_warning(listener: Listener) -> str:
         "which other machines can reach.\n"
         "  There is no login: anyone who reaches this port sees the fleet and can send orders"
         " and alerts.\n"
-        "  Prefer 127.0.0.1 with an SSH tunnel (ssh -L 8000:127.0.0.1:8000 this-host),\n"
+        f"  Prefer 127.0.0.1 with an SSH tunnel (ssh -L {listener.port}:127.0.0.1:{listener.port}"
+        " this-host),\n"
         "  or a reverse proxy with TLS and authentication in front (and --url https://...)."
     )
 
@@ -247,6 +248,10 @@ class DashboardServer(Server):
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         self._guard(request)
         return await super().handle_websocket(request)
+
+    async def handle_download(self, request: web.Request) -> web.StreamResponse:
+        self._guard(request)
+        return await super().handle_download(request)
 
 
 def serve_main(argv: Sequence[str]) -> int:
