@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mwm_tui import __version__
+from mwm_tui.adapters.lifetime import end_with_parent
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
+from mwm_tui.adapters.store import HistoryEntry, StoreBusyError, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
@@ -28,7 +29,9 @@ from mwm_tui.config import (
 from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
+from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.notice import StartupNotice
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
@@ -54,6 +57,7 @@ keys: ? shows them all; r reconnects both links now; q quits.
 
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
+in a web browser instead of a terminal: mwm-tui serve --help
 """
 
 _HISTORY_EPILOG = """\
@@ -73,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parse.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_dashboard_options(parse)
+    return parse
+
+
+def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
+    """The dashboard's options, shared by ``mwm-tui`` and ``mwm-tui serve``."""
     parse.add_argument(
         "--stomp",
         metavar="URL[,URL]",
@@ -184,14 +194,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
     )
-    return parse
 
 
 def settings_from(argv: Sequence[str] | None) -> Settings:
-    args = parser().parse_args(argv)
+    return settings_from_args(parser().parse_args(argv), os.environ)
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """Settings from parsed options over the environment and file, checked as the app needs."""
     if args.overlay:
         args.overlay = ",".join(args.overlay)
-    settings = load_settings(vars(args), os.environ)
+    settings = load_settings(vars(args), environ)
     try:
         load_overlays(settings.overlay_files())
     except OverlayError as error:
@@ -274,15 +287,49 @@ def has_terminal(environ: Mapping[str, str] = os.environ) -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def in_browser(environ: Mapping[str, str] = os.environ) -> bool:
+    """Run by textual-serve (or textual-web): the screen is a browser tab, stderr the server's."""
+    return "web_driver" in environ.get("TEXTUAL_DRIVER", "")
+
+
+# Set by ``mwm-tui serve`` for its tabs' dashboards, which end when it does.
+SERVER_PID = "MWM_SERVE_PID"
+
+# A reloaded tab's new dashboard may start while the old one is still closing the outbox.
+OUTBOX_WAIT_IN_BROWSER = 5.0
+
+
+def _fail(message: str) -> int:
+    print(f"mwm-tui: error: {message}", file=sys.stderr)
+    if in_browser():
+        StartupNotice(f"mwm-tui: {message}").run()
+    return 2
+
+
+def _open_dashboard(settings: Settings) -> MwmApp:
+    deadline = time.monotonic() + (OUTBOX_WAIT_IN_BROWSER if in_browser() else 0.0)
+    while True:
+        try:
+            return create_app(settings)
+        except StoreBusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["history"]:
         return history_main(arguments[1:])
+    if arguments[:1] == ["serve"]:
+        # Imported here: the dashboard itself never loads aiohttp.
+        from mwm_tui.commands.serve import serve_main  # noqa: PLC0415
+
+        return serve_main(arguments[1:])
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:
-        print(f"mwm-tui: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     if settings.log_file:
         try:
             logging.basicConfig(
@@ -291,16 +338,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             )
         except OSError as error:
-            print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
-            return 2
+            return _fail(f"cannot write the log file: {error}")
     if not has_terminal():
         print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
         return 2
+    server = os.environ.get(SERVER_PID, "")
+    if in_browser() and server.isdigit():
+        end_with_parent(int(server))
     try:
-        app = create_app(settings)
+        app = _open_dashboard(settings)
+    except StoreBusyError as error:
+        where = " (in a browser: another tab has it; close that tab and reload)"
+        return _fail(f"{error}{where if in_browser() else ''}")
     except (StoreError, OverlayError) as error:
-        print(f"mwm-tui: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     app.run()
     return 0
 

@@ -63,6 +63,12 @@ class Settings:
     screenshot_dir: str | None = None
     # The operator's GeoJSON files drawn on the map (comma-separated; a TOML list in the file)
     overlay: str | None = None
+    # ``mwm-tui serve``: where the browser dashboard listens; any but loopback needs serve_public
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    serve_public: bool = False
+    # The address browsers use when a reverse proxy stands in front (https://hq.example/mwm)
+    serve_url: str | None = None
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
@@ -244,6 +250,8 @@ def load_settings(
         raise ConfigError("max-devices must be at least 1")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
+    if not 0 < settings.serve_port < 65536:
+        raise ConfigError(f"serve port {settings.serve_port} is not a TCP port (1-65535)")
     if not settings.ascii and not locale_is_utf8(environ):
         settings = replace(settings, ascii=True)
     if (settings.cert is None) != (settings.key is None):

@@ -61,6 +61,10 @@ class StoreError(RuntimeError):
     """The database cannot be used; the message says why, for the operator."""
 
 
+class StoreBusyError(StoreError):
+    """Another dashboard holds the data directory's lock."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One line of history: ``kind`` is status, will, link, order, alert or geofence."""
@@ -139,7 +143,7 @@ class Store:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             lock.close()
-            raise StoreError(
+            raise StoreBusyError(
                 f"another mwm-tui is using {data_dir} (its outbox has one writer); "
                 "quit it or give this one its own --data-dir"
             ) from None

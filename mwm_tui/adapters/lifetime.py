@@ -1,0 +1,29 @@
+"""A browser tab's dashboard ends with the server that started it, however that server ends."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent(parent_pid: int) -> bool:
+    """Ask the kernel for SIGTERM when ``parent_pid`` (our parent) dies; True if it will.
+
+    Without it a killed ``mwm-tui serve`` would leave its tabs' dashboards running, holding
+    the outbox and their broker sessions. If the parent is already gone, end now.
+    """
+    if sys.platform != "linux":
+        return False
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    if prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)  # it died before the request was in place
+    return True

@@ -1,0 +1,1 @@
+"""``mwm-tui`` subcommands that are programs of their own."""
