@@ -188,7 +188,7 @@ class MwmApp(App[None]):
         self.event_log.log_changes(changes)
         self.dispatcher.tick()
         self._show_dispatches()
-        if fleet.take_dirty():
+        if fleet.has_dirty:  # the list takes them when it next syncs
             self._list_dirty = True
         if fleet.map_version != self._map_version_drawn:
             self._map_version_drawn = fleet.map_version
