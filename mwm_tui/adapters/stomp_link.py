@@ -403,9 +403,16 @@ class StompLink(SupervisedLink[_OrderRequest]):
                 connect_failure_reason(self._target, self._where, self._connect_timeout, connection)
             ) from None
         except (OSError, stomp.exception.StompException) as error:
-            raise LinkDownError(
-                describe_connect_error(error, self._where, client_certificate=self._certificate)
-            ) from None
+            # The broker's alert may have ended the stream before CONNECT could be sent.
+            alert = getattr(connection.transport, "tls_alert", None)
+            reason = (
+                describe_tls_error(alert, self._where, client_certificate=self._certificate)
+                if isinstance(alert, ssl.SSLError)
+                else describe_connect_error(
+                    error, self._where, client_certificate=self._certificate
+                )
+            )
+            raise LinkDownError(reason) from None
         answered = self._wait_for(lambda: session.answered, self._connect_timeout)
         if session.refusal is not None:
             lowered = session.refusal.lower()

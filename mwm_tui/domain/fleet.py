@@ -286,7 +286,7 @@ class Fleet:
         return changes
 
     def take_dirty(self) -> set[str]:
-        """Ids of devices whose data changed since the last call."""
+        """Ids of devices whose data changed since the last call (the device list takes them)."""
         dirty, self._dirty = self._dirty, set()
         return dirty
 
