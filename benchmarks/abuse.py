@@ -3,7 +3,11 @@
 ``python -m benchmarks.abuse`` runs each probe in a fresh process and prints one JSON line each:
 
 - ``ids``: 50,000 distinct valid ids at the default device limit: RSS, time to take them in,
-  the first key's latency after, and CPU while idle after.
+  the first key's latency after, and CPU while idle after (from 20 s after the flood, once
+  its trucks have gone stale). A key's latency is measured as in
+  ``app_probes``: ``j`` posted from a thread of its own, until the first frame that paints the
+  newly selected row in the cursor style; ``key_until_idle_ms`` is the older, coarser measure
+  (Pilot's press, then until the app has been idle for 20 ms), kept for comparison.
 - ``rejects``: 1,000,000 rejected messages: RSS before, at the peak and after; once with the
   inbox as it is and once with rejects never folded (every one queued, as before the limit).
 
@@ -28,6 +32,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from benchmarks.app_probes import Frames, Typist
 from mwm_tui.config import Settings
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.messages import mqtt_event
@@ -37,6 +42,8 @@ from tests.support.links import recording_links
 
 SCREEN_SIZE = (120, 40)
 MOTION = struct.pack(">ddd", 0.1, 0.2, 0.3)
+# Seconds after the flood when CPU while idle is measured (for 5 s).
+IDLE_FROM = 20.0
 
 
 def rss_mb() -> float:
@@ -83,6 +90,19 @@ async def settle(app: MwmApp, thread: threading.Thread) -> None:
         await asyncio.sleep(0.02)
 
 
+async def shown_ms(app: MwmApp, frames: Frames, presses: int, spacing: float) -> list[float]:
+    """Press ``j`` ``presses`` times from a thread: milliseconds from each post to its frame."""
+    typist = Typist(app, presses, spacing)
+    frames.watch = typist.frame
+    typist.start()
+    while typist.is_alive():
+        await asyncio.sleep(0.01)
+    frames.watch = None
+    if typist.missed:
+        raise RuntimeError(f"{typist.missed} presses never showed")
+    return [((p.shown_at or 0.0) - p.posted_at) * 1000 for p in typist.done]
+
+
 async def key_ms(app: MwmApp, pilot: Pilot[None]) -> float:
     """Press ``j``: milliseconds until the list's selection moved and a refresh ran."""
     selected = app.device_list.selected
@@ -96,16 +116,23 @@ async def key_ms(app: MwmApp, pilot: Pilot[None]) -> float:
 
 async def ids_probe(data_dir: str) -> dict[str, Any]:
     app = new_app(data_dir)
+    frames = Frames(app)
     async with app.run_test(size=SCREEN_SIZE) as pilot:
         await pilot.pause(1.0)
         before = rss_mb()
         began = time.monotonic()
         await settle(app, flood_ids(app, 50_000))
-        taken_in = time.monotonic() - began
-        first_key_ms = await key_ms(app, pilot)
+        flood_ended = time.monotonic()
+        taken_in = flood_ended - began
+        first_key_ms = (await shown_ms(app, frames, 1, 0.0))[0]
         await pilot.pause(1.0)
-        later_key_ms = await key_ms(app, pilot)
-        await pilot.pause(2.0)
+        later_key_ms = (await shown_ms(app, frames, 1, 0.0))[0]
+        await pilot.pause(1.0)
+        until_idle_ms = await key_ms(app, pilot)
+        await pilot.pause(1.0)
+        presses = sorted(await shown_ms(app, frames, 40, 0.1))
+        # Idle: past the flood's trucks going stale together (15 s), before offline (120 s).
+        await asyncio.sleep(max(flood_ended + IDLE_FROM - time.monotonic(), 2.0))
         idle_began, cpu0 = time.monotonic(), cpu_s()
         await asyncio.sleep(5.0)
         idle_cpu = (cpu_s() - cpu0) / (time.monotonic() - idle_began)
@@ -120,6 +147,9 @@ async def ids_probe(data_dir: str) -> dict[str, Any]:
             "taken_in_s": taken_in,
             "first_key_ms": first_key_ms,
             "key_ms_a_second_later": later_key_ms,
+            "key_until_idle_ms": until_idle_ms,
+            "keys_p50_ms": presses[len(presses) // 2],
+            "keys_max_ms": presses[-1],
             "idle_cpu_cores": idle_cpu,
         }
         app.exit()

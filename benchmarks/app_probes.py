@@ -216,8 +216,9 @@ def _cursor_text(segment: Segment, device_id: str) -> bool:
     style = segment.style
     if style is None or not style.reverse:
         return False
-    text = segment.text.strip().rstrip("…")
-    return len(text) >= 8 and device_id.startswith(text)
+    # The id is one word of the segment (a row may be drawn as one segment or several).
+    words = (word.rstrip("…") for word in segment.text.split())
+    return any(len(word) >= 8 and device_id.startswith(word) for word in words)
 
 
 def shows_cursor_on(update: CompositorUpdate, region: Region, device_id: str) -> bool:

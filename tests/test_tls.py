@@ -33,6 +33,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "server": ca.issue("broker.test", dns=("broker.test",), ips=("127.0.0.1",)),
         "expired": ca.issue("old.test", dns=("old.test",), ips=("127.0.0.1",), expired=True),
         "client": ca.issue("hq", client=True),
+        # A client certificate the brokers' CA never signed.
+        "stranger": other_ca.issue("hq", client=True),
     }
 
 
@@ -124,7 +126,18 @@ def test_mqtt_link_presents_a_client_certificate_when_the_broker_requires_one(
     brokers.append(broker)
     without = first_outcome(mqtts(broker, TlsOptions(cafile=str(ca.cert))))
     assert without.state is LinkState.DOWN
-    print(f"\nwithout a client certificate: {without.detail}")
+    assert without.detail == (
+        f"TLS: 127.0.0.1:{broker.port} requires a client certificate and HQ gave none "
+        "(give one with --cert FILE --key FILE)"
+    )
+    stranger = pki["stranger"]
+    assert isinstance(stranger, KeyPair)
+    foreign = TlsOptions(
+        cafile=str(ca.cert), certfile=str(stranger.cert), keyfile=str(stranger.key)
+    )
+    refused = first_outcome(mqtts(broker, foreign))
+    assert refused.state is LinkState.DOWN
+    assert f"TLS: 127.0.0.1:{broker.port} refused HQ's client certificate (" in refused.detail
     options = TlsOptions(cafile=str(ca.cert), certfile=str(client.cert), keyfile=str(client.key))
     outcome = first_outcome(mqtts(broker, options))
     assert outcome.state is LinkState.UP, outcome.detail
@@ -305,8 +318,18 @@ def test_stomp_link_presents_a_client_certificate_when_activemq_requires_one(
     with stomp_link(stomp_ssl(broker, TlsOptions(cafile=str(ca.cert)))) as (_, _, without):
         assert without.state is LinkState.DOWN
     # Java answers a missing certificate with a bad_certificate alert after the handshake.
-    refused = f"TLS: 127.0.0.1:{broker.port} refused HQ's client certificate"
-    assert refused in without.detail
+    assert without.detail == (
+        f"TLS: 127.0.0.1:{broker.port} requires a client certificate and HQ gave none "
+        "(give one with --cert FILE --key FILE)"
+    )
+    stranger = pki["stranger"]
+    assert isinstance(stranger, KeyPair)
+    foreign = TlsOptions(
+        cafile=str(ca.cert), certfile=str(stranger.cert), keyfile=str(stranger.key)
+    )
+    with stomp_link(stomp_ssl(broker, foreign)) as (_, _, refused):
+        assert refused.state is LinkState.DOWN
+    assert f"TLS: 127.0.0.1:{broker.port} refused HQ's client certificate (" in refused.detail
     options = TlsOptions(cafile=str(ca.cert), certfile=str(client.cert), keyfile=str(client.key))
     with stomp_link(stomp_ssl(broker, options)) as (_, _, outcome):
         assert outcome.state is LinkState.UP, outcome.detail

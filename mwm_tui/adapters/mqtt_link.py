@@ -48,7 +48,7 @@ from .supervisor import (
     SupervisedLink,
     describe_connect_error,
 )
-from .tls import TlsSetupError, client_context
+from .tls import TlsSetupError, client_context, describe_tls_error
 
 # CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
 _AUTH_REFUSALS = frozenset({134, 135})
@@ -92,6 +92,8 @@ class BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._read_buffer = b""
         self._read_offset = 0
+        # The TLS alert that ended the connection, if one did: paho reports only "lost".
+        self.tls_alert: ssl.SSLError | None = None
 
     @property
     def buffered_bytes(self) -> int:
@@ -100,13 +102,35 @@ class BufferedClient(mqtt.Client):
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._read_offset >= len(self._read_buffer):
-            data = super()._sock_recv(self.READ_SIZE)
+            try:
+                data = super()._sock_recv(self.READ_SIZE)
+            except ssl.SSLError as error:
+                self._note_alert(error)
+                raise
             if not data:
                 return data
             self._read_buffer, self._read_offset = data, 0
         start = self._read_offset
         self._read_offset = min(start + bufsize, len(self._read_buffer))
         return self._read_buffer[start : self._read_offset]
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        try:
+            return super()._sock_send(buf)
+        except ssl.SSLError as error:
+            # A broker that refused HQ's certificate sent its alert before closing: read it.
+            try:
+                super()._sock_recv(1)
+            except ssl.SSLError as alert:
+                self._note_alert(alert)
+            except OSError:
+                pass
+            self._note_alert(error)
+            raise
+
+    def _note_alert(self, error: ssl.SSLError) -> None:
+        if self.tls_alert is None and "ALERT" in str(getattr(error, "reason", "")):
+            self.tls_alert = error
 
 
 def new_mqtt_client(
@@ -149,6 +173,7 @@ class _Session:
     # Exact motion subscriptions by mid, and those the broker acknowledged (to unsubscribe).
     motion_ask_by_mid: dict[int, str] = field(default_factory=dict)
     motion_asks_answered: list[str] = field(default_factory=list)
+    tls_alert: ssl.SSLError | None = None
 
 
 class MqttLink(SupervisedLink[_AlertRequest]):
@@ -209,14 +234,14 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                 self._waker.wake()  # the rest on the next turn, after what came in meanwhile
         return topics
 
-    def _ask_motions(self, client: mqtt.Client, session: _Session) -> None:
+    def _ask_motions(self, client: BufferedClient, session: _Session) -> None:
         """Send the waiting exact subscriptions; end those the broker acknowledged."""
         answered, session.motion_asks_answered = session.motion_asks_answered, []
         for topic in answered:
-            self._check(client.unsubscribe(topic)[0], session)
+            self._check(client.unsubscribe(topic)[0], session, client)
         for topic in self._take_motion_asks():
             code, mid = client.subscribe(topic, 0)
-            self._check(code, session)
+            self._check(code, session, client)
             if mid is not None:
                 session.motion_ask_by_mid[mid] = topic
 
@@ -297,7 +322,10 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             try:
                 client.connect(self._target.host, self._target.port, self._keepalive)
             except (OSError, ValueError) as error:
-                raise LinkDownError(describe_connect_error(error, self._where)) from None
+                reason = describe_connect_error(
+                    error, self._where, client_certificate=self._certificate
+                )
+                raise LinkDownError(reason) from None
             if not self._pump_until(client, session, lambda: session.connack is not None):
                 if self._stopping_now():
                     return
@@ -375,6 +403,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic."""
         sock = client.socket()
         if sock is None:
+            session.tls_alert = client.tls_alert
             raise self._lost(MQTTErrorCode.MQTT_ERR_CONN_LOST, session)
         fd, waker_fd = sock.fileno(), self._waker.fileno()
         # Bytes already read (ours, or decrypted by TLS) are invisible to select.
@@ -387,18 +416,19 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if waker_fd in readable:
             self._waker.drain()
         if fd in readable or buffered:
-            self._check(client.loop_read(), session)
+            self._check(client.loop_read(), session, client)
             # Whole packets already in the buffer: no select, no system call, one batch.
             for _ in range(_PACKETS_PER_TURN):
                 if not client.buffered_bytes:
                     break
-                self._check(client.loop_read(), session)
+                self._check(client.loop_read(), session, client)
         if client.want_write():
-            self._check(client.loop_write(), session)
-        self._check(client.loop_misc(), session)
+            self._check(client.loop_write(), session, client)
+        self._check(client.loop_misc(), session, client)
 
-    def _check(self, code: MQTTErrorCode, session: _Session) -> None:
+    def _check(self, code: MQTTErrorCode, session: _Session, client: BufferedClient) -> None:
         if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            session.tls_alert = client.tls_alert
             raise self._lost(code, session)
 
     def _lost(self, code: MQTTErrorCode, session: _Session) -> LinkDownError:
@@ -417,6 +447,10 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             return f"no CONNACK from {self._where} within {self._keepalive} s"
         if keepalive_lost:
             return f"no answer to a keepalive ping within {self._keepalive} s"
+        if session.tls_alert is not None:
+            return describe_tls_error(
+                session.tls_alert, self._where, client_certificate=self._certificate
+            )
         if code in (MQTTErrorCode.MQTT_ERR_CONN_LOST, MQTTErrorCode.MQTT_ERR_NO_CONN):
             return _CLOSED_BY_BROKER
         return f"connection lost: {mqtt.error_string(code)}"

@@ -143,7 +143,10 @@ def connect_failure_reason(
     """Why stomp.py could not open its socket (it logs the error but raises without it)."""
     transport = connection.transport if connection is not None else None
     if isinstance(transport, TlsFramedTransport) and transport.handshake_error is not None:
-        return describe_connect_error(transport.handshake_error, where)
+        certificate = target.tls_options.certfile is not None
+        return describe_connect_error(
+            transport.handshake_error, where, client_certificate=certificate
+        )
     try:
         with socket.create_connection((target.host, target.port), timeout):
             pass
@@ -418,7 +421,16 @@ class StompLink(SupervisedLink[_OrderRequest]):
                 connect_failure_reason(self._target, self._where, self._connect_timeout, connection)
             ) from None
         except (OSError, stomp.exception.StompException) as error:
-            raise LinkDownError(describe_connect_error(error, self._where)) from None
+            # The broker's alert may have ended the stream before CONNECT could be sent.
+            alert = getattr(connection.transport, "tls_alert", None)
+            reason = (
+                describe_tls_error(alert, self._where, client_certificate=self._certificate)
+                if isinstance(alert, ssl.SSLError)
+                else describe_connect_error(
+                    error, self._where, client_certificate=self._certificate
+                )
+            )
+            raise LinkDownError(reason) from None
         answered = self._wait_for(lambda: session.answered, self._connect_timeout)
         if session.refusal is not None:
             lowered = session.refusal.lower()
@@ -478,7 +490,9 @@ class StompLink(SupervisedLink[_OrderRequest]):
             return
         alert = getattr(connection.transport, "tls_alert", None)
         if isinstance(alert, ssl.SSLError) and not session.connected:
-            raise LinkDownError(describe_tls_error(alert, self._where))
+            raise LinkDownError(
+                describe_tls_error(alert, self._where, client_certificate=self._certificate)
+            )
         # stomp.py may report a heart-beat timeout as a plain disconnect first: judge by silence.
         expected = _agreed_receive_interval(connection)
         silent = time.monotonic() - session.last_heard

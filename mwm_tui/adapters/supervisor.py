@@ -61,8 +61,13 @@ def host_port(target: BrokerTarget) -> str:
     return f"{host}:{target.port}"
 
 
-def describe_connect_error(error: BaseException, where: str) -> str:
-    """Why a TCP or TLS connection to ``where`` (host:port) failed."""
+def describe_connect_error(
+    error: BaseException, where: str, *, client_certificate: bool = False
+) -> str:
+    """Why a TCP or TLS connection to ``where`` (host:port) failed.
+
+    ``client_certificate``: whether HQ presents one (it changes what a TLS alert means).
+    """
     if isinstance(error, ConnectionRefusedError):
         return f"connection refused by {where}"
     if isinstance(error, socket.gaierror):
@@ -70,7 +75,7 @@ def describe_connect_error(error: BaseException, where: str) -> str:
     if isinstance(error, TimeoutError):
         return f"no answer from {where} (timed out)"
     if isinstance(error, ssl.SSLError):
-        return describe_tls_error(error, where)
+        return describe_tls_error(error, where, client_certificate=client_certificate)
     if isinstance(error, ConnectionResetError):
         return f"{where} reset the connection"
     if isinstance(error, OSError) and error.strerror:
@@ -230,6 +235,11 @@ class SupervisedLink(Generic[Request]):
     @property
     def _target(self) -> BrokerTarget:
         return self._targets[self._current]
+
+    @property
+    def _certificate(self) -> bool:
+        """Whether HQ presents a client certificate to the current broker."""
+        return self._target.tls_options.certfile is not None
 
     @property
     def _where(self) -> str:

@@ -65,15 +65,24 @@ def client_context(options: TlsOptions) -> ssl.SSLContext:
     return context
 
 
-def describe_tls_error(error: ssl.SSLError, where: str) -> str:
-    """Why the TLS handshake with ``where`` failed: unknown CA, name mismatch, expired, protocol."""
+def describe_tls_error(error: ssl.SSLError, where: str, *, client_certificate: bool) -> str:
+    """Why the TLS handshake with ``where`` failed: unknown CA, name mismatch, expired, protocol.
+
+    ``client_certificate``: whether HQ presented one (a broker's alert does not say).
+    """
     if isinstance(error, ssl.SSLCertVerificationError):
         cause = _VERIFY_CAUSES.get(error.verify_code, "certificate rejected")
         return f"TLS certificate of {where} rejected: {cause} ({error.verify_message})"
     reason = _reason(error)
-    if "CERTIFICATE_REQUIRED" in reason:
-        return f"TLS: {where} requires a client certificate (--cert, --key)"
-    if "ALERT" in reason and ("CERTIFICATE" in reason or "UNKNOWN_CA" in reason):
+    refused = "ALERT" in reason and ("CERTIFICATE" in reason or "UNKNOWN_CA" in reason)
+    if ("CERTIFICATE_REQUIRED" in reason or refused) and not client_certificate:
+        # Java brokers answer a missing certificate with bad_certificate, OpenSSL with
+        # certificate_required: without a certificate from HQ both mean one is required.
+        return (
+            f"TLS: {where} requires a client certificate and HQ gave none "
+            f"(give one with --cert FILE --key FILE)"
+        )
+    if "CERTIFICATE_REQUIRED" in reason or refused:
         return f"TLS: {where} refused HQ's client certificate ({reason})"
     if any(word in reason for word in _PROTOCOL_WORDS):
         return f"TLS protocol mismatch with {where} ({reason})"

@@ -8,6 +8,8 @@ injected clock.
 
 from __future__ import annotations
 
+import heapq
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -42,6 +44,7 @@ class Device:
     __slots__ = (
         "address_problem",
         "device_id",
+        "due_at",
         "known_at",
         "last_location_at",
         "last_motion_at",
@@ -52,6 +55,7 @@ class Device:
         "position",
         "retained_at",
         "roll",
+        "serial",
         "status",
         "status_reason",
         "trail_lat",
@@ -59,8 +63,14 @@ class Device:
         "yaw",
     )
 
-    def __init__(self, device_id: str, history: int, trail: int, known_at: float = 0.0) -> None:
+    def __init__(
+        self, device_id: str, history: int, trail: int, known_at: float = 0.0, serial: int = 0
+    ) -> None:
         self.device_id = device_id
+        # Order of arrival in the fleet: a sweep judges devices in this order.
+        self.serial = serial
+        # When the status rule is next due to judge it (clock time; inf: only on news).
+        self.due_at = math.inf
         # When HQ first heard of it, by any message: a retained-only device's silence starts here.
         self.known_at = known_at
         # Why orders and alerts cannot be addressed to this id, if they cannot.
@@ -148,7 +158,12 @@ class Fleet:
         # Bumped when a position or a status changes: what a map must redraw for.
         self.map_version = 0
         self._dirty: set[str] = set()
+        # Devices with a new position since the last take_moved (the geofence watch takes them).
+        self._moved: set[str] = set()
         self._changes: list[StatusChange] = []
+        self._status_counts: Counter[DeviceStatus] = Counter()
+        # (due time, serial, id): when each device's status may next change by silence alone.
+        self._due: list[tuple[float, int, str]] = []
 
     def apply(self, event: Event) -> None:
         """Apply one fleet event; other kinds of event are not the fleet's and are ignored."""
@@ -177,10 +192,13 @@ class Fleet:
         device.trail_lng.append(position.lng)
         device.last_location_at = now
         device.location_count += 1
+        self._moved.add(position.device_id)
         self.map_version += 1
         self.accepted[LinkName.STOMP] += 1
         if device.status is not DeviceStatus.ONLINE:
             self._heard(device, now)
+        elif device.location_count == 1:
+            self._judge_soon(device, now)  # judged on one more link from now on
 
     def apply_motion(self, device_id: str, motion: Motion, *, retained: bool = False) -> None:
         # A retained value may be old: it shows the motion but proves nothing about liveness.
@@ -197,6 +215,8 @@ class Fleet:
         device.motion_count += 1
         self.accepted[LinkName.MQTT] += 1
         now = self.clock()
+        if device.motion_count == 1:
+            self._judge_soon(device, now)  # judged on one more link from now on
         if retained:
             device.retained_at = now
             return
@@ -227,13 +247,37 @@ class Fleet:
         if self.links[link].up is up:
             return
         self.links[link] = LinkView(up, self.clock())
-        self.sweep()
+        self.sweep_all()
 
     def link_is_up(self, link: LinkName) -> bool:
         return self.links[link].up
 
     def sweep(self) -> None:
-        """Judge every device by the status rule: silent ones go stale, then offline."""
+        """Judge the devices whose status may have changed by silence: stale, then offline.
+
+        Only those due by ``StatusRule.next_change`` are judged, so a quiet sweep costs nothing
+        however many devices there are; the outcome is the same as ``sweep_all``.
+        """
+        now = self.clock()
+        due = self._due
+        taken: list[Device] = []
+        # A little early is harmless (the rule decides); late by a rounding error is not.
+        while due and due[0][0] <= now + 1e-6:
+            at, _serial, device_id = heapq.heappop(due)
+            device = self.devices.get(device_id)
+            if device is not None and device.due_at == at:
+                device.due_at = math.inf
+                taken.append(device)
+        taken.sort(key=lambda device: device.serial)
+        for device in taken:
+            if device.status is not DeviceStatus.OFFLINE:
+                self._judge(device, now)
+        if len(due) > 2 * len(self.devices) + 64:
+            self._due = [entry for entry in due if self.devices[entry[2]].due_at == entry[0]]
+            heapq.heapify(self._due)
+
+    def sweep_all(self) -> None:
+        """Judge every device by the status rule (a link changed: every deadline may move)."""
         now = self.clock()
         for device in self.devices.values():
             if device.status is not DeviceStatus.OFFLINE:
@@ -245,12 +289,23 @@ class Fleet:
         return changes
 
     def take_dirty(self) -> set[str]:
-        """Ids of devices whose data changed since the last call."""
+        """Ids of devices whose data changed since the last call (the device list takes them)."""
         dirty, self._dirty = self._dirty, set()
         return dirty
 
+    def take_moved(self) -> set[str]:
+        """Ids of devices with a new position since the last call."""
+        moved, self._moved = self._moved, set()
+        return moved
+
+    @property
+    def has_dirty(self) -> bool:
+        """True when some device changed since the last ``take_dirty``."""
+        return bool(self._dirty)
+
     def counts(self) -> Counter[DeviceStatus]:
-        return Counter(device.status for device in self.devices.values())
+        """How many devices have each status (statuses no device has are left out)."""
+        return +self._status_counts
 
     def _device(
         self,
@@ -267,12 +322,15 @@ class Fleet:
                 self.last_refused_id = device_id
                 return None
             # Born in its real status: a will or retained value must not log it as online.
-            device = Device(device_id, self.history, self.trail_length, self.clock())
+            now = self.clock()
+            device = Device(device_id, self.history, self.trail_length, now, len(self.devices))
             device.status = status
             device.status_reason = reason
             self.devices[device_id] = device
+            self._status_counts[status] += 1
             self.version += 1
             self._changes.append(StatusChange(device_id, None, status, reason))
+            self._judge_soon(device, now)
         self._dirty.add(device_id)
         return device
 
@@ -285,22 +343,42 @@ class Fleet:
 
     def _judge(self, device: Device, now: float) -> None:
         links = self.links
+        stomp = links[LinkName.STOMP] if device.location_count else None
+        mqtt = links[LinkName.MQTT] if device.motion_count else None
         status, reason = self.rule.judge(
             device.status,
             now,
             known_at=device.known_at,
             fix_at=device.last_location_at,
             motion_at=device.last_motion_at,
-            stomp=links[LinkName.STOMP] if device.location_count else None,
-            mqtt=links[LinkName.MQTT] if device.motion_count else None,
+            stomp=stomp,
+            mqtt=mqtt,
         )
         if status is not device.status:
             if status is DeviceStatus.ONLINE and device.status is not DeviceStatus.UNKNOWN:
                 reason = "heard from again"
+                self._judge_soon(device, now)  # the next sweep's reason is the rule's own
             self._set_status(device, status, reason)
         elif reason and reason != device.status_reason:
             device.status_reason = reason  # why it is still unknown, say: no transition
             self._dirty.add(device.device_id)
+        due = self.rule.next_change(
+            device.status,
+            now,
+            known_at=device.known_at,
+            fix_at=device.last_location_at,
+            motion_at=device.last_motion_at,
+            stomp=stomp,
+            mqtt=mqtt,
+        )
+        if due is not None:
+            self._judge_soon(device, due)
+
+    def _judge_soon(self, device: Device, at: float) -> None:
+        """Have a sweep judge ``device`` at ``at`` at the latest (a later deadline stays put)."""
+        if at < device.due_at:
+            device.due_at = at
+            heapq.heappush(self._due, (at, device.serial, device.device_id))
 
     def _set_status(self, device: Device, status: DeviceStatus, reason: str) -> None:
         if device.status is status:
@@ -308,6 +386,8 @@ class Fleet:
         before = device.status
         device.status = status
         device.status_reason = reason
+        self._status_counts[before] -= 1
+        self._status_counts[status] += 1
         self.version += 1
         self.map_version += 1
         self._dirty.add(device.device_id)

@@ -100,3 +100,53 @@ class StatusRule:
         if current is DeviceStatus.STALE:
             return current, ""
         return DeviceStatus.UNKNOWN, AWAITING if heard_times else AGE_UNKNOWN
+
+    def next_change(
+        self,
+        current: DeviceStatus,
+        now: float,
+        *,
+        known_at: float,
+        fix_at: float | None = None,
+        motion_at: float | None = None,
+        stomp: LinkView | None = None,
+        mqtt: LinkView | None = None,
+    ) -> float | None:
+        """The earliest time ``judge`` may answer differently if no message or link change comes.
+
+        Same arguments as ``judge``; None when only a message or a link change can change the
+        answer. A time at or before ``now`` means: judge again now.
+        """
+        if current is DeviceStatus.OFFLINE:
+            return None
+        channels = [
+            (view, heard)
+            for view, heard in ((stomp, fix_at), (mqtt, motion_at))
+            if view is not None
+        ]
+        online_until = [
+            heard + self.stale_after
+            for view, heard in channels
+            if heard is not None
+            and view.up
+            and heard >= view.since
+            and now - heard < self.stale_after
+        ]
+        if online_until:
+            return max(online_until)
+        # Past here ``judge`` never answers online; still claiming it is a change due now.
+        if current is DeviceStatus.ONLINE:
+            return now
+        if any(not view.up for view, _heard in channels):
+            return None
+        heard_times = [heard for _view, heard in channels if heard is not None]
+        last = max(heard_times, default=known_at)
+        counted_from = max([last, *(view.since for view, _heard in channels)])
+        silent = now - counted_from
+        if silent >= self.offline_after:
+            return now
+        if current is DeviceStatus.STALE:
+            return counted_from + self.offline_after
+        if silent >= self.stale_after:
+            return now
+        return counted_from + self.stale_after

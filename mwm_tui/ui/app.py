@@ -202,12 +202,11 @@ class MwmApp(PaneActions):
         self.event_log.log_changes(changes)
         self.dispatcher.tick()
         self._show_dispatches()
-        dirty = fleet.take_dirty()
-        if dirty:
+        if fleet.has_dirty:  # the list takes them when it next syncs
             self._list_dirty = True
-            for device_id, line in self.position_map.geofence_lines(dirty):
-                self.event_log.add(line, "yellow", devices=[device_id])
-                self.dispatcher.record_geofence(device_id, line)
+        for device_id, line in self.position_map.geofence_lines(fleet.take_moved()):
+            self.event_log.add(line, "yellow", devices=[device_id])
+            self.dispatcher.record_geofence(device_id, line)
         if fleet.map_version != self._map_version_drawn:
             self._map_version_drawn = fleet.map_version
             self.position_map.dirty = True

@@ -82,7 +82,10 @@ class Composer(Vertical):
             target.append(literal(device_id, 48), style="bold cyan")
             if problem:
                 target.append(f"  cannot be addressed: {problem}", style="red")
-        self.query_one("#composer-target", Static).update(target)
+        line = self.query_one("#composer-target", Static)
+        # One line before and after: no other pane moves, so the screen needs no new layout.
+        stays_one_line = line.size.height == 1 and target.cell_len <= line.size.width
+        line.update(target, layout=not stays_one_line)
         self._target = "no device selected" if device_id is None else literal(device_id, 48)
         self._name_target()
 

@@ -4,43 +4,31 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mwm_tui.domain.codecs import Position
-from mwm_tui.domain.fleet import Device, DeviceStatus, Fleet
+from mwm_tui.domain.device_order import DeviceOrder, SortKey
+from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
 
-_STATUS_RANK = {
-    DeviceStatus.OFFLINE: 0,
-    DeviceStatus.STALE: 1,
-    DeviceStatus.UNKNOWN: 2,
-    DeviceStatus.ONLINE: 3,
-}
+__all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
+
 _HEADER = Style(bold=True, underline=True)
 _CURSOR_FOCUSED = Style(reverse=True, bold=True)
 _CURSOR = Style(bgcolor="grey30")
 _DIM = Style(dim=True)
 _STATUS = {status: Style.parse(style) for status, style in STATUS_STYLE.items()}
-
-
-class SortKey(StrEnum):
-    STATUS = "status"
-    ID = "id"
-    AGE = "age"
-    LAT = "lat"
-    LNG = "lng"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +85,6 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-def _sort_key(key: SortKey, now: float) -> Callable[[Device], tuple[float | str, ...]]:
-    if key is SortKey.STATUS:
-        return lambda d: (_STATUS_RANK[d.status], d.device_id)
-    if key is SortKey.ID:
-        return lambda d: (d.device_id,)
-    if key is SortKey.AGE:
-        return lambda d: (
-            now - d.last_location_at if d.last_location_at is not None else float("inf"),
-            d.device_id,
-        )
-    if key is SortKey.LAT:
-        return lambda d: (d.position.lat if d.position else float("inf"), d.device_id)
-    return lambda d: (d.position.lng if d.position else float("inf"), d.device_id)
-
-
 class DeviceList(ScrollView, can_focus=True):
     """Sorted, filterable view of the fleet with a selection that follows its device."""
 
@@ -130,58 +103,70 @@ class DeviceList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._fleet = fleet
         self._wall_clock = wall_clock
-        self._rows: list[str] = []
+        self._order = DeviceOrder(fleet.devices)
         self._selected: str | None = None
-        self.sort_key = SortKey.STATUS
-        self.sort_reversed = False
-        self.filter_text = ""
-        self._synced_version = -1
         self._id_width = 2
+        # The widget's own style, looked up once per repaint rather than once per row.
+        self._base_style = Style()
 
     @property
     def selected(self) -> str | None:
         return self._selected
 
     @property
+    def sort_key(self) -> SortKey:
+        return self._order.key
+
+    @property
+    def sort_reversed(self) -> bool:
+        return self._order.reverse
+
+    @property
+    def filter_text(self) -> str:
+        return self._order.filter_text
+
+    @property
     def row_ids(self) -> list[str]:
         """Ids in display order (after filter and sort)."""
-        return list(self._rows)
+        return self._order.ids()
 
     def sync(self, *, force: bool = False) -> None:
-        """Re-sort when the fleet changed and repaint the visible rows."""
-        dynamic = self.sort_key in (SortKey.AGE, SortKey.LAT, SortKey.LNG)
-        if force or dynamic or self._fleet.version != self._synced_version:
-            self._synced_version = self._fleet.version
-            self._resort()
+        """Re-place the devices that changed (all of them with ``force``) and repaint."""
+        if force:
+            self._fleet.take_dirty()
+            self._order.rebuild()
+            self._reordered()
+        elif self._catch_up():
+            self._reordered()
         self.refresh()
 
-    def _resort(self) -> None:
-        devices: Iterable[Device] = self._fleet.devices.values()
-        wanted = self.filter_text.strip().casefold()
-        if wanted:
-            devices = [
-                d for d in devices if wanted in d.device_id.casefold() or wanted == d.status.value
-            ]
-        ordered = sorted(devices, key=_sort_key(self.sort_key, self._fleet.clock()))
-        if self.sort_reversed:
-            ordered.reverse()
-        self._rows = [device.device_id for device in ordered]
-        self._id_width = max((len(literal(row)) for row in self._rows), default=2)
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+    def _catch_up(self) -> bool:
+        """Re-place the devices that changed since the last look; True when any had."""
+        changed = self._fleet.take_dirty()
+        if changed:
+            self._order.update(changed)
+        return bool(changed)
+
+    def _reordered(self) -> None:
+        order = self._order
+        self._id_width = order.id_width
+        self.virtual_size = Size(self.size.width, len(order) + 1)
         if self._selected not in self._fleet.devices or (
-            wanted and self._selected not in set(self._rows)
+            order.filter_text.strip() and self._selected not in order
         ):
-            self._select(self._rows[0] if self._rows else None)
-        elif self._selected is None and self._rows:
-            self._select(self._rows[0])
+            self._select(order[0] if order else None)
+        elif self._selected is None and order:
+            self._select(order[0])
         self._scroll_to_cursor()
 
     def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self.sync(force=True)
+        self._catch_up()
+        self._order.set_filter(text)
+        self._reordered()
+        self.refresh()
 
     def select_first(self) -> None:
-        self._select(self._rows[0] if self._rows else None)
+        self._select(self._order[0] if self._order else None)
         self._scroll_to_cursor()
 
     def select(self, device_id: str) -> None:
@@ -191,33 +176,43 @@ class DeviceList(ScrollView, can_focus=True):
 
     def cycle_sort(self) -> SortKey:
         keys = list(SortKey)
-        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
-        self.sync(force=True)
+        self._fleet.take_dirty()  # the new key places every device afresh
+        self._order.set_key(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+        self._reordered()
+        self.refresh()
         return self.sort_key
 
     def reverse_sort(self) -> None:
-        self.sort_reversed = not self.sort_reversed
-        self.sync(force=True)
-
-    def _select(self, device_id: str | None) -> None:
-        if device_id != self._selected:
-            self._selected = device_id
-            self.post_message(self.SelectionChanged(device_id))
+        self._catch_up()
+        self._order.reverse = not self._order.reverse
+        self._reordered()
         self.refresh()
 
+    def _select(self, device_id: str | None) -> None:
+        if device_id == self._selected:
+            return
+        before = self._cursor()
+        self._selected = device_id
+        self.post_message(self.SelectionChanged(device_id))
+        # Only the rows the cursor left and reached change, when both are in view.
+        rows = [self._cursor(), before]
+        top = round(self.scroll_offset.y)
+        visible = max(self.size.height - 1, 1)
+        if all(top <= row < top + visible for row in rows):
+            width = max(self.virtual_size.width, self.size.width)
+            self.refresh(*(Region(0, row - top + 1, width, 1) for row in rows))
+        else:
+            self.refresh()
+
     def _cursor(self) -> int:
-        if self._selected is None:
-            return -1
-        try:
-            return self._rows.index(self._selected)
-        except ValueError:
-            return -1
+        return self._order.index(self._selected)
 
     def _move(self, delta: int) -> None:
-        if not self._rows:
+        order = self._order
+        if not order:
             return
-        index = min(max(self._cursor() + delta, 0), len(self._rows) - 1)
-        self._select(self._rows[index])
+        index = min(max(self._cursor() + delta, 0), len(order) - 1)
+        self._select(order[index])
         self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> None:
@@ -244,18 +239,22 @@ class DeviceList(ScrollView, can_focus=True):
         self._move(-max(self.size.height - 2, 1))
 
     def action_first(self) -> None:
-        self._move(-len(self._rows))
+        self._move(-len(self._order))
 
     def action_last(self) -> None:
-        self._move(len(self._rows))
+        self._move(len(self._order))
 
     def on_click(self, event: events.Click) -> None:
         index = round(self.scroll_offset.y) + event.y - 1
-        if event.y >= 1 and 0 <= index < len(self._rows):
-            self._select(self._rows[index])
+        if event.y >= 1 and 0 <= index < len(self._order):
+            self._select(self._order[index])
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self._rows) + 1)
+        self.virtual_size = Size(event.size.width, len(self._order) + 1)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base_style = self.rich_style
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -263,11 +262,11 @@ class DeviceList(ScrollView, can_focus=True):
         if y == 0:
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1
-        if not 0 <= index < len(self._rows):
-            return Strip.blank(width, self.rich_style)
-        device = self._fleet.devices.get(self._rows[index])
+        if not 0 <= index < len(self._order):
+            return Strip.blank(width, self._base_style)
+        device = self._fleet.devices.get(self._order[index])
         if device is None:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         strip = self._row(device, columns, width)
         if device.device_id == self._selected:
             cursor = _CURSOR_FOCUSED if self.has_focus else _CURSOR
@@ -288,13 +287,13 @@ class DeviceList(ScrollView, can_focus=True):
             title = column.title + (arrow if column.title == sorted_title else "")
             text = title.rjust(column.width) if column.right else title.ljust(column.width)
             segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
-        return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)
+        return Strip(segments).adjust_cell_length(width).apply_style(self._base_style)
 
     def _row(self, device: Device, columns: tuple[_Column, ...], width: int) -> Strip:
         now = self._fleet.clock()
         position = device.position
         motion = device.motion
-        segments: list[Segment] = []
+        segments: list[tuple[str, Style | None]] = []
         for column in columns:
             style: Style | None = None
             title = column.title
@@ -323,9 +322,17 @@ class DeviceList(ScrollView, can_focus=True):
                 style = _DIM
             if column.right:
                 text = text.rjust(column.width)
-            segments.append(Segment(_fit(text, column.width), style))
-            segments.append(Segment(" "))
-        return Strip(segments).adjust_cell_length(width).apply_style(self.rich_style)
+            # Neighbours in one style are one segment: fewer segments, less work per frame.
+            if segments and segments[-1][1] is style:
+                segments[-1] = (segments[-1][0] + _fit(text, column.width), style)
+            else:
+                segments.append((_fit(text, column.width), style))
+            if style is None:
+                segments[-1] = (segments[-1][0] + " ", None)
+            else:
+                segments.append((" ", None))
+        strip = Strip([Segment(text, style) for text, style in segments])
+        return strip.adjust_cell_length(width).apply_style(self._base_style)
 
     def _device_clock_age(self, position: Position | None) -> str:
         """Age of the newest fix by the device's own ``ts`` (HQ's wall clock); ``—`` unread."""

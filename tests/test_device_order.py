@@ -1,0 +1,219 @@
+"""The device list's incremental order, held to a plain full sort of the fleet at every step."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mwm_tui.domain import device_order
+from mwm_tui.domain.codecs import Motion, Position
+from mwm_tui.domain.device_order import DeviceOrder, SortKey
+from mwm_tui.domain.fleet import Device, DeviceStatus, Fleet
+from mwm_tui.domain.text import literal
+from tests.support.clock import FakeClock
+
+RANK = {
+    DeviceStatus.OFFLINE: 0,
+    DeviceStatus.STALE: 1,
+    DeviceStatus.UNKNOWN: 2,
+    DeviceStatus.ONLINE: 3,
+}
+IDS = ["a1", "A2", "b1", "bb", "c", "Ab-9", "z", "online", "x\u202ey"]
+
+
+def plain_sort(fleet: Fleet, key: SortKey, *, reverse: bool, filter_text: str) -> list[str]:
+    """What the list showed before it was incremental: filter, sort everything, reverse."""
+    now = fleet.clock()
+    wanted = filter_text.strip().casefold()
+    devices = [
+        d
+        for d in fleet.devices.values()
+        if not wanted or wanted in d.device_id.casefold() or wanted == d.status.value
+    ]
+
+    def sort_by(d: Device) -> tuple[float | str, ...]:
+        if key is SortKey.STATUS:
+            return (RANK[d.status], d.device_id)
+        if key is SortKey.ID:
+            return (d.device_id,)
+        if key is SortKey.AGE:
+            fix_at = d.last_location_at
+            return (now - fix_at if fix_at is not None else float("inf"), d.device_id)
+        if key is SortKey.LAT:
+            return (d.position.lat if d.position else float("inf"), d.device_id)
+        return (d.position.lng if d.position else float("inf"), d.device_id)
+
+    ordered = sorted(devices, key=sort_by)
+    if reverse:
+        ordered.reverse()
+    return [d.device_id for d in ordered]
+
+
+def assert_matches(order: DeviceOrder, fleet: Fleet) -> None:
+    expected = plain_sort(fleet, order.key, reverse=order.reverse, filter_text=order.filter_text)
+    assert order.ids() == expected
+    assert len(order) == len(expected)
+    assert [order[row] for row in range(len(order))] == expected
+    assert all(order.index(device_id) == row for row, device_id in enumerate(expected))
+    assert all((device_id in order) == (device_id in expected) for device_id in fleet.devices)
+    assert order.id_width == max((len(literal(i)) for i in expected), default=2)
+
+
+step = st.one_of(
+    st.tuples(st.just("fix"), st.sampled_from(IDS), st.sampled_from([-10.0, 0.0, 3.5, 45.0])),
+    st.tuples(st.just("motion"), st.sampled_from(IDS), st.booleans()),
+    st.tuples(st.just("will"), st.sampled_from(IDS), st.none()),
+    st.tuples(st.just("advance"), st.sampled_from([0.5, 1.0, 16.0, 130.0]), st.none()),
+    st.tuples(st.just("remove"), st.sampled_from(IDS), st.none()),
+    st.tuples(
+        st.just("filter"),
+        st.sampled_from(["", "a", "A", " b ", "stale", "online", "zz"]),
+        st.none(),
+    ),
+    st.tuples(st.just("key"), st.sampled_from(list(SortKey)), st.none()),
+    st.tuples(st.just("reverse"), st.none(), st.none()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(step, max_size=50), st.booleans(), st.sampled_from([8, 100_000]))
+def test_incremental_order_matches_a_plain_full_sort(
+    steps: list[tuple[str, object, object]], batch: bool, rebuild_share: int
+) -> None:
+    """``batch``: many changes per update; a huge ``rebuild_share``: every update re-sorts."""
+    default_share = device_order._REBUILD_SHARE
+    device_order._REBUILD_SHARE = rebuild_share
+    try:
+        replay(steps, batch=batch)
+    finally:
+        device_order._REBUILD_SHARE = default_share
+
+
+def replay(steps: list[tuple[str, object, object]], *, batch: bool) -> None:
+    clock = FakeClock()
+    fleet = Fleet(clock=clock, stale_after=15.0, offline_after=120.0)
+    order = DeviceOrder(fleet.devices)
+    removed: set[str] = set()
+    for kind, first, second in steps:
+        if kind == "fix":
+            assert isinstance(first, str) and isinstance(second, float)
+            clock.advance(0.25)
+            fleet.apply_location(Position(first, second, -second))
+        elif kind == "motion":
+            assert isinstance(first, str) and isinstance(second, bool)
+            fleet.apply_motion(first, Motion(0.0, 0.0, 0.0), retained=second)
+        elif kind == "will":
+            assert isinstance(first, str)
+            fleet.apply_will(first)
+        elif kind == "advance":
+            assert isinstance(first, float)
+            clock.advance(first)
+            fleet.sweep()
+        elif kind == "remove":
+            assert isinstance(first, str)
+            if fleet.devices.pop(first, None) is not None:
+                removed.add(first)
+        elif kind == "filter":
+            assert isinstance(first, str)
+            order.update(fleet.take_dirty() | removed)
+            removed.clear()
+            order.set_filter(first)
+        elif kind == "key":
+            assert isinstance(first, SortKey)
+            order.update(fleet.take_dirty() | removed)
+            removed.clear()
+            order.set_key(first)
+        else:
+            order.update(fleet.take_dirty() | removed)
+            removed.clear()
+            order.reverse = not order.reverse
+        if not batch:
+            order.update(fleet.take_dirty() | removed)
+            removed.clear()
+            assert_matches(order, fleet)
+    order.update(fleet.take_dirty() | removed)
+    assert_matches(order, fleet)
+
+
+def fleet_of(count: int) -> tuple[FakeClock, Fleet]:
+    clock = FakeClock()
+    fleet = Fleet(clock=clock, stale_after=15.0, offline_after=120.0)
+    for number in range(count):
+        clock.advance(0.01)
+        fleet.apply_location(Position(f"truck-{number:04d}", number % 90, number % 180))
+    return clock, fleet
+
+
+def test_a_status_change_moves_one_device_to_its_place() -> None:
+    clock, fleet = fleet_of(300)
+    order = DeviceOrder(fleet.devices)
+    fleet.take_dirty()
+    assert order[0] == "truck-0000"
+    clock.advance(10)
+    fleet.apply_location(Position("truck-0150", 1.0, 1.0))
+    clock.advance(6)
+    fleet.sweep()  # all but truck-0150 go stale, and stale sorts before online
+    order.update(fleet.take_dirty())
+    assert order[len(order) - 1] == "truck-0150"
+    assert order.index("truck-0150") == 299
+    fleet.apply_will("truck-0007")
+    order.update(fleet.take_dirty())
+    assert order[0] == "truck-0007"  # offline first
+    assert_matches(order, fleet)
+
+
+def test_new_devices_land_in_order_and_widen_the_id_column() -> None:
+    _clock, fleet = fleet_of(50)
+    order = DeviceOrder(fleet.devices, SortKey.ID)
+    fleet.take_dirty()
+    fleet.apply_motion("a-much-longer-device-id", Motion(0.0, 0.0, 0.0))
+    order.update(fleet.take_dirty())
+    assert order[0] == "a-much-longer-device-id"
+    assert order.id_width == len("a-much-longer-device-id")
+    del fleet.devices["a-much-longer-device-id"]
+    order.update(["a-much-longer-device-id"])
+    assert order.id_width == len("truck-0000")
+    assert "a-much-longer-device-id" not in order
+    assert_matches(order, fleet)
+
+
+def test_filter_by_text_or_status_and_back() -> None:
+    clock, fleet = fleet_of(120)
+    order = DeviceOrder(fleet.devices)
+    fleet.apply_will("truck-0042")
+    order.update(fleet.take_dirty())
+    order.set_filter("offline")
+    assert order.ids() == ["truck-0042"]
+    order.set_filter("TRUCK-001")
+    assert order.ids() == [f"truck-{n:04d}" for n in range(10, 20)]
+    fleet.apply_will("truck-0015")  # now offline: sorts first within the filter
+    order.update(fleet.take_dirty())
+    assert order[0] == "truck-0015"
+    order.set_filter("")
+    assert len(order) == 120
+    clock.advance(1)
+    assert_matches(order, fleet)
+
+
+def test_age_order_is_newest_fix_first_without_resorting_as_time_passes() -> None:
+    clock, fleet = fleet_of(20)
+    fleet.apply_motion("no-fix-yet", Motion(0.0, 0.0, 0.0))
+    order = DeviceOrder(fleet.devices, SortKey.AGE)
+    fleet.take_dirty()
+    assert order[0] == "truck-0019" and order[len(order) - 1] == "no-fix-yet"
+    clock.advance(50)
+    assert_matches(order, fleet)  # nothing re-placed, still right
+    order.reverse = True
+    assert order[0] == "no-fix-yet"
+    assert_matches(order, fleet)
+
+
+def test_a_flood_of_changes_is_one_full_sort_with_the_same_outcome() -> None:
+    clock, fleet = fleet_of(2_000)
+    order = DeviceOrder(fleet.devices, SortKey.LAT)
+    fleet.take_dirty()
+    clock.advance(1)
+    for number in range(0, 2_000, 2):
+        fleet.apply_location(Position(f"truck-{number:04d}", -(number % 70), 0.0))
+    order.update(fleet.take_dirty())
+    assert_matches(order, fleet)
