@@ -11,9 +11,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from mwm_tui import __version__
 from mwm_tui.adapters.overlay_file import load_overlays
+from mwm_tui.adapters.recording import Recorder, RecordError
 from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
@@ -175,6 +177,18 @@ def parser() -> argparse.ArgumentParser:
         help="draw with ASCII characters only [default: when the locale is not UTF-8]",
     )
     parse.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every message received and every order and alert sent to FILE as JSON "
+        "lines, for mwm-tui replay and export",
+    )
+    parse.add_argument(
+        "--record-max-mb",
+        type=float,
+        metavar="MB",
+        help="rotate the record file past this size, keeping FILE.1 to FILE.3 [default: 100]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
@@ -259,6 +273,14 @@ def history_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def open_recorder(settings: Settings) -> Recorder | None:
+    """The ``--record`` writer, or None; raises RecordError when the file cannot be opened."""
+    if not settings.record:
+        return None
+    max_bytes = int(settings.record_max_mb * 1024 * 1024)
+    return Recorder(Path(settings.record).expanduser(), max_bytes=max_bytes)
+
+
 NO_TERMINAL = "no terminal (stdin/stdout not a TTY); run it in a terminal or over ssh -t"
 
 
@@ -288,15 +310,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as error:
             print(f"mwm-tui: error: cannot write the log file: {error}", file=sys.stderr)
             return 2
-    if not has_terminal():
-        print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
-        return 2
     try:
-        app = create_app(settings)
-    except (StoreError, OverlayError) as error:
+        recorder = open_recorder(settings)
+    except RecordError as error:
         print(f"mwm-tui: error: {error}", file=sys.stderr)
         return 2
-    app.run()
+    try:
+        if not has_terminal():
+            print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
+            return 2
+        try:
+            app = create_app(settings, recorder=recorder)
+        except (StoreError, OverlayError) as error:
+            print(f"mwm-tui: error: {error}", file=sys.stderr)
+            return 2
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()
     return 0
 
 

@@ -61,6 +61,10 @@ class Settings:
     ascii: bool = False
     # The operator's GeoJSON files drawn on the map (comma-separated; a TOML list in the file)
     overlay: str | None = None
+    # Record every message received and every order and alert sent to this file (JSON lines)
+    record: str | None = None
+    # Size of the record file past which it rotates (FILE.1, FILE.2, FILE.3 kept)
+    record_max_mb: float = 100.0
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
@@ -207,6 +211,8 @@ def load_settings(
         raise ConfigError("order-expiry must be more than 0 seconds")
     if settings.max_devices < 1:
         raise ConfigError("max-devices must be at least 1")
+    if settings.record_max_mb <= 0:
+        raise ConfigError("record-max-mb must be more than 0")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
     if not settings.ascii and not locale_is_utf8(environ):

@@ -83,8 +83,11 @@ class MwmApp(App[None]):
         ascii_only: bool = False,
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
+        extras: Sequence[Widget] = (),
     ) -> None:
+        """``extras``: lines shown under the status bar (recording, replay)."""
         super().__init__()
+        self.extras = list(extras)
         self.wall_clock = wall_clock
         self.fleet = fleet
         self.inbox = inbox
@@ -118,6 +121,7 @@ class MwmApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
+        yield from self.extras
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.filter_input

@@ -1,0 +1,287 @@
+"""``--record FILE``: every message HQ receives and every order and alert it sends, as JSON lines.
+
+The links' threads only append a tuple to a bounded deque (no lock, no I/O); a writer thread
+turns them into lines and rotates the file by size: FILE, FILE.1 (older), ... FILE.<keep>.
+One line a record; payloads that are UTF-8 text are kept as ``text``, others as ``b64``, and
+the file is pure ASCII JSON whatever the broker sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MB = 100.0
+# Rotated files kept besides FILE: FILE.1 ... FILE.<KEEP>.
+DEFAULT_KEEP = 3
+# Records waiting for the writer at most; past it they are dropped and counted.
+QUEUE_LIMIT = 200_000
+_WRITE_INTERVAL = 0.1
+# Record kinds in the file.
+MESSAGE = "message"
+SENT = "sent"
+OUTCOME = "outcome"
+LINK = "link"
+
+
+class RecordError(Exception):
+    """A record file that cannot be opened, written or read, with a message for the operator."""
+
+
+def encode_payload(payload: bytes) -> dict[str, str]:
+    """``{"text": ...}`` for a UTF-8 payload, else ``{"b64": ...}``: bytes kept exactly."""
+    try:
+        return {"text": payload.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"b64": base64.b64encode(payload).decode("ascii")}
+
+
+def decode_payload(record: Mapping[str, Any]) -> bytes:
+    """The payload bytes of a record line; raises ValueError when it has none usable."""
+    if isinstance(record.get("text"), str):
+        text: str = record["text"]
+        return text.encode("utf-8", "surrogatepass")
+    if isinstance(record.get("b64"), str):
+        try:
+            return base64.b64decode(record["b64"], validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"bad base64: {error}") from None
+    raise ValueError("no text or b64 payload")
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """One record as a line of ASCII JSON (control and non-ASCII characters escaped)."""
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+@dataclass
+class RecordReader:
+    """Records from one or more files (rotated ones too), oldest first; bad lines counted."""
+
+    paths: list[Path]
+    bad_lines: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, paths: Iterable[str | Path]) -> RecordReader:
+        """Raises RecordError when a file cannot be read."""
+        reader = cls([Path(p) for p in paths])
+        for path in reader.paths:
+            try:
+                with path.open("r", encoding="utf-8", errors="replace") as file:
+                    for line in file:
+                        reader._take(line)
+            except OSError as error:
+                raise RecordError(f"cannot read the record {path}: {error.strerror}") from None
+        reader.records.sort(key=lambda record: record["at"])
+        return reader
+
+    def _take(self, line: str) -> None:
+        if not line.strip():
+            return
+        try:
+            record = json.loads(line)
+        except ValueError:
+            self.bad_lines += 1
+            return
+        at = record.get("at") if isinstance(record, dict) else None
+        if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
+            self.bad_lines += 1
+            return
+        self.records.append(record)
+
+
+def record_files(path: str | Path, keep: int = DEFAULT_KEEP) -> list[Path]:
+    """FILE and its rotated files that exist, oldest first (FILE.<keep> ... FILE.1, FILE)."""
+    base = Path(path)
+    rotated = [Path(f"{base}.{n}") for n in range(keep, 0, -1)]
+    return [p for p in rotated if p.is_file()] + [base]
+
+
+Item = tuple[Any, ...]
+
+
+class Recorder:
+    """The ``--record`` writer: ``message``/``sent``/``outcome``/``link`` queue a record."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = int(DEFAULT_MAX_MB * 1024 * 1024),
+        keep: int = DEFAULT_KEEP,
+        queue_limit: int = QUEUE_LIMIT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Opens FILE for appending at once; raises RecordError when it cannot."""
+        self.path = Path(path)
+        self._max_bytes = max(max_bytes, 1024)
+        self._keep = max(keep, 1)
+        self._limit = queue_limit
+        self._clock = clock
+        self._queue: deque[Item] = deque()
+        self.dropped = 0
+        self.written = 0
+        self.rotations = 0
+        self.error: str | None = None
+        self._file = self._open()
+        self._size = self._file.tell()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> TextIO:
+        try:
+            return self.path.open("a", encoding="ascii", newline="\n")
+        except OSError as error:
+            raise RecordError(
+                f"cannot open the record file {self.path}: {error.strerror or error}"
+            ) from None
+
+    # Called from any thread: O(1), never blocks, never raises.
+
+    def _put(self, item: Item) -> None:
+        if len(self._queue) >= self._limit:
+            self.dropped += 1
+            return
+        self._queue.append(item)
+
+    def message(
+        self,
+        link: str,
+        source: str,
+        payload: bytes,
+        retained: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """A message as received: link, destination or topic, raw payload, HQ's time."""
+        self._put((MESSAGE, self._clock(), link, source, payload, retained, headers))
+
+    def sent(self, kind: str, device_id: str, body: str, send_id: str, dispatch_id: str) -> None:
+        self._put((SENT, self._clock(), kind, device_id, body, send_id, dispatch_id))
+
+    def outcome(self, send_id: str, device_id: str, delivery: str, detail: str) -> None:
+        self._put((OUTCOME, self._clock(), send_id, device_id, delivery, detail))
+
+    def link(self, link: str, state: str, detail: str) -> None:
+        self._put((LINK, self._clock(), link, state, detail))
+
+    # The writer thread
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and close the file; safe to call twice."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stopping.wait(_WRITE_INTERVAL)
+            self._write_queued()
+            if stopping:
+                break
+        if self.dropped:
+            log.warning("record %s: %d records dropped (writer behind)", self.path, self.dropped)
+        try:
+            self._file.close()
+        except OSError as error:
+            self._fail(error)
+
+    def _write_queued(self) -> None:
+        if self.error is not None:
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            return
+        queue = self._queue
+        lines: list[str] = []
+        size = 0
+        try:
+            while queue:
+                line = record_line(_as_record(queue.popleft()))
+                if self._size + size + len(line) > self._max_bytes and (self._size or size):
+                    self._flush(lines)
+                    lines, size = [], 0
+                    self._rotate()
+                lines.append(line)
+                size += len(line)
+            self._flush(lines)
+        except OSError as error:
+            self._fail(error)
+
+    def _flush(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        text = "".join(lines)
+        self._file.write(text)
+        self._file.flush()
+        self._size += len(text)
+        self.written += len(lines)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for number in range(self._keep - 1, 0, -1):
+            older = Path(f"{self.path}.{number}")
+            if older.exists():
+                os.replace(older, f"{self.path}.{number + 1}")
+        os.replace(self.path, f"{self.path}.1")
+        self._file = self.path.open("a", encoding="ascii", newline="\n")
+        self._size = 0
+        self.rotations += 1
+
+    def _fail(self, error: OSError) -> None:
+        self.error = f"cannot write the record file {self.path}: {error.strerror or error}"
+        log.error("%s", self.error)
+
+
+def _as_record(item: Item) -> dict[str, Any]:
+    kind, at = item[0], round(item[1], 6)
+    if kind == MESSAGE:
+        _, _, link, source, payload, retained, headers = item
+        record: dict[str, Any] = {"at": at, "kind": kind, "link": link, "source": source}
+        record.update(encode_payload(bytes(payload)))
+        if retained:
+            record["retained"] = True
+        if headers:
+            record["headers"] = dict(headers)
+        return record
+    if kind == SENT:
+        _, _, what, device_id, body, send_id, dispatch_id = item
+        return {
+            "at": at,
+            "kind": kind,
+            "what": what,
+            "device": device_id,
+            "body": body,
+            "id": send_id,
+            "dispatch": dispatch_id,
+        }
+    if kind == OUTCOME:
+        _, _, send_id, device_id, delivery, detail = item
+        return {
+            "at": at,
+            "kind": kind,
+            "id": send_id,
+            "device": device_id,
+            "delivery": delivery,
+            "detail": detail,
+        }
+    _, _, link, state, detail = item
+    return {"at": at, "kind": kind, "link": link, "state": state, "detail": detail}
+
+
+def iter_messages(records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Only the received messages among records."""
+    return (record for record in records if record.get("kind") == MESSAGE)
