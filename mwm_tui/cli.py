@@ -15,7 +15,8 @@ from pathlib import Path
 
 from mwm_tui import __version__
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.adapters.recording import Recorder, RecordError
+from mwm_tui.adapters.recording import Recorder, RecordError, RecordReader
+from mwm_tui.adapters.replay import SPEEDS
 from mwm_tui.adapters.store import HistoryEntry, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
@@ -31,6 +32,7 @@ from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.replay import create_replay_app
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
@@ -56,6 +58,8 @@ keys: ? shows them all; r reconnects both links now; q quits.
 
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
+
+record a shift with --record FILE, then play it back: mwm-tui replay --help
 """
 
 _HISTORY_EPILOG = """\
@@ -281,6 +285,66 @@ def open_recorder(settings: Settings) -> Recorder | None:
     return Recorder(Path(settings.record).expanduser(), max_bytes=max_bytes)
 
 
+def replay_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui replay",
+        description="Play a record file (mwm-tui --record FILE) back in the dashboard: the list,\n"
+        "map, motion and log as they were. Nothing is sent to any broker.",
+        epilog="keys: Space pauses, . steps a message, , steps a second, ] and [ change the\n"
+        "speed (x1 to x60), J jumps to a time; ? shows them all.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument(
+        "files", nargs="+", metavar="FILE", help="the record file (rotated ones too: FILE.1 ...)"
+    )
+    parse.add_argument("--speed", type=int, choices=SPEEDS, default=1, help="start at this speed")
+    parse.add_argument("--paused", action="store_true", help="start paused at the first record")
+    parse.add_argument(
+        "--stale-after", type=float, metavar="SEC", help="as for mwm-tui [default: 15]"
+    )
+    parse.add_argument(
+        "--offline-after", type=float, metavar="SEC", help="as for mwm-tui [default: 120]"
+    )
+    parse.add_argument(
+        "--ascii", action="store_const", const=True, help="draw with ASCII characters only"
+    )
+    return parse
+
+
+def load_records(files: Sequence[str], what: str) -> RecordReader:
+    """The records of ``files``; raises RecordError when one cannot be read or none is usable."""
+    reader = RecordReader.load(files)
+    if not reader.records:
+        bad = f" ({reader.bad_lines} unreadable lines)" if reader.bad_lines else ""
+        raise RecordError(f"nothing to {what} in {', '.join(files)}{bad}")
+    return reader
+
+
+def replay_main(argv: Sequence[str]) -> int:
+    args = replay_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            {
+                "stale_after": args.stale_after,
+                "offline_after": args.offline_after,
+                "ascii": args.ascii,
+            },
+            os.environ,
+        )
+        reader = load_records(args.files, "replay")
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui replay: error: {error}", file=sys.stderr)
+        return 2
+    if not has_terminal():
+        print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
+        return 2
+    app = create_replay_app(settings, [Path(f) for f in args.files], reader)
+    app.player.clock.set_speed(args.speed)
+    app.player.start_paused = args.paused
+    app.run()
+    return 0
+
+
 NO_TERMINAL = "no terminal (stdin/stdout not a TTY); run it in a terminal or over ssh -t"
 
 
@@ -295,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["history"]:
         return history_main(arguments[1:])
+    if arguments[:1] == ["replay"]:
+        return replay_main(arguments[1:])
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:

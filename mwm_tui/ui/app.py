@@ -331,8 +331,8 @@ class MwmApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key acts only in its scope: the main screen, and what has focus there."""
         scope = SCOPE_OF_ACTION.get(action)
-        if scope is None:
-            return True
+        if scope is None or scope is Scope.REPLAY:
+            return scope is None  # replay keys: ReplayApp's alone
         if self.screen is not self.screen_stack[0]:
             return False
         focused = self.focused

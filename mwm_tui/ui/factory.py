@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+
+from textual.widget import Widget
 
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
@@ -53,6 +55,9 @@ def create_app(
     tune_gc: bool = True,
     wall_clock: Callable[[], float] = time.time,
     recorder: Recorder | None = None,
+    store: Store | None = None,
+    app_class: type[MwmApp] = MwmApp,
+    extras: Sequence[Widget] = (),
 ) -> MwmApp:
     """The one way to build the dashboard: from settings, with links around the app's inbox.
 
@@ -61,7 +66,8 @@ def create_app(
     """
     inbox = EventInbox()
     # The demo's orders must never reach a real outbox: it keeps them in memory.
-    store = Store.memory() if settings.demo else Store.open(data_path(settings))
+    if store is None:
+        store = Store.memory() if settings.demo else Store.open(data_path(settings))
     stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
     if recorder is not None:
         tap_links(recorder, stomp_link, mqtt_link)
@@ -80,7 +86,7 @@ def create_app(
         wall_clock=wall_clock,
         recorder=recorder,
     )
-    app = MwmApp(
+    app = app_class(
         fleet=fleet,
         inbox=inbox,
         stomp_link=stomp_link,
@@ -90,7 +96,7 @@ def create_app(
         ascii_only=settings.ascii,
         tune_gc=tune_gc,
         wall_clock=wall_clock,
-        extras=[RecordStatus(recorder)] if recorder is not None else [],
+        extras=[*extras, *([RecordStatus(recorder)] if recorder is not None else [])],
     )
     app.position_map.overlay = load_overlays(settings.overlay_files())
     return app

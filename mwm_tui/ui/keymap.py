@@ -21,6 +21,7 @@ class Scope(StrEnum):
     LOG = "Event log (when focused)"
     COMPOSER = "Composer"
     DETAIL = "Truck details"
+    REPLAY = "Replay (mwm-tui replay)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,43 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Close the truck's details",
         in_palette=False,
         bound=False,
+    ),
+    KeyAction("space", "replay_pause", "Pause", Scope.REPLAY, "Pause or resume the replay"),
+    KeyAction(
+        "full_stop",
+        "replay_step",
+        "Step",
+        Scope.REPLAY,
+        "Pause, then play the next message",
+        key_display=".",
+    ),
+    KeyAction(
+        "comma",
+        "replay_step_second",
+        "+1 s",
+        Scope.REPLAY,
+        "Pause, then play one second on",
+        show=False,
+        key_display=",",
+    ),
+    KeyAction(
+        "right_square_bracket",
+        "replay_faster",
+        "Faster",
+        Scope.REPLAY,
+        "Replay faster (x1, x2, x5, x10, x30, x60)",
+        key_display="]",
+    ),
+    KeyAction(
+        "left_square_bracket",
+        "replay_slower",
+        "Slower",
+        Scope.REPLAY,
+        "Replay slower",
+        key_display="[",
+    ),
+    KeyAction(
+        "J", "replay_jump", "Jump", Scope.REPLAY, "Jump to a time (14:05, +5m, -90s, ISO date)"
     ),
 )
 
