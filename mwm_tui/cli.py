@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mwm_tui import __version__
+from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
 from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.recording import Recorder, RecordError, RecordReader
 from mwm_tui.adapters.replay import SPEEDS
@@ -59,13 +60,15 @@ keys: ? shows them all; r reconnects both links now; q quits.
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
 
-record a shift with --record FILE, then play it back: mwm-tui replay --help
+record a shift with --record FILE, then play it back: mwm-tui replay --help,
+or take its positions out as CSV, GPX or GeoJSON: mwm-tui export --help
 """
 
 _HISTORY_EPILOG = """\
 TIME is an ISO date or date and time in local time (2026-11-30, 2026-11-30T14:05)
 or an age such as 90s, 30m, 2h, 7d.
 """
+_RECORD_FILES = "record file(s): FILE and, for a rotated record, FILE.1 ... in any order"
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -232,7 +235,7 @@ def history_parser() -> argparse.ArgumentParser:
     return parse
 
 
-def parse_since(text: str, now: float) -> float:
+def parse_since(text: str, now: float, flag: str = "--since") -> float:
     """An ISO date/time (local time unless it says otherwise) or an age like 2h; epoch seconds."""
     age = _AGE.match(text)
     if age:
@@ -241,7 +244,7 @@ def parse_since(text: str, now: float) -> float:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         raise ConfigError(
-            f"--since {text!r}: not a date/time (2026-11-30T14:05) or age (2h)"
+            f"{flag} {text!r}: not a date/time (2026-11-30T14:05) or age (2h)"
         ) from None
 
 
@@ -294,9 +297,7 @@ def replay_parser() -> argparse.ArgumentParser:
         "speed (x1 to x60), J jumps to a time; ? shows them all.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parse.add_argument(
-        "files", nargs="+", metavar="FILE", help="the record file (rotated ones too: FILE.1 ...)"
-    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=_RECORD_FILES)
     parse.add_argument("--speed", type=int, choices=SPEEDS, default=1, help="start at this speed")
     parse.add_argument("--paused", action="store_true", help="start paused at the first record")
     parse.add_argument(
@@ -345,6 +346,51 @@ def replay_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def export_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui export",
+        description="Write the positions in a record file (mwm-tui --record FILE) as CSV, GPX 1.1\n"
+        "(a track a truck) or GeoJSON (a feature a truck, its id in deviceID).\n"
+        "Times are when HQ received each fix, in UTC.",
+        epilog=_HISTORY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=_RECORD_FILES)
+    parse.add_argument(
+        "--format", required=True, choices=[f.value for f in ExportFormat], help="what to write"
+    )
+    parse.add_argument("--device", metavar="ID", help="only this truck")
+    parse.add_argument("--since", metavar="TIME", help="only fixes received from this time on")
+    parse.add_argument("--until", metavar="TIME", help="only fixes received up to this time")
+    parse.add_argument("-o", "--output", metavar="OUT", help="write here [default: stdout]")
+    return parse
+
+
+def export_main(argv: Sequence[str]) -> int:
+    args = export_parser().parse_args(argv)
+    try:
+        now = time.time()
+        selection = Selection(
+            args.device,
+            parse_since(args.since, now) if args.since else None,
+            parse_since(args.until, now, "--until") if args.until else None,
+        )
+        reader = load_records(args.files, "export")
+        text = WRITERS[ExportFormat(args.format)](fixes_of(reader.records, selection))
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui export: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        said = f"cannot write {args.output}: {error.strerror}"
+        print(f"mwm-tui export: error: {said}", file=sys.stderr)
+        return 2
+    return 0
+
+
 NO_TERMINAL = "no terminal (stdin/stdout not a TTY); run it in a terminal or over ssh -t"
 
 
@@ -361,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return history_main(arguments[1:])
     if arguments[:1] == ["replay"]:
         return replay_main(arguments[1:])
+    if arguments[:1] == ["export"]:
+        return export_main(arguments[1:])
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:
