@@ -24,20 +24,33 @@ from mwm_tui.adapters.recording import (
     decode_payload,
     record_files,
 )
+from mwm_tui.adapters.replay import record_event
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
+from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Motion
 from mwm_tui.domain.dispatch import Kind, Stage
-from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
+from mwm_tui.domain.events import (
+    Event,
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+    LocationReceived,
+    MessageRejected,
+    MotionReceived,
+    WillReceived,
+)
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.services.dispatcher import Dispatcher
-from mwm_tui.ui.factory import tap_links
+from mwm_tui.ui.factory import create_app, tap_links
+from mwm_tui.ui.widgets.record_status import RecordStatus
 from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.link_events import wait_until
 from tests.support.sim import unique_prefix
+from tests.support.ui import driven, log_text, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TEXT = '{"deviceID": "\x1b[31mX\u202e", "lat": 1, "lng": "\x00\x07"}'
@@ -154,9 +167,13 @@ def recorded_links(
         recorder.close()
 
 
-def pump(inbox: EventInbox, dispatcher: Dispatcher, ups: set[LinkName]) -> None:
+def pump(
+    inbox: EventInbox, dispatcher: Dispatcher, ups: set[LinkName], seen: list[Event] | None = None
+) -> None:
     for event in inbox.drain(100_000):
         dispatcher.observe(event)
+        if seen is not None:
+            seen.append(event)
         if isinstance(event, LinkStateChanged) and event.state is LinkState.UP:
             ups.add(event.link)
     dispatcher.tick()
@@ -203,8 +220,10 @@ def test_what_the_brokers_delivered_is_in_the_file_exactly(
     order = dispatcher.submit(Kind.ORDER, truck, "go to depot \x1b[5m")
     alert = dispatcher.submit(Kind.ALERT, truck, "red")
 
+    live: list[Event] = []
+
     def settled() -> bool:
-        pump(inbox, dispatcher, ups)
+        pump(inbox, dispatcher, ups, live)
         return dispatcher.outcomes[Stage.ACCEPTED] + dispatcher.outcomes[Stage.WAITING] >= 2
 
     wait_until(settled, 30, "order and alert settled")
@@ -235,6 +254,24 @@ def test_what_the_brokers_delivered_is_in_the_file_exactly(
     }
     assert order.device_id == alert.device_id == truck
     assert recorder.dropped == 0
+    # Replayed, the file gives what HQ decoded live from the brokers, message for message.
+    mine = [r for r in records if r["kind"] == "message" and prefix in str(r["source"])]
+    mine += [r for r in records if r["kind"] == "message" and r["source"] == ids.WILL_TOPIC]
+    replayed = [decoded(record_event(r)) for r in mine]
+    pump(inbox, dispatcher, ups, live)
+    heard = [decoded(e) for e in live]
+    assert sorted(d for d in replayed if prefix in d) == sorted(d for d in heard if prefix in d)
+    assert len([d for d in heard if prefix in d]) == len(mqtt_sent + stomp_sent)
+
+
+def decoded(event: Event | None) -> str:
+    """What an event says, comparable across runs (a Position has no equality of its own)."""
+    if isinstance(event, LocationReceived):
+        fix = event.position
+        return f"location {fix.device_id} {fix.lat} {fix.lng} {fix.raw_ts}"
+    if isinstance(event, MotionReceived | WillReceived | MessageRejected):
+        return repr(event)
+    return "other"
 
 
 def test_the_demo_fleet_is_recorded_like_a_broker(tmp_path: Path) -> None:
@@ -257,3 +294,19 @@ def test_the_demo_fleet_is_recorded_like_a_broker(tmp_path: Path) -> None:
     assert links == {"STOMP", "MQTT"}
     motions = [decode_payload(r) for r in records if str(r["source"]).endswith("/motion")]
     assert motions and all(len(payload) == 24 for payload in motions)
+
+
+async def test_dropped_records_are_shown_on_screen_and_in_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "demo.jsonl"
+    recorder = Recorder(path, queue_limit=1)  # the writer falls behind the demo at once
+    app = create_app(Settings(demo=True, devices=20), tune_gc=False, recorder=recorder)
+    async with driven(app) as pilot:
+        await wait_for(pilot, lambda: recorder.dropped > 0, 10, "records dropped")
+        await wait_for(
+            pilot, lambda: "records dropped, the writer is behind" in log_text(app), 5, "log line"
+        )
+        line = app.query_one(RecordStatus).line().plain
+        assert line.startswith("REC …") and f"{path.parent.name}/demo.jsonl  " in line
+        assert "dropped (writer behind)" in line
+    recorder.close()
+    assert recorder.written == len(lines_of(path)) > 0, "what was taken is all in the file"

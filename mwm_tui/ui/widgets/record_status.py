@@ -8,6 +8,9 @@ from textual.widgets import Static
 from mwm_tui.adapters.recording import Recorder
 from mwm_tui.domain.text import literal
 
+# Characters of the record file's path shown; a longer one keeps its end (the file's name).
+_PATH_SHOWN = 50
+
 
 class RecordStatus(Static):
     DEFAULT_CSS = """
@@ -31,7 +34,8 @@ class RecordStatus(Static):
     def line(self) -> Text:
         recorder = self.recorder
         text = Text("REC ", style="bold red")
-        text.append(literal(str(recorder.path), 60))
+        where = literal(str(recorder.path))
+        text.append(where if len(where) <= _PATH_SHOWN else "…" + where[1 - _PATH_SHOWN :])
         text.append(f"  {recorder.written:,} records", style="dim")
         if recorder.dropped:
             text.append(f"  {recorder.dropped:,} dropped (writer behind)", style="bold yellow")
