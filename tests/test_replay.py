@@ -43,7 +43,7 @@ from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.replay import REFUSED, ReplayApp, create_replay_app
 from mwm_tui.ui.screens import HelpScreen, help_table
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
-from tests.support.ui import driven, wait_for
+from tests.support.ui import driven, list_text, screen_text, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC).timestamp()
@@ -303,3 +303,29 @@ def test_replay_of_a_missing_or_empty_file_is_one_clear_line(tmp_path: Path) -> 
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("mwm-tui replay: error: ")
         assert said in lines[0]
+
+
+async def test_a_replay_in_ascii_draws_ascii_only_jump_screen_included(tmp_path: Path) -> None:
+    path = write_shift(tmp_path / "shift.jsonl")
+    settings = Settings(ascii=True)
+    app = create_replay_app(settings, [path], RecordReader.load([path]), tune_gc=False)
+    app.player.clock.set_speed(10)
+    async with driven(app, (100, 30)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: "x10  playing" in screen_text(app) and "rp-b" in list_text(app),
+            10,
+            "the replayed fleet, on screen",
+        )
+        screen = screen_text(app)
+        assert screen.isascii(), screen
+        assert " REPLAY  2026-11-30 " in screen and "* online  rp-b" in screen, screen
+        await pilot.press("J")
+        await wait_for(pilot, lambda: "+- jump to -" in screen_text(app), 5, "the jump screen")
+        await pilot.press(*"+5x", "enter")
+        await wait_for(pilot, lambda: "is not +90s" in screen_text(app), 5, "the problem shown")
+        screen = screen_text(app)
+        assert screen.isascii(), screen
+        assert "'+5x' is not +90s" in screen, screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 5, "jump cancelled")

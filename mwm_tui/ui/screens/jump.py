@@ -21,25 +21,26 @@ class JumpScreen(ModalScreen[float | None]):
     JumpScreen {
         align: center middle;
     }
-    #jump {
+    JumpScreen #jump {
         width: 64;
         height: auto;
         border: thick $accent;
         background: $surface;
         padding: 0 1;
     }
-    .-ascii #jump {
+    JumpScreen.-ascii #jump {
         border: ascii $accent;
     }
-    #jump-input {
+    JumpScreen #jump-input {
         border: none;
         height: 1;
         padding: 0;
     }
-    #jump-problem {
+    JumpScreen #jump-problem {
         color: $error;
     }
     """
+    SCOPED_CSS = False
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, span: str, parse: Callable[[str], float]) -> None:
@@ -58,6 +59,7 @@ class JumpScreen(ModalScreen[float | None]):
             yield self.problem
 
     def on_mount(self) -> None:
+        self.set_class(bool(getattr(self.app, "ascii_only", False)), "-ascii")
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
