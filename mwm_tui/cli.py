@@ -339,7 +339,11 @@ def replay_main(argv: Sequence[str]) -> int:
     if not has_terminal():
         print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
         return 2
-    app = create_replay_app(settings, [Path(f) for f in args.files], reader)
+    try:
+        app = create_replay_app(settings, [Path(f) for f in args.files], reader)
+    except OverlayError as error:
+        print(f"mwm-tui replay: error: overlay {error}", file=sys.stderr)
+        return 2
     app.player.clock.set_speed(args.speed)
     app.player.start_paused = args.paused
     app.run()

@@ -27,7 +27,8 @@ from mwm_tui.adapters.recording import (
 from mwm_tui.adapters.replay import record_event
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
-from mwm_tui.config import Settings
+from mwm_tui.cli import parser, settings_from
+from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Motion
 from mwm_tui.domain.dispatch import Kind, Stage
@@ -310,3 +311,18 @@ async def test_dropped_records_are_shown_on_screen_and_in_the_log(tmp_path: Path
         assert "dropped (writer behind)" in line
     recorder.close()
     assert recorder.written == len(lines_of(path)) > 0, "what was taken is all in the file"
+
+
+def test_record_is_a_flag_a_variable_and_a_config_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('record = "from-file.jsonl"\nrecord-max-mb = 5\n', encoding="utf-8")
+    environ = {"MWM_CONFIG": str(config), "LANG": "C.UTF-8"}
+    from_file = load_settings({}, environ)
+    assert (from_file.record, from_file.record_max_mb) == ("from-file.jsonl", 5.0)
+    from_env = load_settings({}, environ | {"MWM_RECORD": "env.jsonl", "MWM_RECORD_MAX_MB": "2"})
+    assert (from_env.record, from_env.record_max_mb) == ("env.jsonl", 2.0)
+    flags = settings_from(["--record", "flag.jsonl", "--record-max-mb", "0.5"])
+    assert (flags.record, flags.record_max_mb) == ("flag.jsonl", 0.5)
+    with pytest.raises(ConfigError, match="record-max-mb must be more than 0"):
+        load_settings({"record_max_mb": 0}, environ)
+    assert "--record FILE" in parser().format_help()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Input
@@ -138,6 +139,7 @@ def create_replay_app(
     settings: Settings, paths: Sequence[Path], records: RecordReader, *, tune_gc: bool = True
 ) -> ReplayApp:
     """The dashboard over ``records``, with nothing that could reach a broker or the outbox."""
+    settings = replace(settings, demo=False)
     player = player_for(paths, records.records)
 
     def links(sink: EventSink) -> tuple[OrderLink, AlertLink]:
