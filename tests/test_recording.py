@@ -326,3 +326,22 @@ def test_record_is_a_flag_a_variable_and_a_config_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="record-max-mb must be more than 0"):
         load_settings({"record_max_mb": 0}, environ)
     assert "--record FILE" in parser().format_help()
+
+
+def test_a_record_reads_in_time_order_across_files_and_counts_bad_lines(tmp_path: Path) -> None:
+    older, newer = tmp_path / "r.jsonl.1", tmp_path / "r.jsonl"
+    older.write_text(
+        '{"at":3.5,"kind":"link","link":"MQTT","state":"up","detail":""}\n'
+        "not json at all\n"
+        '{"kind":"link","at":1e0,"link":"STOMP","state":"up","detail":""}\n'  # keys reordered
+        '{"at":"noon"}\n',
+        encoding="ascii",
+    )
+    newer.write_text('{"at":2,"kind":"message", broken\n\n[1, 2]\n', encoding="ascii")
+    reader = RecordReader.load([newer, older])
+    records = reader.records
+    assert records.times == [1.0, 2.0, 3.5]
+    assert [r["kind"] for r in records] == ["link", "unreadable", "link"]
+    assert records[0]["link"] == "STOMP" and records[-1]["link"] == "MQTT"
+    assert reader.bad_lines == 3  # "not json at all", the time "noon" and the list
+    assert [r["at"] for r in records[1:]] == [2, 3.5]

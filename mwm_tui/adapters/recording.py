@@ -14,13 +14,14 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, overload
 
 log = logging.getLogger(__name__)
 
@@ -67,41 +68,84 @@ def record_line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n"
 
 
+# Where the writer puts it: a line's time, read without parsing the whole line.
+_LEADING_AT = re.compile(r'^\{"at":(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)[,}]')
+
+
+class RecordLines(Sequence[dict[str, Any]]):
+    """Record lines in time order, each parsed only when asked for (a shift can be millions).
+
+    A line that is not a JSON object reads as ``{"at": ..., "kind": "unreadable"}``.
+    """
+
+    def __init__(self, times: list[float], lines: list[str]) -> None:
+        self.times = times
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        try:
+            record = json.loads(self._lines[index])
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            return {"at": self.times[index], "kind": "unreadable"}
+        return record
+
+
 @dataclass
 class RecordReader:
     """Records from one or more files (rotated ones too), oldest first; bad lines counted."""
 
     paths: list[Path]
     bad_lines: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: RecordLines = field(default_factory=lambda: RecordLines([], []))
 
     @classmethod
     def load(cls, paths: Iterable[str | Path]) -> RecordReader:
         """Raises RecordError when a file cannot be read."""
         reader = cls([Path(p) for p in paths])
+        found: list[tuple[float, str]] = []
         for path in reader.paths:
             try:
                 with path.open("r", encoding="utf-8", errors="replace") as file:
                     for line in file:
-                        reader._take(line)
+                        at = reader._time_of(line)
+                        if at is not None:
+                            found.append((at, line))
             except OSError as error:
                 raise RecordError(f"cannot read the record {path}: {error.strerror}") from None
-        reader.records.sort(key=lambda record: record["at"])
+        found.sort(key=lambda pair: pair[0])
+        reader.records = RecordLines([at for at, _ in found], [line for _, line in found])
         return reader
 
-    def _take(self, line: str) -> None:
+    def _time_of(self, line: str) -> float | None:
         if not line.strip():
-            return
-        try:
-            record = json.loads(line)
-        except ValueError:
-            self.bad_lines += 1
-            return
-        at = record.get("at") if isinstance(record, dict) else None
+            return None
+        leading = _LEADING_AT.match(line)
+        if leading:
+            at: object = float(leading.group(1))
+        else:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                self.bad_lines += 1
+                return None
+            at = record.get("at") if isinstance(record, dict) else None
         if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
             self.bad_lines += 1
-            return
-        self.records.append(record)
+            return None
+        return float(at)
 
 
 def record_files(path: str | Path, keep: int = DEFAULT_KEEP) -> list[Path]:

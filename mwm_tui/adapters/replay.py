@@ -34,7 +34,7 @@ from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.text import literal
 
 from .base import EventSink
-from .recording import LINK, MESSAGE, OUTCOME, SENT, decode_payload
+from .recording import LINK, MESSAGE, OUTCOME, SENT, RecordLines, decode_payload
 from .stomp_link import advisory_event
 
 SPEEDS = (1, 2, 5, 10, 30, 60)
@@ -137,9 +137,15 @@ def record_event(record: Mapping[str, Any]) -> Event | None:
 class ReplayPlayer:
     """Plays records in time order by a ``ReplayClock`` to whichever replay links are attached."""
 
-    def __init__(self, records: Sequence[Mapping[str, Any]], label: str) -> None:
-        self.records = list(records)
-        self.times = [float(record["at"]) for record in self.records]
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        label: str,
+        times: Sequence[float] | None = None,
+    ) -> None:
+        """``records`` in time order; ``times`` their times, when known without parsing."""
+        self.records = records
+        self.times = list(times) if times is not None else [float(r["at"]) for r in records]
         self.label = label
         self.start = self.times[0] if self.times else time.time()
         self.end = self.times[-1] if self.times else self.start
@@ -196,8 +202,8 @@ class ReplayPlayer:
         so the first record, where the clock starts, is what the first step plays.)"""
         with self.lock:
             stop = bisect.bisect_left(self.times, now, lo=self.index)
-            for record in itertools.islice(self.records, self.index, stop):
-                self._emit(record)
+            for index in range(self.index, stop):
+                self._emit(self.records[index])
             played, self.index = stop - self.index, stop
             return played
 
@@ -371,6 +377,6 @@ def parse_jump(text: str, now: float) -> float:
         ) from None
 
 
-def player_for(paths: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> ReplayPlayer:
+def player_for(paths: Sequence[Path], records: RecordLines) -> ReplayPlayer:
     label = paths[-1].name if len(paths) == 1 else f"{paths[-1].name} (+{len(paths) - 1} files)"
-    return ReplayPlayer(records, label)
+    return ReplayPlayer(records, label, records.times)
