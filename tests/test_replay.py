@@ -38,7 +38,7 @@ from mwm_tui.domain.events import (
     MotionReceived,
     OrderOutcome,
 )
-from mwm_tui.domain.fleet import DeviceStatus
+from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.replay import REFUSED, ReplayApp, create_replay_app
 from mwm_tui.ui.screens import HelpScreen, help_table
@@ -332,3 +332,38 @@ async def test_a_replay_in_ascii_draws_ascii_only_jump_screen_included(tmp_path:
         assert "'+5x' is not +90s" in screen, screen
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.screen_stack[0], 5, "jump cancelled")
+
+
+def fleet_after_jump(records: list[dict[str, Any]], target: float, horizon: float) -> Fleet:
+    player = ReplayPlayer(records, "shift.jsonl")
+    fleet = Fleet(clock=player.clock)
+
+    def apply(at: float, event: Event) -> None:
+        with player.clock.pinned(at):
+            fleet.apply(event)
+
+    player.jump(target, apply, horizon=horizon)
+    fleet.sweep()
+    return fleet
+
+
+def test_a_jump_applies_only_what_a_fleet_keeps_and_ends_in_the_same_state(tmp_path: Path) -> None:
+    path = write_shift(tmp_path / "shift.jsonl")
+    lines = RecordReader.load([path]).records
+    for records in (shift_records(), lines):
+        player = ReplayPlayer(records, "shift.jsonl", lines.times)
+        applied = player.jump(START + 500, lambda at, event: None, horizon=120)
+        assert applied < len(lines.times) / 2
+    full = fleet_after_jump(shift_records(), START + 500, horizon=10_000)
+    quick = fleet_after_jump(shift_records(), START + 500, horizon=60)
+    assert sorted(full.devices) == sorted(quick.devices) == ["rp-a", "rp-b", "rp-c"]
+    for truck, device in full.devices.items():
+        other = quick.devices[truck]
+        assert (device.status, device.last_location_at, device.last_motion_at) == (
+            other.status,
+            other.last_location_at,
+            other.last_motion_at,
+        )
+        assert device.trail() == other.trail()
+        assert device.yaw.values() == other.yaw.values()
+    assert quick.devices["rp-b"].status is DeviceStatus.OFFLINE  # its will, before the horizon

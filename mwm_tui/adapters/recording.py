@@ -70,6 +70,8 @@ def record_line(record: Mapping[str, Any]) -> str:
 
 # Where the writer puts it: a line's time, read without parsing the whole line.
 _LEADING_AT = re.compile(r'^\{"at":(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)[,}]')
+_MESSAGE_KIND = '"kind":"message"'
+_SOURCE = re.compile(r'"source":"((?:[^"\\]|\\.)*)"')
 
 
 class RecordLines(Sequence[dict[str, Any]]):
@@ -101,6 +103,24 @@ class RecordLines(Sequence[dict[str, Any]]):
         if not isinstance(record, dict):
             return {"at": self.times[index], "kind": "unreadable"}
         return record
+
+    def source_of(self, index: int) -> str | None:
+        """A message's topic or destination, read without parsing a line written as the writer
+        writes (compact JSON); None for records of other kinds."""
+        line = self._lines[index]
+        if not _LEADING_AT.match(line):
+            return _source_of_parsed(self[index])
+        if _MESSAGE_KIND not in line:
+            return None  # no JSON string can hold it unescaped: it is this line's kind or none
+        found = _SOURCE.search(line)
+        if found is None:
+            return None
+        escaped = found.group(1)
+        return str(json.loads(f'"{escaped}"')) if "\\" in escaped else escaped
+
+
+def _source_of_parsed(record: Mapping[str, Any]) -> str | None:
+    return str(record.get("source", "")) if record.get("kind") == MESSAGE else None
 
 
 @dataclass

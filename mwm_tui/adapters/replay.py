@@ -12,6 +12,7 @@ import itertools
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,7 +30,7 @@ from mwm_tui.domain.events import (
     LinkStateChanged,
     OrderOutcome,
 )
-from mwm_tui.domain.ids import alert_topic, order_destination
+from mwm_tui.domain.ids import WILL_TOPIC, alert_topic, order_destination
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.text import literal
 
@@ -38,6 +39,9 @@ from .recording import LINK, MESSAGE, OUTCOME, SENT, RecordLines, decode_payload
 from .stomp_link import advisory_event
 
 SPEEDS = (1, 2, 5, 10, 30, 60)
+# Messages per topic or destination a jump applies from before its horizon: what a truck's
+# motion history (50) and trail (20) hold.
+JUMP_KEEP = 50
 NOT_SENT = "replay: nothing is sent to a broker"
 # The notices' device id for what was HQ's own (link changes).
 HQ = "HQ"
@@ -103,6 +107,11 @@ class ReplayClock:
             yield
         finally:
             self._pinned = None
+
+
+def _source(record: Mapping[str, Any]) -> str | None:
+    """A received message's topic or destination; None for what HQ sent or did."""
+    return str(record.get("source", "")) if record.get("kind") == MESSAGE else None
 
 
 def record_event(record: Mapping[str, Any]) -> Event | None:
@@ -263,13 +272,20 @@ class ReplayPlayer:
         self._wake.set()
         return self.clock.speed
 
-    def jump(self, target: float, apply: Callable[[float, Event], None]) -> None:
-        """Move to ``target``: every record up to it goes to ``apply`` with its own time, not to
-        the links. Call it holding ``lock``, after the caller forgot the state past ``target``
-        when going back (``rewind`` first)."""
+    def jump(
+        self, target: float, apply: Callable[[float, Event], None], horizon: float = 0.0
+    ) -> int:
+        """Move to ``target``: records up to it go to ``apply`` with their own time, not to the
+        links; how many. Those of the last ``horizon`` seconds all go; before that, each topic's
+        or destination's newest ``JUMP_KEEP`` and every will, which is all a fleet keeps (a
+        jump over an hour of a hundred trucks takes a fraction of a second, not ten).
+        Call it after the caller forgot the state past ``target`` when going back (``rewind``).
+        """
         with self.lock:
             stop = bisect.bisect_right(self.times, target, lo=self.index)
-            for index in range(self.index, stop):
+            recent = max(bisect.bisect_left(self.times, target - horizon, lo=self.index), 0)
+            chosen = [*self._newest_per_source(self.index, min(recent, stop)), *range(recent, stop)]
+            for index in chosen:
                 event = record_event(self.records[index])
                 if event is None:
                     self.skipped += 1
@@ -281,6 +297,25 @@ class ReplayPlayer:
             if not paused and not self.at_end:
                 self.clock.resume()
         self._wake.set()
+        return len(chosen)
+
+    def _newest_per_source(self, start: int, stop: int) -> list[int]:
+        """Indexes of each source's newest JUMP_KEEP messages and of every will, in order."""
+        newest: dict[str, deque[int]] = {}
+        kept: list[int] = []
+        records = self.records
+        lines = records if isinstance(records, RecordLines) else None
+        for index in range(start, stop):
+            source = lines.source_of(index) if lines is not None else _source(records[index])
+            if source is None:
+                continue
+            if source == WILL_TOPIC:
+                kept.append(index)
+            else:
+                newest.setdefault(source, deque(maxlen=JUMP_KEEP)).append(index)
+        kept.extend(index for indexes in newest.values() for index in indexes)
+        kept.sort()
+        return kept
 
     def rewind(self) -> None:
         with self.lock:

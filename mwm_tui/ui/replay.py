@@ -120,7 +120,7 @@ class ReplayApp(MwmApp):
                     with clock.pinned(at):
                         fleet.apply(event)
 
-            player.jump(target, apply)
+            player.jump(target, apply, horizon=fleet.offline_after)
             fleet.sweep()
         self.event_log.add(f"replay: jumped to {replay_stamp(target)}", "cyan")
         self._changed()
