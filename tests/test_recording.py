@@ -345,3 +345,12 @@ def test_a_record_reads_in_time_order_across_files_and_counts_bad_lines(tmp_path
     assert records[0]["link"] == "STOMP" and records[-1]["link"] == "MQTT"
     assert reader.bad_lines == 3  # "not json at all", the time "noon" and the list
     assert [r["at"] for r in records[1:]] == [2, 3.5]
+
+
+def test_a_record_json_cannot_hold_is_counted_and_the_writer_goes_on(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "r.jsonl")
+    recorder.message("STOMP", "/topic/x", b"1", False, {"odd": b"\xff"})  # type: ignore[dict-item]
+    recorder.message("STOMP", "/topic/device.s.location", "a str body", False, None)  # type: ignore[arg-type]
+    recorder.close()
+    assert (recorder.written, recorder.dropped) == (1, 1)
+    assert decode_payload(lines_of(tmp_path / "r.jsonl")[0]) == b"a str body"

@@ -274,7 +274,12 @@ class Recorder:
         size = 0
         try:
             while queue:
-                line = record_line(_as_record(queue.popleft()))
+                try:
+                    line = record_line(_as_record(queue.popleft()))
+                except (TypeError, ValueError) as error:
+                    self.dropped += 1  # not a record JSON can hold: counted, never fatal
+                    log.warning("record %s: a record dropped: %s", self.path, error)
+                    continue
                 if self._size + size + len(line) > self._max_bytes and (self._size or size):
                     self._flush(lines)
                     lines, size = [], 0
@@ -315,7 +320,8 @@ def _as_record(item: Item) -> dict[str, Any]:
     if kind == MESSAGE:
         _, _, link, source, payload, retained, headers = item
         record: dict[str, Any] = {"at": at, "kind": kind, "link": link, "source": source}
-        record.update(encode_payload(bytes(payload)))
+        raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
+        record.update(encode_payload(raw))
         if retained:
             record["retained"] = True
         if headers:

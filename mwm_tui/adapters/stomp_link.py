@@ -329,15 +329,14 @@ class StompLink(SupervisedLink[_OrderRequest]):
     # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
 
     def handle_message(self, frame: stomp.utils.Frame) -> None:
-        headers = frame.headers
+        headers, body = frame.headers, frame.body or b""
         advisory = headers.get("subscription") == _ADVISORY_SUBSCRIPTION_ID
         if self.tap is not None:
-            body = frame.body or b""
             self.tap(headers.get("destination", ""), body, False, headers if advisory else None)
         if advisory:
             self._emit(advisory_event(headers))
             return
-        self._emit(location_event(headers.get("destination", ""), frame.body or b""))
+        self._emit(location_event(headers.get("destination", ""), body))
 
     def handle_rejected_frame(self, rejected: FrameRejected) -> None:
         """A frame HQ's reader refused: counted like any other unusable message."""
