@@ -259,7 +259,9 @@ async def test_notices_of_orders_sent_then_show_in_the_log_while_playing(tmp_pat
         )
         await wait_for(
             pilot,
-            lambda: any("rp-a: confirmed (receipt)" in e for e in app.event_log.entries),
+            lambda: any(
+                "rp-a: broker's answer: confirmed (receipt)" in e for e in app.event_log.entries
+            ),
             5,
             "its outcome",
         )

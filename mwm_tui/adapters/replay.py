@@ -134,7 +134,9 @@ def record_event(record: Mapping[str, Any]) -> Event | None:
             return DeviceNotice(str(record["device"]), f"HQ sent {what}: {record['body']}")
         if kind == OUTCOME:
             detail = f" ({record['detail']})" if record.get("detail") else ""
-            return DeviceNotice(str(record["device"]), f"{record['delivery']}{detail}")
+            return DeviceNotice(
+                str(record["device"]), f"broker's answer: {record['delivery']}{detail}"
+            )
         if kind == LINK:
             detail = f": {record['detail']}" if record.get("detail") else ""
             return DeviceNotice(HQ, f"{record['link']} link was {record['state']}{detail}")

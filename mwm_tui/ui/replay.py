@@ -102,7 +102,7 @@ class ReplayApp(MwmApp):
 
     def jump_to(self, target: float) -> None:
         """Show the fleet as it was at ``target``: going back starts again from the first
-        record; every record up to ``target`` is applied at its own time."""
+        record; records up to ``target`` are applied at their own times (see ``jump``)."""
         player, fleet, clock = self.player, self.fleet, self.player.clock
         with player.lock:
             back = target < clock()
