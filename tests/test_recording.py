@@ -21,8 +21,11 @@ from mwm_tui.adapters.recording import (
     Recorder,
     RecordError,
     RecordReader,
+    _as_record,
+    _line,
     decode_payload,
     record_files,
+    record_line,
 )
 from mwm_tui.adapters.replay import record_event
 from mwm_tui.adapters.stomp_link import StompLink
@@ -354,3 +357,15 @@ def test_a_record_json_cannot_hold_is_counted_and_the_writer_goes_on(tmp_path: P
     recorder.close()
     assert (recorder.written, recorder.dropped) == (1, 1)
     assert decode_payload(lines_of(tmp_path / "r.jsonl")[0]) == b"a str body"
+
+
+@pytest.mark.parametrize(
+    "payload", [b"", b"{}", HOSTILE_TEXT.encode(), b"\xff\x00", "\u202e\ud7ff".encode()]
+)
+@pytest.mark.parametrize("source", ["/mwm/a/motion", '/topic/device."\\\x1b.location', "\udcff"])
+def test_a_message_line_is_the_json_of_its_record(payload: bytes, source: str) -> None:
+    for retained in (False, True):
+        item = ("message", 1764511200.1234567, "MQTT", source, payload, retained, None)
+        line = _line(item)
+        assert line.endswith("\n") and line.isascii() and "\n" not in line[:-1]
+        assert json.loads(line) == _as_record(item) == json.loads(record_line(_as_record(item)))

@@ -275,7 +275,7 @@ class Recorder:
         try:
             while queue:
                 try:
-                    line = record_line(_as_record(queue.popleft()))
+                    line = _line(queue.popleft())
                 except (TypeError, ValueError) as error:
                     self.dropped += 1  # not a record JSON can hold: counted, never fatal
                     log.warning("record %s: a record dropped: %s", self.path, error)
@@ -313,6 +313,25 @@ class Recorder:
     def _fail(self, error: OSError) -> None:
         self.error = f"cannot write the record file {self.path}: {error.strerror or error}"
         log.error("%s", self.error)
+
+
+_encode_string = json.JSONEncoder(ensure_ascii=True).encode
+
+
+def _line(item: Item) -> str:
+    """``record_line(_as_record(item))``, a message in half the time (the hot kind)."""
+    if item[0] != MESSAGE or item[6] or not isinstance(item[4], bytes):
+        return record_line(_as_record(item))
+    _, at, link, source, payload, retained, _ = item
+    try:
+        kept = '"text":' + _encode_string(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        kept = '"b64":"' + base64.b64encode(payload).decode("ascii") + '"'
+    flag = ',"retained":true' if retained else ""
+    return (
+        f'{{"at":{round(at, 6)!r},"kind":"message","link":{_encode_string(link)},'
+        f'"source":{_encode_string(source)},{kept}{flag}}}\n'
+    )
 
 
 def _as_record(item: Item) -> dict[str, Any]:
