@@ -98,6 +98,7 @@ def test_rotation_keeps_the_newest_records_in_few_bounded_files(tmp_path: Path) 
     assert [f.name for f in files] == ["shift.jsonl.3", "shift.jsonl.2", "shift.jsonl.1", path.name]
     assert not Path(f"{path}.4").exists()
     assert all(f.stat().st_size <= 4096 for f in files)
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}, "the owner's alone"
     numbers = [
         int(str(record["source"])[len("/topic/device.r") :][:4])
         for f in files

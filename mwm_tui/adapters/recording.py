@@ -209,7 +209,7 @@ class Recorder:
 
     def _open(self) -> TextIO:
         try:
-            return self.path.open("a", encoding="ascii", newline="\n")
+            return _open_owner_only(self.path)
         except OSError as error:
             raise RecordError(
                 f"cannot open the record file {self.path}: {error.strerror or error}"
@@ -306,13 +306,19 @@ class Recorder:
             if older.exists():
                 os.replace(older, f"{self.path}.{number + 1}")
         os.replace(self.path, f"{self.path}.1")
-        self._file = self.path.open("a", encoding="ascii", newline="\n")
+        self._file = _open_owner_only(self.path)
         self._size = 0
         self.rotations += 1
 
     def _fail(self, error: OSError) -> None:
         self.error = f"cannot write the record file {self.path}: {error.strerror or error}"
         log.error("%s", self.error)
+
+
+def _open_owner_only(path: Path) -> TextIO:
+    """FILE for appending, created readable by its owner alone (it holds orders and routes)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(descriptor, "a", encoding="ascii", newline="\n")
 
 
 _encode_string = json.JSONEncoder(ensure_ascii=True).encode
