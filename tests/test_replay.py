@@ -284,9 +284,16 @@ async def test_replay_keys_are_in_the_help_and_only_active_in_a_replay(tmp_path:
         assert app.check_action("replay_pause", ()) is False, "not over the help"
         await pilot.press("escape")
         assert app.check_action("replay_pause", ()) is True
+        assert not app.player.clock.paused
+        await pilot.press("ctrl+p", *"pause")
+        await wait_for(pilot, lambda: "Pause or resume the" in screen_text(app), 5, "the palette")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.player.clock.paused, 5, "paused from the palette")
     live = create_app(Settings(demo=True, devices=2), tune_gc=False)
     async with driven(live):
         assert live.check_action("replay_pause", ()) is False
+        offered = [command.title for command in live.get_system_commands(live.screen)]
+        assert "Quit" in offered and "Pause" not in offered and "Jump" not in offered
 
 
 def test_replay_of_a_missing_or_empty_file_is_one_clear_line(tmp_path: Path) -> None:

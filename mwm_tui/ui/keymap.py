@@ -245,6 +245,11 @@ def bindings() -> list[BindingType]:
     return [action.binding() for action in KEYMAP if action.bound]
 
 
-def palette_actions() -> list[KeyAction]:
-    """Actions offered in the command palette."""
-    return [action for action in KEYMAP if action.in_palette]
+def palette_actions(scope: Scope | None = None) -> list[KeyAction]:
+    """Actions offered in the command palette: of ``scope``, or of every scope but a replay's."""
+    return [
+        action
+        for action in KEYMAP
+        if action.in_palette
+        and (action.scope is scope if scope is not None else action.scope is not Scope.REPLAY)
+    ]

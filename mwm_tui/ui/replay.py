@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
+from textual.app import SystemCommand
+from textual.screen import Screen
 from textual.widgets import Input
 
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
@@ -23,7 +26,7 @@ from mwm_tui.domain.events import TELEMETRY_TYPES, Event, MessageRejected, WillR
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
-from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope
+from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, palette_actions
 from mwm_tui.ui.screens import JumpScreen
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
 
@@ -42,6 +45,12 @@ class ReplayApp(MwmApp):
         if SCOPE_OF_ACTION.get(action) is Scope.REPLAY:
             return self.screen is self.screen_stack[0] and not isinstance(self.focused, Input)
         return super().check_action(action, parameters)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action in palette_actions(Scope.REPLAY):
+            callback: Callable[[], object] = partial(self.run_action, action.action)
+            yield SystemCommand(action.description, action.help, callback)
 
     # Nothing is sent during a replay.
 
