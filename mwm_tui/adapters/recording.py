@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
@@ -168,13 +168,6 @@ class RecordReader:
         return float(at)
 
 
-def record_files(path: str | Path, keep: int = DEFAULT_KEEP) -> list[Path]:
-    """FILE and its rotated files that exist, oldest first (FILE.<keep> ... FILE.1, FILE)."""
-    base = Path(path)
-    rotated = [Path(f"{base}.{n}") for n in range(keep, 0, -1)]
-    return [p for p in rotated if p.is_file()] + [base]
-
-
 Item = tuple[Any, ...]
 
 
@@ -198,6 +191,7 @@ class Recorder:
         self._clock = clock
         self._queue: deque[Item] = deque()
         self.dropped = 0
+        self._drop_lock = threading.Lock()  # taken only when dropping
         self.written = 0
         self.rotations = 0
         self.error: str | None = None
@@ -219,9 +213,13 @@ class Recorder:
 
     def _put(self, item: Item) -> None:
         if len(self._queue) >= self._limit:
-            self.dropped += 1
+            self._count_dropped(1)
             return
         self._queue.append(item)
+
+    def _count_dropped(self, count: int) -> None:
+        with self._drop_lock:
+            self.dropped += count
 
     def message(
         self,
@@ -266,8 +264,11 @@ class Recorder:
 
     def _write_queued(self) -> None:
         if self.error is not None:
-            self.dropped += len(self._queue)
-            self._queue.clear()
+            lost = 0
+            while self._queue:
+                self._queue.popleft()
+                lost += 1
+            self._count_dropped(lost)
             return
         queue = self._queue
         lines: list[str] = []
@@ -277,7 +278,7 @@ class Recorder:
                 try:
                     line = _line(queue.popleft())
                 except (TypeError, ValueError) as error:
-                    self.dropped += 1  # not a record JSON can hold: counted, never fatal
+                    self._count_dropped(1)  # not a record JSON can hold: counted, never fatal
                     log.warning("record %s: a record dropped: %s", self.path, error)
                     continue
                 if self._size + size + len(line) > self._max_bytes and (self._size or size):
@@ -375,8 +376,3 @@ def _as_record(item: Item) -> dict[str, Any]:
         }
     _, _, link, state, detail = item
     return {"at": at, "kind": kind, "link": link, "state": state, "detail": detail}
-
-
-def iter_messages(records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    """Only the received messages among records."""
-    return (record for record in records if record.get("kind") == MESSAGE)
