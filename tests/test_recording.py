@@ -369,3 +369,14 @@ def test_a_message_line_is_the_json_of_its_record(payload: bytes, source: str) -
         line = _line(item)
         assert line.endswith("\n") and line.isascii() and "\n" not in line[:-1]
         assert json.loads(line) == _as_record(item) == json.loads(record_line(_as_record(item)))
+
+
+def test_a_file_that_cannot_be_written_is_said_once_and_nothing_more_is_lost_silently() -> None:
+    recorder = Recorder("/dev/full")  # opens, and every write fails: no space left
+    recorder.message("MQTT", "/mwm/a/motion", b"0" * 24, False)
+    wait_until(lambda: recorder.error is not None, 10, "the write error")
+    for _ in range(5):
+        recorder.message("MQTT", "/mwm/a/motion", b"0" * 24, False)
+    recorder.close()
+    assert recorder.error == "cannot write the record file /dev/full: No space left on device"
+    assert recorder.written == 0 and recorder.dropped == 6

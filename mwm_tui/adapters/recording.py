@@ -289,6 +289,7 @@ class Recorder:
                 size += len(line)
             self._flush(lines)
         except OSError as error:
+            self._count_dropped(len(lines) or 1)  # what was being written, or rotated to
             self._fail(error)
 
     def _flush(self, lines: list[str]) -> None:
