@@ -11,10 +11,14 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from mwm_tui import __version__
+from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
 from mwm_tui.adapters.lifetime import end_with_parent
 from mwm_tui.adapters.overlay_file import load_overlays
+from mwm_tui.adapters.recording import Recorder, RecordError, RecordReader
+from mwm_tui.adapters.replay import SPEEDS
 from mwm_tui.adapters.store import HistoryEntry, StoreBusyError, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
 from mwm_tui.config import (
@@ -32,6 +36,7 @@ from mwm_tui.domain.text import literal
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.notice import StartupNotice
+from mwm_tui.ui.replay import create_replay_app
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
@@ -58,12 +63,16 @@ keys: ? shows them all; r reconnects both links now; q quits.
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
 in a web browser instead of a terminal: mwm-tui serve --help
+
+record a shift with --record FILE, then play it back: mwm-tui replay --help,
+or take its positions out as CSV, GPX or GeoJSON: mwm-tui export --help
 """
 
 _HISTORY_EPILOG = """\
 TIME is an ISO date or date and time in local time (2026-11-30, 2026-11-30T14:05)
 or an age such as 90s, 30m, 2h, 7d.
 """
+_RECORD_FILES = "record file(s): FILE and, for a rotated record, FILE.1 ... in any order"
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -190,6 +199,18 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
         help="where the palette's Screenshot saves its SVG [default: the current directory]",
     )
     parse.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every message received and every order and alert sent to FILE as JSON "
+        "lines, for mwm-tui replay and export",
+    )
+    parse.add_argument(
+        "--record-max-mb",
+        type=float,
+        metavar="MB",
+        help="rotate the record file past this size, keeping FILE.1 to FILE.3 [default: 100]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
@@ -232,7 +253,7 @@ def history_parser() -> argparse.ArgumentParser:
     return parse
 
 
-def parse_since(text: str, now: float) -> float:
+def parse_since(text: str, now: float, flag: str = "--since") -> float:
     """An ISO date/time (local time unless it says otherwise) or an age like 2h; epoch seconds."""
     age = _AGE.match(text)
     if age:
@@ -241,7 +262,7 @@ def parse_since(text: str, now: float) -> float:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         raise ConfigError(
-            f"--since {text!r}: not a date/time (2026-11-30T14:05) or age (2h)"
+            f"{flag} {text!r}: not a date/time (2026-11-30T14:05) or age (2h)"
         ) from None
 
 
@@ -277,6 +298,121 @@ def history_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def open_recorder(settings: Settings) -> Recorder | None:
+    """The ``--record`` writer, or None; raises RecordError when the file cannot be opened."""
+    if not settings.record:
+        return None
+    max_bytes = int(settings.record_max_mb * 1024 * 1024)
+    return Recorder(Path(settings.record).expanduser(), max_bytes=max_bytes)
+
+
+def replay_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui replay",
+        description="Play a record file (mwm-tui --record FILE) back in the dashboard: the list,\n"
+        "map, motion and log as they were. Nothing is sent to any broker.",
+        epilog="keys: Space pauses, . steps a message, , steps a second, ] and [ change the\n"
+        "speed (x1 to x60), J jumps to a time; ? shows them all.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=_RECORD_FILES)
+    parse.add_argument("--speed", type=int, choices=SPEEDS, default=1, help="start at this speed")
+    parse.add_argument("--paused", action="store_true", help="start paused at the first record")
+    parse.add_argument(
+        "--stale-after", type=float, metavar="SEC", help="as for mwm-tui [default: 15]"
+    )
+    parse.add_argument(
+        "--offline-after", type=float, metavar="SEC", help="as for mwm-tui [default: 120]"
+    )
+    parse.add_argument(
+        "--ascii", action="store_const", const=True, help="draw with ASCII characters only"
+    )
+    return parse
+
+
+def load_records(files: Sequence[str], what: str) -> RecordReader:
+    """The records of ``files``; raises RecordError when one cannot be read or none is usable."""
+    reader = RecordReader.load(files)
+    if not reader.records:
+        bad = f" ({reader.bad_lines} unreadable lines)" if reader.bad_lines else ""
+        raise RecordError(f"nothing to {what} in {', '.join(files)}{bad}")
+    return reader
+
+
+def replay_main(argv: Sequence[str]) -> int:
+    args = replay_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            {
+                "stale_after": args.stale_after,
+                "offline_after": args.offline_after,
+                "ascii": args.ascii,
+            },
+            os.environ,
+        )
+        reader = load_records(args.files, "replay")
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui replay: error: {error}", file=sys.stderr)
+        return 2
+    if not has_terminal():
+        print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
+        return 2
+    try:
+        app = create_replay_app(settings, [Path(f) for f in args.files], reader)
+    except OverlayError as error:
+        print(f"mwm-tui replay: error: overlay {error}", file=sys.stderr)
+        return 2
+    app.player.clock.set_speed(args.speed)
+    app.player.start_paused = args.paused
+    app.run()
+    return 0
+
+
+def export_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui export",
+        description="Write the positions in a record file (mwm-tui --record FILE) as CSV, GPX 1.1\n"
+        "(a track a truck) or GeoJSON (a feature a truck, its id in deviceID).\n"
+        "Times are when HQ received each fix, in UTC.",
+        epilog=_HISTORY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=_RECORD_FILES)
+    parse.add_argument(
+        "--format", required=True, choices=[f.value for f in ExportFormat], help="what to write"
+    )
+    parse.add_argument("--device", metavar="ID", help="only this truck")
+    parse.add_argument("--since", metavar="TIME", help="only fixes received from this time on")
+    parse.add_argument("--until", metavar="TIME", help="only fixes received up to this time")
+    parse.add_argument("-o", "--output", metavar="OUT", help="write here [default: stdout]")
+    return parse
+
+
+def export_main(argv: Sequence[str]) -> int:
+    args = export_parser().parse_args(argv)
+    try:
+        now = time.time()
+        selection = Selection(
+            args.device,
+            parse_since(args.since, now) if args.since else None,
+            parse_since(args.until, now, "--until") if args.until else None,
+        )
+        reader = load_records(args.files, "export")
+        text = WRITERS[ExportFormat(args.format)](fixes_of(reader.records, selection))
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui export: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        said = f"cannot write {args.output}: {error.strerror}"
+        print(f"mwm-tui export: error: {said}", file=sys.stderr)
+        return 2
+    return 0
+
+
 NO_TERMINAL = "no terminal (stdin/stdout not a TTY); run it in a terminal or over ssh -t"
 
 
@@ -306,11 +442,11 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _open_dashboard(settings: Settings) -> MwmApp:
+def _open_dashboard(settings: Settings, recorder: Recorder | None) -> MwmApp:
     deadline = time.monotonic() + (OUTBOX_WAIT_IN_BROWSER if in_browser() else 0.0)
     while True:
         try:
-            return create_app(settings)
+            return create_app(settings, recorder=recorder)
         except StoreBusyError:
             if time.monotonic() >= deadline:
                 raise
@@ -326,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mwm_tui.commands.serve import serve_main  # noqa: PLC0415
 
         return serve_main(arguments[1:])
+    if arguments[:1] == ["replay"]:
+        return replay_main(arguments[1:])
+    if arguments[:1] == ["export"]:
+        return export_main(arguments[1:])
     try:
         settings = settings_from(arguments)
     except (ConfigError, TargetError, TlsSetupError) as error:
@@ -339,20 +479,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except OSError as error:
             return _fail(f"cannot write the log file: {error}")
-    if not has_terminal():
-        print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
-        return 2
-    server = os.environ.get(SERVER_PID, "")
-    if in_browser() and server.isdigit():
-        end_with_parent(int(server))
     try:
-        app = _open_dashboard(settings)
-    except StoreBusyError as error:
-        where = " (in a browser: another tab has it; close that tab and reload)"
-        return _fail(f"{error}{where if in_browser() else ''}")
-    except (StoreError, OverlayError) as error:
+        recorder = open_recorder(settings)
+    except RecordError as error:
         return _fail(str(error))
-    app.run()
+    try:
+        if not has_terminal():
+            print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
+            return 2
+        server = os.environ.get(SERVER_PID, "")
+        if in_browser() and server.isdigit():
+            end_with_parent(int(server))
+        try:
+            app = _open_dashboard(settings, recorder)
+        except StoreBusyError as error:
+            where = " (in a browser: another tab has it; close that tab and reload)"
+            return _fail(f"{error}{where if in_browser() else ''}")
+        except (StoreError, OverlayError) as error:
+            return _fail(str(error))
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()
     return 0
 
 

@@ -69,6 +69,10 @@ class Settings:
     serve_public: bool = False
     # The address browsers use when a reverse proxy stands in front (https://hq.example/mwm)
     serve_url: str | None = None
+    # Record every message received and every order and alert sent to this file (JSON lines)
+    record: str | None = None
+    # Size of the record file past which it rotates (FILE.1, FILE.2, FILE.3 kept)
+    record_max_mb: float = 100.0
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
@@ -189,6 +193,8 @@ def _check_file_type(key: str, value: Any, path: Path) -> None:
 
 def from_file(path: Path, *, required: bool = False) -> dict[str, Any]:
     """The settings in ``path``; a missing file is none, unless ``required``."""
+    if path == Path(os.devnull):
+        return {}  # MWM_CONFIG=/dev/null: no settings file at all, on purpose
     if not path.is_file():
         if required:
             what = "is not a file" if path.exists() else "does not exist"
@@ -248,6 +254,8 @@ def load_settings(
         raise ConfigError("order-expiry must be more than 0 seconds")
     if settings.max_devices < 1:
         raise ConfigError("max-devices must be at least 1")
+    if settings.record_max_mb <= 0:
+        raise ConfigError("record-max-mb must be more than 0")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
     if not 0 < settings.serve_port < 65536:

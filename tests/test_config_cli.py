@@ -278,6 +278,8 @@ def test_mwm_config_naming_a_missing_file_is_one_clear_line(tmp_path: Path) -> N
     missing = tmp_path / "hq.toml"
     with pytest.raises(ConfigError, match=f"config file {missing} .*does not exist"):
         load_settings({}, {"MWM_CONFIG": str(missing)})
+    # /dev/null says "no file" on purpose, as for git and ssh
+    assert load_settings({}, {"MWM_CONFIG": os.devnull, "LANG": "C.UTF-8"}) == Settings()
     result = subprocess.run(
         [sys.executable, "-m", "mwm_tui.cli", "--demo"],
         capture_output=True,

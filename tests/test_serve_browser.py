@@ -27,7 +27,7 @@ def serve_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("MWM_") and name != "TEXTUAL_DRIVER"
     }
-    env["MWM_CONFIG"] = str(tmp_path / "absent-config.toml")
+    env["MWM_CONFIG"] = os.devnull
     return env | extra
 
 

@@ -31,7 +31,7 @@ from tests.support.browser import ServeProcess, alive, mwm_tui_command
 
 def run_serve(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = str(tmp_path / "absent.toml")
+    env["MWM_CONFIG"] = os.devnull
     return subprocess.run(
         mwm_tui_command("serve", *arguments),
         stdin=subprocess.DEVNULL,
@@ -64,6 +64,7 @@ def test_a_host_other_machines_reach_is_refused_in_one_line_without_public(
         (["--host", "192.0.2.1", "--public"], "--host 192.0.2.1: not an address of this machine"),
         (["--port", "70000"], "serve port 70000 is not a TCP port"),
         (["--port", "http"], "argument --port: invalid int value"),
+        (["--record", "shift.jsonl"], "--record is for one dashboard"),
     ],
 )
 def test_a_bad_host_or_port_is_one_line(tmp_path: Path, arguments: list[str], says: str) -> None:
@@ -89,7 +90,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 def test_public_listens_everywhere_and_says_what_that_exposes(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = str(tmp_path / "absent.toml")
+    env["MWM_CONFIG"] = os.devnull
     env["MWM_SERVE_HOST"] = "0.0.0.0"
     env["MWM_SERVE_PUBLIC"] = "1"
     with ServeProcess(tmp_path, free_port(), "--demo", env=env) as server:
@@ -157,7 +158,7 @@ def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_
 def test_a_tab_draws_unicode_even_when_the_server_runs_under_the_c_locale(
     tmp_path: Path,
 ) -> None:
-    c_locale = {"LANG": "C", "MWM_CONFIG": str(tmp_path / "absent.toml")}
+    c_locale = {"LANG": "C", "MWM_CONFIG": os.devnull}
     tab = tab_environment(load_settings({}, browser_environment(c_locale)), c_locale)
     assert tab["MWM_ASCII"] == "0"
     assert load_settings({}, browser_environment(c_locale) | tab).ascii is False
@@ -188,7 +189,7 @@ def test_only_pages_of_its_own_origin_are_answered() -> None:
 
 def test_the_running_server_refuses_a_foreign_host_and_origin(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = str(tmp_path / "absent.toml")
+    env["MWM_CONFIG"] = os.devnull
     port = free_port()
     with ServeProcess(tmp_path, port, "--demo", env=env) as server:
         server.wait_listening()
@@ -236,7 +237,7 @@ def open_tab(port: int) -> socket.socket:
 
 def test_a_killed_server_takes_its_tabs_dashboards_with_it(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = str(tmp_path / "absent.toml")
+    env["MWM_CONFIG"] = os.devnull
     port = free_port()
     with ServeProcess(tmp_path, port, "--demo", env=env) as server:
         server.wait_listening()

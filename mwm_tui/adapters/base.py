@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from mwm_tui.domain.events import Event, LinkName
 
 # Called from a link's own threads; must return at once (EventInbox.put does).
 EventSink = Callable[[Event], None]
+# Sees each message as received (source, raw payload, retained, headers worth keeping), on the
+# link's thread, before it is decoded; must return at once (Recorder.message does).
+MessageTap = Callable[[str, bytes, bool, Mapping[str, str] | None], None]
 
 
 class Link(Protocol):

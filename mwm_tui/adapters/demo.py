@@ -38,7 +38,7 @@ from mwm_tui.domain.ids import (
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.simulation import SimulatedTruck, device_ids, make_trucks
 
-from .base import EventSink
+from .base import EventSink, MessageTap
 
 DEMO_LABEL = "DEMO (in-process fleet)"
 _TICK = 0.1
@@ -93,6 +93,8 @@ class DemoFleet:
         self._pace = pace
         self._stomp_sink: EventSink | None = None
         self._mqtt_sink: EventSink | None = None
+        # What --record sees of each link's messages, as a broker's link would.
+        self.taps: dict[LinkName, MessageTap] = {}
         self._lock = threading.Lock()
         self._schedule: list[_Scheduled] = []
         self._sequence = itertools.count()
@@ -166,6 +168,18 @@ class DemoFleet:
         if sink is not None:
             sink(event)
 
+    def _publish_stomp(self, destination: str, body: bytes) -> None:
+        tap = self.taps.get(LinkName.STOMP)
+        if tap is not None:
+            tap(destination, body, False, None)
+        self._emit_stomp(location_event(destination, body))
+
+    def _publish_mqtt(self, topic: str, payload: bytes) -> None:
+        tap = self.taps.get(LinkName.MQTT)
+        if tap is not None:
+            tap(topic, payload, False, None)
+        self._emit_mqtt(mqtt_event(topic, payload))
+
     def _run(self) -> None:
         start = time.monotonic()
         # Fixes spread evenly over the sending period, as a real fleet's are, not one burst.
@@ -202,11 +216,11 @@ class DemoFleet:
             if now >= state.next_fix:
                 state.next_fix = now + self._location_interval
                 body = encode_location(state.truck.fix(stamp))
-                self._emit_stomp(location_event(location_destination(device_id), body))
+                self._publish_stomp(location_destination(device_id), body)
             if now >= state.next_motion:
                 state.next_motion = now + self._motion_interval
                 payload = encode_motion(state.truck.motion())
-                self._emit_mqtt(mqtt_event(motion_topic(device_id), payload))
+                self._publish_mqtt(motion_topic(device_id), payload)
 
     def _incident(self, now: float, kind: str) -> None:
         live = [d for d, s in self._trucks.items() if not s.dead and now >= s.silent_until]
@@ -223,7 +237,7 @@ class DemoFleet:
 
     def _die(self, device_id: str) -> None:
         self._trucks[device_id].dead = True
-        self._emit_mqtt(mqtt_event(WILL_TOPIC, encode_will(device_id)))
+        self._publish_mqtt(WILL_TOPIC, encode_will(device_id))
 
     def _revive(self, device_id: str) -> None:
         state = self._trucks[device_id]
@@ -240,13 +254,13 @@ class DemoFleet:
         choice = self._rng.randrange(3)
         if choice == 0:
             body = encode_location(self._trucks[device_id].truck.fix(datetime.now(UTC)))[:-7]
-            self._emit_stomp(location_event(location_destination(device_id), body))
+            self._publish_stomp(location_destination(device_id), body)
         elif choice == 1:
             payload = encode_motion(self._trucks[device_id].truck.motion())[:23]
-            self._emit_mqtt(mqtt_event(motion_topic(device_id), payload))
+            self._publish_mqtt(motion_topic(device_id), payload)
         else:
             body = f'{{"deviceID": "{device_id}", "lat": NaN, "lng": 2.35}}'.encode()
-            self._emit_stomp(location_event(location_destination(device_id), body))
+            self._publish_stomp(location_destination(device_id), body)
 
 
 class _DemoLink:
@@ -263,6 +277,17 @@ class _DemoLink:
     @property
     def label(self) -> str:
         return DEMO_LABEL
+
+    @property
+    def tap(self) -> MessageTap | None:
+        return self._fleet.taps.get(self.name)
+
+    @tap.setter
+    def tap(self, tap: MessageTap | None) -> None:
+        if tap is None:
+            self._fleet.taps.pop(self.name, None)
+        else:
+            self._fleet.taps[self.name] = tap
 
     def start(self) -> None:
         if self._up:

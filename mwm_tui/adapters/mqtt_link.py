@@ -41,7 +41,7 @@ from mwm_tui.domain.messages import mqtt_event
 from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
-from .base import EventSink
+from .base import EventSink, MessageTap
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
@@ -180,6 +180,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
     """Subscribes to every device's motion and to last wills, and publishes alerts at QoS 1."""
 
     name = LinkName.MQTT
+    # Set by --record: sees every PUBLISH as it came.
+    tap: MessageTap | None = None
 
     def __init__(
         self,
@@ -270,7 +272,10 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             # Its motion came after all: no need to ask for it.
             with self._motion_asks_lock:
                 self._motion_asks.pop(topic, None)
-        self._emit(mqtt_event(topic, bytes(message.payload), retained=bool(message.retain)))
+        payload, retained = bytes(message.payload), bool(message.retain)
+        if self.tap is not None:
+            self.tap(topic, payload, retained, None)
+        self._emit(mqtt_event(topic, payload, retained=retained))
 
     # The supervisor thread
 

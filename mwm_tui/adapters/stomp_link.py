@@ -34,7 +34,7 @@ from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
 from .backoff import Backoff
-from .base import EventSink
+from .base import EventSink, MessageTap
 from .stomp_frames import FrameRejected
 from .stomp_transport import (
     FramedConnection,
@@ -280,6 +280,8 @@ class StompLink(SupervisedLink[_OrderRequest]):
     """Subscribes to every device's locations and sends orders, each confirmed by a receipt."""
 
     name = LinkName.STOMP
+    # Set by --record: sees every MESSAGE frame as it came.
+    tap: MessageTap | None = None
 
     def __init__(
         self,
@@ -338,11 +340,14 @@ class StompLink(SupervisedLink[_OrderRequest]):
     # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
 
     def handle_message(self, frame: stomp.utils.Frame) -> None:
-        headers = frame.headers
-        if headers.get("subscription") == _ADVISORY_SUBSCRIPTION_ID:
+        headers, body = frame.headers, frame.body or b""
+        advisory = headers.get("subscription") == _ADVISORY_SUBSCRIPTION_ID
+        if self.tap is not None:
+            self.tap(headers.get("destination", ""), body, False, headers if advisory else None)
+        if advisory:
             self._emit(advisory_event(headers))
             return
-        self._emit(location_event(headers.get("destination", ""), frame.body or b""))
+        self._emit(location_event(headers.get("destination", ""), body))
 
     def handle_rejected_frame(self, rejected: FrameRejected) -> None:
         """A frame HQ's reader refused: counted like any other unusable message."""

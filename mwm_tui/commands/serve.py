@@ -259,6 +259,9 @@ def serve_main(argv: Sequence[str]) -> int:
     args = serve_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, environ)
+        if settings.record:
+            # Every tab is a dashboard of its own: they would all write the one record file.
+            raise ServeError("--record is for one dashboard: run mwm-tui --record FILE instead")
         listener = check_listener(settings.serve_host, settings.serve_port, settings.serve_public)
     except (ConfigError, TargetError, TlsSetupError, ServeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

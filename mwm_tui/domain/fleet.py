@@ -283,6 +283,17 @@ class Fleet:
             if device.status is not DeviceStatus.OFFLINE:
                 self._judge(device, now)
 
+    def forget_devices(self) -> None:
+        """Forget every device and reject count, as a replay going back in time must."""
+        self.devices.clear()
+        self.accepted.clear()
+        self.rejected.clear()
+        self.rejects_by_reason.clear()
+        self._dirty.clear()
+        self._changes.clear()
+        self.version += 1
+        self.map_version += 1
+
     def take_changes(self) -> list[StatusChange]:
         """Status changes since the last call, oldest first."""
         changes, self._changes = self._changes, []

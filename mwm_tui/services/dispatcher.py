@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
+from mwm_tui.adapters.recording import Recorder
 from mwm_tui.adapters.store import DAY, HistoryEntry, Store, StoreError
 from mwm_tui.domain import dispatch as rules
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
@@ -57,6 +58,7 @@ class Dispatcher:
         history_days: float,
         wall_clock: Callable[[], float],
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        recorder: Recorder | None = None,
     ) -> None:
         self.store = store
         self._order_link = order_link
@@ -66,6 +68,7 @@ class Dispatcher:
         self._history_days = history_days
         self._clock = wall_clock
         self._new_id = new_id
+        self._recorder = recorder
         self._open: dict[str, Dispatch] = {}
         self._by_send_id: dict[str, str] = {}
         self._link_up: dict[LinkName, bool] = dict.fromkeys(LinkName, False)
@@ -204,6 +207,8 @@ class Dispatcher:
         if event.detail:
             text += f": {event.detail}"
         self._history.append(HistoryEntry(self._clock(), "link", text))
+        if self._recorder is not None:
+            self._recorder.link(str(event.link), str(event.state), event.detail)
         if up and not was_up:
             self._send_queued(KIND_OF[event.link])
 
@@ -243,12 +248,17 @@ class Dispatcher:
             self._change(dispatch, rules.refused(dispatch, str(error), now))
             return
         sent = replace(dispatch, send_id=send_id)
+        if self._recorder is not None:
+            kind, device_id = dispatch.kind.value, dispatch.device_id
+            self._recorder.sent(kind, device_id, dispatch.body, send_id, dispatch.dispatch_id)
         self._by_send_id[send_id] = dispatch.dispatch_id
         if sent.possible_duplicate:
             self.resends += 1
         self._change(dispatch, sent, force=True)
 
     def _settle(self, send_id: str, event: OrderOutcome | AlertOutcome) -> None:
+        if self._recorder is not None:
+            self._recorder.outcome(send_id, event.device_id, str(event.delivery), event.detail)
         dispatch_id = self._by_send_id.pop(send_id, None)
         dispatch = self._open.get(dispatch_id) if dispatch_id is not None else None
         if dispatch is None or dispatch.send_id != send_id:

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
@@ -82,9 +83,12 @@ class MwmApp(PaneActions):
         tune_gc: bool = True,
         wall_clock: Callable[[], float] = time.time,
         screenshot_dir: str | None = None,
+        extras: Sequence[Widget] = (),
     ) -> None:
+        """``extras``: lines shown under the status bar (recording, replay)."""
         super().__init__()
         self.screenshot_folder = screenshot_folder(screenshot_dir)
+        self.extras = list(extras)
         self.wall_clock = wall_clock
         self.fleet = fleet
         self.inbox = inbox
@@ -118,6 +122,7 @@ class MwmApp(PaneActions):
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
+        yield from self.extras
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.filter_input
@@ -321,8 +326,8 @@ class MwmApp(PaneActions):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key acts only in its scope: the main screen, and what has focus there."""
         scope = SCOPE_OF_ACTION.get(action)
-        if scope is None:
-            return True
+        if scope is None or scope is Scope.REPLAY:
+            return scope is None  # replay keys: ReplayApp's alone
         if self.screen is not self.screen_stack[0]:
             return False
         focused = self.focused

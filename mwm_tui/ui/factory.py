@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from textual.widget import Widget
 
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.overlay_file import load_overlays
+from mwm_tui.adapters.recording import Recorder
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
 from mwm_tui.config import Settings, data_path
@@ -16,6 +20,7 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.widgets.record_status import RecordStatus
 
 LinkFactory = Callable[[EventSink], tuple[OrderLink, AlertLink]]
 
@@ -35,6 +40,13 @@ def links_for(settings: Settings) -> LinkFactory:
     return build
 
 
+def tap_links(recorder: Recorder, *links: object) -> None:
+    """Hand every message the links receive to ``recorder`` as it comes."""
+    for link in links:
+        if isinstance(link, StompLink | MqttLink | DemoStompLink | DemoMqttLink):
+            link.tap = partial(recorder.message, str(link.name))
+
+
 def create_app(
     settings: Settings,
     *,
@@ -42,6 +54,10 @@ def create_app(
     fleet: Fleet | None = None,
     tune_gc: bool = True,
     wall_clock: Callable[[], float] = time.time,
+    recorder: Recorder | None = None,
+    store: Store | None = None,
+    app_class: type[MwmApp] = MwmApp,
+    extras: Sequence[Widget] = (),
 ) -> MwmApp:
     """The one way to build the dashboard: from settings, with links around the app's inbox.
 
@@ -50,8 +66,11 @@ def create_app(
     """
     inbox = EventInbox()
     # The demo's orders must never reach a real outbox: it keeps them in memory.
-    store = Store.memory() if settings.demo else Store.open(data_path(settings))
+    if store is None:
+        store = Store.memory() if settings.demo else Store.open(data_path(settings))
     stomp_link, mqtt_link = (links or links_for(settings))(inbox.put)
+    if recorder is not None:
+        tap_links(recorder, stomp_link, mqtt_link)
     fleet = fleet or Fleet(
         stale_after=settings.stale_after,
         offline_after=settings.offline_after,
@@ -65,8 +84,9 @@ def create_app(
         order_expiry=settings.order_expiry,
         history_days=settings.history_days,
         wall_clock=wall_clock,
+        recorder=recorder,
     )
-    app = MwmApp(
+    app = app_class(
         fleet=fleet,
         inbox=inbox,
         stomp_link=stomp_link,
@@ -77,6 +97,7 @@ def create_app(
         tune_gc=tune_gc,
         wall_clock=wall_clock,
         screenshot_dir=settings.screenshot_dir,
+        extras=[*extras, *([RecordStatus(recorder)] if recorder is not None else [])],
     )
     app.position_map.overlay = load_overlays(settings.overlay_files())
     return app

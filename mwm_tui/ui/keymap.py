@@ -22,6 +22,7 @@ class Scope(StrEnum):
     COMPOSER = "Composer"
     DETAIL = "Truck details"
     PICKER = "Alert colour picker"
+    REPLAY = "Replay (mwm-tui replay)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,43 @@ KEYMAP: tuple[KeyAction, ...] = (
         in_palette=False,
         bound=False,
     ),
+    KeyAction("space", "replay_pause", "Pause", Scope.REPLAY, "Pause or resume the replay"),
+    KeyAction(
+        "full_stop",
+        "replay_step",
+        "Step",
+        Scope.REPLAY,
+        "Pause, then play the next message",
+        key_display=".",
+    ),
+    KeyAction(
+        "comma",
+        "replay_step_second",
+        "+1 s",
+        Scope.REPLAY,
+        "Pause, then play one second on",
+        show=False,
+        key_display=",",
+    ),
+    KeyAction(
+        "right_square_bracket",
+        "replay_faster",
+        "Faster",
+        Scope.REPLAY,
+        "Replay faster (x1, x2, x5, x10, x30, x60)",
+        key_display="]",
+    ),
+    KeyAction(
+        "left_square_bracket",
+        "replay_slower",
+        "Slower",
+        Scope.REPLAY,
+        "Replay slower",
+        key_display="[",
+    ),
+    KeyAction(
+        "J", "replay_jump", "Jump", Scope.REPLAY, "Jump to a time (14:05, +5m, -90s, ISO date)"
+    ),
 )
 
 SCOPE_OF_ACTION: dict[str, Scope] = {action.action_name: action.scope for action in KEYMAP}
@@ -226,6 +264,11 @@ def bindings() -> list[BindingType]:
     return [action.binding() for action in KEYMAP if action.bound]
 
 
-def palette_actions() -> list[KeyAction]:
-    """Actions offered in the command palette."""
-    return [action for action in KEYMAP if action.in_palette]
+def palette_actions(scope: Scope | None = None) -> list[KeyAction]:
+    """Actions offered in the command palette: of ``scope``, or of every scope but a replay's."""
+    return [
+        action
+        for action in KEYMAP
+        if action.in_palette
+        and (action.scope is scope if scope is not None else action.scope is not Scope.REPLAY)
+    ]
