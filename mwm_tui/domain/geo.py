@@ -6,9 +6,10 @@ the antimeridian is a hard edge, so a view never wraps from 180 to -180.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -449,6 +450,58 @@ def rank_places(places: Iterable[Place], view: Viewport) -> list[Place]:
 
 def _rank(place: Place) -> tuple[bool, int]:
     return (not place.capital, -place.thousands)
+
+
+# Cell sides (degrees) of the grids a PlaceIndex keeps, finest first; a view is looked up in
+# the finest grid where it covers at most _MOST_GRID_CELLS cells.
+_PLACE_GRID_DEGREES: Final = (1.0, 4.0, 16.0, 64.0)
+_MOST_GRID_CELLS: Final = 64
+
+
+def _grid_span(low: float, high: float, side: float) -> range:
+    return range(math.floor(low / side), math.floor(high / side) + 1)
+
+
+class PlaceIndex:
+    """Places in rank order, with the ranks of the places in each cell of a few square grids.
+
+    ``ranked(view)`` gives what ``rank_places`` gives, lazily: a caller that stops after the
+    first few names pays for those and the places ranked between them, not for the whole view.
+    """
+
+    def __init__(self, places: Iterable[Place]) -> None:
+        self.places: tuple[Place, ...] = tuple(sorted(places, key=_rank))
+        self._grids: list[tuple[float, dict[tuple[int, int], list[int]]]] = []
+        for side in _PLACE_GRID_DEGREES:
+            grid: dict[tuple[int, int], list[int]] = {}
+            for rank, place in enumerate(self.places):
+                cell = (math.floor(place.lon / side), math.floor(place.lat / side))
+                grid.setdefault(cell, []).append(rank)
+            self._grids.append((side, grid))
+
+    def ranked(self, view: Viewport) -> Iterator[Place]:
+        """The places inside the view, capitals first, then by population."""
+        west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+        side, grid = next(
+            (side, grid)
+            for side, grid in self._grids
+            if len(_grid_span(west, east, side)) * len(_grid_span(south, north, side))
+            <= _MOST_GRID_CELLS
+            or side == _PLACE_GRID_DEGREES[-1]
+        )
+        columns, rows = _grid_span(west, east, side), _grid_span(south, north, side)
+        cells = [grid[(c, r)] for c in columns for r in rows if (c, r) in grid]
+        places = self.places
+        for rank in cells[0] if len(cells) == 1 else heapq.merge(*cells):
+            place = places[rank]
+            if west <= place.lon <= east and south <= place.lat <= north:
+                yield place
+
+
+@cache
+def place_index() -> PlaceIndex:
+    """The index of load_places(), built once."""
+    return PlaceIndex(load_places())
 
 
 def pick_places(

@@ -16,6 +16,9 @@ from functools import cache
 from typing import Any, Final
 
 import plotext
+from plotext._correct import marker as plotext_marker
+from plotext._kernel.clink import clink as plotext_kernel
+from plotext._signal.signal import signal_class as plotext_signal
 from rich.ansi import AnsiDecoder
 from rich.cells import cell_len
 from rich.color import Color
@@ -25,7 +28,6 @@ from rich.text import Span, Text
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.geo import (
     Cluster,
-    Place,
     Point,
     Viewport,
     cell_of,
@@ -34,9 +36,8 @@ from mwm_tui.domain.geo import (
     cluster_points,
     load_border_lines,
     load_land_rings,
-    load_places,
     pick_places,
-    rank_places,
+    place_index,
     scale_bar,
     visible_points,
 )
@@ -132,7 +133,7 @@ _MOST_PLACES: Final = 40
 
 _THEME: Final = "mwm-map"
 SKIP_CYCLER = True
-"""Add signals to the figure directly (see _put); False takes plotext's public draw."""
+"""Make and add signals directly (see _signal, _put); False takes plotext's public API."""
 _TICK_STEPS: Final = (
     1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
     1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 180.0,
@@ -141,7 +142,6 @@ _TICK_STEPS: Final = (
 _COAST_TOLERANCE: Final = 0.5
 _BASE_CACHE_SIZE: Final = 8
 _base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
-_ranked_cache: OrderedDict[Viewport, list[Place]] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
 _SGR_CACHE_SIZE: Final = 256
@@ -319,7 +319,7 @@ def _plot(
             continue
         look = looks.get(status, _UNKNOWN_LOOK)
         shape = plotext.marker(look.symbol(ascii_only), pixel=look.pixel())
-        _put(fig, fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
+        _put(fig, _signal(fig, [m.lon for m in group], [m.lat for m in group], shape))
     for marker in selected:
         _draw_selected(fig, marker, view, layout, ascii_only, looks=looks)
 
@@ -329,6 +329,53 @@ def _plot(
     text: str = matrix.string()
     fig.clear()
     return text
+
+
+def _signal(
+    fig: Any,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    marker: Any,
+    *,
+    lines: Sequence[int] | None = None,
+) -> Any:
+    """fig.signal(xs, ys, marker=marker), without a Python copy of the marker per point.
+
+    plotext's kernel copies a point's marker as it stores it, so one marker serves every
+    point. With ``lines`` the points are joined, but for those at the indices it names, where
+    a new line starts; without, they are scattered, as fig.signal makes them.
+    """
+    shapes = marker if isinstance(marker, list) else [marker]
+    count = min(len(xs), len(ys))
+    if not SKIP_CYCLER or not count or not shapes:
+        signal = fig.signal(list(xs), list(ys), marker=marker)
+        if lines is not None:
+            signal.lines()
+            for start in lines:
+                signal.line(start, False)
+        return signal
+    # The same steps as plotext's signal(): markers fixed against one default, then repeated.
+    default = fig._next_marker()
+    shapes = [plotext_marker.marker(shape, default) for shape in shapes]
+    signal = plotext_signal(count)
+    pointer = signal._pointer
+    append = plotext_kernel.signal_append_point
+    if len(shapes) == 1:
+        shape = shapes[0]._pointer
+        for x, y in zip(xs[:count], ys[:count], strict=True):
+            append(pointer, x, y, shape)
+    else:
+        kinds = len(shapes)
+        for index in range(count):
+            append(pointer, xs[index], ys[index], shapes[index % kinds]._pointer)
+    signal._set_marker(shapes[0])
+    signal._set_xside(0)._set_yside(0)
+    if lines is not None:
+        connect = plotext_kernel.signal_set_connected
+        starts = set(lines)
+        for index in range(count):
+            connect(pointer, index, index not in starts)
+    return signal
 
 
 def _put(fig: Any, signal: Any) -> None:
@@ -393,7 +440,7 @@ def _draw_counts(
         lats.append(lat)
         marks.append(_count_mark(text, align))
     if marks:
-        _put(fig, fig.signal(lons, lats, marker=marks))
+        _put(fig, _signal(fig, lons, lats, marks))
 
 
 @cache
@@ -436,7 +483,7 @@ def _draw_trail(
     look = plotext.marker(_TRAIL.symbol(ascii_only), pixel=_TRAIL.pixel())
     for line in clip_lines([list(trail)], view):
         kept = _simplify(line, sx, sy, _COAST_TOLERANCE)
-        _put(fig, fig.signal([p[0] for p in kept], [p[1] for p in kept], marker=look).lines())
+        _put(fig, _signal(fig, [p[0] for p in kept], [p[1] for p in kept], look, lines=()))
 
 
 def _draw_selected(
@@ -473,12 +520,12 @@ def _draw_selected(
                 tag, align = shown + " " + status + glyph, "right"
             # The glyph travels inside the tag, as a later point on the same cell replaces it.
             tag_marker = plotext.marker(tag, ha=align)
-            _put(fig, fig.signal([marker.lon], [marker.lat], marker=tag_marker))
+            _put(fig, _signal(fig, [marker.lon], [marker.lat], tag_marker))
             return
     right = col + 1 < canvas_width
     tag = glyph + status if right else status + glyph
     alone = plotext.marker(tag, ha="left" if right else "right")
-    _put(fig, fig.signal([marker.lon], [marker.lat], marker=alone))
+    _put(fig, _signal(fig, [marker.lon], [marker.lat], alone))
 
 
 def _shorten(label: str, cells: int, ascii_only: bool = False) -> str:
@@ -575,7 +622,7 @@ def _depot_signals(
             marks.append(plotext.marker(mark + " " + shown_name, ha="left"))
         else:
             marks.append(plotext.marker(shown_name + " " + mark, ha="right"))
-    return [fig.signal([d.lon for d in shown], [d.lat for d in shown], marker=marks)]
+    return [_signal(fig, [d.lon for d in shown], [d.lat for d in shown], marks)]
 
 
 def _outline_signal(
@@ -593,20 +640,7 @@ def _outline_signal(
     if not xs:
         return None
     look = plotext.marker(symbol, pixel=plotext.pixel(foreground=colour))
-    signal = fig.signal(xs, ys, marker=look).lines()
-    for start in starts:
-        signal.line(start, False)
-    return signal
-
-
-def _ranked_places(view: Viewport) -> list[Place]:
-    ranked = _ranked_cache.get(view)
-    if ranked is None:
-        ranked = rank_places(load_places(), view)
-        _ranked_cache[view] = ranked
-        if len(_ranked_cache) > _BASE_CACHE_SIZE:
-            _ranked_cache.popitem(last=False)
-    return ranked
+    return _signal(fig, xs, ys, look, lines=starts)
 
 
 def _place_signals(
@@ -620,7 +654,7 @@ def _place_signals(
     columns, rows = layout.canvas_width, layout.canvas_height
     most = min(max(2, columns * rows // _CELLS_PER_PLACE), _MOST_PLACES)
     labels = pick_places(
-        _ranked_places(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
+        place_index().ranked(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
     )
     cells: set[tuple[int, int]] = set()
     for label in labels:
@@ -645,7 +679,7 @@ def _place_signals(
     if marks:
         lons = [label.place.lon for label in labels]
         lats = [label.place.lat for label in labels]
-        signals.append(fig.signal(lons, lats, marker=marks))
+        signals.append(_signal(fig, lons, lats, marks))
     _label_cache.clear()
     _label_cache[key] = signals
     return signals, cells
