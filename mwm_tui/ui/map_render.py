@@ -144,8 +144,12 @@ _BASE_CACHE_SIZE: Final = 8
 _base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
+_SGR_RESET: Final = "\x1b[0m"
+_SGR_LEAD: Final = re.compile(r"(?:\x1b\[[0-9;]*m)*")
 _SGR_CACHE_SIZE: Final = 256
 _sgr_styles: dict[tuple[str, ...], Style | None] = {}
+_sgr_lead_styles: dict[str, Style | None] = {}
+_UNDECODED: Final = Style()
 
 
 @dataclass(frozen=True, slots=True)
@@ -854,32 +858,74 @@ def _to_text(ansi: str, width: int, height: int) -> Text:
 
 
 def _from_sgr(ansi: str) -> Text:
-    """Text.from_ansi, six times faster for plotext's output: colour codes and nothing else.
+    """Text.from_ansi, many times faster for plotext's output: colour codes and nothing else.
 
     plotext resets before each colour change, so few distinct code runs occur: rich decodes
     each once. Anything but colour codes falls back to Text.from_ansi.
     """
-    parts = _SGR.split(ansi)
     chunks: list[str] = []
     spans: list[Span] = []
-    active: list[str] = []
     position = 0
-    for index, part in enumerate(parts):
-        if index % 2:
-            if part in ("", "0"):
-                active.clear()
-            else:
-                active.append(part)
+    lead, styles = _SGR_LEAD.match, _sgr_lead_styles
+    # Split at plotext's resets: most pieces are then a run of codes and the text they colour.
+    for piece in ansi.split(_SGR_RESET):
+        codes, part = "", piece
+        style = None
+        if piece.startswith("\x1b["):
+            found = lead(piece)
+            end = found.end() if found else 0
+            codes, part = piece[:end], piece[end:]
+            style = styles.get(codes, _UNDECODED)
+            if style is _UNDECODED:
+                style = _lead_style(codes)
+        if "\x1b" in part:
+            active = _codes_in_effect(codes)
+            position = _sgr_runs(part, active, position, chunks, spans)
         elif part:
-            style = _sgr_style(tuple(active)) if active else None
-            if style is not None:
-                spans.append(Span(position, position + len(part), style))
             chunks.append(part)
-            position += len(part)
+            after = position + len(part)
+            if style is not None:
+                spans.append(Span(position, after, style))
+            position = after
     plain = "".join(chunks)
     if "\x1b" in plain:
         return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
     return Text(plain, no_wrap=True, overflow="crop", end="", spans=spans)
+
+
+def _sgr_runs(
+    ansi: str, active: tuple[str, ...], position: int, chunks: list[str], spans: list[Span]
+) -> int:
+    """_from_sgr for a piece with codes inside its text; returns the position after it."""
+    parts = _SGR.split(ansi)
+    for index, part in enumerate(parts):
+        if index % 2:
+            active = () if part in ("", "0") else (*active, part)
+        elif part:
+            style = _sgr_style(active) if active else None
+            if style is not None:
+                spans.append(Span(position, position + len(part), style))
+            chunks.append(part)
+            position += len(part)
+    return position
+
+
+def _lead_style(codes: str) -> Style | None:
+    """The style of text after a run of codes that follows a reset (or starts the output)."""
+    active = _codes_in_effect(codes)
+    style = _sgr_style(active) if active else None
+    if len(_sgr_lead_styles) >= _SGR_CACHE_SIZE:
+        _sgr_lead_styles.clear()
+    _sgr_lead_styles[codes] = style
+    return style
+
+
+def _codes_in_effect(codes: str) -> tuple[str, ...]:
+    """The codes a run of SGR codes leaves in effect, from none: those after its last reset."""
+    active: tuple[str, ...] = ()
+    for code in _SGR.findall(codes):
+        active = () if code in ("", "0") else (*active, code)
+    return active
 
 
 def _sgr_style(codes: tuple[str, ...]) -> Style | None:
