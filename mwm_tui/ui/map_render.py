@@ -20,7 +20,7 @@ from plotext._correct import marker as plotext_marker
 from plotext._kernel.clink import clink as plotext_kernel
 from plotext._signal.signal import signal_class as plotext_signal
 from rich.ansi import AnsiDecoder
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
@@ -31,6 +31,7 @@ from mwm_tui.domain.geo import (
     Point,
     Viewport,
     cell_of,
+    cells_of,
     clip_lines,
     clip_rings,
     cluster_points,
@@ -39,7 +40,6 @@ from mwm_tui.domain.geo import (
     pick_places,
     place_index,
     scale_bar,
-    visible_points,
 )
 from mwm_tui.domain.overlay import Overlay
 from mwm_tui.domain.text import literal
@@ -145,6 +145,8 @@ _base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = Ordered
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
 _SGR_RESET: Final = "\x1b[0m"
+# Zero width joiner and variation selector 16: rich measures a string with them by graphemes.
+_JOINERS: Final = frozenset("\u200d\ufe0f")
 _SGR_LEAD: Final = re.compile(r"(?:\x1b\[[0-9;]*m)*")
 _SGR_CACHE_SIZE: Final = 256
 _sgr_styles: dict[tuple[str, ...], Style | None] = {}
@@ -226,10 +228,8 @@ def render_map(
 
 
 def _inside(markers: Sequence[Marker], view: Viewport) -> list[Marker]:
-    points = [(marker.lon, marker.lat) for marker in markers]
-    # visible_points hands back the very tuples it was given, so identity maps them back.
-    kept = {id(point) for point in visible_points(points, view)}
-    return [marker for marker, point in zip(markers, points, strict=True) if id(point) in kept]
+    west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    return [m for m in markers if west <= m.lon <= east and south <= m.lat <= north]
 
 
 @contextlib.contextmanager
@@ -462,9 +462,8 @@ def _taken_cells(
 ) -> set[tuple[int, int]]:
     """Canvas cells that trucks, cluster counts and the selected truck's label will cover."""
     columns, rows = layout.canvas_width, layout.canvas_height
-    taken = {
-        cell_of(view, columns, rows, m.lon, m.lat) for group in by_status.values() for m in group
-    }
+    points = [(m.lon, m.lat) for group in by_status.values() for m in group]
+    taken = set(cells_of(view, columns, rows, points))
     for cluster in clusters:
         col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
         digits = len(str(len(cluster.members)))
@@ -847,7 +846,7 @@ def _to_text(ansi: str, width: int, height: int) -> Text:
     """Parse plotext's ANSI output; plain text in it, labels included, is never markup."""
     text = _from_sgr(ansi.rstrip("\n"))
     plain = text.plain.split("\n")
-    if len(plain) == height and all(cell_len(line) == width for line in plain):
+    if len(plain) == height and _all_cell_lengths(plain, width):
         return text
     # plotext and rich may disagree on the width of a rare character: rich is what draws.
     fixed = list(text.split("\n", allow_blank=True)[:height])
@@ -855,6 +854,14 @@ def _to_text(ansi: str, width: int, height: int) -> Text:
     for line in fixed:
         line.truncate(width, overflow="crop", pad=True)
     return Text("\n", no_wrap=True, overflow="crop", end="").join(fixed)
+
+
+def _all_cell_lengths(lines: list[str], width: int) -> bool:
+    """Whether every line is ``width`` cells long; one cell a character where each is one."""
+    characters = set().union(*lines)
+    if not characters & _JOINERS and all(get_character_cell_size(c) == 1 for c in characters):
+        return all(len(line) == width for line in lines)
+    return all(cell_len(line) == width for line in lines)
 
 
 def _from_sgr(ansi: str) -> Text:
