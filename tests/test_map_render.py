@@ -461,3 +461,39 @@ def test_cell_of_names_the_cell_plotext_draws_in_even_at_cell_borders() -> None:
         lines = lines_of(text)
         row = next(i for i, line in enumerate(lines) if SYMBOLS["stale"] in line)
         assert (lines[row].index(SYMBOLS["stale"]), row) == cell_of(view, columns, rows, lon, lat)
+
+
+def styles_by_character(text: Text) -> list[tuple[str, Style]]:
+    """Each character with the style it is drawn in, however the spans are cut."""
+    styles = []
+    for i, char in enumerate(text.plain):
+        covering = [span.style for span in text.spans if span.start <= i < span.end]
+        styles.append((char, Style.chain(Style(), *(s for s in covering if isinstance(s, Style)))))
+    return styles
+
+
+@pytest.mark.parametrize(
+    "ansi",
+    [
+        "plain\n\x1b[0m\x1b[38;5;241m⡠⠔\x1b[0m  \x1b[0m\x1b[38;5;10m●\x1b[0m\n\x1b[0m",
+        "\x1b[38;5;11m\x1b[1m◐\x1b[0m x \x1b[0m\x1b[38;5;15m\x1b[48;5;9m\x1b[1m✕\x1b[0m",
+        # Codes inside a piece, without plotext's reset before them; and the short reset.
+        "\x1b[0m\x1b[38;5;13ma\x1b[1mb\x1b[mc\x1b[38;5;10md\x1b[0m\x1b[0me",
+        "no codes at all",
+    ],
+)
+def test_plotext_output_is_read_as_rich_reads_it(ansi: str) -> None:
+    ours = map_render._from_sgr(ansi)
+    rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    assert ours.plain == rich.plain
+    assert styles_by_character(ours) == styles_by_character(rich)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [["ab", "cd"], ["⠁⠂●", "✕◐·"], ["中a", "abc"], ["a\u200d", "ab"], ["⌂", "ab"], ["abc", "ab"]],
+)
+def test_every_line_width_is_measured_as_rich_measures_it(lines: list[str]) -> None:
+    for width in (2, 3):
+        expected = all(cell_len(line) == width for line in lines)
+        assert map_render._all_cell_lengths(lines, width) == expected
