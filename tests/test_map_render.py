@@ -497,3 +497,21 @@ def test_every_line_width_is_measured_as_rich_measures_it(lines: list[str]) -> N
     for width in (2, 3):
         expected = all(cell_len(line) == width for line in lines)
         assert map_render._all_cell_lengths(lines, width) == expected
+
+
+@pytest.mark.parametrize(
+    "ansi",
+    [
+        "\x1b[0m\x1b[38;5;10m●\x1b[0m  a\n\x1b[0m\x1b[38;5;241m⡠⠔\x1b[0mbc\n",
+        "\x1b[0m\x1b[38;5;10m中\x1b[0m  a\nabcd\n",  # wider than plotext counted: cut to size
+        "\x1b[2Jab\x1b[0m\x1b[38;5;10m●\x1b[0mc\nabcd",  # not a colour code: rich decodes it all
+    ],
+)
+def test_the_legend_line_is_put_above_the_picture_as_text_join_puts_it(ansi: str) -> None:
+    head = Text("x ", style="bold", no_wrap=True, overflow="crop", end="")
+    head.append("● on", Style(color="green"))
+    picture = map_render._to_text(ansi, 4, 2)
+    joined = Text("\n", no_wrap=True, overflow="crop", end="").join([head, picture])
+    ours = map_render._to_text(ansi, 4, 2, head=head)
+    assert (ours.plain, ours.spans, ours.style) == (joined.plain, joined.spans, joined.style)
+    assert (ours.no_wrap, ours.overflow, ours.end) == (joined.no_wrap, joined.overflow, joined.end)

@@ -143,6 +143,8 @@ _COAST_TOLERANCE: Final = 0.5
 _BASE_CACHE_SIZE: Final = 8
 _base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
+_PLACE_TAG_CACHE_SIZE: Final = 512
+_place_tags: dict[tuple[str, bool, bool], Any] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
 _SGR_RESET: Final = "\x1b[0m"
 # Zero width joiner and variation selector 16: rich measures a string with them by graphemes.
@@ -219,12 +221,11 @@ def render_map(
             looks=looks,
             overlay=overlay,
         )
-    picture = _to_text(ansi, width, height - top)
     if not top:
-        return picture
+        return _to_text(ansi, width, height)
     indent = width - layout.canvas_width
     line = _legend_line(width, indent, layout.canvas_width, view, ascii_only, looks=looks)
-    return Text("\n", no_wrap=True, overflow="crop", end="").join([line, picture])
+    return _to_text(ansi, width, height - top, head=line)
 
 
 def _inside(markers: Sequence[Marker], view: Viewport) -> list[Marker]:
@@ -668,16 +669,8 @@ def _place_signals(
     cached = _label_cache.get(key)
     if cached is not None:
         return cached, cells
-    dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
-    name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
-    marks = []
-    for label in labels:
-        name = label.place.name
-        if ascii_only:
-            name = _ascii_name(name)
-        shown = plotext.colorize(name, pixel=name_pixel).matrix()
-        tag = shown + " " + dot if label.leftwards else dot + " " + shown
-        marks.append(plotext.marker(tag, ha="right" if label.leftwards else "left"))
+    # Copies: making a signal fixes its markers' unset colours in place.
+    marks = [_place_tag(label.place.name, label.leftwards, ascii_only).copy() for label in labels]
     signals = []
     if marks:
         lons = [label.place.lon for label in labels]
@@ -686,6 +679,23 @@ def _place_signals(
     _label_cache.clear()
     _label_cache[key] = signals
     return signals, cells
+
+
+def _place_tag(name: str, leftwards: bool, ascii_only: bool) -> Any:
+    """A place's dot and name as one marker, the name on the side ``leftwards`` says."""
+    key = (name, leftwards, ascii_only)
+    tag = _place_tags.get(key)
+    if tag is None:
+        dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
+        shown_name = _ascii_name(name) if ascii_only else name
+        pixel = plotext.pixel(foreground=_PLACE_COLOUR)
+        shown = plotext.colorize(shown_name, pixel=pixel).matrix()
+        joined = shown + " " + dot if leftwards else dot + " " + shown
+        tag = plotext.marker(joined, ha="right" if leftwards else "left")
+        if len(_place_tags) >= _PLACE_TAG_CACHE_SIZE:
+            _place_tags.clear()
+        _place_tags[key] = tag
+    return tag
 
 
 def _ascii_name(name: str) -> str:
@@ -842,18 +852,27 @@ def _degrees(
     return f"{abs(value):.{decimals}f}{sign}{side}"
 
 
-def _to_text(ansi: str, width: int, height: int) -> Text:
-    """Parse plotext's ANSI output; plain text in it, labels included, is never markup."""
-    text = _from_sgr(ansi.rstrip("\n"))
-    plain = text.plain.split("\n")
+def _to_text(ansi: str, width: int, height: int, *, head: Text | None = None) -> Text:
+    """Parse plotext's ANSI output; plain text in it, labels included, is never markup.
+
+    ``head``, one line, goes above the picture, as if joined to it with a newline.
+    """
+    text = _from_sgr(ansi.rstrip("\n"), head)
+    plain = text.plain.split("\n")[0 if head is None else 1 :]
     if len(plain) == height and _all_cell_lengths(plain, width):
         return text
     # plotext and rich may disagree on the width of a rare character: rich is what draws.
-    fixed = list(text.split("\n", allow_blank=True)[:height])
+    picture = text if head is None else _from_sgr(ansi.rstrip("\n"))
+    fixed = list(picture.split("\n", allow_blank=True)[:height])
     fixed += [Text() for _ in range(height - len(fixed))]
     for line in fixed:
         line.truncate(width, overflow="crop", pad=True)
-    return Text("\n", no_wrap=True, overflow="crop", end="").join(fixed)
+    joined = Text("\n", no_wrap=True, overflow="crop", end="").join(fixed)
+    return joined if head is None else _joined(head, joined)
+
+
+def _joined(head: Text, picture: Text) -> Text:
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([head, picture])
 
 
 def _all_cell_lengths(lines: list[str], width: int) -> bool:
@@ -864,15 +883,21 @@ def _all_cell_lengths(lines: list[str], width: int) -> bool:
     return all(cell_len(line) == width for line in lines)
 
 
-def _from_sgr(ansi: str) -> Text:
+def _from_sgr(ansi: str, head: Text | None = None) -> Text:
     """Text.from_ansi, many times faster for plotext's output: colour codes and nothing else.
 
     plotext resets before each colour change, so few distinct code runs occur: rich decodes
-    each once. Anything but colour codes falls back to Text.from_ansi.
+    each once. Anything but colour codes falls back to Text.from_ansi. A ``head`` goes first,
+    a newline after it, as Text.join would put them (without making every span again).
     """
     chunks: list[str] = []
     spans: list[Span] = []
-    position = 0
+    if head is not None:
+        chunks += [head.plain, "\n"]
+        if head.style:
+            spans.append(Span(0, len(head), head.style))
+        spans += head.spans
+    position = start = sum(map(len, chunks))
     lead, styles = _SGR_LEAD.match, _sgr_lead_styles
     # Split at plotext's resets: most pieces are then a run of codes and the text they colour.
     for piece in ansi.split(_SGR_RESET):
@@ -895,8 +920,9 @@ def _from_sgr(ansi: str) -> Text:
                 spans.append(Span(position, after, style))
             position = after
     plain = "".join(chunks)
-    if "\x1b" in plain:
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    if "\x1b" in plain[start:]:
+        picture = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return picture if head is None else _joined(head, picture)
     return Text(plain, no_wrap=True, overflow="crop", end="", spans=spans)
 
 
