@@ -768,26 +768,33 @@ def _simplify(line: Sequence[Point], sx: float, sy: float, tolerance: float) -> 
     count = len(line)
     if count < 3:
         return list(line)
-    scaled = [(x * sx, y * sy) for x, y in line]
+    xs = [x * sx for x, _ in line]
+    ys = [y * sy for _, y in line]
     keep = [False] * count
     keep[0] = keep[-1] = True
     limit = tolerance * tolerance
     stack = [(0, count - 1)]
     while stack:
         first, last = stack.pop()
-        ax, ay = scaled[first]
-        dx, dy = scaled[last][0] - ax, scaled[last][1] - ay
+        ax, ay = xs[first], ys[first]
+        dx, dy = xs[last] - ax, ys[last] - ay
         length2 = dx * dx + dy * dy
         worst, worst_at = -1.0, -1
-        for i in range(first + 1, last):
-            px, py = scaled[i][0] - ax, scaled[i][1] - ay
-            if length2 == 0.0:
+        between = zip(
+            range(first + 1, last), xs[first + 1 : last], ys[first + 1 : last], strict=True
+        )
+        if length2 == 0.0:
+            for i, x, y in between:
+                px, py = x - ax, y - ay
                 distance2 = px * px + py * py
-            else:
-                cross = px * dy - py * dx
+                if distance2 > worst:
+                    worst, worst_at = distance2, i
+        else:
+            for i, x, y in between:
+                cross = (x - ax) * dy - (y - ay) * dx
                 distance2 = cross * cross / length2
-            if distance2 > worst:
-                worst, worst_at = distance2, i
+                if distance2 > worst:
+                    worst, worst_at = distance2, i
         if worst > limit:
             keep[worst_at] = True
             stack.append((first, worst_at))
