@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -16,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mwm_tui.domain.geo import WORLD, Viewport, cell_of
+from mwm_tui.domain.overlay import parse_overlay
 from mwm_tui.ui import map_render
 from mwm_tui.ui.map_render import Marker, render_map
 
@@ -515,3 +517,57 @@ def test_the_legend_line_is_put_above_the_picture_as_text_join_puts_it(ansi: str
     ours = map_render._to_text(ansi, 4, 2, head=head)
     assert (ours.plain, ours.spans, ours.style) == (joined.plain, joined.spans, joined.style)
     assert (ours.no_wrap, ours.overflow, ours.end) == (joined.no_wrap, joined.overflow, joined.end)
+
+
+OVERLAY = json.dumps(
+    {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": name}, "geometry": geometry}
+            for name, geometry in (
+                ("Rungis depot", {"type": "Point", "coordinates": [2.3522, 48.7469]}),
+                ("Lyon depot", {"type": "Point", "coordinates": [4.85, 45.75]}),
+                ("A6", {"type": "LineString", "coordinates": [[2.35, 48.82], [4.85, 45.75]]}),
+                (
+                    "Zone",
+                    {"type": "Polygon", "coordinates": [[[2, 48], [5, 48], [5, 46], [2, 48]]]},
+                ),
+            )
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"ascii_only": True}, {"no_color": True}],
+    ids=["unicode", "ascii", "no-colour"],
+)
+def test_signals_made_directly_draw_what_plotext_public_api_draws(
+    options: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The benchmark's large view, busy: clusters, lone trucks, names, borders, trail, overlay.
+    view = Viewport.around(10.0, 50.0, 40.0, 25.0)
+    rng = random.Random(7)
+    statuses = ["online"] * 17 + ["stale", "offline", "unknown"]
+    markers = [
+        Marker(
+            f"truck-{n:04d}",
+            min(max(rng.gauss(10.0, 40.0 / 6), view.lon_min), view.lon_max),
+            min(max(rng.gauss(50.0, 25.0 / 6), view.lat_min), view.lat_max),
+            rng.choice(statuses),
+            n == 0,
+        )
+        for n in range(400)
+    ]
+    trail = [(markers[0].lon - i * 0.2, markers[0].lat - i * 0.1) for i in range(20)][::-1]
+    overlay = parse_overlay(OVERLAY, "test.geojson")
+    assert map_render.plotext_kernel is not None  # the plotext parts the direct way takes
+    fast = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
+    monkeypatch.setattr(map_render, "SKIP_CYCLER", False)
+    map_render._base_cache.clear()
+    map_render._label_cache.clear()
+    slow = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
+    assert fast.plain == slow.plain
+    assert fast.spans == slow.spans
+    assert "Lyon depo" in fast.plain and "truck-0000" in fast.plain  # a truck may hide a letter

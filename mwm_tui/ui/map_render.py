@@ -16,9 +16,6 @@ from functools import cache
 from typing import Any, Final
 
 import plotext
-from plotext._correct import marker as plotext_marker
-from plotext._kernel.clink import clink as plotext_kernel
-from plotext._signal.signal import signal_class as plotext_signal
 from rich.ansi import AnsiDecoder
 from rich.cells import cell_len, get_character_cell_size
 from rich.color import Color
@@ -46,6 +43,13 @@ from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH
 
 __all__ = ["PLOTEXT_LOCK", "Marker", "render_map"]
+
+try:  # plotext's own parts, for signals made without a marker copy per point (see _signal)
+    from plotext._correct import marker as plotext_marker
+    from plotext._kernel.clink import clink as plotext_kernel
+    from plotext._signal.signal import signal_class as plotext_signal
+except ImportError:  # a plotext laid out otherwise: its public fig.signal serves
+    plotext_marker = plotext_kernel = plotext_signal = None
 
 _log = logging.getLogger(__name__)
 
@@ -352,7 +356,7 @@ def _signal(
     """
     shapes = marker if isinstance(marker, list) else [marker]
     count = min(len(xs), len(ys))
-    if not SKIP_CYCLER or not count or not shapes:
+    if not SKIP_CYCLER or plotext_kernel is None or not count or not shapes:
         signal = fig.signal(list(xs), list(ys), marker=marker)
         if lines is not None:
             signal.lines()
