@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
 import time
 from importlib import resources
 from typing import NamedTuple
@@ -13,13 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mwm_tui.domain import geo
 from mwm_tui.domain.geo import (
     MIN_SPAN,
     WORLD,
     Place,
+    PlaceIndex,
     Point,
     Viewport,
     cell_of,
+    cells_of,
     clip_lines,
     clip_rings,
     cluster_points,
@@ -27,6 +31,7 @@ from mwm_tui.domain.geo import (
     load_land_rings,
     load_places,
     pick_places,
+    place_index,
     rank_places,
     scale_bar,
     visible_points,
@@ -598,3 +603,60 @@ def test_clip_lines_output_stays_inside(line: list[Point]) -> None:
     for part in clip_lines([line], view):
         assert len(part) >= 2
         assert all(view.contains(x, y) for x, y in part)
+
+
+def test_clip_lines_inside_segments_come_out_as_liang_barsky_gives_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(11)
+    views = [EUROPE, PARIS_CITY, WORLD, Viewport(-10.0, 10.0, -10.0, 10.0)]
+    lines: list[list[Point]] = [list(line) for line in load_border_lines()]
+    # An end one ulp inside the border, far from the start: its exit parameter rounds to 1.
+    views.append(Viewport(-180.0, 10.0, -10.0, 10.0))
+    near = math.nextafter(10.0, 0.0)
+    lines += [[(-170.0, 0.0), (near, 0.0), (near, 5.0)], [(0.0, -9.0), (0.0, near), (5.0, near)]]
+    for _ in range(300):
+        # Ends on the border, a hair inside it and anywhere, where rounding decides.
+        values = [-10.0, 10.0, -10.0 + 1e-13, 10.0 - 1e-13, 9.999999999999998, 0.0]
+        lines.append(
+            [
+                (rng.choice([*values, rng.uniform(-12, 12)]), rng.uniform(-12, 12))
+                for _ in range(rng.randint(2, 8))
+            ]
+        )
+    fast = [clip_lines(lines, view) for view in views]
+    monkeypatch.setattr(geo, "_crosses_no_border", lambda *_: False)
+    assert fast == [clip_lines(lines, view) for view in views]
+
+
+def test_cells_of_is_cell_of_for_each_point() -> None:
+    rng = random.Random(3)
+    view = Viewport(2.1, 2.6, 48.7, 49.0)
+    points = [(rng.uniform(2.0, 2.7), rng.uniform(48.6, 49.1)) for _ in range(500)]
+    points += [(view.lon_min, view.lat_max), (view.lon_max, view.lat_min)]
+    for columns, rows in ((40, 6), (197, 58), (1, 1)):
+        expected = [cell_of(view, columns, rows, lon, lat) for lon, lat in points]
+        assert cells_of(view, columns, rows, points) == expected
+
+
+def test_the_place_index_gives_the_places_rank_places_gives() -> None:
+    places = load_places()
+    rng = random.Random(5)
+    views = [WORLD, EUROPE, PARIS_CITY, Viewport(179.0, 180.0, 89.0, 90.0), Viewport(0, 64, 0, 64)]
+    for _ in range(60):
+        span = 10 ** rng.uniform(-3, 2.6)
+        lon, lat = rng.uniform(-180, 180), rng.uniform(-90, 90)
+        views.append(Viewport.around(lon, lat, span * rng.uniform(0.3, 3), span))
+    for view in views:
+        assert list(place_index().ranked(view)) == rank_places(places, view)
+    # Unranked input is ranked as rank_places ranks it; equal ranks keep their order.
+    shuffled = [Place(f"p{i}", i % 7, i % 5, i % 3, capital=i % 4 == 0) for i in range(40)]
+    view = Viewport(1.0, 5.0, 0.0, 3.0)
+    assert list(PlaceIndex(shuffled).ranked(view)) == rank_places(shuffled, view)
+
+
+def test_the_place_index_hands_out_places_one_by_one_in_rank_order() -> None:
+    ranked = place_index().ranked(WORLD)
+    first = [place for _, place in zip(range(50), ranked, strict=False)]
+    assert first == list(load_places()[:50])
+    assert next(ranked) == load_places()[50]

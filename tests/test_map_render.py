@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -16,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mwm_tui.domain.geo import WORLD, Viewport, cell_of
+from mwm_tui.domain.overlay import parse_overlay
 from mwm_tui.ui import map_render
 from mwm_tui.ui.map_render import Marker, render_map
 
@@ -461,3 +463,111 @@ def test_cell_of_names_the_cell_plotext_draws_in_even_at_cell_borders() -> None:
         lines = lines_of(text)
         row = next(i for i, line in enumerate(lines) if SYMBOLS["stale"] in line)
         assert (lines[row].index(SYMBOLS["stale"]), row) == cell_of(view, columns, rows, lon, lat)
+
+
+def styles_by_character(text: Text) -> list[tuple[str, Style]]:
+    """Each character with the style it is drawn in, however the spans are cut."""
+    styles = []
+    for i, char in enumerate(text.plain):
+        covering = [span.style for span in text.spans if span.start <= i < span.end]
+        styles.append((char, Style.chain(Style(), *(s for s in covering if isinstance(s, Style)))))
+    return styles
+
+
+@pytest.mark.parametrize(
+    "ansi",
+    [
+        "plain\n\x1b[0m\x1b[38;5;241m⡠⠔\x1b[0m  \x1b[0m\x1b[38;5;10m●\x1b[0m\n\x1b[0m",
+        "\x1b[38;5;11m\x1b[1m◐\x1b[0m x \x1b[0m\x1b[38;5;15m\x1b[48;5;9m\x1b[1m✕\x1b[0m",
+        # Codes inside a piece, without plotext's reset before them; and the short reset.
+        "\x1b[0m\x1b[38;5;13ma\x1b[1mb\x1b[mc\x1b[38;5;10md\x1b[0m\x1b[0me",
+        "no codes at all",
+    ],
+)
+def test_plotext_output_is_read_as_rich_reads_it(ansi: str) -> None:
+    ours = map_render._from_sgr(ansi)
+    rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+    assert ours.plain == rich.plain
+    assert styles_by_character(ours) == styles_by_character(rich)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [["ab", "cd"], ["⠁⠂●", "✕◐·"], ["中a", "abc"], ["a\u200d", "ab"], ["⌂", "ab"], ["abc", "ab"]],
+)
+def test_every_line_width_is_measured_as_rich_measures_it(lines: list[str]) -> None:
+    for width in (2, 3):
+        expected = all(cell_len(line) == width for line in lines)
+        assert map_render._all_cell_lengths(lines, width) == expected
+
+
+@pytest.mark.parametrize(
+    "ansi",
+    [
+        "\x1b[0m\x1b[38;5;10m●\x1b[0m  a\n\x1b[0m\x1b[38;5;241m⡠⠔\x1b[0mbc\n",
+        "\x1b[0m\x1b[38;5;10m中\x1b[0m  a\nabcd\n",  # wider than plotext counted: cut to size
+        "\x1b[2Jab\x1b[0m\x1b[38;5;10m●\x1b[0mc\nabcd",  # not a colour code: rich decodes it all
+    ],
+)
+def test_the_legend_line_is_put_above_the_picture_as_text_join_puts_it(ansi: str) -> None:
+    head = Text("x ", style="bold", no_wrap=True, overflow="crop", end="")
+    head.append("● on", Style(color="green"))
+    picture = map_render._to_text(ansi, 4, 2)
+    joined = Text("\n", no_wrap=True, overflow="crop", end="").join([head, picture])
+    ours = map_render._to_text(ansi, 4, 2, head=head)
+    assert (ours.plain, ours.spans, ours.style) == (joined.plain, joined.spans, joined.style)
+    assert (ours.no_wrap, ours.overflow, ours.end) == (joined.no_wrap, joined.overflow, joined.end)
+
+
+OVERLAY = json.dumps(
+    {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": name}, "geometry": geometry}
+            for name, geometry in (
+                ("Rungis depot", {"type": "Point", "coordinates": [2.3522, 48.7469]}),
+                ("Lyon depot", {"type": "Point", "coordinates": [4.85, 45.75]}),
+                ("A6", {"type": "LineString", "coordinates": [[2.35, 48.82], [4.85, 45.75]]}),
+                (
+                    "Zone",
+                    {"type": "Polygon", "coordinates": [[[2, 48], [5, 48], [5, 46], [2, 48]]]},
+                ),
+            )
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"ascii_only": True}, {"no_color": True}],
+    ids=["unicode", "ascii", "no-colour"],
+)
+def test_signals_made_directly_draw_what_plotext_public_api_draws(
+    options: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The benchmark's large view, busy: clusters, lone trucks, names, borders, trail, overlay.
+    view = Viewport.around(10.0, 50.0, 40.0, 25.0)
+    rng = random.Random(7)
+    statuses = ["online"] * 17 + ["stale", "offline", "unknown"]
+    markers = [
+        Marker(
+            f"truck-{n:04d}",
+            min(max(rng.gauss(10.0, 40.0 / 6), view.lon_min), view.lon_max),
+            min(max(rng.gauss(50.0, 25.0 / 6), view.lat_min), view.lat_max),
+            rng.choice(statuses),
+            n == 0,
+        )
+        for n in range(400)
+    ]
+    trail = [(markers[0].lon - i * 0.2, markers[0].lat - i * 0.1) for i in range(20)][::-1]
+    overlay = parse_overlay(OVERLAY, "test.geojson")
+    assert map_render.plotext_kernel is not None  # the plotext parts the direct way takes
+    fast = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
+    monkeypatch.setattr(map_render, "SKIP_CYCLER", False)
+    map_render._base_cache.clear()
+    map_render._label_cache.clear()
+    slow = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
+    assert fast.plain == slow.plain
+    assert fast.spans == slow.spans
+    assert "Lyon depo" in fast.plain and "truck-0000" in fast.plain  # a truck may hide a letter

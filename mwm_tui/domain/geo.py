@@ -6,9 +6,10 @@ the antimeridian is a hard edge, so a view never wraps from 180 to -180.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -337,31 +338,54 @@ def visible_points(points: Iterable[_P], view: Viewport) -> list[_P]:
     return [p for p in points if view.contains(p[0], p[1])]
 
 
+def _crosses_no_border(a0: float, delta: float, a1: float, low: float, high: float) -> bool:
+    """Whether a segment from a0 to a1 = a0 + delta lies strictly inside low..high on one axis
+    with Liang-Barsky's exit parameter past 1 (never exactly 1 by rounding) on both borders."""
+    if not (low < a0 < high and low < a1 < high):
+        return False
+    if delta > 0.0:
+        return (high - a0) / delta > 1.0
+    if delta < 0.0:
+        return (a0 - low) / -delta > 1.0
+    return True
+
+
 def clip_lines(lines: Iterable[Sequence[Point]], view: Viewport) -> list[list[Point]]:
     """The parts of open polylines inside the view, each at least two points long."""
+    xmin, xmax, ymin, ymax = view.lon_min, view.lon_max, view.lat_min, view.lat_max
     out: list[list[Point]] = []
     for line in lines:
         if len(line) < 2:
             continue
         rx0, rx1, ry0, ry1 = _ring_bbox(line)
-        if rx1 < view.lon_min or rx0 > view.lon_max or ry1 < view.lat_min or ry0 > view.lat_max:
+        if rx1 < xmin or rx0 > xmax or ry1 < ymin or ry0 > ymax:
             continue
         run: list[Point] = []
         for (x0, y0), (x1, y1) in pairwise(line):
-            window = _segment_window(x0, y0, x1, y1, view)
-            if window is None or window[0] > window[2]:
-                if len(run) > 1:
-                    out.append(run)
-                run = []
-                continue
-            start = _on_border(view, x0, y0, x1, y1, t=window[0], border=window[1])
-            end = _on_border(view, x0, y0, x1, y1, t=window[2], border=window[3])
+            dx, dy = x1 - x0, y1 - y0
+            if _crosses_no_border(x0, dx, x1, xmin, xmax) and _crosses_no_border(
+                y0, dy, y1, ymin, ymax
+            ):
+                # What _segment_window and _on_border give such a segment, t from 0 to 1.
+                start = (x0 + 0.0 * dx, y0 + 0.0 * dy)
+                end = (_clamp(x0 + dx, xmin, xmax), _clamp(y0 + dy, ymin, ymax))
+                leaves = False
+            else:
+                window = _segment_window(x0, y0, x1, y1, view)
+                if window is None or window[0] > window[2]:
+                    if len(run) > 1:
+                        out.append(run)
+                    run = []
+                    continue
+                start = _on_border(view, x0, y0, x1, y1, t=window[0], border=window[1])
+                end = _on_border(view, x0, y0, x1, y1, t=window[2], border=window[3])
+                leaves = window[3] != -1
             if not run or run[-1] != start:
                 if len(run) > 1:
                     out.append(run)
                 run = [start]
             run.append(end)
-            if window[3] != -1:  # the segment leaves the view
+            if leaves:  # the segment leaves the view
                 if len(run) > 1:
                     out.append(run)
                 run = []
@@ -429,6 +453,26 @@ def cell_of(view: Viewport, columns: int, rows: int, lon: float, lat: float) -> 
     return min(max(col, 0), columns - 1), min(max(row, 0), rows - 1)
 
 
+def cells_of(
+    view: Viewport, columns: int, rows: int, points: Iterable[Point]
+) -> list[tuple[int, int]]:
+    """cell_of for each point, in order: the same arithmetic, done once for the view."""
+    lon_min, lon_span = view.lon_min, view.lon_span
+    lat_max, lat_span = view.lat_max, view.lat_span
+    inset = _CELL_INSET_LOW + _CELL_INSET_HIGH
+    low, across, down = _CELL_INSET_LOW, columns - inset, rows - inset
+    last_col, last_row = columns - 1, rows - 1
+    floor = math.floor
+    cells: list[tuple[int, int]] = []
+    for lon, lat in points:
+        col = floor(low + across * ((lon - lon_min) / lon_span))
+        row = floor(low + down * ((lat_max - lat) / lat_span))
+        col = 0 if col < 0 else last_col if col > last_col else col
+        row = 0 if row < 0 else last_row if row > last_row else row
+        cells.append((col, row))
+    return cells
+
+
 @dataclass(frozen=True, slots=True)
 class PlacedLabel:
     """A place chosen for the map: its cell and whether its name reads leftwards."""
@@ -449,6 +493,58 @@ def rank_places(places: Iterable[Place], view: Viewport) -> list[Place]:
 
 def _rank(place: Place) -> tuple[bool, int]:
     return (not place.capital, -place.thousands)
+
+
+# Cell sides (degrees) of the grids a PlaceIndex keeps, finest first; a view is looked up in
+# the finest grid where it covers at most _MOST_GRID_CELLS cells.
+_PLACE_GRID_DEGREES: Final = (1.0, 4.0, 16.0, 64.0)
+_MOST_GRID_CELLS: Final = 64
+
+
+def _grid_span(low: float, high: float, side: float) -> range:
+    return range(math.floor(low / side), math.floor(high / side) + 1)
+
+
+class PlaceIndex:
+    """Places in rank order, with the ranks of the places in each cell of a few square grids.
+
+    ``ranked(view)`` gives what ``rank_places`` gives, lazily: a caller that stops after the
+    first few names pays for those and the places ranked between them, not for the whole view.
+    """
+
+    def __init__(self, places: Iterable[Place]) -> None:
+        self.places: tuple[Place, ...] = tuple(sorted(places, key=_rank))
+        self._grids: list[tuple[float, dict[tuple[int, int], list[int]]]] = []
+        for side in _PLACE_GRID_DEGREES:
+            grid: dict[tuple[int, int], list[int]] = {}
+            for rank, place in enumerate(self.places):
+                cell = (math.floor(place.lon / side), math.floor(place.lat / side))
+                grid.setdefault(cell, []).append(rank)
+            self._grids.append((side, grid))
+
+    def ranked(self, view: Viewport) -> Iterator[Place]:
+        """The places inside the view, capitals first, then by population."""
+        west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+        side, grid = next(
+            (side, grid)
+            for side, grid in self._grids
+            if len(_grid_span(west, east, side)) * len(_grid_span(south, north, side))
+            <= _MOST_GRID_CELLS
+            or side == _PLACE_GRID_DEGREES[-1]
+        )
+        columns, rows = _grid_span(west, east, side), _grid_span(south, north, side)
+        cells = [grid[(c, r)] for c in columns for r in rows if (c, r) in grid]
+        places = self.places
+        for rank in cells[0] if len(cells) == 1 else heapq.merge(*cells):
+            place = places[rank]
+            if west <= place.lon <= east and south <= place.lat <= north:
+                yield place
+
+
+@cache
+def place_index() -> PlaceIndex:
+    """The index of load_places(), built once."""
+    return PlaceIndex(load_places())
 
 
 def pick_places(
@@ -554,8 +650,7 @@ def cluster_points(
     """
     bucket_cols, bucket_rows = bucket
     groups: dict[tuple[int, int], list[int]] = {}
-    for index, (lon, lat) in enumerate(points):
-        col, row = cell_of(view, columns, rows, lon, lat)
+    for index, (col, row) in enumerate(cells_of(view, columns, rows, points)):
         groups.setdefault((col // bucket_cols, row // bucket_rows), []).append(index)
     clusters: list[Cluster] = []
     alone: list[int] = []

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import plotext
 from rich.ansi import AnsiDecoder
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
@@ -25,26 +25,31 @@ from rich.text import Span, Text
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.geo import (
     Cluster,
-    Place,
     Point,
     Viewport,
     cell_of,
+    cells_of,
     clip_lines,
     clip_rings,
     cluster_points,
     load_border_lines,
     load_land_rings,
-    load_places,
     pick_places,
-    rank_places,
+    place_index,
     scale_bar,
-    visible_points,
 )
 from mwm_tui.domain.overlay import Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH
 
 __all__ = ["PLOTEXT_LOCK", "Marker", "render_map"]
+
+try:  # plotext's own parts, for signals made without a marker copy per point (see _signal)
+    from plotext._correct import marker as plotext_marker
+    from plotext._kernel.clink import clink as plotext_kernel
+    from plotext._signal.signal import signal_class as plotext_signal
+except ImportError:  # a plotext laid out otherwise: its public fig.signal serves
+    plotext_marker = plotext_kernel = plotext_signal = None
 
 _log = logging.getLogger(__name__)
 
@@ -132,7 +137,7 @@ _MOST_PLACES: Final = 40
 
 _THEME: Final = "mwm-map"
 SKIP_CYCLER = True
-"""Add signals to the figure directly (see _put); False takes plotext's public draw."""
+"""Make and add signals directly (see _signal, _put); False takes plotext's public API."""
 _TICK_STEPS: Final = (
     1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
     1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 180.0,
@@ -141,11 +146,18 @@ _TICK_STEPS: Final = (
 _COAST_TOLERANCE: Final = 0.5
 _BASE_CACHE_SIZE: Final = 8
 _base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
-_ranked_cache: OrderedDict[Viewport, list[Place]] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
+_PLACE_TAG_CACHE_SIZE: Final = 512
+_place_tags: dict[tuple[str, bool, bool], Any] = {}
 _SGR: Final = re.compile(r"\x1b\[([0-9;]*)m")
+_SGR_RESET: Final = "\x1b[0m"
+# Zero width joiner and variation selector 16: rich measures a string with them by graphemes.
+_JOINERS: Final = frozenset("\u200d\ufe0f")
+_SGR_LEAD: Final = re.compile(r"(?:\x1b\[[0-9;]*m)*")
 _SGR_CACHE_SIZE: Final = 256
 _sgr_styles: dict[tuple[str, ...], Style | None] = {}
+_sgr_lead_styles: dict[str, Style | None] = {}
+_UNDECODED: Final = Style()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,19 +225,16 @@ def render_map(
             looks=looks,
             overlay=overlay,
         )
-    picture = _to_text(ansi, width, height - top)
     if not top:
-        return picture
+        return _to_text(ansi, width, height)
     indent = width - layout.canvas_width
     line = _legend_line(width, indent, layout.canvas_width, view, ascii_only, looks=looks)
-    return Text("\n", no_wrap=True, overflow="crop", end="").join([line, picture])
+    return _to_text(ansi, width, height - top, head=line)
 
 
 def _inside(markers: Sequence[Marker], view: Viewport) -> list[Marker]:
-    points = [(marker.lon, marker.lat) for marker in markers]
-    # visible_points hands back the very tuples it was given, so identity maps them back.
-    kept = {id(point) for point in visible_points(points, view)}
-    return [marker for marker, point in zip(markers, points, strict=True) if id(point) in kept]
+    west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+    return [m for m in markers if west <= m.lon <= east and south <= m.lat <= north]
 
 
 @contextlib.contextmanager
@@ -319,7 +328,7 @@ def _plot(
             continue
         look = looks.get(status, _UNKNOWN_LOOK)
         shape = plotext.marker(look.symbol(ascii_only), pixel=look.pixel())
-        _put(fig, fig.signal([m.lon for m in group], [m.lat for m in group], marker=shape))
+        _put(fig, _signal(fig, [m.lon for m in group], [m.lat for m in group], shape))
     for marker in selected:
         _draw_selected(fig, marker, view, layout, ascii_only, looks=looks)
 
@@ -329,6 +338,53 @@ def _plot(
     text: str = matrix.string()
     fig.clear()
     return text
+
+
+def _signal(
+    fig: Any,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    marker: Any,
+    *,
+    lines: Sequence[int] | None = None,
+) -> Any:
+    """fig.signal(xs, ys, marker=marker), without a Python copy of the marker per point.
+
+    plotext's kernel copies a point's marker as it stores it, so one marker serves every
+    point. With ``lines`` the points are joined, but for those at the indices it names, where
+    a new line starts; without, they are scattered, as fig.signal makes them.
+    """
+    shapes = marker if isinstance(marker, list) else [marker]
+    count = min(len(xs), len(ys))
+    if not SKIP_CYCLER or plotext_kernel is None or not count or not shapes:
+        signal = fig.signal(list(xs), list(ys), marker=marker)
+        if lines is not None:
+            signal.lines()
+            for start in lines:
+                signal.line(start, False)
+        return signal
+    # The same steps as plotext's signal(): markers fixed against one default, then repeated.
+    default = fig._next_marker()
+    shapes = [plotext_marker.marker(shape, default) for shape in shapes]
+    signal = plotext_signal(count)
+    pointer = signal._pointer
+    append = plotext_kernel.signal_append_point
+    if len(shapes) == 1:
+        shape = shapes[0]._pointer
+        for x, y in zip(xs[:count], ys[:count], strict=True):
+            append(pointer, x, y, shape)
+    else:
+        kinds = len(shapes)
+        for index in range(count):
+            append(pointer, xs[index], ys[index], shapes[index % kinds]._pointer)
+    signal._set_marker(shapes[0])
+    signal._set_xside(0)._set_yside(0)
+    if lines is not None:
+        connect = plotext_kernel.signal_set_connected
+        starts = set(lines)
+        for index in range(count):
+            connect(pointer, index, index not in starts)
+    return signal
 
 
 def _put(fig: Any, signal: Any) -> None:
@@ -393,7 +449,7 @@ def _draw_counts(
         lats.append(lat)
         marks.append(_count_mark(text, align))
     if marks:
-        _put(fig, fig.signal(lons, lats, marker=marks))
+        _put(fig, _signal(fig, lons, lats, marks))
 
 
 @cache
@@ -411,9 +467,8 @@ def _taken_cells(
 ) -> set[tuple[int, int]]:
     """Canvas cells that trucks, cluster counts and the selected truck's label will cover."""
     columns, rows = layout.canvas_width, layout.canvas_height
-    taken = {
-        cell_of(view, columns, rows, m.lon, m.lat) for group in by_status.values() for m in group
-    }
+    points = [(m.lon, m.lat) for group in by_status.values() for m in group]
+    taken = set(cells_of(view, columns, rows, points))
     for cluster in clusters:
         col, row = cell_of(view, columns, rows, cluster.lon, cluster.lat)
         digits = len(str(len(cluster.members)))
@@ -436,7 +491,7 @@ def _draw_trail(
     look = plotext.marker(_TRAIL.symbol(ascii_only), pixel=_TRAIL.pixel())
     for line in clip_lines([list(trail)], view):
         kept = _simplify(line, sx, sy, _COAST_TOLERANCE)
-        _put(fig, fig.signal([p[0] for p in kept], [p[1] for p in kept], marker=look).lines())
+        _put(fig, _signal(fig, [p[0] for p in kept], [p[1] for p in kept], look, lines=()))
 
 
 def _draw_selected(
@@ -473,12 +528,12 @@ def _draw_selected(
                 tag, align = shown + " " + status + glyph, "right"
             # The glyph travels inside the tag, as a later point on the same cell replaces it.
             tag_marker = plotext.marker(tag, ha=align)
-            _put(fig, fig.signal([marker.lon], [marker.lat], marker=tag_marker))
+            _put(fig, _signal(fig, [marker.lon], [marker.lat], tag_marker))
             return
     right = col + 1 < canvas_width
     tag = glyph + status if right else status + glyph
     alone = plotext.marker(tag, ha="left" if right else "right")
-    _put(fig, fig.signal([marker.lon], [marker.lat], marker=alone))
+    _put(fig, _signal(fig, [marker.lon], [marker.lat], alone))
 
 
 def _shorten(label: str, cells: int, ascii_only: bool = False) -> str:
@@ -575,7 +630,7 @@ def _depot_signals(
             marks.append(plotext.marker(mark + " " + shown_name, ha="left"))
         else:
             marks.append(plotext.marker(shown_name + " " + mark, ha="right"))
-    return [fig.signal([d.lon for d in shown], [d.lat for d in shown], marker=marks)]
+    return [_signal(fig, [d.lon for d in shown], [d.lat for d in shown], marks)]
 
 
 def _outline_signal(
@@ -593,20 +648,7 @@ def _outline_signal(
     if not xs:
         return None
     look = plotext.marker(symbol, pixel=plotext.pixel(foreground=colour))
-    signal = fig.signal(xs, ys, marker=look).lines()
-    for start in starts:
-        signal.line(start, False)
-    return signal
-
-
-def _ranked_places(view: Viewport) -> list[Place]:
-    ranked = _ranked_cache.get(view)
-    if ranked is None:
-        ranked = rank_places(load_places(), view)
-        _ranked_cache[view] = ranked
-        if len(_ranked_cache) > _BASE_CACHE_SIZE:
-            _ranked_cache.popitem(last=False)
-    return ranked
+    return _signal(fig, xs, ys, look, lines=starts)
 
 
 def _place_signals(
@@ -620,7 +662,7 @@ def _place_signals(
     columns, rows = layout.canvas_width, layout.canvas_height
     most = min(max(2, columns * rows // _CELLS_PER_PLACE), _MOST_PLACES)
     labels = pick_places(
-        _ranked_places(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
+        place_index().ranked(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
     )
     cells: set[tuple[int, int]] = set()
     for label in labels:
@@ -631,24 +673,33 @@ def _place_signals(
     cached = _label_cache.get(key)
     if cached is not None:
         return cached, cells
-    dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
-    name_pixel = plotext.pixel(foreground=_PLACE_COLOUR)
-    marks = []
-    for label in labels:
-        name = label.place.name
-        if ascii_only:
-            name = _ascii_name(name)
-        shown = plotext.colorize(name, pixel=name_pixel).matrix()
-        tag = shown + " " + dot if label.leftwards else dot + " " + shown
-        marks.append(plotext.marker(tag, ha="right" if label.leftwards else "left"))
+    # Copies: making a signal fixes its markers' unset colours in place.
+    marks = [_place_tag(label.place.name, label.leftwards, ascii_only).copy() for label in labels]
     signals = []
     if marks:
         lons = [label.place.lon for label in labels]
         lats = [label.place.lat for label in labels]
-        signals.append(fig.signal(lons, lats, marker=marks))
+        signals.append(_signal(fig, lons, lats, marks))
     _label_cache.clear()
     _label_cache[key] = signals
     return signals, cells
+
+
+def _place_tag(name: str, leftwards: bool, ascii_only: bool) -> Any:
+    """A place's dot and name as one marker, the name on the side ``leftwards`` says."""
+    key = (name, leftwards, ascii_only)
+    tag = _place_tags.get(key)
+    if tag is None:
+        dot = plotext.colorize(_PLACE_DOT.symbol(ascii_only), pixel=_PLACE_DOT.pixel()).matrix()
+        shown_name = _ascii_name(name) if ascii_only else name
+        pixel = plotext.pixel(foreground=_PLACE_COLOUR)
+        shown = plotext.colorize(shown_name, pixel=pixel).matrix()
+        joined = shown + " " + dot if leftwards else dot + " " + shown
+        tag = plotext.marker(joined, ha="right" if leftwards else "left")
+        if len(_place_tags) >= _PLACE_TAG_CACHE_SIZE:
+            _place_tags.clear()
+        _place_tags[key] = tag
+    return tag
 
 
 def _ascii_name(name: str) -> str:
@@ -721,26 +772,33 @@ def _simplify(line: Sequence[Point], sx: float, sy: float, tolerance: float) -> 
     count = len(line)
     if count < 3:
         return list(line)
-    scaled = [(x * sx, y * sy) for x, y in line]
+    xs = [x * sx for x, _ in line]
+    ys = [y * sy for _, y in line]
     keep = [False] * count
     keep[0] = keep[-1] = True
     limit = tolerance * tolerance
     stack = [(0, count - 1)]
     while stack:
         first, last = stack.pop()
-        ax, ay = scaled[first]
-        dx, dy = scaled[last][0] - ax, scaled[last][1] - ay
+        ax, ay = xs[first], ys[first]
+        dx, dy = xs[last] - ax, ys[last] - ay
         length2 = dx * dx + dy * dy
         worst, worst_at = -1.0, -1
-        for i in range(first + 1, last):
-            px, py = scaled[i][0] - ax, scaled[i][1] - ay
-            if length2 == 0.0:
+        between = zip(
+            range(first + 1, last), xs[first + 1 : last], ys[first + 1 : last], strict=True
+        )
+        if length2 == 0.0:
+            for i, x, y in between:
+                px, py = x - ax, y - ay
                 distance2 = px * px + py * py
-            else:
-                cross = px * dy - py * dx
+                if distance2 > worst:
+                    worst, worst_at = distance2, i
+        else:
+            for i, x, y in between:
+                cross = (x - ax) * dy - (y - ay) * dx
                 distance2 = cross * cross / length2
-            if distance2 > worst:
-                worst, worst_at = distance2, i
+                if distance2 > worst:
+                    worst, worst_at = distance2, i
         if worst > limit:
             keep[worst_at] = True
             stack.append((first, worst_at))
@@ -805,47 +863,113 @@ def _degrees(
     return f"{abs(value):.{decimals}f}{sign}{side}"
 
 
-def _to_text(ansi: str, width: int, height: int) -> Text:
-    """Parse plotext's ANSI output; plain text in it, labels included, is never markup."""
-    text = _from_sgr(ansi.rstrip("\n"))
-    plain = text.plain.split("\n")
-    if len(plain) == height and all(cell_len(line) == width for line in plain):
+def _to_text(ansi: str, width: int, height: int, *, head: Text | None = None) -> Text:
+    """Parse plotext's ANSI output; plain text in it, labels included, is never markup.
+
+    ``head``, one line, goes above the picture, as if joined to it with a newline.
+    """
+    text = _from_sgr(ansi.rstrip("\n"), head)
+    plain = text.plain.split("\n")[0 if head is None else 1 :]
+    if len(plain) == height and _all_cell_lengths(plain, width):
         return text
     # plotext and rich may disagree on the width of a rare character: rich is what draws.
-    fixed = list(text.split("\n", allow_blank=True)[:height])
+    picture = text if head is None else _from_sgr(ansi.rstrip("\n"))
+    fixed = list(picture.split("\n", allow_blank=True)[:height])
     fixed += [Text() for _ in range(height - len(fixed))]
     for line in fixed:
         line.truncate(width, overflow="crop", pad=True)
-    return Text("\n", no_wrap=True, overflow="crop", end="").join(fixed)
+    joined = Text("\n", no_wrap=True, overflow="crop", end="").join(fixed)
+    return joined if head is None else _joined(head, joined)
 
 
-def _from_sgr(ansi: str) -> Text:
-    """Text.from_ansi, six times faster for plotext's output: colour codes and nothing else.
+def _joined(head: Text, picture: Text) -> Text:
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([head, picture])
+
+
+def _all_cell_lengths(lines: list[str], width: int) -> bool:
+    """Whether every line is ``width`` cells long; one cell a character where each is one."""
+    characters = set().union(*lines)
+    if not characters & _JOINERS and all(get_character_cell_size(c) == 1 for c in characters):
+        return all(len(line) == width for line in lines)
+    return all(cell_len(line) == width for line in lines)
+
+
+def _from_sgr(ansi: str, head: Text | None = None) -> Text:
+    """Text.from_ansi, many times faster for plotext's output: colour codes and nothing else.
 
     plotext resets before each colour change, so few distinct code runs occur: rich decodes
-    each once. Anything but colour codes falls back to Text.from_ansi.
+    each once. Anything but colour codes falls back to Text.from_ansi. A ``head`` goes first,
+    a newline after it, as Text.join would put them (without making every span again).
     """
-    parts = _SGR.split(ansi)
     chunks: list[str] = []
     spans: list[Span] = []
-    active: list[str] = []
-    position = 0
+    if head is not None:
+        chunks += [head.plain, "\n"]
+        if head.style:
+            spans.append(Span(0, len(head), head.style))
+        spans += head.spans
+    position = start = sum(map(len, chunks))
+    lead, styles = _SGR_LEAD.match, _sgr_lead_styles
+    # Split at plotext's resets: most pieces are then a run of codes and the text they colour.
+    for piece in ansi.split(_SGR_RESET):
+        codes, part = "", piece
+        style = None
+        if piece.startswith("\x1b["):
+            found = lead(piece)
+            end = found.end() if found else 0
+            codes, part = piece[:end], piece[end:]
+            style = styles.get(codes, _UNDECODED)
+            if style is _UNDECODED:
+                style = _lead_style(codes)
+        if "\x1b" in part:
+            active = _codes_in_effect(codes)
+            position = _sgr_runs(part, active, position, chunks, spans)
+        elif part:
+            chunks.append(part)
+            after = position + len(part)
+            if style is not None:
+                spans.append(Span(position, after, style))
+            position = after
+    plain = "".join(chunks)
+    if "\x1b" in plain[start:]:
+        picture = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
+        return picture if head is None else _joined(head, picture)
+    return Text(plain, no_wrap=True, overflow="crop", end="", spans=spans)
+
+
+def _sgr_runs(
+    ansi: str, active: tuple[str, ...], position: int, chunks: list[str], spans: list[Span]
+) -> int:
+    """_from_sgr for a piece with codes inside its text; returns the position after it."""
+    parts = _SGR.split(ansi)
     for index, part in enumerate(parts):
         if index % 2:
-            if part in ("", "0"):
-                active.clear()
-            else:
-                active.append(part)
+            active = () if part in ("", "0") else (*active, part)
         elif part:
-            style = _sgr_style(tuple(active)) if active else None
+            style = _sgr_style(active) if active else None
             if style is not None:
                 spans.append(Span(position, position + len(part), style))
             chunks.append(part)
             position += len(part)
-    plain = "".join(chunks)
-    if "\x1b" in plain:
-        return Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
-    return Text(plain, no_wrap=True, overflow="crop", end="", spans=spans)
+    return position
+
+
+def _lead_style(codes: str) -> Style | None:
+    """The style of text after a run of codes that follows a reset (or starts the output)."""
+    active = _codes_in_effect(codes)
+    style = _sgr_style(active) if active else None
+    if len(_sgr_lead_styles) >= _SGR_CACHE_SIZE:
+        _sgr_lead_styles.clear()
+    _sgr_lead_styles[codes] = style
+    return style
+
+
+def _codes_in_effect(codes: str) -> tuple[str, ...]:
+    """The codes a run of SGR codes leaves in effect, from none: those after its last reset."""
+    active: tuple[str, ...] = ()
+    for code in _SGR.findall(codes):
+        active = () if code in ("", "0") else (*active, code)
+    return active
 
 
 def _sgr_style(codes: tuple[str, ...]) -> Style | None:
