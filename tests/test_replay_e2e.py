@@ -16,6 +16,15 @@ from tests.test_e2e_tmux import SESSION, Tmux, console_script, list_rows, tmux  
 from tests.test_export import gpx_schema
 
 
+def show_only(terminal: Tmux, prefix: str) -> None:
+    """Filter the list to this test's trucks: the shared brokers hold other tests' retained ones."""
+    terminal.keys("/")
+    terminal.wait(lambda s: "esc Clear" in s, 5, "the filter field")
+    terminal.type(prefix)
+    terminal.keys("Enter")
+    terminal.wait(lambda s: "q Quit" in s, 5, "the list again")
+
+
 def test_a_recorded_shift_replays_and_exports(
     tmux: Tmux,  # noqa: F811
     tmp_path: Path,
@@ -32,6 +41,7 @@ def test_a_recorded_shift_replays_and_exports(
         )
         tmux.wait(lambda screen: "REC " in screen and "MQTT ▲ up" in screen, 20, "recording")
         sim.wait_ready(20)
+        show_only(tmux, prefix)
         tmux.wait(
             lambda screen: {i for _, i in list_rows(screen)} >= set(device_ids), 20, "the fleet"
         )
@@ -49,6 +59,7 @@ def test_a_recorded_shift_replays_and_exports(
     tmux.tmux("kill-session", "-t", SESSION)
     tmux.start(f"{script} replay {record} --speed 5", ROOT)
     tmux.wait(lambda screen: "REPLAY" in screen and "x5  playing" in screen, 20, "the replay")
+    show_only(tmux, prefix)
     tmux.wait(
         lambda screen: {i for _, i in list_rows(screen)} >= set(device_ids),
         20,

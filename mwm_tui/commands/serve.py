@@ -7,13 +7,17 @@ included, travel in its environment, which only its owner can read (unlike a com
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
 import os
 import shlex
+import signal
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
+from mwm_tui.adapters.lifetime import children_of, has_ended
 from mwm_tui.adapters.tls import TlsSetupError
 from mwm_tui.cli import SERVER_PID, add_dashboard_options, settings_from_args
 from mwm_tui.config import ConfigError, Settings, config_path, locale_is_utf8
@@ -197,6 +202,10 @@ def _hostname(netloc: str) -> str:
     return (urlsplit(f"//{netloc}").hostname or "").lower()
 
 
+# How long a stopping server waits for its tabs' dashboards to end (they save the outbox first).
+TAB_END_GRACE = 5.0
+
+
 class DashboardServer(Server):
     """textual-serve's server that only answers pages of its own origin.
 
@@ -217,6 +226,20 @@ class DashboardServer(Server):
 
     def initialize_logging(self) -> None:
         logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """End every tab's dashboard while the loop still runs, so their pipes close cleanly.
+
+        Left to end after the loop has closed, they leave asyncio tracebacks on the console.
+        """
+        tabs = children_of(os.getpid())
+        for pid in tabs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + TAB_END_GRACE
+        while not all(has_ended(pid) for pid in tabs) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # the tabs' pipes see their end of file
 
     async def on_startup(self, app: web.Application) -> None:
         print(f"{PROG}: the dashboard is at {self.public_url} (each browser tab runs its own)")
