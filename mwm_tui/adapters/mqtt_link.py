@@ -421,12 +421,17 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if waker_fd in readable:
             self._waker.drain()
         if fd in readable or buffered:
-            self._check(client.loop_read(), session, client)
-            # Whole packets already in the buffer: no select, no system call, one batch.
-            for _ in range(_PACKETS_PER_TURN):
-                if not client.buffered_bytes:
-                    break
+            # What one read brings in reaches the inbox in one hand-over.
+            self._open_burst()
+            try:
                 self._check(client.loop_read(), session, client)
+                # Whole packets already in the buffer: no select, no system call, one batch.
+                for _ in range(_PACKETS_PER_TURN):
+                    if not client.buffered_bytes:
+                        break
+                    self._check(client.loop_read(), session, client)
+            finally:
+                self._close_burst()
         if client.want_write():
             self._check(client.loop_write(), session, client)
         self._check(client.loop_misc(), session, client)
