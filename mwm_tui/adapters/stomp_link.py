@@ -350,6 +350,11 @@ class StompLink(SupervisedLink[_OrderRequest]):
             return
         self._emit(location_event(headers.get("destination", ""), body))
 
+    def take_reads(self, transport: FramedTransport) -> None:
+        """Locations skip stomp.py's listeners; what one read brings reaches the sink at once."""
+        transport.on_message = self.handle_message
+        transport.read_began, transport.read_ended = self._open_burst, self._close_burst
+
     def handle_rejected_frame(self, rejected: FrameRejected) -> None:
         """A frame HQ's reader refused: counted like any other unusable message."""
         detail = f"{rejected.command or 'frame'} refused: {rejected.reason}"
@@ -384,10 +389,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         except TlsSetupError as error:
             raise LinkDownError(str(error)) from None
         connection.set_listener("mwm-tui", _Listener(self, session))
-        transport: FramedTransport = connection.transport
-        # Locations skip stomp.py's listeners; what one read brings reaches the inbox at once.
-        transport.on_message = self.handle_message
-        transport.read_began, transport.read_ended = self._open_burst, self._close_burst
+        self.take_reads(connection.transport)
         try:
             self._connect(connection, session)
             if self._stopping_now():
