@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from mwm_tui.domain.events import Event, LinkName
+from mwm_tui.domain.inbox import EventInbox
 
 # Called from a link's own threads; must return at once (EventInbox.put does).
 EventSink = Callable[[Event], None]
+# Takes the events of one read burst, in order, at once (EventInbox.put_many does).
+BatchSink = Callable[[Sequence[Event]], None]
 # Sees each message as received (source, raw payload, retained, headers worth keeping), on the
 # link's thread, before it is decoded; must return at once (Recorder.message does).
 MessageTap = Callable[[str, bytes, bool, Mapping[str, str] | None], None]
+
+
+def batch_sink(sink: EventSink) -> BatchSink:
+    """``EventInbox.put_many`` when ``sink`` is an inbox's ``put``, else one call per event."""
+    owner = getattr(sink, "__self__", None)
+    if isinstance(owner, EventInbox) and getattr(sink, "__func__", None) is EventInbox.put:
+        return owner.put_many
+
+    def one_by_one(events: Sequence[Event]) -> None:
+        for event in events:
+            sink(event)
+
+    return one_by_one
 
 
 class Link(Protocol):

@@ -74,6 +74,10 @@ _TAKEOVER_STREAK = 3
 END_SESSION_TIMEOUT = 1.0
 
 
+# Topic, payload and retain flag of one QoS 0 PUBLISH.
+PublishHandler = Callable[[bytes, bytes, bool], None]
+
+
 def default_client_id() -> str:
     """``mwm-tui-<host>-<random>``: unique per link, and not guessable by another client."""
     return f"mwm-tui-{socket.gethostname()}-{secrets.token_hex(6)}"
@@ -113,6 +117,45 @@ class BufferedClient(mqtt.Client):
         start = self._read_offset
         self._read_offset = min(start + bufsize, len(self._read_buffer))
         return self._read_buffer[start : self._read_offset]
+
+    def take_publishes(self, handle: PublishHandler) -> int:
+        """Hand each QoS 0 PUBLISH that lies whole in the buffer to ``handle``, in order, up to
+        the first packet of another kind, cut short or malformed (those stay paho's); how many.
+        """
+        if self._in_packet["command"] != 0:
+            return 0  # paho is in the middle of a packet
+        buffer, pos, end = self._read_buffer, self._read_offset, len(self._read_buffer)
+        count = 0
+        while pos + 4 <= end:
+            first = buffer[pos]
+            if first & 0xFE != 0x30:  # not a PUBLISH with QoS 0 and no DUP flag
+                break
+            # The remaining length: 7 bits a byte, at most 4 bytes (MQTT 3.1.1, 2.2.3).
+            length, shift, at = 0, 0, pos + 1
+            while at < end and shift <= 21:
+                byte = buffer[at]
+                length |= (byte & 0x7F) << shift
+                at += 1
+                if byte < 0x80:
+                    break
+                shift += 7
+            else:
+                break
+            packet_end = at + length
+            if packet_end > end or length < 2:
+                break
+            topic_end = at + 2 + ((buffer[at] << 8) | buffer[at + 1])
+            if topic_end > packet_end or topic_end == at + 2:
+                break  # an empty or overlong topic: paho refuses the packet
+            handle(buffer[at + 2 : topic_end], buffer[topic_end:packet_end], first == 0x31)
+            count += 1
+            pos = packet_end
+        self._read_offset = pos
+        if count:
+            # paho's keepalive reads this when it decides whether to ping.
+            with self._msgtime_mutex:
+                self._last_bytes_received = time.monotonic()
+        return count
 
     def _sock_send(self, buf: bytes | bytearray) -> int:
         try:
@@ -261,18 +304,32 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         return alert_id
 
     def handle_message(self, message: mqtt.MQTTMessage) -> None:
-        """Turn one incoming PUBLISH into an event; never raises."""
+        """Turn one PUBLISH that paho read into an event; never raises."""
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            detail = "topic is not UTF-8"
-            self._emit(MessageRejected(self.name, RejectReason.NOT_UTF8, detail, ""))
+            self._reject_topic()
             return
+        self._take(topic, bytes(message.payload), bool(message.retain))
+
+    def handle_publish(self, topic: bytes, payload: bytes, retained: bool) -> None:
+        """Turn one QoS 0 PUBLISH read by ``BufferedClient.take_publishes`` into an event."""
+        try:
+            text = topic.decode("utf-8")
+        except UnicodeDecodeError:
+            self._reject_topic()
+            return
+        self._take(text, payload, retained)
+
+    def _reject_topic(self) -> None:
+        detail = "topic is not UTF-8"
+        self._emit(MessageRejected(self.name, RejectReason.NOT_UTF8, detail, ""))
+
+    def _take(self, topic: str, payload: bytes, retained: bool) -> None:
         if self._motion_asks:
             # Its motion came after all: no need to ask for it.
             with self._motion_asks_lock:
                 self._motion_asks.pop(topic, None)
-        payload, retained = bytes(message.payload), bool(message.retain)
         if self.tap is not None:
             self.tap(topic, payload, retained, None)
         self._emit(mqtt_event(topic, payload, retained=retained))
@@ -421,12 +478,19 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if waker_fd in readable:
             self._waker.drain()
         if fd in readable or buffered:
-            self._check(client.loop_read(), session, client)
-            # Whole packets already in the buffer: no select, no system call, one batch.
-            for _ in range(_PACKETS_PER_TURN):
-                if not client.buffered_bytes:
-                    break
+            # What one read brings in reaches the inbox in one hand-over.
+            self._open_burst()
+            try:
                 self._check(client.loop_read(), session, client)
+                # Whole packets already in the buffer: no select, no system call, one batch.
+                # Motion is read here; paho reads every other packet, in turn.
+                for _ in range(_PACKETS_PER_TURN):
+                    client.take_publishes(self.handle_publish)
+                    if not client.buffered_bytes:
+                        break
+                    self._check(client.loop_read(), session, client)
+            finally:
+                self._close_burst()
         if client.want_write():
             self._check(client.loop_write(), session, client)
         self._check(client.loop_misc(), session, client)

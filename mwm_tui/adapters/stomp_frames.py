@@ -88,6 +88,12 @@ def _parse_preamble(preamble: bytes) -> tuple[str, dict[str, str]]:
     command = lines[0].removesuffix("\r")
     if command not in SERVER_COMMANDS:
         raise _MalformedError(f"{printable(command, 40)!r} is not a frame a broker sends")
+    if "\\" not in text and "\r" not in text:
+        # The usual frame: nothing to unescape, no CR; each name once, each line with a ':'.
+        pairs = [line.partition(":") for line in lines[1:]]
+        plain = {key: value for key, colon, value in pairs}
+        if len(plain) == len(pairs) and all(colon for _, colon, _ in pairs):
+            return command, plain
     # CONNECTED is the one server frame whose headers are not escaped (STOMP 1.2).
     escaped = command != "CONNECTED"
     headers: dict[str, str] = {}

@@ -35,9 +35,10 @@ from mwm_tui.domain.text import literal
 
 from .backoff import Backoff
 from .base import EventSink, MessageTap
-from .stomp_frames import FrameRejected
+from .stomp_frames import FrameRejected, StompFrame
 from .stomp_transport import (
     FramedConnection,
+    FramedTransport,
     RejectHandler,
     TlsFramedTransport,
     ignore_reject,
@@ -339,7 +340,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
 
-    def handle_message(self, frame: stomp.utils.Frame) -> None:
+    def handle_message(self, frame: stomp.utils.Frame | StompFrame) -> None:
         headers, body = frame.headers, frame.body or b""
         advisory = headers.get("subscription") == _ADVISORY_SUBSCRIPTION_ID
         if self.tap is not None:
@@ -348,6 +349,11 @@ class StompLink(SupervisedLink[_OrderRequest]):
             self._emit(advisory_event(headers))
             return
         self._emit(location_event(headers.get("destination", ""), body))
+
+    def take_reads(self, transport: FramedTransport) -> None:
+        """Locations skip stomp.py's listeners; what one read brings reaches the sink at once."""
+        transport.on_message = self.handle_message
+        transport.read_began, transport.read_ended = self._open_burst, self._close_burst
 
     def handle_rejected_frame(self, rejected: FrameRejected) -> None:
         """A frame HQ's reader refused: counted like any other unusable message."""
@@ -383,6 +389,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         except TlsSetupError as error:
             raise LinkDownError(str(error)) from None
         connection.set_listener("mwm-tui", _Listener(self, session))
+        self.take_reads(connection.transport)
         try:
             self._connect(connection, session)
             if self._stopping_now():

@@ -10,7 +10,7 @@ import errno
 import selectors
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import stomp
 import stomp.connect
@@ -19,16 +19,21 @@ import stomp.protocol
 import stomp.transport
 import stomp.utils
 
-from .stomp_frames import HEARTBEAT, FrameReader, FrameRejected, StompFrame
+from .stomp_frames import HEARTBEAT, FrameItem, FrameReader, FrameRejected, StompFrame
 
 # Bytes asked of the socket per read, as stomp.py does.
 _RECV_BYTES = 16384
 
 RejectHandler = Callable[[FrameRejected], None]
+MessageHandler = Callable[[StompFrame], None]
 
 
 def ignore_reject(rejected: FrameRejected) -> None:
     """Drop a rejected frame unreported (for clients with no one to tell, like simulated trucks)."""
+
+
+def _nothing() -> None:
+    pass
 
 
 class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
@@ -45,6 +50,12 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         super().__init__(host_and_ports, timeout=timeout, **kwargs)
         self.frame_reader = FrameReader()
         self.on_reject = on_reject
+        # When set, MESSAGE frames go straight to it rather than through stomp.py's listeners,
+        # and each read counts once as a heart-beat for those listeners.
+        self.on_message: MessageHandler | None = None
+        # Called before and after the frames of one read are handed on.
+        self.read_began: Callable[[], None] = _nothing
+        self.read_ended: Callable[[], None] = _nothing
         # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
         self.tls_alert: ssl.SSLError | None = None
 
@@ -52,7 +63,25 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         data = self._read_available()
         if not data or not self.running:
             return
-        for item in self.frame_reader.feed(data):
+        items = self.frame_reader.feed(data)
+        on_message = self.on_message
+        if on_message is None:
+            self._hand_on(items)
+            return
+        self.notify("heartbeat")
+        self.read_began()
+        try:
+            for item in items:
+                if type(item) is StompFrame and item.command == "MESSAGE":
+                    on_message(item)
+                elif item is not HEARTBEAT:
+                    self._hand_on((item,))
+        finally:
+            self.read_ended()
+
+    def _hand_on(self, items: Sequence[FrameItem]) -> None:
+        """Frames to stomp.py's listeners, heart-beats to its watchdog, rejects to ``on_reject``."""
+        for item in items:
             if isinstance(item, StompFrame):
                 self.process_frame(stomp.utils.Frame(item.command, item.headers, item.body), b"")
             elif item is HEARTBEAT:

@@ -27,7 +27,7 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff, reconnect_backoff, refused_backoff
-from .base import EventSink
+from .base import EventSink, batch_sink
 from .tls import describe_tls_error
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,11 @@ class SupervisedLink(Generic[Request]):
         # Index of the broker the link is on or trying; only the supervisor moves it.
         self._current = 0
         self._sink = sink
+        self._sink_many = batch_sink(sink)
+        # Events of the read burst under way, handed over together when it ends; only the
+        # thread that opened it adds to it (``_burst_thread``).
+        self._burst: list[Event] | None = None
+        self._burst_thread = 0
         self._backoff = backoff or reconnect_backoff()
         self._refusal_backoff = refusal_backoff or refused_backoff()
         self._connect_timeout = connect_timeout
@@ -294,10 +299,29 @@ class SupervisedLink(Generic[Request]):
         raise NotImplementedError
 
     def _emit(self, event: Event) -> None:
+        burst = self._burst
+        if burst is not None and self._burst_thread == threading.get_ident():
+            burst.append(event)
+            return
         try:
             self._sink(event)
         except Exception:
             log.exception("event sink raised on %r", event)
+
+    def _open_burst(self) -> None:
+        """Collect what this thread emits until ``_close_burst``, in order."""
+        self._burst_thread = threading.get_ident()
+        self._burst = []
+
+    def _close_burst(self) -> None:
+        """Hand the burst's events to the sink in one call."""
+        events, self._burst = self._burst, None
+        if not events:
+            return
+        try:
+            self._sink_many(events)
+        except Exception:
+            log.exception("event sink raised on a batch of %d events", len(events))
 
     def _mark_up(self) -> None:
         with self._lock:

@@ -55,28 +55,39 @@ class EventInbox:
     def put(self, event: Event) -> None:
         """Called from any thread; O(1) and never waits on the consumer."""
         with self._lock:
-            self._received += 1
-            if isinstance(event, TELEMETRY_TYPES):
-                if len(self._queue) >= self._capacity or self._overflow:
-                    key = (type(event), _telemetry_id(event))
-                    if self._overflow.pop(key, None) is not None:
-                        self._coalesced += 1
-                    self._overflow[key] = event
-                    return
-            elif isinstance(event, MessageRejected):
-                if self._queued_rejects >= self._reject_capacity or self._folded:
-                    kind = (event.link, event.reason)
-                    held = self._folded.get(kind)
-                    self._folded[kind] = (event, event.count + (held[1] if held else 0))
-                    return
-                self._queued_rejects += 1
-            elif isinstance(event, WillReceived) and self._overflow:
-                # Older telemetry of this device must be applied before its will.
-                for telemetry in (LocationReceived, MotionReceived):
-                    held_telemetry = self._overflow.pop((telemetry, event.device_id), None)
-                    if held_telemetry is not None:
-                        self._queue.append(held_telemetry)
-            self._queue.append(event)
+            self._add(event)
+
+    def put_many(self, events: Iterable[Event]) -> None:
+        """``put`` for each event in order, under one lock (a link's read burst)."""
+        with self._lock:
+            add = self._add
+            for event in events:
+                add(event)
+
+    def _add(self, event: Event) -> None:
+        """Queue, coalesce or fold one event; the caller holds the lock."""
+        self._received += 1
+        if isinstance(event, TELEMETRY_TYPES):
+            if len(self._queue) >= self._capacity or self._overflow:
+                key = (type(event), _telemetry_id(event))
+                if self._overflow.pop(key, None) is not None:
+                    self._coalesced += 1
+                self._overflow[key] = event
+                return
+        elif isinstance(event, MessageRejected):
+            if self._queued_rejects >= self._reject_capacity or self._folded:
+                kind = (event.link, event.reason)
+                held = self._folded.get(kind)
+                self._folded[kind] = (event, event.count + (held[1] if held else 0))
+                return
+            self._queued_rejects += 1
+        elif isinstance(event, WillReceived) and self._overflow:
+            # Older telemetry of this device must be applied before its will.
+            for telemetry in (LocationReceived, MotionReceived):
+                held_telemetry = self._overflow.pop((telemetry, event.device_id), None)
+                if held_telemetry is not None:
+                    self._queue.append(held_telemetry)
+        self._queue.append(event)
 
     def drain(self, limit: int) -> list[Event]:
         """Take up to ``limit`` events, oldest first."""
