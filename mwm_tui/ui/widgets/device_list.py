@@ -6,8 +6,9 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len, get_character_cell_size, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -85,6 +86,59 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
+# Changed cells closer than this are repainted as one run: a cursor move costs more than a cell.
+_RUN_GAP = 4
+
+_Cell = tuple[str, Style | None]
+
+
+def _cells(strip: Strip) -> list[_Cell]:
+    """One (text, style) per cell; a wide character's second cell has empty text."""
+    cells: list[_Cell] = []
+    for text, style, _ in strip:
+        if cell_len(text) == len(text):
+            cells.extend((char, style) for char in text)
+            continue
+        for char in text:
+            width = get_character_cell_size(char)
+            if width == 0 and cells:
+                cells[-1] = (cells[-1][0] + char, style)
+            elif width:
+                cells.append((char, style))
+                cells.extend(("", style) for _ in range(width - 1))
+    return cells
+
+
+def changed_runs(old: Strip, new: Strip, gap: int = _RUN_GAP) -> list[tuple[int, int]]:
+    """Cell runs ``(start, end)`` where ``new`` differs from ``old``; close runs merge."""
+    if old == new:
+        return []
+    before, after = _cells(old), _cells(new)
+    length = max(len(before), len(after))
+    blank: _Cell = (" ", None)
+    runs: list[tuple[int, int]] = []
+    for x in range(length):
+        was = before[x] if x < len(before) else blank
+        now = after[x] if x < len(after) else blank
+        if was == now:
+            continue
+        if runs and x - runs[-1][1] < gap:
+            runs[-1] = (runs[-1][0], x + 1)
+        else:
+            runs.append((x, x + 1))
+    return [_whole_characters(run, before, after) for run in runs]
+
+
+def _whole_characters(run: tuple[int, int], *rows: list[_Cell]) -> tuple[int, int]:
+    """Widen a run so that it never cuts a wide character in either row."""
+    start, end = run
+    while start > 0 and any(start < len(row) and row[start][0] == "" for row in rows):
+        start -= 1
+    while any(end < len(row) and row[end][0] == "" for row in rows):
+        end += 1
+    return start, end
+
+
 class DeviceList(ScrollView, can_focus=True):
     """Sorted, filterable view of the fleet with a selection that follows its device."""
 
@@ -108,6 +162,9 @@ class DeviceList(ScrollView, can_focus=True):
         self._id_width = 2
         # The widget's own style, looked up once per repaint rather than once per row.
         self._base_style = Style()
+        # What each line of the widget shows, and the view (scroll, size, focus) it was drawn in.
+        self._drawn: dict[int, Strip] = {}
+        self._drawn_view: tuple[object, ...] = ()
 
     @property
     def selected(self) -> str | None:
@@ -136,9 +193,34 @@ class DeviceList(ScrollView, can_focus=True):
             self._fleet.take_dirty()
             self._order.rebuild()
             self._reordered()
-        elif self._catch_up():
+            self.refresh()
+            return
+        if self._catch_up():
             self._reordered()
-        self.refresh()
+        self._repaint_changes()
+
+    def _view(self) -> tuple[object, ...]:
+        """What every line depends on besides the devices: drawn lines are kept while it holds."""
+        offset = self.scroll_offset
+        return (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+
+    def _repaint_changes(self) -> None:
+        """Repaint only the cells whose text or style changed since they were drawn."""
+        if self._view() != self._drawn_view or not self._drawn:
+            self.refresh()
+            return
+        self._base_style = self.rich_style
+        for y in range(self.size.height):
+            line = self._line(y)
+            drawn = self._drawn.get(y)
+            if drawn is None:
+                self._drawn[y] = line
+                self.refresh(Region(0, y, self.size.width, 1))
+                continue
+            runs = changed_runs(drawn, line)
+            if runs:
+                self._drawn[y] = line
+                self.refresh(*(Region(start, y, end - start, 1) for start, end in runs))
 
     def _catch_up(self) -> bool:
         """Re-place the devices that changed since the last look; True when any had."""
@@ -200,6 +282,8 @@ class DeviceList(ScrollView, can_focus=True):
         visible = max(self.size.height - 1, 1)
         if all(top <= row < top + visible for row in rows):
             width = max(self.virtual_size.width, self.size.width)
+            for row in rows:
+                self._drawn.pop(row - top + 1, None)
             self.refresh(*(Region(0, row - top + 1, width, 1) for row in rows))
         else:
             self.refresh()
@@ -252,11 +336,33 @@ class DeviceList(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self._order) + 1)
 
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if not regions:
+            self._drawn.clear()
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
     def render_lines(self, crop: Region) -> list[Strip]:
         self._base_style = self.rich_style
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
+        """The line as last drawn; a line not drawn in this view is drawn now."""
+        view = self._view()
+        if view != self._drawn_view:
+            self._drawn.clear()
+            self._drawn_view = view
+        line = self._drawn.get(y)
+        if line is None:
+            line = self._drawn[y] = self._line(y)
+        return line
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         columns = _layout(width, self._id_width)
         if y == 0:
