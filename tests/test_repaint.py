@@ -16,7 +16,8 @@ from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
-from mwm_tui.ui.widgets.device_list import DeviceList, changed_runs
+from mwm_tui.ui.widgets.device_list import DeviceList
+from mwm_tui.ui.widgets.repaint import changed_runs
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, wait_for
 

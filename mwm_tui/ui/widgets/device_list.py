@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
-from rich.cells import cell_len, get_character_cell_size, set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,6 +22,7 @@ from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
+from mwm_tui.ui.widgets.repaint import changed_runs
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
@@ -84,59 +85,6 @@ def _fit(text: str, width: int) -> str:
     if cell_len(text) > width:
         return set_cell_size(text, width - 1) + "…"
     return set_cell_size(text, width)
-
-
-# Changed cells closer than this are repainted as one run: a cursor move costs more than a cell.
-_RUN_GAP = 4
-
-_Cell = tuple[str, Style | None]
-
-
-def _cells(strip: Strip) -> list[_Cell]:
-    """One (text, style) per cell; a wide character's second cell has empty text."""
-    cells: list[_Cell] = []
-    for text, style, _ in strip:
-        if cell_len(text) == len(text):
-            cells.extend((char, style) for char in text)
-            continue
-        for char in text:
-            width = get_character_cell_size(char)
-            if width == 0 and cells:
-                cells[-1] = (cells[-1][0] + char, style)
-            elif width:
-                cells.append((char, style))
-                cells.extend(("", style) for _ in range(width - 1))
-    return cells
-
-
-def changed_runs(old: Strip, new: Strip, gap: int = _RUN_GAP) -> list[tuple[int, int]]:
-    """Cell runs ``(start, end)`` where ``new`` differs from ``old``; close runs merge."""
-    if old == new:
-        return []
-    before, after = _cells(old), _cells(new)
-    length = max(len(before), len(after))
-    blank: _Cell = (" ", None)
-    runs: list[tuple[int, int]] = []
-    for x in range(length):
-        was = before[x] if x < len(before) else blank
-        now = after[x] if x < len(after) else blank
-        if was == now:
-            continue
-        if runs and x - runs[-1][1] < gap:
-            runs[-1] = (runs[-1][0], x + 1)
-        else:
-            runs.append((x, x + 1))
-    return [_whole_characters(run, before, after) for run in runs]
-
-
-def _whole_characters(run: tuple[int, int], *rows: list[_Cell]) -> tuple[int, int]:
-    """Widen a run so that it never cuts a wide character in either row."""
-    start, end = run
-    while start > 0 and any(start < len(row) and row[start][0] == "" for row in rows):
-        start -= 1
-    while any(end < len(row) and row[end][0] == "" for row in rows):
-        end += 1
-    return start, end
 
 
 class DeviceList(ScrollView, can_focus=True):
