@@ -9,6 +9,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
 
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
@@ -17,6 +18,8 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.device_list import DeviceList
+from mwm_tui.ui.widgets.motion_panel import MotionPanel
+from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.repaint import changed_runs
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, wait_for
@@ -72,18 +75,24 @@ def test_a_shorter_line_repaints_the_cells_it_no_longer_covers() -> None:
     assert changed_runs(strip(("abcdef", None)), strip(("abc", None))) == [(3, 6)]
 
 
-@pytest.fixture
-def refreshed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Region, ...]]]:
-    """Every refresh the device list asks for, as its regions (empty: the whole widget)."""
+def record_refreshes(
+    monkeypatch: pytest.MonkeyPatch, widget_type: type[Widget]
+) -> list[tuple[Region, ...]]:
+    """Every refresh widgets of this type ask for, as its regions (empty: the whole widget)."""
     calls: list[tuple[Region, ...]] = []
-    original = DeviceList.refresh
+    original = widget_type.refresh
 
-    def recording(self: DeviceList, *regions: Region, **options: bool) -> DeviceList:
+    def recording(self: Widget, *regions: Region, **options: bool) -> Widget:
         calls.append(regions)
         return original(self, *regions, **options)
 
-    monkeypatch.setattr(DeviceList, "refresh", recording)
-    yield calls
+    monkeypatch.setattr(widget_type, "refresh", recording)
+    return calls
+
+
+@pytest.fixture
+def refreshed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Region, ...]]]:
+    yield record_refreshes(monkeypatch, DeviceList)
 
 
 def feed(app: MwmApp) -> None:
@@ -120,3 +129,34 @@ async def test_idle_and_ticking_list_repaint_nothing_or_only_the_ages(
         assert all(region.height == 1 and region.width <= 8 for region in regions), regions
         assert sum(region.area for region in regions) <= 5 * 8, regions
         assert "1s" in list_text(app), list_text(app)
+
+
+async def test_map_and_motion_repaint_nothing_for_the_same_picture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    map_refreshes = record_refreshes(monkeypatch, PositionMap)
+    motion_refreshes = record_refreshes(monkeypatch, MotionPanel)
+    app = create_app(Settings(), links=recording_links, tune_gc=False)
+    async with driven(app) as pilot:
+        feed(app)
+        panel, area = app.motion_panel, app.position_map
+        await wait_for(pilot, lambda: area.redraws >= 1, 5.0, "the first map")
+        await wait_for(pilot, lambda: panel.device_id is not None, 5.0, "a selected device")
+        await pilot.pause(0.5)
+
+        map_refreshes.clear()
+        motion_refreshes.clear()
+        drawn = area.redraws
+        area.dirty = True
+        await wait_for(pilot, lambda: area.redraws > drawn, 5.0, "the map drawn again")
+        panel.repaint()
+        await pilot.pause()
+        assert map_refreshes == [] and motion_refreshes == []
+
+        # A new sample moves the chart: some cells repainted, never the whole pane.
+        app.inbox.put(MotionReceived(panel.device_id or "", Motion(2.5, -2.5, 1.0)))
+        await wait_for(pilot, lambda: motion_refreshes != [], 5.0, "the new sample drawn")
+        assert all(call for call in motion_refreshes), motion_refreshes
+        width, height = panel.content_size
+        regions = [region for call in motion_refreshes for region in call]
+        assert sum(region.area for region in regions) < width * height, regions
