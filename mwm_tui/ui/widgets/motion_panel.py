@@ -138,8 +138,10 @@ class MotionPanel(Widget):
             return Text("Select a device to see its motion.", style="dim")
         if device.motion is None:
             return Text("No motion from this device yet (MQTT).", style="dim")
-        # Same value as before is no change, so this cannot loop.
-        self.border_subtitle = "last known, age unknown" if device.motion_is_retained else ""
+        # Setting a border subtitle repaints the whole pane, even to the same value.
+        subtitle = "last known, age unknown" if device.motion_is_retained else ""
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
         width, height = self.content_size
         rows = max(height // len(SERIES), 1)
         cells = max(width - LABEL_WIDTH - VALUE_WIDTH, 1)
