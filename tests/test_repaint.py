@@ -20,7 +20,7 @@ from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.position_map import PositionMap
-from mwm_tui.ui.widgets.repaint import changed_runs
+from mwm_tui.ui.widgets.repaint import changed_region, changed_runs
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, wait_for
 
@@ -88,6 +88,13 @@ def record_refreshes(
 
     monkeypatch.setattr(widget_type, "refresh", recording)
     return calls
+
+
+def test_one_region_a_line_covers_every_changed_run() -> None:
+    before = strip(("a b c" + " " * 20 + "z", None))
+    after = strip(("A B C" + " " * 20 + "Z", None))
+    assert changed_region(before, after, 7) == Region(0, 7, 26, 1)
+    assert changed_region(before, before, 7) is None
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
-from mwm_tui.ui.widgets.repaint import changed_runs
+from mwm_tui.ui.widgets.repaint import changed_region
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
@@ -165,10 +165,10 @@ class DeviceList(ScrollView, can_focus=True):
                 self._drawn[y] = line
                 self.refresh(Region(0, y, self.size.width, 1))
                 continue
-            runs = changed_runs(drawn, line)
-            if runs:
+            region = changed_region(drawn, line, y)
+            if region is not None:
                 self._drawn[y] = line
-                self.refresh(*(Region(start, y, end - start, 1) for start, end in runs))
+                self.refresh(region)
 
     def _catch_up(self) -> bool:
         """Re-place the devices that changed since the last look; True when any had."""

@@ -64,6 +64,18 @@ def _whole_characters(run: tuple[int, int], *rows: list[_Cell]) -> tuple[int, in
     return start, end
 
 
+def changed_region(old: Strip, new: Strip, y: int) -> Region | None:
+    """The one region of line ``y`` that covers every changed cell, or None when none changed.
+
+    Textual writes a partial update from the pane's left edge to the end of each span, once per
+    span: one span a line costs least.
+    """
+    runs = changed_runs(old, new)
+    if not runs:
+        return None
+    return Region(runs[0][0], y, runs[-1][1] - runs[0][0], 1)
+
+
 class ShownPicture:
     """The lines a ``render()`` widget shows, so that a new picture refreshes only changed cells.
 
@@ -88,9 +100,9 @@ class ShownPicture:
         before, self._lines = self._lines, _picture_lines(widget, picture)
         empty = Strip([])
         regions = [
-            Region(start, y, end - start, 1)
+            region
             for y, (old, new) in enumerate(zip_longest(before, self._lines, fillvalue=empty))
-            for start, end in changed_runs(old, new)
+            if (region := changed_region(old, new, y)) is not None
         ]
         if regions:
             widget.refresh(*regions)
