@@ -119,7 +119,7 @@ class MotionPanel(Widget):
 
     def repaint(self) -> None:
         """Draw the device's motion again; only the cells that changed are repainted."""
-        self._picture = self._draw()
+        self._picture = self.picture()
         self._shown.repaint(self, self._picture)
 
     def on_resize(self) -> None:
@@ -127,11 +127,12 @@ class MotionPanel(Widget):
 
     def render(self) -> Text:
         if self._picture is None:
-            self._picture = self._draw()
+            self._picture = self.picture()
             self._shown.record(self, self._picture)
         return self._picture
 
-    def _draw(self) -> Text:
+    def picture(self) -> Text:
+        """The charts of the shown device, drawn now."""
         self.renders += 1
         device = self._fleet.devices.get(self.device_id) if self.device_id else None
         if device is None:
