@@ -49,7 +49,7 @@ async def measure(ascii_only: bool) -> dict[str, object]:
         for step in range(50, 50 + UPDATES):
             fleet.apply(MotionReceived(DEVICE, sample(step)))
             began, began_cpu = time.perf_counter(), time.thread_time()
-            panel.refresh()
+            panel.repaint()
             width, height = panel.outer_size
             lines = panel.render_lines(Region(0, 0, width, height))
             times.append(time.perf_counter() - began)
@@ -60,7 +60,7 @@ async def measure(ascii_only: bool) -> dict[str, object]:
         charts = []
         for _ in range(UPDATES // 4):
             began_cpu = time.thread_time()
-            panel.render()
+            panel.picture()
             charts.append(time.thread_time() - began_cpu)
         app.exit()
     times.sort()

@@ -264,7 +264,7 @@ class MwmApp(PaneActions):
         shown = (selected, device.motion_count if device is not None else -1)
         if shown != self._motion_shown:
             self._motion_shown = shown
-            self.motion_panel.refresh()
+            self.motion_panel.repaint()
 
     # ---- selection ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -21,6 +22,7 @@ from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
+from mwm_tui.ui.widgets.repaint import changed_region
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
@@ -108,6 +110,9 @@ class DeviceList(ScrollView, can_focus=True):
         self._id_width = 2
         # The widget's own style, looked up once per repaint rather than once per row.
         self._base_style = Style()
+        # What each line of the widget shows, and the view (scroll, size, focus) it was drawn in.
+        self._drawn: dict[int, Strip] = {}
+        self._drawn_view: tuple[object, ...] = ()
 
     @property
     def selected(self) -> str | None:
@@ -136,9 +141,34 @@ class DeviceList(ScrollView, can_focus=True):
             self._fleet.take_dirty()
             self._order.rebuild()
             self._reordered()
-        elif self._catch_up():
+            self.refresh()
+            return
+        if self._catch_up():
             self._reordered()
-        self.refresh()
+        self._repaint_changes()
+
+    def _view(self) -> tuple[object, ...]:
+        """What every line depends on besides the devices: drawn lines are kept while it holds."""
+        offset = self.scroll_offset
+        return (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+
+    def _repaint_changes(self) -> None:
+        """Repaint only the cells whose text or style changed since they were drawn."""
+        if self._view() != self._drawn_view or not self._drawn:
+            self.refresh()
+            return
+        self._base_style = self.rich_style
+        for y in range(self.size.height):
+            line = self._line(y)
+            drawn = self._drawn.get(y)
+            if drawn is None:
+                self._drawn[y] = line
+                self.refresh(Region(0, y, self.size.width, 1))
+                continue
+            region = changed_region(drawn, line, y)
+            if region is not None:
+                self._drawn[y] = line
+                self.refresh(region)
 
     def _catch_up(self) -> bool:
         """Re-place the devices that changed since the last look; True when any had."""
@@ -200,6 +230,8 @@ class DeviceList(ScrollView, can_focus=True):
         visible = max(self.size.height - 1, 1)
         if all(top <= row < top + visible for row in rows):
             width = max(self.virtual_size.width, self.size.width)
+            for row in rows:
+                self._drawn.pop(row - top + 1, None)
             self.refresh(*(Region(0, row - top + 1, width, 1) for row in rows))
         else:
             self.refresh()
@@ -252,11 +284,33 @@ class DeviceList(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self._order) + 1)
 
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if not regions:
+            self._drawn.clear()
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
     def render_lines(self, crop: Region) -> list[Strip]:
         self._base_style = self.rich_style
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
+        """The line as last drawn; a line not drawn in this view is drawn now."""
+        view = self._view()
+        if view != self._drawn_view:
+            self._drawn.clear()
+            self._drawn_view = view
+        line = self._drawn.get(y)
+        if line is None:
+            line = self._drawn[y] = self._line(y)
+        return line
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         columns = _layout(width, self._id_width)
         if y == 0:

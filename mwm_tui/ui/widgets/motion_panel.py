@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
+from mwm_tui.ui.widgets.repaint import ShownPicture
 
 # Field order of the wire (PROTOCOL.md: pitch, roll, yaw), each with its colour.
 SERIES = (("pitch", "red"), ("roll", "green"), ("yaw", "blue"))
@@ -105,23 +106,43 @@ class MotionPanel(Widget):
         self._ascii_only = ascii_only
         self.device_id: str | None = None
         self.renders = 0
+        self._picture: Text | None = None
+        self._shown = ShownPicture()
 
     def show(self, device_id: str | None) -> None:
         self.device_id = device_id
         self.border_subtitle = ""
         # A Text, not a str: a str title is parsed as markup, and the id comes from the network.
         self.border_title = Text(f"motion · {literal(device_id, 40)}") if device_id else "motion"
+        self._picture = None
         self.refresh()
 
+    def repaint(self) -> None:
+        """Draw the device's motion again; only the cells that changed are repainted."""
+        self._picture = self.picture()
+        self._shown.repaint(self, self._picture)
+
+    def on_resize(self) -> None:
+        self._picture = None
+
     def render(self) -> Text:
+        if self._picture is None:
+            self._picture = self.picture()
+            self._shown.record(self, self._picture)
+        return self._picture
+
+    def picture(self) -> Text:
+        """The charts of the shown device, drawn now."""
         self.renders += 1
         device = self._fleet.devices.get(self.device_id) if self.device_id else None
         if device is None:
             return Text("Select a device to see its motion.", style="dim")
         if device.motion is None:
             return Text("No motion from this device yet (MQTT).", style="dim")
-        # Same value as before is no change, so this cannot loop.
-        self.border_subtitle = "last known, age unknown" if device.motion_is_retained else ""
+        # Setting a border subtitle repaints the whole pane, even to the same value.
+        subtitle = "last known, age unknown" if device.motion_is_retained else ""
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
         width, height = self.content_size
         rows = max(height // len(SERIES), 1)
         cells = max(width - LABEL_WIDTH - VALUE_WIDTH, 1)

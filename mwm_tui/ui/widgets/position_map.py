@@ -14,6 +14,7 @@ from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.overlay import GeofenceWatch, Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.map_render import Marker, render_map
+from mwm_tui.ui.widgets.repaint import ShownPicture
 
 _ZOOM_STEP = 1.5
 _PAN_STEP = 0.2
@@ -36,6 +37,7 @@ class PositionMap(Widget, can_focus=True):
         self.dirty = True
         self._drawing = threading.Lock()
         self._picture = Text("waiting for the first position…", style="dim")
+        self._shown = ShownPicture()
         self.redraws = 0
         self.drawn_view: Viewport | None = None
         self._overlay: Overlay | None = None
@@ -203,7 +205,7 @@ class PositionMap(Widget, can_focus=True):
         self._picture = picture
         self.drawn_view = view
         self.redraws += 1
-        self.refresh()
+        self._shown.repaint(self, picture)
 
     def render(self) -> Text:
         return self._picture
