@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from mwm_tui.domain.events import Event, LinkName
+from mwm_tui.domain.events import Event, LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.inbox import EventInbox
 
 # Called from a link's own threads; must return at once (EventInbox.put does).
@@ -90,3 +91,47 @@ class MotionAsker(Protocol):
         that cannot be addressed is ignored. Returns at once; the motion comes as an event.
         """
         ...
+
+
+class MessageSource(Protocol):
+    """What an in-process link feeds from: the demo's fleet, a replay's player."""
+
+    def attach(self, name: LinkName, sink: EventSink | None) -> None:
+        """Start sending ``name``'s events to ``sink`` (None: stop)."""
+        ...
+
+
+class InProcessLink:
+    """A link whose broker is in this process: it reports connecting then up, and feeds from
+    its source until stopped. It never waits to reconnect: a stopped one stays stopped."""
+
+    name: LinkName
+
+    def __init__(self, source: MessageSource, sink: EventSink, label: str) -> None:
+        self._source = source
+        self._sink = sink
+        self._label = label
+        self._up = False
+        self._ids = itertools.count(1)
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def start(self) -> None:
+        if self._up:
+            return
+        self._sink(LinkStateChanged(self.name, LinkState.CONNECTING, self._label))
+        self._up = True
+        self._sink(LinkStateChanged(self.name, LinkState.UP, self._label))
+        self._source.attach(self.name, self._sink)
+
+    def stop(self) -> None:
+        if not self._up:
+            return
+        self._up = False
+        self._source.attach(self.name, None)
+        self._sink(LinkStateChanged(self.name, LinkState.DOWN, "stopped"))
+
+    def reconnect_now(self) -> None:
+        """Nothing to reconnect to."""

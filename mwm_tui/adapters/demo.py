@@ -24,8 +24,6 @@ from mwm_tui.domain.events import (
     Event,
     Failure,
     LinkName,
-    LinkState,
-    LinkStateChanged,
     OrderOutcome,
 )
 from mwm_tui.domain.ids import (
@@ -38,7 +36,7 @@ from mwm_tui.domain.ids import (
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.simulation import SimulatedTruck, device_ids, make_trucks
 
-from .base import EventSink, MessageTap
+from .base import EventSink, InProcessLink, MessageTap
 
 DEMO_LABEL = "DEMO (in-process fleet)"
 _TICK = 0.1
@@ -263,20 +261,12 @@ class DemoFleet:
             self._publish_stomp(location_destination(device_id), body)
 
 
-class _DemoLink:
-    """Shared lifecycle of both demo links: attach to the fleet, report connecting then up."""
-
-    name: LinkName
+class _DemoLink(InProcessLink):
+    """Both demo links: fed by the demo's fleet, their messages seen by a recording tap."""
 
     def __init__(self, fleet: DemoFleet, sink: EventSink) -> None:
+        super().__init__(fleet, sink, DEMO_LABEL)
         self._fleet = fleet
-        self._sink = sink
-        self._up = False
-        self._ids = itertools.count(1)
-
-    @property
-    def label(self) -> str:
-        return DEMO_LABEL
 
     @property
     def tap(self) -> MessageTap | None:
@@ -288,24 +278,6 @@ class _DemoLink:
             self._fleet.taps.pop(self.name, None)
         else:
             self._fleet.taps[self.name] = tap
-
-    def start(self) -> None:
-        if self._up:
-            return
-        self._sink(LinkStateChanged(self.name, LinkState.CONNECTING, DEMO_LABEL))
-        self._fleet.attach(self.name, self._sink)
-        self._up = True
-        self._sink(LinkStateChanged(self.name, LinkState.UP, DEMO_LABEL))
-
-    def stop(self) -> None:
-        if not self._up:
-            return
-        self._up = False
-        self._fleet.attach(self.name, None)
-        self._sink(LinkStateChanged(self.name, LinkState.DOWN, "stopped"))
-
-    def reconnect_now(self) -> None:
-        """The demo's link never waits to reconnect: a stopped one stays stopped."""
 
     def _next_id(self, kind: str) -> str:
         return f"{kind}-{next(self._ids)}"

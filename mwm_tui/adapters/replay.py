@@ -8,7 +8,6 @@ sent then, their outcomes and link changes are told as notices. Nothing is ever 
 from __future__ import annotations
 
 import bisect
-import itertools
 import re
 import threading
 import time
@@ -26,15 +25,13 @@ from mwm_tui.domain.events import (
     Event,
     Failure,
     LinkName,
-    LinkState,
-    LinkStateChanged,
     OrderOutcome,
 )
 from mwm_tui.domain.ids import WILL_TOPIC, alert_topic, order_destination
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.text import literal
 
-from .base import EventSink
+from .base import EventSink, InProcessLink
 from .recording import LINK, MESSAGE, OUTCOME, SENT, RecordLines, decode_payload
 from .stomp_link import advisory_event
 
@@ -324,38 +321,11 @@ class ReplayPlayer:
             self.index = 0
 
 
-class _ReplayLink:
-    """Shared lifecycle of both replay links: attach to the player, report connecting then up."""
-
-    name: LinkName
+class _ReplayLink(InProcessLink):
+    """Both replay links: fed by the player; whatever is sent fails as not sent."""
 
     def __init__(self, player: ReplayPlayer, sink: EventSink) -> None:
-        self._player = player
-        self._sink = sink
-        self._up = False
-        self._ids = itertools.count(1)
-
-    @property
-    def label(self) -> str:
-        return f"REPLAY {self._player.label}"
-
-    def start(self) -> None:
-        if self._up:
-            return
-        self._sink(LinkStateChanged(self.name, LinkState.CONNECTING, self.label))
-        self._up = True
-        self._sink(LinkStateChanged(self.name, LinkState.UP, self.label))
-        self._player.attach(self.name, self._sink)
-
-    def stop(self) -> None:
-        if not self._up:
-            return
-        self._up = False
-        self._player.attach(self.name, None)
-        self._sink(LinkStateChanged(self.name, LinkState.DOWN, "stopped"))
-
-    def reconnect_now(self) -> None:
-        """A replay has nothing to reconnect to."""
+        super().__init__(player, sink, f"REPLAY {player.label}")
 
 
 class ReplayStompLink(_ReplayLink):
