@@ -57,16 +57,17 @@ def test_a_recorded_shift_replays_and_exports(
     assert max(r["at"] for r in messages) > quit_at - 2.5, "flushed up to the quit"
 
     tmux.tmux("kill-session", "-t", SESSION)
-    tmux.start(f"{script} replay {record} --speed 5", ROOT)
-    tmux.wait(lambda screen: "REPLAY" in screen and "x5  playing" in screen, 20, "the replay")
+    # Paused at its first record: a few seconds of record play out at x5 in under a second.
+    tmux.start(f"{script} replay {record} --speed 5 --paused", ROOT)
+    tmux.wait(lambda screen: "REPLAY" in screen and "PAUSED" in screen, 20, "the paused replay")
     show_only(tmux, prefix)
+    tmux.keys("Space")
+    tmux.wait(lambda screen: "PAUSED" not in screen, 5, "playing")
     tmux.wait(
         lambda screen: {i for _, i in list_rows(screen)} >= set(device_ids),
         20,
         "the replayed fleet",
     )
-    tmux.keys("Space")
-    tmux.wait(lambda screen: "PAUSED" in screen, 5, "paused")
     tmux.keys("o")
     tmux.wait(lambda screen: "Replay: orders and alerts are" in screen, 5, "the refusal")
     tmux.keys("q")
