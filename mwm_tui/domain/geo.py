@@ -31,18 +31,23 @@ MIN_SPAN: Final = 0.001
 _P = TypeVar("_P", bound=Point)
 
 
+def _load_outlines(file_name: str, key: str) -> tuple[Ring, ...]:
+    """The flat ``[lon1, lat1, lon2, lat2, ...]`` lists under ``key`` in a bundled data file."""
+    resource = resources.files("mwm_tui") / "data" / file_name
+    document = json.loads(resource.read_text(encoding="utf-8"))
+    outlines: list[Ring] = []
+    for flat in document[key]:
+        if len(flat) % 2:
+            raise ValueError(f"{file_name}: an outline has an odd number of coordinates")
+        values = [float(v) for v in flat]
+        outlines.append(tuple(zip(values[0::2], values[1::2], strict=True)))
+    return tuple(outlines)
+
+
 @cache
 def load_land_rings() -> tuple[Ring, ...]:
     """Natural Earth 1:110m land outlines as closed rings of (lon, lat), loaded once."""
-    resource = resources.files("mwm_tui") / "data" / "land_110m.json"
-    document = json.loads(resource.read_text(encoding="utf-8"))
-    rings: list[Ring] = []
-    for flat in document["rings"]:
-        if len(flat) % 2:
-            raise ValueError("land_110m.json: a ring has an odd number of coordinates")
-        values = [float(v) for v in flat]
-        rings.append(tuple(zip(values[0::2], values[1::2], strict=True)))
-    return tuple(rings)
+    return _load_outlines("land_110m.json", "rings")
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -397,15 +402,7 @@ def clip_lines(lines: Iterable[Sequence[Point]], view: Viewport) -> list[list[Po
 @cache
 def load_border_lines() -> tuple[Ring, ...]:
     """Natural Earth 1:110m land borders between countries as open lines of (lon, lat)."""
-    resource = resources.files("mwm_tui") / "data" / "borders_110m.json"
-    document = json.loads(resource.read_text(encoding="utf-8"))
-    lines: list[Ring] = []
-    for flat in document["lines"]:
-        if len(flat) % 2:
-            raise ValueError("borders_110m.json: a line has an odd number of coordinates")
-        values = [float(v) for v in flat]
-        lines.append(tuple(zip(values[0::2], values[1::2], strict=True)))
-    return tuple(lines)
+    return _load_outlines("borders_110m.json", "lines")
 
 
 @dataclass(frozen=True, slots=True)
