@@ -59,6 +59,15 @@ async def test_hq_outage_is_not_the_fleets(
     ) as sim:
         async with driven(app) as pilot:
             await fleet_on_screen(pilot, app, sim, prefix, device_ids)
+            # A truck known only by the sim's retained motion is judged on STOMP alone, and
+            # its log line would name that link only: wait for live motion from each.
+            await until(
+                pilot,
+                app,
+                lambda: all(app.fleet.devices[d].last_motion_at is not None for d in device_ids),
+                "live motion from every truck",
+                10,
+            )
 
             await asyncio.to_thread(mosquitto.kill)
             await asyncio.to_thread(activemq.kill)
