@@ -127,7 +127,7 @@ def measure(
         "seconds": round(elapsed, 1),
         "bytes": len(raw),
         "bytes_per_s": round(len(raw) / elapsed),
-        "zlib_bytes_per_s": round(len(zlib.compress(raw, 6)) / elapsed),
+        "zlib_bytes_per_s": round(len(zlib.compress(raw, 6)) / elapsed) if raw else 0,
         "cpu_core_pct": round(cpu * 100, 1),
         "rss_mb": round(rss, 1),
         "others_cores": round(others.cores(), 2),
@@ -156,7 +156,7 @@ def soak(terminal: Terminal, minutes: float, trucks: int) -> dict[str, Any]:
     kept = [(minute, rss) for minute, rss in samples if minute >= warm_up - 0.01]
     return {
         "kind": "soak",
-        "run": f"soak, {trucks} trucks, {minutes:g} min",
+        "run": f"soak, {trucks:,} trucks, {minutes:g} min",
         "trucks": trucks,
         "minutes": minutes,
         "seconds": round(elapsed, 1),
