@@ -13,6 +13,9 @@ CHAOS_HEADING = "## 6. Chaos: orders and alerts while the brokers are killed"
 CHAOS_VERDICT = "lost while each broker is killed 3 times"
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 SCREEN = "120x40"
+WARM_UP_S = 5.0
+# The issue's soak: an hour; a shorter one is the quick mode.
+FULL_SOAK_MINUTES = 60.0
 CEILINGS = "paho ~83k msg/s, stomp.py ~32-36k msg/s (BROKERS.md: bare clients, idle machine)"
 
 
@@ -35,6 +38,9 @@ class Plan:
     chaos_count: int = 1_000
     chaos_rounds: int = 3
     chaos_spacing: float = 0.05
+    terminal_seconds: float = 60.0
+    trucks: int = 1_000
+    soak_minutes: float = 10.0
 
 
 Run = dict[str, Any]
@@ -51,6 +57,9 @@ class Results:
     first_paint: list[Run] = field(default_factory=list)
     rss: dict[int, Run] = field(default_factory=dict)
     chaos: Run | None = None
+    # top, demo, idle, trucks: one run each, in a real pseudo-terminal
+    terminal: list[Run] = field(default_factory=list)
+    soak: Run | None = None
     app_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -58,8 +67,9 @@ class Results:
 def all_runs(results: Results) -> list[Run]:
     runs = [run for by_who in results.throughput.values() for r in by_who.values() for run in r]
     runs += results.gc_untuned + results.latency + results.first_paint
-    runs += list(results.rss.values())
-    return runs + ([results.chaos] if results.chaos else [])
+    runs += list(results.rss.values()) + results.terminal
+    runs += [run for run in (results.chaos, results.soak) if run is not None]
+    return runs
 
 
 def median(values: Sequence[float]) -> float:
@@ -150,6 +160,75 @@ def verdicts(results: Results) -> list[Verdict]:
                 run["lost"] == 0,
             )
         )
+    return out + _terminal_verdicts(results)
+
+
+# Issue 11's targets for what a remote user pays.
+DEMO_OVER_TOP = 2.0
+TRUCKS_BYTES_PER_S = 20_000
+TRUCKS_CPU_PCT = 10.0
+SOAK_SLOPE_MB_PER_HOUR = 1.0
+
+
+def terminal_runs(results: Results) -> dict[str, Run]:
+    """The terminal runs by kind: top, demo, idle, trucks."""
+    return {run["kind"]: run for run in results.terminal}
+
+
+def _terminal_verdicts(results: Results) -> list[Verdict]:
+    runs, trucks = terminal_runs(results), f"{results.plan.trucks:,} trucks at 1 Hz"
+    out = []
+    if "demo" in runs and "top" in runs:
+        demo, top = runs["demo"]["bytes_per_s"], runs["top"]["bytes_per_s"]
+        ratio = demo / top if top else math.inf
+        out.append(
+            Verdict(
+                f"demo (20 trucks), bytes/s to a {SCREEN} terminal / `top -d 1`'s",
+                f"{ratio:.2f} ({demo:,} / {top:,} B/s)",
+                f"<= {DEMO_OVER_TOP:g}",
+                ratio <= DEMO_OVER_TOP,
+            )
+        )
+    if "idle" in runs:
+        idle = runs["idle"]
+        out.append(
+            Verdict(
+                "bytes written by a screen where nothing changes (links up, no trucks)",
+                f"{idle['bytes']:,} B in {idle['seconds']:.0f} s",
+                "0",
+                idle["bytes"] == 0,
+            )
+        )
+    if "trucks" in runs:
+        run = runs["trucks"]
+        out.append(
+            Verdict(
+                f"bytes/s to the terminal, {trucks}",
+                f"{run['bytes_per_s']:,} B/s",
+                f"<= {TRUCKS_BYTES_PER_S:,} B/s",
+                run["bytes_per_s"] <= TRUCKS_BYTES_PER_S,
+            )
+        )
+        out.append(
+            Verdict(
+                f"CPU of the app, {trucks}",
+                f"{run['cpu_core_pct']:.1f} % of one core (load average {run['loadavg']:.2f})",
+                f"<= {TRUCKS_CPU_PCT:g} %",
+                run["cpu_core_pct"] <= TRUCKS_CPU_PCT,
+            )
+        )
+    if results.soak:
+        soak = results.soak
+        slope = soak["slope_mb_per_hour"]
+        out.append(
+            Verdict(
+                f"RSS slope, {soak['minutes']:g}-minute soak at {soak['trucks']:,} trucks",
+                f"{slope:+.2f} MB/hour ({soak['slope_samples']} samples from minute "
+                f"{soak['warm_up_minutes']})",
+                f"< {SOAK_SLOPE_MB_PER_HOUR:g} MB/hour",
+                slope < SOAK_SLOPE_MB_PER_HOUR,
+            )
+        )
     return out
 
 
@@ -203,6 +282,7 @@ def markdown(results: Results, findings: str) -> str:
         out += _gc(results)
     if results.chaos:
         out += _chaos(results)
+    findings = with_terminal(findings, results)
     if findings:
         out += ["", findings.rstrip()]
     return "\n".join(out) + "\n"
@@ -484,9 +564,122 @@ def _chaos(results: Results) -> list[str]:
     return out
 
 
-def with_chaos(existing: str, results: Results) -> str:
+TERMINAL_HEADING = "## 8. What a remote user pays"
+TERMINAL_BLOCKS = ("terminal", "soak")
+
+
+def _terminal(results: Results) -> list[str]:
+    runs, plan, machine = terminal_runs(results), results.plan, results.machine
+    top = runs.get("top", {}).get("bytes_per_s")
+    out = [
+        f"Measured by `make bench` ({machine.get('date', '?')}, commit "
+        f"{machine.get('commit', '?')}). Each program runs on a real pseudo-terminal of "
+        f"{SCREEN} (no tmux in between), `TERM=xterm-256color` and no `COLORTERM`, as over "
+        f"SSH, which does not pass `COLORTERM` on; {WARM_UP_S:g} s of warm-up, then every byte "
+        f"it writes is counted for {plan.terminal_seconds:g} s. *zlib* is the same stream "
+        "through zlib level 6, what `ssh -C` sends. *CPU* is the app process's own (user + "
+        "system, all threads), in % of one core; the trucks are one `mwm-sim` process (a "
+        "location on STOMP and a motion message on MQTT per truck each second) on a real "
+        "Mosquitto and ActiveMQ. *x top* divides by the `top -d 1` of this run. *Other "
+        "processes* = cores kept busy by processes outside the benchmark during the run.",
+        "",
+        "| run | bytes/s | x top | zlib bytes/s | CPU, % of one core | RSS | other processes, "
+        "cores | load average |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in results.terminal:
+        ratio = f"{run['bytes_per_s'] / top:.2f}" if top else "-"
+        out.append(
+            f"| {run['run']} | {run['bytes_per_s']:,} | {ratio} | {run['zlib_bytes_per_s']:,} | "
+            f"{run['cpu_core_pct']:.1f} | {run['rss_mb']:.1f} MB | {run['others_cores']:.2f} | "
+            f"{run['loadavg']:.2f} |"
+        )
+    return out
+
+
+def _soak(results: Results) -> list[str]:
+    soak = results.soak or {}
+    minutes, warm_up = soak["minutes"], soak["warm_up_minutes"]
+    full = minutes >= FULL_SOAK_MINUTES
+    which = (
+        "the full soak"
+        if full
+        else f"a short soak (the full hour: `make bench SOAK_MINUTES={FULL_SOAK_MINUTES:g}`)"
+    )
+    kept = (
+        f"the samples from minute {warm_up} on (the first {warm_up} minutes are warm-up: "
+        "the trucks' motion histories fill in their first 50 s)"
+        if warm_up
+        else "every sample (too short a soak to leave a warm-up out)"
+    )
+    samples = ", ".join(f"{rss:.1f}" for _, rss in soak["rss_mb"])
+    return [
+        f"**Soak**: {which}, {minutes:g} minutes, {soak['trucks']:,} trucks at 1 Hz through "
+        "the same brokers, a fresh app process on a pseudo-terminal of the same size. RSS "
+        f"(VmRSS) {WARM_UP_S:g} s after the start, then each minute. The slope is the "
+        f"least-squares line through {kept}: {soak['slope_samples']} samples, "
+        f"**{soak['slope_mb_per_hour']:+.2f} MB/hour**. Over the soak the app wrote "
+        f"{soak['bytes_per_s']:,} B/s and used {soak['cpu_core_pct']:.1f} % of one core; "
+        f"other processes kept {soak['others_cores']:.2f} cores busy (load average "
+        f"{soak['loadavg']:.2f} at the end).",
+        "",
+        f"RSS, MB, minute 0 to {len(soak['rss_mb']) - 1}: {samples}.",
+    ]
+
+
+def with_terminal(findings: str, results: Results) -> str:
+    """``findings`` with the generated terminal and soak blocks replaced by this run's.
+
+    A block this run did not measure keeps its text; without markers, a section is added.
+    """
+    bodies = {
+        "terminal": _terminal(results) if results.terminal else None,
+        "soak": _soak(results) if results.soak else None,
+    }
+    if not any(bodies.values()):
+        return findings
+    if _begin("terminal") not in findings:
+        blocks = []
+        for name in TERMINAL_BLOCKS:
+            blocks += ["", _begin(name), *(bodies[name] or []), _end(name)]
+        section = "\n".join([TERMINAL_HEADING, *blocks])
+        return section + ("\n\n" + findings if findings else "")
+    for name, body in bodies.items():
+        if body is None:
+            continue
+        before, begin, rest = findings.partition(_begin(name))
+        _, end, after = rest.partition(_end(name))
+        if not (begin and end):
+            continue
+        findings = before + "\n".join([begin, *body, end]) + after
+    return findings
+
+
+def _begin(name: str) -> str:
+    return f"<!-- {name}: written by benchmarks/report.py from make bench -->"
+
+
+def _end(name: str) -> str:
+    return f"<!-- end of {name} -->"
+
+
+def updated(existing: str, results: Results) -> str:
+    """``existing`` RESULTS.md with the verdicts and sections of what ``results`` measured.
+
+    For runs of some sections alone (``--only chaos``, ``--only terminal,soak``): the rest stays.
+    """
+    existing = _with_verdict_rows(existing, verdicts(results))
+    if results.chaos:
+        existing = _with_chaos(existing, results)
+    before, marker, rest = existing.partition("\n## Findings")
+    findings = marker.lstrip("\n") + rest
+    if marker:
+        return before + "\n" + with_terminal(findings, results)
+    return existing.rstrip("\n") + "\n\n" + with_terminal("", results).rstrip("\n") + "\n"
+
+
+def _with_chaos(existing: str, results: Results) -> str:
     """``existing`` RESULTS.md with its chaos section replaced (or added before the findings)."""
-    existing = _with_chaos_verdict(existing, results)
     section = "\n".join(_chaos(results)).strip("\n") + "\n"
     before, marker, rest = existing.partition(CHAOS_HEADING)
     if marker:
@@ -496,23 +689,27 @@ def with_chaos(existing: str, results: Results) -> str:
     return before.rstrip("\n") + "\n\n" + section + marker + rest
 
 
-def _with_chaos_verdict(existing: str, results: Results) -> str:
-    """Replace the chaos row of the verdicts table, or add it after the last row."""
-    row = next(
-        f"| {v.what} | {v.value} | {v.target} | **{v.word}** |"
-        for v in verdicts(results)
-        if v.what == CHAOS_VERDICT
-    )
+def _row_key(what: str) -> str:
+    """What names a verdict row across runs: its text up to the first comma."""
+    return what.split(",", maxsplit=1)[0]
+
+
+def _with_verdict_rows(existing: str, new: Sequence[Verdict]) -> str:
+    """Replace the rows of the verdicts table these verdicts name; add the others at its end."""
     lines = existing.split("\n")
     start = lines.index("## Verdicts")
     rows = start + 4  # heading, blank, header, rule
     while rows < len(lines) and lines[rows].startswith("| "):
         rows += 1
-    for index in range(start, rows):
-        if lines[index].startswith(f"| {CHAOS_VERDICT} |"):
+    for verdict in new:
+        row = f"| {verdict.what} | {verdict.value} | {verdict.target} | **{verdict.word}** |"
+        key = f"| {_row_key(verdict.what)}"
+        index = next((i for i in range(start, rows) if lines[i].startswith(key)), None)
+        if index is None:
+            lines.insert(rows, row)
+            rows += 1
+        else:
             lines[index] = row
-            return "\n".join(lines)
-    lines.insert(rows, row)
     return "\n".join(lines)
 
 

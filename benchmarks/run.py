@@ -2,7 +2,8 @@
 
 ``make bench`` (or ``.venv/bin/python benchmarks/run.py``) starts its own Mosquitto and
 ActiveMQ, floods them from publisher processes, measures the dashboard and bare clients each in
-a fresh process, prints a table and writes ``benchmarks/RESULTS.md``.
+a fresh process; then runs the app, the demo and ``top`` on a real pseudo-terminal
+(``benchmarks/terminal.py``) and a soak; prints a table and writes ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import platform
 import queue
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.load import OtherCpu, loadavg  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     RESULTS_FILE,
+    SCREEN,
     Plan,
     Results,
     Run,
@@ -39,8 +41,9 @@ from benchmarks.report import (  # noqa: E402
     markdown,
     percentile,
     table,
-    with_chaos,
+    updated,
 )
+from benchmarks.terminal import measure_all  # noqa: E402
 from benchmarks.traffic import (  # noqa: E402
     FloodMosquitto,
     Publishers,
@@ -63,57 +66,6 @@ MODULE_OF = {
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def loadavg() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-class OtherCpu:
-    """CPU time spent by processes that are neither this one nor its descendants."""
-
-    def __init__(self) -> None:
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._began = time.monotonic()
-        self._busy, self._ours = self._busy_seconds(), self._our_seconds()
-
-    def _busy_seconds(self) -> float:
-        # user nice system idle iowait irq softirq steal: all but idle and iowait.
-        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
-        return (sum(fields) - fields[3] - fields[4]) / self._tick
-
-    def _our_seconds(self) -> float:
-        parents: dict[int, int] = {}
-        cpu: dict[int, float] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rfind(")") + 2 :].split()
-            parents[int(entry.name)] = int(rest[1])
-            cpu[int(entry.name)] = (int(rest[11]) + int(rest[12])) / self._tick
-        me = os.getpid()
-
-        def ours(pid: int) -> bool:
-            while pid > 1:
-                if pid == me:
-                    return True
-                pid = parents.get(pid, 1)
-            return False
-
-        live = sum(seconds for pid, seconds in cpu.items() if pid != me and ours(pid))
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return live + own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
-
-    def cores(self) -> float:
-        """Average number of cores the other processes kept busy since this was made."""
-        wall = time.monotonic() - self._began
-        others = (self._busy_seconds() - self._busy) - (self._our_seconds() - self._ours)
-        return max(others, 0.0) / wall if wall > 0 else 0.0
 
 
 class ChildError(RuntimeError):
@@ -193,12 +145,12 @@ class Child:
 class Bench:
     """Runs the measurements against one ActiveMQ and an idle Mosquitto."""
 
-    def __init__(self, plan: Plan, activemq: ActiveMQ, idle: Mosquitto) -> None:
+    def __init__(self, plan: Plan, activemq: ActiveMQ, idle: Mosquitto, results: Results) -> None:
         self.plan = plan
         self.activemq = activemq
         self.idle = idle
         self.devices = device_ids(plan.devices)
-        self.results = Results(plan)
+        self.results = results
 
     def measure(self, kind: str, params: dict[str, Any], specs: Sequence[PublisherSpec]) -> Run:
         """Start publishers and a child; when both are ready, let the publishers go."""
@@ -382,26 +334,48 @@ def machine_info() -> dict[str, str]:
     }
 
 
+SECTIONS = ("throughput", "latency", "paint", "rss", "chaos", "terminal", "soak")
+# Sections measured on the shared ActiveMQ and idle Mosquitto; the others start their own.
+# Sections that update their part of an existing RESULTS.md when run alone.
+PARTIAL = {"chaos", "terminal", "soak"}
+ON_SHARED_BROKERS = {"throughput", "latency", "paint", "rss", "chaos"}
+
+
 def run(plan: Plan, sections: set[str]) -> Results:
     started = time.monotonic()
     if loadavg() > 0.5:
         say(f"warning: load average {loadavg():.2f} at the start: other work will show")
-    with ActiveMQ() as activemq, FloodMosquitto() as idle:
-        bench = Bench(plan, activemq, idle)
-        bench.results.machine = machine_info()
-        say(f"brokers: {activemq.url} (ready in {activemq.ready_seconds:.2f} s), {idle.url}")
-        if "throughput" in sections:
-            bench.throughput()
-        if "latency" in sections:
-            bench.latency()
-        if "paint" in sections:
-            bench.first_paint()
-        if "rss" in sections:
-            bench.rss()
-        if "chaos" in sections:
-            bench.chaos()
-    bench.results.seconds = time.monotonic() - started
-    return bench.results
+    results = Results(plan, machine=machine_info())
+    if sections & ON_SHARED_BROKERS:
+        with ActiveMQ() as activemq, FloodMosquitto() as idle:
+            bench = Bench(plan, activemq, idle, results)
+            say(f"brokers: {activemq.url} (ready in {activemq.ready_seconds:.2f} s), {idle.url}")
+            if "throughput" in sections:
+                bench.throughput()
+            if "latency" in sections:
+                bench.latency()
+            if "paint" in sections:
+                bench.first_paint()
+            if "rss" in sections:
+                bench.rss()
+            if "chaos" in sections:
+                bench.chaos()
+    if sections & {"terminal", "soak"}:
+        say(
+            f"terminal ({SCREEN}): top -d 1, the demo, links up with no trucks and "
+            f"{plan.trucks:,} trucks, {plan.terminal_seconds:g} s each"
+        )
+        runs = measure_all(
+            plan.terminal_seconds,
+            plan.trucks,
+            plan.soak_minutes if "soak" in sections else 0,
+            screens="terminal" in sections,
+            say=say,
+        )
+        results.terminal = [run for run in runs if run["kind"] != "soak"]
+        results.soak = next((run for run in runs if run["kind"] == "soak"), None)
+    results.seconds = time.monotonic() - started
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,8 +383,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small numbers, to try the script")
     parser.add_argument(
         "--only",
-        default="throughput,latency,paint,rss,chaos",
+        default=",".join(SECTIONS),
         help="comma-separated sections to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        metavar="MINUTES",
+        help=f"length of the soak (default: {Plan.soak_minutes:g}; the issue's full soak: 60; "
+        "--quick: 1)",
+    )
+    parser.add_argument(
+        "--terminal-seconds",
+        type=float,
+        metavar="SECONDS",
+        help=f"each terminal measurement (default: {Plan.terminal_seconds:g}; --quick: 10)",
     )
     parser.add_argument("--reps", type=int, help="bare/pipeline pairs per protocol")
     parser.add_argument(
@@ -429,15 +416,23 @@ def main(argv: list[str] | None = None) -> int:
             first_paint_runs=2,
             rss_fleets=(0, 1_000),
             chaos_count=100,
+            terminal_seconds=10,
+            soak_minutes=1,
         )
     if args.reps:
         plan.reps = args.reps
+    if args.soak_minutes is not None:
+        plan.soak_minutes = args.soak_minutes
+    if args.terminal_seconds is not None:
+        plan.terminal_seconds = args.terminal_seconds
     sections = set(args.only.split(","))
+    if unknown := sections - set(SECTIONS):
+        parser.error(f"unknown section {', '.join(sorted(unknown))}: choose from {SECTIONS}")
     results = run(plan, sections)
     print(table(results))
-    if not args.no_write and sections == {"chaos"} and RESULTS_FILE.exists():
-        RESULTS_FILE.write_text(with_chaos(RESULTS_FILE.read_text(), results))
-        say(f"updated the chaos section of {RESULTS_FILE.relative_to(ROOT)}")
+    if not args.no_write and sections <= PARTIAL and RESULTS_FILE.exists():
+        RESULTS_FILE.write_text(updated(RESULTS_FILE.read_text(), results))
+        say(f"updated the {', '.join(sorted(sections))} rows and text of {RESULTS_FILE.name}")
     elif not args.no_write:
         RESULTS_FILE.write_text(markdown(results, kept_findings()))
         say(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({results.seconds:.0f} s in all)")

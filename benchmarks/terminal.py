@@ -1,5 +1,6 @@
 """What a remote user pays: bytes the app writes to a real pseudo-terminal, and its CPU and RSS.
 
+Part of ``make bench`` (``benchmarks/run.py``, sections ``terminal`` and ``soak``); alone,
 ``python -m benchmarks.terminal`` runs, in one go and at 120x40, each for ``--seconds``:
 
 - ``top -d 1``, the baseline: a whole screen redrawn every second;
@@ -28,7 +29,7 @@ import tempfile
 import termios
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.load import OtherCpu, loadavg  # noqa: E402
 from tests.support.brokers import ActiveMQ, Mosquitto  # noqa: E402
 
 COLUMNS, ROWS = 120, 40
 WARM_UP = 5.0
+# Soak: RSS sampled this often; the slope leaves out the samples of the first minutes.
+SOAK_SAMPLE_SECONDS = 60.0
+SOAK_WARM_UP_MINUTES = 2
+# A soak shorter than this keeps every sample: too few would be left after a warm-up.
+SOAK_MIN_FOR_WARM_UP = 5
 BIN = Path(sys.executable).parent
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -66,6 +73,7 @@ class Terminal:
             os.execve(argv[0], list(argv), env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         self.written = bytearray()
+        self.count = 0
 
     def read_for(self, seconds: float, keep: bool) -> None:
         """Drain what the program writes for ``seconds``; keep it only when ``keep``."""
@@ -77,6 +85,7 @@ class Terminal:
                     chunk = os.read(self.fd, 65536)
                 except OSError:
                     return
+                self.count += len(chunk)
                 if keep:
                     self.written += chunk
 
@@ -94,26 +103,35 @@ class Terminal:
 
 
 def measure(
-    label: str, argv: Sequence[str], env: dict[str, str], seconds: float, quit_key: bytes
+    kind: str,
+    label: str,
+    argv: Sequence[str],
+    env: dict[str, str],
+    seconds: float,
 ) -> dict[str, Any]:
     terminal = Terminal(argv, env)
     try:
         terminal.read_for(WARM_UP, keep=False)
+        others = OtherCpu()
         cpu_before, began = cpu_seconds(terminal.pid), time.monotonic()
         terminal.read_for(seconds, keep=True)
         elapsed = time.monotonic() - began
         cpu = (cpu_seconds(terminal.pid) - cpu_before) / elapsed
         rss = rss_mb(terminal.pid)
     finally:
-        terminal.stop(quit_key)
+        terminal.stop(b"q")
     raw = bytes(terminal.written)
     return {
+        "kind": kind,
         "run": label,
         "seconds": round(elapsed, 1),
+        "bytes": len(raw),
         "bytes_per_s": round(len(raw) / elapsed),
-        "zlib_bytes_per_s": round(len(zlib.compress(raw, 6)) / elapsed),
+        "zlib_bytes_per_s": round(len(zlib.compress(raw, 6)) / elapsed) if raw else 0,
         "cpu_core_pct": round(cpu * 100, 1),
         "rss_mb": round(rss, 1),
+        "others_cores": round(others.cores(), 2),
+        "loadavg": loadavg(),
     }
 
 
@@ -123,38 +141,94 @@ def base_env(config: Path) -> dict[str, str]:
     return env
 
 
-def soak(terminal: Terminal, minutes: float) -> list[float]:
-    """RSS once the app is up, then once a minute."""
+def soak(terminal: Terminal, minutes: float, trucks: int) -> dict[str, Any]:
+    """RSS once the app is up, then once a minute; bytes and CPU over the whole soak."""
     terminal.read_for(WARM_UP, keep=False)
-    samples = [rss_mb(terminal.pid)]
-    for _ in range(int(minutes)):
-        terminal.read_for(60, keep=False)
-        samples.append(rss_mb(terminal.pid))
-    return samples
+    others = OtherCpu()
+    count_before, cpu_before = terminal.count, cpu_seconds(terminal.pid)
+    began = time.monotonic()
+    samples = [(0.0, rss_mb(terminal.pid))]
+    for number in range(1, max(round(minutes), 1) + 1):
+        terminal.read_for(began + number * SOAK_SAMPLE_SECONDS - time.monotonic(), keep=False)
+        samples.append(((time.monotonic() - began) / 60, rss_mb(terminal.pid)))
+    elapsed = time.monotonic() - began
+    warm_up = SOAK_WARM_UP_MINUTES if minutes >= SOAK_MIN_FOR_WARM_UP else 0
+    kept = [(minute, rss) for minute, rss in samples if minute >= warm_up - 0.01]
+    return {
+        "kind": "soak",
+        "run": f"soak, {trucks:,} trucks, {minutes:g} min",
+        "trucks": trucks,
+        "minutes": minutes,
+        "seconds": round(elapsed, 1),
+        "rss_mb": [[round(minute, 2), round(rss, 1)] for minute, rss in samples],
+        "warm_up_minutes": warm_up,
+        "slope_samples": len(kept),
+        "slope_mb_per_hour": round(slope_mb_per_hour(kept), 3),
+        "bytes_per_s": round((terminal.count - count_before) / elapsed),
+        "cpu_core_pct": round((cpu_seconds(terminal.pid) - cpu_before) / elapsed * 100, 1),
+        "others_cores": round(others.cores(), 2),
+        "loadavg": loadavg(),
+    }
 
 
-def slope_mb_per_hour(samples: Sequence[float]) -> float:
-    """Least-squares slope of samples taken a minute apart, in MB per hour."""
+def slope_mb_per_hour(samples: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of (minute, MB) samples, in MB per hour; NaN with fewer than two."""
     n = len(samples)
     if n < 2:
-        return 0.0
-    mean_x, mean_y = (n - 1) / 2, sum(samples) / n
-    cov = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(samples))
-    var = sum((x - mean_x) ** 2 for x in range(n))
-    return cov / var * 60
+        return float("nan")
+    mean_x = sum(minute for minute, _ in samples) / n
+    mean_y = sum(rss for _, rss in samples) / n
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in samples)
+    var = sum((x - mean_x) ** 2 for x, _ in samples)
+    return cov / var * 60 if var else float("nan")
+
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _said(run: dict[str, Any], say: Say) -> dict[str, Any]:
+    if run["kind"] == "soak":
+        say(
+            f"  {run['run']}: RSS slope {run['slope_mb_per_hour']:+.2f} MB/hour over "
+            f"{run['slope_samples']} samples, {run['bytes_per_s']:,} B/s, "
+            f"CPU {run['cpu_core_pct']:.1f} %; load average {run['loadavg']:.2f}"
+        )
+    else:
+        say(
+            f"  {run['run']}: {run['bytes_per_s']:,} B/s (zlib {run['zlib_bytes_per_s']:,}), "
+            f"CPU {run['cpu_core_pct']:.1f} %, RSS {run['rss_mb']:.1f} MB; "
+            f"other processes {run['others_cores']:.2f} cores, load average {run['loadavg']:.2f}"
+        )
+    return run
 
 
 def brokers_run(
-    workdir: Path, env: dict[str, str], trucks: int, seconds: float, soak_minutes: float
+    workdir: Path,
+    env: dict[str, str],
+    trucks: int,
+    seconds: float,
+    soak_minutes: float,
+    *,
+    screens: bool = True,
+    say: Say = _quiet,
 ) -> list[dict[str, Any]]:
+    """With ``screens``, the idle and the ``trucks`` screens; with ``soak_minutes``, the soak."""
     with (
         Mosquitto(workdir=workdir / "mosquitto") as mosquitto,
         ActiveMQ(workdir=workdir / "activemq") as activemq,
     ):
         argv = [str(BIN / "mwm-tui"), "--stomp", activemq.url, "--mqtt", mosquitto.url]
         env = env | {"XDG_DATA_HOME": str(workdir / "data")}
-        # A screen where nothing changes: ideally nothing is written.
-        results = [measure("links up, no trucks", argv, env, seconds, b"q")]
+        results = []
+        if screens:
+            # A screen where nothing changes: ideally nothing is written.
+            results.append(_said(measure("idle", "links up, no trucks", argv, env, seconds), say))
+        if not screens and not soak_minutes:
+            return results
         sim = subprocess.Popen(
             [
                 str(BIN / "mwm-sim"),
@@ -170,24 +244,44 @@ def brokers_run(
             assert sim.stdout is not None
             if not any(line.startswith("READY") for line in sim.stdout):
                 raise RuntimeError(f"mwm-sim ended before READY (exit status {sim.wait()})")
-            results.append(measure(f"{trucks} trucks, 1 Hz", argv, env, seconds, b"q"))
+            if screens:
+                label = f"{trucks:,} trucks, 1 Hz"
+                results.append(_said(measure("trucks", label, argv, env, seconds), say))
             if soak_minutes:
+                say(f"  soak: {trucks:,} trucks for {soak_minutes:g} min, RSS each minute")
                 terminal = Terminal(argv, env)
                 try:
-                    samples = soak(terminal, soak_minutes)
+                    results.append(_said(soak(terminal, soak_minutes, trucks), say))
                 finally:
                     terminal.stop(b"q")
-                results.append(
-                    {
-                        "run": f"soak, {trucks} trucks, {soak_minutes:g} min",
-                        "rss_mb": [round(sample, 1) for sample in samples],
-                        "slope_mb_per_hour": round(slope_mb_per_hour(samples), 2),
-                    }
-                )
             return results
         finally:
             sim.send_signal(signal.SIGTERM)
             sim.wait(30)
+
+
+def measure_all(
+    seconds: float,
+    trucks: int,
+    soak_minutes: float,
+    *,
+    screens: bool = True,
+    say: Say = _quiet,
+) -> list[dict[str, Any]]:
+    """Top, the demo and the broker runs (``screens``), then the soak (``soak_minutes``)."""
+    with tempfile.TemporaryDirectory(prefix="mwm-terminal-") as tmp:
+        workdir = Path(tmp)
+        config = workdir / "config.toml"
+        config.write_text("")
+        env = base_env(config)
+        runs = []
+        if screens:
+            top = ["/usr/bin/top", "-d", "1"]
+            demo = [str(BIN / "mwm-tui"), "--demo"]
+            runs.append(_said(measure("top", "top -d 1", top, env, seconds), say))
+            runs.append(_said(measure("demo", "demo, 20 trucks", demo, env, seconds), say))
+        runs += brokers_run(workdir, env, trucks, seconds, soak_minutes, screens=screens, say=say)
+    return runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,17 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trucks", type=int, default=1000, help="broker run [default: 1000]")
     parser.add_argument("--soak", type=float, default=0, metavar="MINUTES", help="RSS soak")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="mwm-terminal-") as tmp:
-        workdir = Path(tmp)
-        config = workdir / "config.toml"
-        config.write_text("")
-        env = base_env(config)
-        runs = [
-            measure("top -d 1", ["/usr/bin/top", "-d", "1"], env, args.seconds, b"q"),
-            measure("demo, 20 trucks", [str(BIN / "mwm-tui"), "--demo"], env, args.seconds, b"q"),
-            *brokers_run(workdir, env, args.trucks, args.seconds, args.soak),
-        ]
-    for run in runs:
+    for run in measure_all(args.seconds, args.trucks, args.soak):
         print(json.dumps(run), flush=True)
     return 0
 

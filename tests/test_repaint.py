@@ -17,6 +17,7 @@ from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.format import age
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.position_map import PositionMap
@@ -88,6 +89,18 @@ def record_refreshes(
 
     monkeypatch.setattr(widget_type, "refresh", recording)
     return calls
+
+
+def test_an_age_counts_whole_seconds_so_a_truck_reporting_each_second_stays_at_0s() -> None:
+    assert [age(seconds) for seconds in (0.0, 0.6, 0.99, 1.0, 59.9, 60.0, 119.9)] == [
+        "0s",
+        "0s",
+        "0s",
+        "1s",
+        "59s",
+        "1m",
+        "1m",
+    ]
 
 
 def test_one_region_a_line_covers_every_changed_run() -> None:

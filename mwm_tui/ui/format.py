@@ -29,9 +29,10 @@ def age(seconds: float | None) -> str:
     """Compact age such as ``4s``, ``12m``, ``3h``, ``2d``; ``—`` when never seen live."""
     if seconds is None:
         return "—"
+    # Whole seconds, as minutes and hours are: a truck reporting each second stays at 0s.
     seconds = max(seconds, 0.0)
     if seconds < 60:
-        return f"{seconds:.0f}s"
+        return f"{int(seconds)}s"
     if seconds < 3600:
         return f"{seconds // 60:.0f}m"
     if seconds < 86400:
