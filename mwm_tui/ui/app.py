@@ -49,6 +49,7 @@ from mwm_tui.ui.widgets.status_bar import StatusBar
 DRAIN_INTERVAL = 0.05
 DRAIN_BUDGET = 0.015
 DRAIN_BATCH = 2048
+# Once a second: ages tick each second, and a row of a truck heard at 1 Hz is drawn once.
 LIST_INTERVAL = 1 / 3
 MAP_INTERVAL = 0.5
 MOTION_INTERVAL = 0.1
