@@ -153,6 +153,21 @@ async def fleet_on_screen(
     assert app.device_list.selected == device_ids[0]
 
 
+def panel_shows_newest_motion(app: MwmApp, device_id: str) -> bool:
+    """The motion panel's numbers are the fleet's newest motion of ``device_id``."""
+    motion = app.fleet.devices[device_id].motion
+    assert motion is not None
+    shown = app.motion_panel.render().plain
+    return all(
+        re.search(
+            rf"^{name}\s.*{re.escape(f'{math.degrees(getattr(motion, name)):+7.1f}°')}$",
+            shown,
+            re.M,
+        )
+        for name in ("pitch", "roll", "yaw")
+    )
+
+
 def _row_complete(row: str) -> bool:
     """Online, with lat and lng numbers and pitch, roll and yaw in degrees."""
     return (
@@ -181,14 +196,10 @@ async def test_fleet_appears_and_selection_shows_its_motion(
             screen = screen_text(app)
             for name in ("pitch", "roll", "yaw"):
                 assert re.search(rf"│ ?{name} .* [+-] *\d+\.\d° *│", screen), screen
-            # And the values drawn are the selected device's own.
+            # And the values drawn are the selected device's own: its newest motion, once the
+            # panel's next repaint (at most 0.1 s after the fleet took it) has drawn it.
             assert panel.device_id == chosen
-            motion = app.fleet.devices[chosen].motion
-            assert motion is not None
-            shown = panel.render().plain
-            for name in ("pitch", "roll", "yaw"):
-                value = f"{math.degrees(getattr(motion, name)):+7.1f}°"
-                assert re.search(rf"^{name}\s.*{re.escape(value)}$", shown, re.M), shown
+            await until(pilot, app, partial(panel_shows_newest_motion, app, chosen), chosen)
         assert sim.lines("ORDER ") == [] and sim.lines("ALERT ") == []
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 import re
 
+from rich.style import Style
+from textual.strip import Strip
+
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LocationReceived, WillReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.widgets.repaint import _cells
 from tests.support.links import recording_links
 from tests.support.ui import list_text, wait_for
 
@@ -121,3 +125,35 @@ async def test_ascii_map_has_only_ascii_characters() -> None:
         text = map_text(app)
         assert text.isascii(), sorted({c for c in text if not c.isascii()})
         assert "@" in text and "km" in text
+
+
+async def test_map_lines_are_what_textual_would_draw_from_the_picture() -> None:
+    """The map hands Textual the lines made for the repaint; they match Textual's own."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, PARIS_TRUCKS)
+        await wait_for(pilot, lambda: "Paris" in map_text(app), 3.0, "the map with its places")
+        position_map = app.position_map
+        height = position_map.size.height
+        ours = [position_map.render_line(y) for y in range(height)]
+        position_map._render_content()  # Textual's way: the whole picture made into lines
+        textual = [position_map._render_cache.lines[y] for y in range(height)]
+        assert [line.text for line in ours] == [line.text for line in textual]
+        # Cell by cell the same look; Textual's own lines also carry text-selection offsets.
+        assert [drawn_cells(line) for line in ours] == [drawn_cells(line) for line in textual]
+        assert all(line.cell_length == position_map.size.width for line in ours)
+        assert any(" Paris" in line.text for line in ours)
+
+
+def drawn_cells(line: Strip) -> list[tuple[str, tuple[object, ...]]]:
+    """Each cell's text and look: colours as the RGB they show (Textual makes 256-colour
+    indices RGB; our lines keep the index), attributes as they are."""
+    return [(text, look(style or Style())) for text, style in _cells(line)]
+
+
+def look(style: Style) -> tuple[object, ...]:
+    colours = tuple(
+        None if colour is None else colour.get_truecolor()
+        for colour in (style.color, style.bgcolor)
+    )
+    return (*colours, style.bold, style.dim, style.italic, style.underline, style.reverse)

@@ -96,6 +96,8 @@ class BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._read_buffer = b""
         self._read_offset = 0
+        # Whether the last socket read filled READ_SIZE: then more is likely waiting.
+        self.last_read_full = False
         # The TLS alert that ended the connection, if one did: paho reports only "lost".
         self.tls_alert: ssl.SSLError | None = None
 
@@ -111,6 +113,7 @@ class BufferedClient(mqtt.Client):
             except ssl.SSLError as error:
                 self._note_alert(error)
                 raise
+            self.last_read_full = len(data) >= self.READ_SIZE
             if not data:
                 return data
             self._read_buffer, self._read_offset = data, 0
@@ -217,6 +220,8 @@ class _Session:
     motion_ask_by_mid: dict[int, str] = field(default_factory=dict)
     motion_asks_answered: list[str] = field(default_factory=list)
     tls_alert: ssl.SSLError | None = None
+    # Monotonic time before which the socket is not read (a pause after it was emptied).
+    read_at: float = 0.0
 
 
 class MqttLink(SupervisedLink[_AlertRequest]):
@@ -408,7 +413,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                 for request in self._take_outbox():
                     self._publish(client, session, request)
                 self._ask_motions(client, session)
-                self._pump(client, session, min(self._next_wait(), _KEEPALIVE_TICK))
+                self._pump(client, session, min(self._next_wait(), _KEEPALIVE_TICK), pace=True)
         finally:
             self._close(client, session)
 
@@ -461,23 +466,32 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             done, self._connect_timeout, sleep=lambda seconds: self._pump(client, session, seconds)
         )
 
-    def _pump(self, client: BufferedClient, session: _Session, timeout: float) -> None:
-        """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic."""
+    def _pump(
+        self, client: BufferedClient, session: _Session, timeout: float, *, pace: bool = False
+    ) -> None:
+        """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic.
+
+        ``pace``: after a read that emptied the socket, the next waits ``read_pause`` seconds.
+        """
         sock = client.socket()
         if sock is None:
             session.tls_alert = client.tls_alert
             raise self._lost(MQTTErrorCode.MQTT_ERR_CONN_LOST, session)
         fd, waker_fd = sock.fileno(), self._waker.fileno()
+        resting = session.read_at - time.monotonic()
         # Bytes already read (ours, or decrypted by TLS) are invisible to select.
-        buffered = client.buffered_bytes > 0 or (
-            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        buffered = resting <= 0 and (
+            client.buffered_bytes > 0 or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
         )
         writing = [fd] if client.want_write() else []
-        wait = 0.0 if buffered else max(timeout, 0.0)
-        readable, _, _ = select.select([fd, waker_fd], writing, [], wait)
+        if resting > 0:
+            readable, _, _ = select.select([waker_fd], writing, [], min(timeout, resting))
+        else:
+            wait = 0.0 if buffered else max(timeout, 0.0)
+            readable, _, _ = select.select([fd, waker_fd], writing, [], wait)
         if waker_fd in readable:
             self._waker.drain()
-        if fd in readable or buffered:
+        if resting <= 0 and (fd in readable or buffered):
             # What one read brings in reaches the inbox in one hand-over.
             self._open_burst()
             try:
@@ -491,6 +505,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                     self._check(client.loop_read(), session, client)
             finally:
                 self._close_burst()
+            if pace and self.read_pause and not client.last_read_full:
+                session.read_at = time.monotonic() + self.read_pause
         if client.want_write():
             self._check(client.loop_write(), session, client)
         self._check(client.loop_misc(), session, client)

@@ -354,6 +354,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         """Locations skip stomp.py's listeners; what one read brings reaches the sink at once."""
         transport.on_message = self.handle_message
         transport.read_began, transport.read_ended = self._open_burst, self._close_burst
+        transport.read_pause = self.read_pause
 
     def handle_rejected_frame(self, rejected: FrameRejected) -> None:
         """A frame HQ's reader refused: counted like any other unusable message."""

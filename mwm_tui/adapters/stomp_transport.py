@@ -10,6 +10,7 @@ import errno
 import selectors
 import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
 
 import stomp
@@ -21,8 +22,8 @@ import stomp.utils
 
 from .stomp_frames import HEARTBEAT, FrameItem, FrameReader, FrameRejected, StompFrame
 
-# Bytes asked of the socket per read, as stomp.py does.
-_RECV_BYTES = 16384
+# Bytes asked of the socket per read: a read that fills it leaves more waiting.
+RECV_BYTES = 65536
 
 RejectHandler = Callable[[FrameRejected], None]
 MessageHandler = Callable[[StompFrame], None]
@@ -56,6 +57,8 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         # Called before and after the frames of one read are handed on.
         self.read_began: Callable[[], None] = _nothing
         self.read_ended: Callable[[], None] = _nothing
+        # Seconds to wait after a read that emptied the socket: a trickle is read in batches.
+        self.read_pause = 0.0
         # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
         self.tls_alert: ssl.SSLError | None = None
 
@@ -78,6 +81,8 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
                     self._hand_on((item,))
         finally:
             self.read_ended()
+        if self.read_pause and len(data) < RECV_BYTES:
+            time.sleep(self.read_pause)
 
     def _hand_on(self, items: Sequence[FrameItem]) -> None:
         """Frames to stomp.py's listeners, heart-beats to its watchdog, rejects to ``on_reject``."""
@@ -139,7 +144,7 @@ class TlsFramedTransport(FramedTransport):
         """The socket's next bytes; unlike stomp.py's, a TLS error before CONNECTED is raised,
         so a refused client certificate is seen as the alert it is."""
         try:
-            return bytes(self.socket.recv(_RECV_BYTES))
+            return bytes(self.socket.recv(RECV_BYTES))
         except ssl.SSLError:
             raise
         except OSError as error:
@@ -198,6 +203,7 @@ class FramedConnection(stomp.Connection12):  # type: ignore[misc]
             "reconnect_sleep_jitter": 0.0,
             "reconnect_attempts_max": 1,
             "auto_decode": False,
+            "recv_bytes": RECV_BYTES,
             # The CONNECT frame's host header; stomp.py sends the dialled host without it.
             "vhost": vhost,
         }

@@ -36,6 +36,7 @@ from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
+from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput, PaneActions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
@@ -50,6 +51,9 @@ DRAIN_INTERVAL = 0.05
 DRAIN_BUDGET = 0.015
 DRAIN_BATCH = 2048
 LIST_INTERVAL = 1 / 3
+# Rows are redrawn for new values once a second (ages tick each second; a truck heard at 1 Hz
+# has its row drawn once, not thrice); a new device or status shows at the next tick.
+LIST_VALUES_EVERY = 0.9
 MAP_INTERVAL = 0.5
 MOTION_INTERVAL = 0.1
 REJECT_LOG_PER_SECOND = 5
@@ -104,6 +108,7 @@ class MwmApp(PaneActions):
         self.dispatcher = dispatcher
         self._rejects_logged_this_second = 0
         self._list_dirty = True
+        self._list_pacer = RefreshPacer(LIST_VALUES_EVERY)
         self._map_version_drawn = -1
         self._motion_shown: tuple[str | None, int] = (None, -1)
         self.first_paint_at: float | None = None
@@ -253,7 +258,7 @@ class MwmApp(PaneActions):
         self._list_dirty = True  # ages keep ticking
 
     def _refresh_list(self) -> None:
-        if self._list_dirty:
+        if self._list_dirty and self._list_pacer.due(self.fleet.version, time.monotonic()):
             self._list_dirty = False
             self.device_list.sync()
 

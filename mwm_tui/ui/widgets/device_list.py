@@ -113,6 +113,8 @@ class DeviceList(ScrollView, can_focus=True):
         # What each line of the widget shows, and the view (scroll, size, focus) it was drawn in.
         self._drawn: dict[int, Strip] = {}
         self._drawn_view: tuple[object, ...] = ()
+        # The view during one render_lines pass, worked out once rather than once per line.
+        self._pass_view: tuple[object, ...] | None = None
 
     @property
     def selected(self) -> str | None:
@@ -297,11 +299,15 @@ class DeviceList(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._base_style = self.rich_style
-        return super().render_lines(crop)
+        self._pass_view = self._view()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_view = None
 
     def render_line(self, y: int) -> Strip:
         """The line as last drawn; a line not drawn in this view is drawn now."""
-        view = self._view()
+        view = self._pass_view or self._view()
         if view != self._drawn_view:
             self._drawn.clear()
             self._drawn_view = view

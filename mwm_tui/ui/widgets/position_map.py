@@ -6,7 +6,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Collection, Iterable
 
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 from mwm_tui.domain.fleet import Device, Fleet
@@ -27,6 +30,9 @@ _PAN = {
 
 
 class PositionMap(Widget, can_focus=True):
+    # Its lines carry no text-selection offsets (see render_line): braille is not text to copy.
+    ALLOW_SELECT = False
+
     def __init__(self, fleet: Fleet, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._fleet = fleet
@@ -45,6 +51,10 @@ class PositionMap(Widget, can_focus=True):
         # Which devices to show: None for all; the app points it at the list's filter.
         self.shown_ids: Callable[[], Collection[str] | None] = lambda: None
         self._shown_last: frozenset[str] | None = None
+        # The widget's style during one render_lines pass, looked up once, not once per line.
+        self._pass_style: Style | None = None
+        # Each device's label as drawn, made once per id (ids never change).
+        self._labels: dict[str, str] = {}
 
     @property
     def overlay(self) -> Overlay | None:
@@ -147,23 +157,24 @@ class PositionMap(Widget, can_focus=True):
             return
         self.dirty = False
         view = self._current_view()
+        west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
+        selected, labels = self.selected, self._labels
         markers = []
         trail: list[tuple[float, float]] = []
         for device in self._shown_devices():
-            if device.device_id == self.selected:
+            device_id = device.device_id
+            if device_id == selected:
                 trail = [(lng, lat) for lat, lng in device.trail()]
             position = device.position
-            if position is None or not view.contains(position.lng, position.lat):
+            if position is None:
                 continue
-            markers.append(
-                Marker(
-                    literal(device.device_id, 24),
-                    position.lng,
-                    position.lat,
-                    device.status.value,
-                    device.device_id == self.selected,
-                )
-            )
+            lon, lat = position.lng, position.lat
+            if not (west <= lon <= east and south <= lat <= north):
+                continue
+            label = labels.get(device_id)
+            if label is None:
+                label = labels[device_id] = literal(device_id, 24)
+            markers.append(Marker(label, lon, lat, device.status.value, device_id == selected))
         ascii_only = bool(getattr(self.app, "ascii_only", False))
         no_color = bool(self.app.no_color)
         self.run_worker(
@@ -209,3 +220,19 @@ class PositionMap(Widget, can_focus=True):
 
     def render(self) -> Text:
         return self._picture
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._pass_style = self.visual_style.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_style = None
+
+    def render_line(self, y: int) -> Strip:
+        """The picture's line as made for the repaint, so Textual need not render it again."""
+        lines = self._shown.lines_for(self)
+        if lines is None:
+            return super().render_line(y)
+        style = self._pass_style or self.visual_style.rich_style
+        line = lines[y] if y < len(lines) else Strip([])
+        return line.adjust_cell_length(self.size.width, style).apply_style(style)

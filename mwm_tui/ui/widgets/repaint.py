@@ -86,6 +86,10 @@ class ShownPicture:
         self._lines: list[Strip] = []
         self._size: Size | None = None
 
+    def lines_for(self, widget: Widget) -> list[Strip] | None:
+        """The lines shown, when they were made at the widget's present size; else None."""
+        return self._lines if self._size is not None and widget.content_size == self._size else None
+
     def record(self, widget: Widget, picture: Text) -> None:
         """The widget is about to show ``picture`` whole."""
         self._size = widget.content_size
