@@ -297,7 +297,11 @@ class DeviceList(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._base_style = self.rich_style
-        return super().render_lines(crop)
+        lines = super().render_lines(crop)
+        # Textual empties a widget's dirty regions only in the render_line this list replaces:
+        # kept, every distinct partial refresh would stay in that set for the app's lifetime.
+        self._dirty_regions.clear()
+        return lines
 
     def render_line(self, y: int) -> Strip:
         """The line as last drawn; a line not drawn in this view is drawn now."""
