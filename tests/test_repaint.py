@@ -180,3 +180,21 @@ async def test_map_and_motion_repaint_nothing_for_the_same_picture(
         width, height = panel.content_size
         regions = [region for call in motion_refreshes for region in call]
         assert sum(region.area for region in regions) < width * height, regions
+
+
+async def test_partial_refreshes_of_the_list_leave_nothing_behind_once_painted() -> None:
+    """Soak: every distinct changed span of a row is a new Region; painted, none may be kept."""
+    app = create_app(Settings(), links=recording_links, fleet=Fleet(clock=Clock()), tune_gc=False)
+    async with driven(app) as pilot:
+        feed(app)
+        await wait_for(pilot, lambda: "truck-4" in list_text(app), 5.0, "five trucks listed")
+        devices = app.device_list
+        width, height = devices.size
+        refreshed = 0
+        for x in range(width - 1):
+            devices.refresh(*(Region(x, y, width - x, 1) for y in range(height)))
+            refreshed += height
+            await pilot.pause()
+        # Textual's own set of the widget's dirty regions (it clears it only in render_line).
+        pending = devices._dirty_regions
+        assert refreshed > 2000 and len(pending) <= height, (refreshed, len(pending))

@@ -304,6 +304,9 @@ class DeviceList(ScrollView, can_focus=True):
             return super().render_lines(crop)
         finally:
             self._pass_view = None
+            # Textual empties a widget's dirty regions only in the render_line this list
+            # replaces: kept, every distinct partial refresh would stay for the app's lifetime.
+            self._dirty_regions.clear()
 
     def render_line(self, y: int) -> Strip:
         """The line as last drawn; a line not drawn in this view is drawn now."""
