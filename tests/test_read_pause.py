@@ -13,7 +13,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mwm_tui.adapters import stomp_transport
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.stomp_transport import RECV_BYTES, FramedTransport
@@ -137,7 +136,7 @@ def test_stomp_trickle_is_read_a_pause_apart_in_order(activemq: ActiveMQ) -> Non
 
 
 class Clock:
-    """Stands in for the transport's ``time`` module: records pauses instead of sleeping."""
+    """Stands in for the transport's sleep: records pauses instead of sleeping."""
 
     def __init__(self) -> None:
         self.pauses: list[float] = []
@@ -147,10 +146,10 @@ class Clock:
 
 
 @pytest.fixture
-def paused_transport(monkeypatch: pytest.MonkeyPatch) -> tuple[FramedTransport, Clock]:
+def paused_transport() -> tuple[FramedTransport, Clock]:
     clock = Clock()
-    monkeypatch.setattr(stomp_transport, "time", clock)
     transport = FramedTransport([(HOST, 1)], on_reject=lambda rejected: None, timeout=1.0)
+    transport.sleep = clock.sleep
     transport.on_message = lambda frame: None
     transport.read_pause = 0.05
     transport.running = True

@@ -59,6 +59,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         self.read_ended: Callable[[], None] = _nothing
         # Seconds to wait after a read that emptied the socket: a trickle is read in batches.
         self.read_pause = 0.0
+        self.sleep: Callable[[float], None] = time.sleep
         # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
         self.tls_alert: ssl.SSLError | None = None
 
@@ -82,7 +83,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         finally:
             self.read_ended()
         if self.read_pause and len(data) < RECV_BYTES:
-            time.sleep(self.read_pause)
+            self.sleep(self.read_pause)
 
     def _hand_on(self, items: Sequence[FrameItem]) -> None:
         """Frames to stomp.py's listeners, heart-beats to its watchdog, rejects to ``on_reject``."""
