@@ -25,6 +25,7 @@ from textual.screen import Screen
 
 from benchmarks.proc import IDLE_END, Params, cpu_seconds, main_of, report, window
 from benchmarks.traffic import device_ids
+from mwm_tui.adapters.heap import tune_malloc
 from mwm_tui.adapters.supervisor import SupervisedLink
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs
@@ -438,4 +439,5 @@ KINDS = {
 }
 
 if __name__ == "__main__":
+    tune_malloc()  # as mwm-tui does before its links start
     main_of(KINDS)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mwm_tui import __version__
 from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
+from mwm_tui.adapters.heap import tune_malloc
 from mwm_tui.adapters.lifetime import end_with_parent
 from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.recording import Recorder, RecordError, RecordReader
@@ -479,6 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except OSError as error:
             return _fail(f"cannot write the log file: {error}")
+    tune_malloc()
     try:
         recorder = open_recorder(settings)
     except RecordError as error:
