@@ -227,6 +227,9 @@ class PositionMap(Widget, can_focus=True):
             return super().render_lines(crop)
         finally:
             self._pass_style = None
+            # Textual empties them only in the render_line replaced below: kept, every marker's
+            # changed span would stay for the app's lifetime.
+            self._dirty_regions.clear()
 
     def render_line(self, y: int) -> Strip:
         """The picture's line as made for the repaint, so Textual need not render it again."""
