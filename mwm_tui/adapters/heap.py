@@ -1,8 +1,8 @@
 """The C heap of a dashboard that runs for days: glibc's malloc set against fragmentation.
 
-Measured here (1,000 trucks at 1 Hz, 12-minute soaks): with glibc's defaults RSS rose 2.1 MB
-from minute 1 to 8, in the link threads' own arenas, which their 64 KiB socket reads left full
-of holes; with both settings below it rose 0.1 MB.
+Measured here at 1,000 trucks at 1 Hz: with glibc's defaults RSS rose 2.2 MB from minute 1 to
+8, in a link thread's own arena left full of holes by its 64 KiB socket reads; with both
+settings below, 0.1-0.2 MB (benchmarks/RESULTS.md, section 8).
 """
 
 from __future__ import annotations
