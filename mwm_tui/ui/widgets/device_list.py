@@ -22,7 +22,7 @@ from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
-from mwm_tui.ui.widgets.repaint import changed_region
+from mwm_tui.ui.widgets.repaint import changed_region, forget_dirty_regions
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
@@ -304,9 +304,7 @@ class DeviceList(ScrollView, can_focus=True):
             return super().render_lines(crop)
         finally:
             self._pass_view = None
-            # Textual empties a widget's dirty regions only in the render_line this list
-            # replaces: kept, every distinct partial refresh would stay for the app's lifetime.
-            self._dirty_regions.clear()
+            forget_dirty_regions(self)
 
     def render_line(self, y: int) -> Strip:
         """The line as last drawn; a line not drawn in this view is drawn now."""

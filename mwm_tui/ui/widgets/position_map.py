@@ -17,7 +17,7 @@ from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.overlay import GeofenceWatch, Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.map_render import Marker, render_map
-from mwm_tui.ui.widgets.repaint import ShownPicture
+from mwm_tui.ui.widgets.repaint import ShownPicture, forget_dirty_regions
 
 _ZOOM_STEP = 1.5
 _PAN_STEP = 0.2
@@ -227,9 +227,7 @@ class PositionMap(Widget, can_focus=True):
             return super().render_lines(crop)
         finally:
             self._pass_style = None
-            # Textual empties them only in the render_line replaced below: kept, every marker's
-            # changed span would stay for the app's lifetime.
-            self._dirty_regions.clear()
+            forget_dirty_regions(self)
 
     def render_line(self, y: int) -> Strip:
         """The picture's line as made for the repaint, so Textual need not render it again."""

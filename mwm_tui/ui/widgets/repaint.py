@@ -76,6 +76,15 @@ def changed_region(old: Strip, new: Strip, y: int) -> Region | None:
     return Region(runs[0][0], y, runs[-1][1] - runs[0][0], 1)
 
 
+def forget_dirty_regions(widget: Widget) -> None:
+    """After a paint by a widget whose ``render_line`` does not call Textual's own.
+
+    Textual empties a widget's dirty regions only in that ``render_line``: kept, every distinct
+    partial refresh would stay for the app's lifetime.
+    """
+    widget._dirty_regions.clear()
+
+
 class ShownPicture:
     """The lines a ``render()`` widget shows, so that a new picture refreshes only changed cells.
 
