@@ -225,6 +225,40 @@ def test_fit_at_the_world_edge_stays_inside_the_world() -> None:
     assert corner.contains(180.0, 90.0)
 
 
+def test_refit_keeps_the_view_while_the_fleet_moves_inside_it() -> None:
+    view = Viewport.fit([(10.0, 50.0), (20.0, 55.0)])
+    moved = Viewport.fit([(10.5, 50.2), (19.6, 54.9)])
+    assert moved != view
+    assert view.refit(moved) is view
+
+
+def test_refit_follows_a_truck_that_leaves_the_view() -> None:
+    view = Viewport.fit([(10.0, 50.0), (20.0, 55.0)])
+    beyond = Viewport.fit([(10.0, 50.0), (21.5, 55.0)])
+    assert view.refit(beyond) == beyond
+    assert beyond.contains(21.5, 55.0)
+
+
+def test_refit_zooms_in_once_the_fleet_fills_too_little_of_the_view() -> None:
+    view = Viewport.fit([(10.0, 50.0), (20.0, 55.0)])
+    # 80 % of the width is still shown as it was; 70 % is fitted afresh.
+    eighty = Viewport(
+        view.lon_min + 0.1 * view.lon_span,
+        view.lon_max - 0.1 * view.lon_span,
+        view.lat_min,
+        view.lat_max,
+    )
+    seventy = Viewport(
+        view.lon_min + 0.15 * view.lon_span,
+        view.lon_max - 0.15 * view.lon_span,
+        view.lat_min,
+        view.lat_max,
+    )
+    assert view.refit(eighty) is view
+    assert view.refit(seventy) == seventy
+    assert view.refit(seventy, least_share=0.5) is view
+
+
 def test_fit_rejects_bad_parameters() -> None:
     with pytest.raises(ValueError):
         Viewport.fit([(0, 0)], margin_fraction=-0.1)

@@ -70,6 +70,32 @@ async def test_fit_then_zoom_pressed_fast_zooms_the_fitted_view() -> None:
         assert re.search(r"48\.\d+°N", map_text(app))
 
 
+async def test_auto_fit_stands_still_while_trucks_move_inside_it() -> None:
+    """A fix inside the view moves its marker, not the map; one beyond it refits the map."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        position_map = app.position_map
+        feed(app, PARIS_TRUCKS)
+        await wait_for(pilot, lambda: position_map.redraws > 0, 3.0, "the first map")
+        view = position_map.view
+        assert view is not None
+        for step in range(1, 4):
+            before = position_map.redraws
+            feed(app, [("paris-5", 48.90 - step * 0.01, 2.40 - step * 0.01)])
+            await wait_for(pilot, lambda n=before: position_map.redraws > n, 3.0, "a redraw")
+            assert position_map.drawn_view is view
+        feed(app, [BERLIN_TRUCK])
+        await wait_for(
+            pilot,
+            lambda: (
+                position_map.drawn_view is not None
+                and position_map.drawn_view.contains(13.40, 52.52)
+            ),
+            3.0,
+            "the map refitted to take in Berlin",
+        )
+
+
 async def test_list_filter_shows_only_the_matching_trucks_on_the_map() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -27,6 +27,8 @@ WORLD_LON_SPAN: Final = LON_MAX - LON_MIN
 WORLD_LAT_SPAN: Final = LAT_MAX - LAT_MIN
 MIN_SPAN: Final = 0.001
 """Smallest width or height (degrees) a view can be zoomed to: about 100 m."""
+REFIT_SHARE: Final = 0.75
+"""An auto-fitted view is kept while a fresh fit fills at least this share of each span."""
 
 _P = TypeVar("_P", bound=Point)
 
@@ -140,6 +142,21 @@ class Viewport:
     def centred_on(self, lon: float, lat: float) -> Viewport:
         """Same size, centred on (lon, lat) or as near as the world's edge allows."""
         return Viewport.around(lon, lat, self.lon_span, self.lat_span)
+
+    def refit(self, fitted: Viewport, least_share: float = REFIT_SHARE) -> Viewport:
+        """This view while it holds ``fitted`` and ``fitted`` fills ``least_share`` of each
+        span; otherwise ``fitted``. An auto-fit kept this way stands still while trucks move."""
+        holds = (
+            self.lon_min <= fitted.lon_min
+            and fitted.lon_max <= self.lon_max
+            and self.lat_min <= fitted.lat_min
+            and fitted.lat_max <= self.lat_max
+        )
+        filled = (
+            fitted.lon_span >= least_share * self.lon_span
+            and fitted.lat_span >= least_share * self.lat_span
+        )
+        return self if holds and filled else fitted
 
     @classmethod
     def fit(

@@ -137,8 +137,10 @@ class PositionMap(Widget, can_focus=True):
         )
 
     def _current_view(self) -> Viewport:
-        if self.auto_fit or self.view is None:
+        if self.view is None:
             self.view = self._fitted_view()
+        elif self.auto_fit:
+            self.view = self.view.refit(self._fitted_view())
         if self.follow and self.selected in self._fleet.devices:
             position = self._fleet.devices[self.selected].position
             if position is not None:
