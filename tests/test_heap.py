@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mwm_tui.adapters.heap import MMAP_THRESHOLD, OPERATOR_SETTINGS
+from mwm_tui.adapters.heap import OPERATOR_SETTINGS
 
 # Reports whether malloc was tuned, how many arenas exist once a second thread has allocated,
 # and whether 100 kB blocks (under glibc's default 128 KiB threshold) were mapped on their own:
@@ -86,12 +86,3 @@ def test_tuned_malloc_shares_one_arena_and_maps_large_blocks_apart(tmp_path: Pat
 @pytest.mark.parametrize("name", OPERATOR_SETTINGS)
 def test_an_operators_own_malloc_setting_is_left_alone(tmp_path: Path, name: str) -> None:
     assert probe(tmp_path, {name: "2"}) == {"tuned": False, "heaps": 2, "mapped_grew": False}
-
-
-def test_the_threshold_is_below_a_socket_reads_buffer() -> None:
-    # The links read 64 KiB at a time; that buffer is what fragmented the arenas.
-    from mwm_tui.adapters.mqtt_link import BufferedClient  # noqa: PLC0415
-    from mwm_tui.adapters.stomp_transport import RECV_BYTES  # noqa: PLC0415
-
-    assert MMAP_THRESHOLD <= BufferedClient.READ_SIZE
-    assert MMAP_THRESHOLD <= RECV_BYTES

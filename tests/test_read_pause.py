@@ -14,8 +14,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.socket_reads import READ_BYTES
 from mwm_tui.adapters.stomp_link import StompLink
-from mwm_tui.adapters.stomp_transport import RECV_BYTES, FramedTransport
+from mwm_tui.adapters.stomp_transport import FramedTransport
 from mwm_tui.adapters.supervisor import READ_PAUSE
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.events import (
@@ -173,7 +174,7 @@ def test_stomp_read_that_filled_its_buffer_does_not_pause(
     paused_transport: tuple[FramedTransport, Clock],
 ) -> None:
     transport, clock = paused_transport
-    read(transport, b"\n" * RECV_BYTES)
+    read(transport, b"\n" * READ_BYTES)
     assert clock.pauses == []
 
 

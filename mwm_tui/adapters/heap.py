@@ -2,7 +2,8 @@
 
 Measured here at 1,000 trucks at 1 Hz: with glibc's defaults RSS rose 2.2 MB from minute 1 to
 8, in a link thread's own arena left full of holes by its 64 KiB socket reads; with both
-settings below, 0.1-0.2 MB (benchmarks/RESULTS.md, section 8).
+settings below, 0.1-0.2 MB (benchmarks/RESULTS.md, section 8). The links have since read into
+buffers they keep (socket_reads.py); these settings stay for every other thread's blocks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 # One arena for every thread: the GIL already takes turns for Python's allocations.
 ARENA_MAX = 1
-# A block this large (a socket read's buffer) is mapped on its own and goes back whole when freed.
+# A block this large is mapped on its own and goes back whole when freed.
 MMAP_THRESHOLD = 64 * 1024
 # An operator's own malloc settings win over ours.
 OPERATOR_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")

@@ -42,6 +42,7 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink, MessageTap
+from .socket_reads import READ_BYTES, LandingBuffer
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
@@ -84,16 +85,17 @@ def default_client_id() -> str:
 
 
 class BufferedClient(mqtt.Client):
-    """A paho client whose socket reads come from one 64 KiB ``recv`` at a time.
+    """A paho client whose socket reads come from one 64 KiB ``recv_into`` at a time.
 
     paho reads each packet with three or more small ``recv`` calls; under a flood every one of
     them is a system call and a GIL hand-over to the UI thread.
     """
 
-    READ_SIZE = 65536
+    READ_SIZE = READ_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._landing = LandingBuffer(self.READ_SIZE)
         self._read_buffer = b""
         self._read_offset = 0
         # Whether the last socket read filled READ_SIZE: then more is likely waiting.
@@ -109,7 +111,7 @@ class BufferedClient(mqtt.Client):
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._read_offset >= len(self._read_buffer):
             try:
-                data = super()._sock_recv(self.READ_SIZE)
+                data = self._read_socket()
             except ssl.SSLError as error:
                 self._note_alert(error)
                 raise
@@ -120,6 +122,19 @@ class BufferedClient(mqtt.Client):
         start = self._read_offset
         self._read_offset = min(start + bufsize, len(self._read_buffer))
         return self._read_buffer[start : self._read_offset]
+
+    def _read_socket(self) -> bytes:
+        """paho's ``_sock_recv`` into the landing buffer; paho's own for a websocket."""
+        recv_into = getattr(self._sock, "recv_into", None)
+        if recv_into is None:
+            return super()._sock_recv(self.READ_SIZE)
+        try:
+            return self._landing.read(recv_into)
+        except ssl.SSLWantReadError as error:
+            raise BlockingIOError() from error
+        except ssl.SSLWantWriteError as error:
+            self._call_socket_register_write()
+            raise BlockingIOError() from error
 
     def take_publishes(self, handle: PublishHandler) -> int:
         """Hand each QoS 0 PUBLISH that lies whole in the buffer to ``handle``, in order, up to

@@ -20,10 +20,8 @@ import stomp.protocol
 import stomp.transport
 import stomp.utils
 
+from .socket_reads import READ_BYTES, LandingBuffer
 from .stomp_frames import HEARTBEAT, FrameItem, FrameReader, FrameRejected, StompFrame
-
-# Bytes asked of the socket per read: a read that fills it leaves more waiting.
-RECV_BYTES = 65536
 
 RejectHandler = Callable[[FrameRejected], None]
 MessageHandler = Callable[[StompFrame], None]
@@ -50,6 +48,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
     ) -> None:
         super().__init__(host_and_ports, timeout=timeout, **kwargs)
         self.frame_reader = FrameReader()
+        self.landing = LandingBuffer(READ_BYTES)
         self.on_reject = on_reject
         # When set, MESSAGE frames go straight to it rather than through stomp.py's listeners,
         # and each read counts once as a heart-beat for those listeners.
@@ -82,7 +81,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
                     self._hand_on((item,))
         finally:
             self.read_ended()
-        if self.read_pause and len(data) < RECV_BYTES:
+        if self.read_pause and len(data) < READ_BYTES:
             self.sleep(self.read_pause)
 
     def _hand_on(self, items: Sequence[FrameItem]) -> None:
@@ -94,6 +93,17 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
                 self.process_frame(stomp.utils.HEARTBEAT_FRAME, b"")
             elif isinstance(item, FrameRejected):
                 self.on_reject(item)
+
+    def receive(self) -> bytes:
+        """stomp.py's read, into the landing buffer."""
+        try:
+            return self.landing.read(self.socket.recv_into)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EINTR) and not isinstance(error, ssl.SSLError):
+                raise stomp.exception.InterruptedException() from None
+            if self.is_connected():
+                raise
+            return b""
 
     def _read_available(self) -> bytes:
         """What the socket has now; raises ConnectionClosedException at its end, as stomp.py."""
@@ -145,7 +155,7 @@ class TlsFramedTransport(FramedTransport):
         """The socket's next bytes; unlike stomp.py's, a TLS error before CONNECTED is raised,
         so a refused client certificate is seen as the alert it is."""
         try:
-            return bytes(self.socket.recv(RECV_BYTES))
+            return self.landing.read(self.socket.recv_into)
         except ssl.SSLError:
             raise
         except OSError as error:
@@ -204,7 +214,7 @@ class FramedConnection(stomp.Connection12):  # type: ignore[misc]
             "reconnect_sleep_jitter": 0.0,
             "reconnect_attempts_max": 1,
             "auto_decode": False,
-            "recv_bytes": RECV_BYTES,
+            "recv_bytes": READ_BYTES,
             # The CONNECT frame's host header; stomp.py sends the dialled host without it.
             "vhost": vhost,
         }
