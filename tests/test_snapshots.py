@@ -73,6 +73,9 @@ async def settled(pilot: Pilot[None]) -> None:
     await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the first map")
     await pilot.press("j")
     await wait_for(pilot, lambda: app.position_map.redraws >= 2, 5.0, "the map redrawn")
+    # The status bar counts the fleet on its one-second tick.
+    counted = len(FLEET)
+    await wait_for(pilot, lambda: sum(app.status_bar.counts.values()) == counted, 5.0, "counts")
     await pilot.pause(0.4)
 
 

@@ -12,7 +12,7 @@ from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LocationReceived, WillReceived
 from mwm_tui.domain.geo import Viewport
-from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.app import MAP_INTERVAL, MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.repaint import _cells
 from tests.support.links import recording_links
@@ -94,6 +94,24 @@ async def test_auto_fit_stands_still_while_trucks_move_inside_it() -> None:
             3.0,
             "the map refitted to take in Berlin",
         )
+
+
+async def test_zoom_is_drawn_at_once_not_at_the_next_map_tick() -> None:
+    """New fixes wait for the map's timer; the dispatcher's own keys do not."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        position_map = app.position_map
+        feed(app, PARIS_TRUCKS)
+        await wait_for(pilot, lambda: position_map.redraws > 0, 3.0, "the first map")
+        # Three zooms drawn in less than three ticks' time: none waited for a tick.
+        for key in ("plus", "plus", "minus"):
+            await pilot.press(key)
+            await wait_for(
+                pilot,
+                lambda: position_map.drawn_view == position_map.view,
+                MAP_INTERVAL / 2,
+                f"the view after {key} drawn",
+            )
 
 
 async def test_list_filter_shows_only_the_matching_trucks_on_the_map() -> None:

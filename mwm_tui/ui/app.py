@@ -54,7 +54,8 @@ LIST_INTERVAL = 1 / 3
 # Rows are redrawn for new values once a second (ages tick each second; a truck heard at 1 Hz
 # has its row drawn once, not thrice); a new device or status shows at the next tick.
 LIST_VALUES_EVERY = 0.9
-MAP_INTERVAL = 0.5
+# New fixes reach the map within a second: this, a drain and a draw of a few milliseconds.
+MAP_INTERVAL = 0.8
 MOTION_INTERVAL = 0.1
 REJECT_LOG_PER_SECOND = 5
 LINK_STOP_GRACE = 1.5

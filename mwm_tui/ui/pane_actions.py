@@ -95,11 +95,13 @@ class PaneActions(App[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.device_list.set_filter(event.value)
+        self.position_map.redraw_soon()
 
     def action_keep_filter(self) -> None:
         field = self.filter_input
         self.device_list.set_filter(field.value)
         self.device_list.select_first()
+        self.position_map.redraw_soon()
         if not field.value:
             field.display = False
         self._focus_now(self.device_list)
@@ -109,6 +111,7 @@ class PaneActions(App[None]):
         field.value = ""
         field.display = False
         self.device_list.set_filter("")
+        self.position_map.redraw_soon()
         self._focus_now(self.device_list)
 
     def action_fit_map(self) -> None:

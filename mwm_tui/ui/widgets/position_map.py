@@ -1,4 +1,5 @@
-"""The position map: plotext draws in a worker thread, at most twice a second, only when dirty."""
+"""The position map: plotext draws in a worker thread when dirty, on the app's map timer for
+new fixes, sizes and selection, at once for the dispatcher's zoom, pan, fit, follow and filter."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class PositionMap(Widget, can_focus=True):
         self.follow = False
         self.selected: str | None = None
         self.dirty = True
+        # A change the dispatcher made waits for no timer: drawn once the current draw is done.
+        self._prompt = False
         self._drawing = threading.Lock()
         self._picture = Text("waiting for the first position…", style="dim")
         self._shown = ShownPicture()
@@ -95,24 +98,32 @@ class PositionMap(Widget, can_focus=True):
         self.dirty = True
 
     def select(self, device_id: str | None) -> None:
+        # Not at once: a key held down in the list would start a draw at every row.
         self.selected = device_id
         self.dirty = True
+
+    def redraw_soon(self) -> None:
+        """Draw as soon as the current draw is done: for what the dispatcher changed."""
+        self.dirty = True
+        self._prompt = True
+        if self.is_mounted:
+            self.call_later(self.redraw_if_dirty)
 
     def fit(self) -> None:
         """Fit the shown devices now, so a zoom right after it zooms the fitted view."""
         self.auto_fit = True
         self.follow = False
         self.view = self._fitted_view()
-        self.dirty = True
+        self.redraw_soon()
 
     def zoom(self, factor: float) -> None:
         self.view = self._current_view().zoomed(factor)
         self.auto_fit = False
-        self.dirty = True
+        self.redraw_soon()
 
     def toggle_follow(self) -> bool:
         self.follow = not self.follow
-        self.dirty = True
+        self.redraw_soon()
         return self.follow
 
     def pan(self, direction: str) -> None:
@@ -120,7 +131,7 @@ class PositionMap(Widget, can_focus=True):
             self.auto_fit = False
             self.follow = False
             self.view = self.view.panned(*_PAN[direction])
-            self.dirty = True
+            self.redraw_soon()
 
     def _shown_devices(self) -> list[Device]:
         shown = self.shown_ids()
@@ -148,7 +159,8 @@ class PositionMap(Widget, can_focus=True):
         return self.view
 
     def redraw_if_dirty(self) -> None:
-        """Called by the app's map timer; the drawing itself happens off the UI thread."""
+        """Called by the app's map timer and after the dispatcher's own changes; the drawing
+        itself happens off the UI thread."""
         width, height = self.size.width, self.size.height
         shown = self.shown_ids()
         shown_now = None if shown is None else frozenset(shown)
@@ -157,7 +169,7 @@ class PositionMap(Widget, can_focus=True):
             self.dirty = True
         if not self.dirty or width < 4 or height < 2 or not self._drawing.acquire(blocking=False):
             return
-        self.dirty = False
+        self.dirty = self._prompt = False
         view = self._current_view()
         west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
         selected, labels = self.selected, self._labels
@@ -219,6 +231,8 @@ class PositionMap(Widget, can_focus=True):
         self.drawn_view = view
         self.redraws += 1
         self._shown.repaint(self, picture)
+        if self._prompt:
+            self.redraw_if_dirty()
 
     def render(self) -> Text:
         return self._picture
