@@ -41,9 +41,9 @@ CONFIRM_TIMEOUT = 20.0
 # Longest the supervisor sleeps without looking at deadlines and the stop flag.
 _MAX_IDLE = 1.0
 # After a read that emptied its socket a link reads again this much later, not at the next
-# byte: 1,000 trucks at 1 Hz then cost 20 wake-ups a second per link, not 1,000 (the UI
-# takes from the inbox every 50 ms anyway). A flood fills every read and is never paused.
-READ_PAUSE = 0.05
+# byte: 1,000 trucks at 1 Hz then cost 10 wake-ups a second per link, not 1,000, and a fix
+# still reaches the map within a second (ui/app.py). A flood fills every read: never paused.
+READ_PAUSE = 0.1
 
 
 class LinkDownError(Exception):

@@ -54,8 +54,8 @@ LIST_INTERVAL = 1 / 3
 # Rows are redrawn for new values once a second (ages tick each second; a truck heard at 1 Hz
 # has its row drawn once, not thrice); a new device or status shows at the next tick.
 LIST_VALUES_EVERY = 0.9
-# New fixes reach the map within a second: this, a drain and a draw of a few milliseconds.
-MAP_INTERVAL = 0.8
+# A fix reaches the map within a second: a link's read pause (0.1 s), a drain, this, a draw.
+MAP_INTERVAL = 0.75
 MOTION_INTERVAL = 0.1
 REJECT_LOG_PER_SECOND = 5
 LINK_STOP_GRACE = 1.5
