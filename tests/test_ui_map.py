@@ -6,6 +6,7 @@ import math
 import re
 
 from rich.style import Style
+from textual.pilot import Pilot
 from textual.strip import Strip
 
 from mwm_tui.config import Settings
@@ -14,6 +15,7 @@ from mwm_tui.domain.events import LocationReceived, WillReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.ui.app import MAP_INTERVAL, MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.repaint import _cells
 from tests.support.links import recording_links
 from tests.support.ui import list_text, wait_for
@@ -42,6 +44,13 @@ def spans(view: Viewport | None) -> tuple[float, float]:
 
 def close(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b, strict=True))
+
+
+async def paris_drawn(app: MwmApp, pilot: Pilot[None]) -> PositionMap:
+    """The map once it has drawn the six Paris trucks."""
+    feed(app, PARIS_TRUCKS)
+    await wait_for(pilot, lambda: app.position_map.redraws > 0, 3.0, "the first map")
+    return app.position_map
 
 
 async def test_fit_then_zoom_pressed_fast_zooms_the_fitted_view() -> None:
@@ -74,9 +83,7 @@ async def test_auto_fit_stands_still_while_trucks_move_inside_it() -> None:
     """A fix inside the view moves its marker, not the map; one beyond it refits the map."""
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        position_map = app.position_map
-        feed(app, PARIS_TRUCKS)
-        await wait_for(pilot, lambda: position_map.redraws > 0, 3.0, "the first map")
+        position_map = await paris_drawn(app, pilot)
         view = position_map.view
         assert view is not None
         for step in range(1, 4):
@@ -100,9 +107,7 @@ async def test_zoom_is_drawn_at_once_not_at_the_next_map_tick() -> None:
     """New fixes wait for the map's timer; the dispatcher's own keys do not."""
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        position_map = app.position_map
-        feed(app, PARIS_TRUCKS)
-        await wait_for(pilot, lambda: position_map.redraws > 0, 3.0, "the first map")
+        position_map = await paris_drawn(app, pilot)
         # Three zooms drawn in less than three ticks' time: none waited for a tick.
         for key in ("plus", "plus", "minus"):
             await pilot.press(key)
