@@ -101,7 +101,6 @@ class PaneActions(App[None]):
         field = self.filter_input
         self.device_list.set_filter(field.value)
         self.device_list.select_first()
-        self.position_map.redraw_soon()
         if not field.value:
             field.display = False
         self._focus_now(self.device_list)
@@ -111,7 +110,6 @@ class PaneActions(App[None]):
         field.value = ""
         field.display = False
         self.device_list.set_filter("")
-        self.position_map.redraw_soon()
         self._focus_now(self.device_list)
 
     def action_fit_map(self) -> None:
