@@ -33,7 +33,7 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
-from mwm_tui.ui import crop_updates, gc_policy
+from mwm_tui.ui import crop_updates, gc_policy, update_culling
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
@@ -94,6 +94,8 @@ class MwmApp(PaneActions):
         super().__init__()
         # Partial updates start at their first changed cell: fewer bytes to a remote terminal.
         crop_updates.install()
+        # A partial update renders only the panes it touches.
+        update_culling.install()
         self.screenshot_folder = screenshot_folder(screenshot_dir)
         self.extras = list(extras)
         self.wall_clock = wall_clock
