@@ -6,6 +6,7 @@ import math
 import re
 
 import pytest
+from rich.text import Text
 
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
@@ -162,3 +163,28 @@ async def test_ascii_panel_draws_its_chart_without_braille() -> None:
         assert all(row.isascii() for row in rows), rows
         assert re.fullmatch(r"yaw +[._'|:-]+ +[+-]\d+\.\dd", rows[2]), rows
         assert len(set(rows[2].split()[1])) >= 3, rows  # a wave, not a flat line
+
+
+async def test_a_repaint_hands_textual_its_lines_and_another_device_is_drawn_whole() -> None:
+    app = motion_app()
+    async with driven(app) as pilot:
+        for device_id, yaw in (("AAA", 0.3), ("BBB", -1.0)):
+            app.inbox.put(LocationReceived(Position(device_id, 48.85, 2.35)))
+            feed_motion(app, device_id, Motion(0.1, 0.2, yaw))
+        await wait_for(pilot, lambda: "+17.2°" in screen_text(app), 3.0, "AAA's motion")
+        panel = app.motion_panel
+        rendered: list[int] = []
+        render = panel.render
+
+        def counted() -> Text:
+            rendered.append(1)
+            return render()
+
+        panel.render = counted  # type: ignore[method-assign]
+        feed_motion(app, "AAA", Motion(0.1, 0.2, 0.4))
+        await wait_for(pilot, lambda: "+22.9°" in screen_text(app), 3.0, "AAA's new yaw")
+        assert not rendered, "Textual rendered the picture again for a repaint"
+        await pilot.press("j")
+        await wait_for(pilot, lambda: "motion · BBB" in screen_text(app), 3.0, "BBB selected")
+        await wait_for(pilot, lambda: "-57.3°" in screen_text(app), 3.0, "BBB's yaw")
+        assert not any("+22.9°" in row for row in panel_lines(app))

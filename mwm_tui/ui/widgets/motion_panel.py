@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from rich.text import Text
-from textual.widget import Widget
 
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
-from mwm_tui.ui.widgets.repaint import ShownPicture
+from mwm_tui.ui.widgets.repaint import PictureWidget
 
 # Field order of the wire (PROTOCOL.md: pitch, roll, yaw), each with its colour.
 SERIES = (("pitch", "red"), ("roll", "green"), ("yaw", "blue"))
@@ -97,7 +96,7 @@ def line_chart(
     return lines
 
 
-class MotionPanel(Widget):
+class MotionPanel(PictureWidget):
     """Redrawn only when the selected device's motion changed (the app says when)."""
 
     def __init__(self, fleet: Fleet, *, ascii_only: bool = False, id: str | None = None) -> None:
@@ -107,7 +106,6 @@ class MotionPanel(Widget):
         self.device_id: str | None = None
         self.renders = 0
         self._picture: Text | None = None
-        self._shown = ShownPicture()
 
     def show(self, device_id: str | None) -> None:
         self.device_id = device_id
@@ -115,6 +113,7 @@ class MotionPanel(Widget):
         # A Text, not a str: a str title is parsed as markup, and the id comes from the network.
         self.border_title = Text(f"motion · {literal(device_id, 40)}") if device_id else "motion"
         self._picture = None
+        self._shown.forget()
         self.refresh()
 
     def repaint(self) -> None:

@@ -7,18 +7,14 @@ import contextlib
 import threading
 from collections.abc import Callable, Collection, Iterable
 
-from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
-from textual.strip import Strip
-from textual.widget import Widget
 
 from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.overlay import GeofenceWatch, Overlay
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.map_render import Marker, render_map
-from mwm_tui.ui.widgets.repaint import ShownPicture, forget_dirty_regions
+from mwm_tui.ui.widgets.repaint import PictureWidget
 
 _ZOOM_STEP = 1.5
 _PAN_STEP = 0.2
@@ -30,10 +26,7 @@ _PAN = {
 }
 
 
-class PositionMap(Widget, can_focus=True):
-    # Its lines carry no text-selection offsets (see render_line): braille is not text to copy.
-    ALLOW_SELECT = False
-
+class PositionMap(PictureWidget, can_focus=True):
     def __init__(self, fleet: Fleet, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._fleet = fleet
@@ -46,7 +39,6 @@ class PositionMap(Widget, can_focus=True):
         self._prompt = False
         self._drawing = threading.Lock()
         self._picture = Text("waiting for the first position…", style="dim")
-        self._shown = ShownPicture()
         self.redraws = 0
         self.drawn_view: Viewport | None = None
         self._overlay: Overlay | None = None
@@ -54,8 +46,6 @@ class PositionMap(Widget, can_focus=True):
         # Which devices to show: None for all; the app points it at the list's filter.
         self.shown_ids: Callable[[], Collection[str] | None] = lambda: None
         self._shown_last: frozenset[str] | None = None
-        # The widget's style during one render_lines pass, looked up once, not once per line.
-        self._pass_style: Style | None = None
         # Each device's label as drawn, made once per id (ids never change).
         self._labels: dict[str, str] = {}
 
@@ -236,20 +226,3 @@ class PositionMap(Widget, can_focus=True):
 
     def render(self) -> Text:
         return self._picture
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._pass_style = self.visual_style.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._pass_style = None
-            forget_dirty_regions(self)
-
-    def render_line(self, y: int) -> Strip:
-        """The picture's line as made for the repaint, so Textual need not render it again."""
-        lines = self._shown.lines_for(self)
-        if lines is None:
-            return super().render_line(y)
-        style = self._pass_style or self.visual_style.rich_style
-        line = lines[y] if y < len(lines) else Strip([])
-        return line.adjust_cell_length(self.size.width, style).apply_style(style)

@@ -95,6 +95,10 @@ class ShownPicture:
         self._lines: list[Strip] = []
         self._size: Size | None = None
 
+    def forget(self) -> None:
+        """The next picture is shown whole (another subject, not a new state of the same)."""
+        self._size = None
+
     def lines_for(self, widget: Widget) -> list[Strip] | None:
         """The lines shown, when they were made at the widget's present size; else None."""
         return self._lines if self._size is not None and widget.content_size == self._size else None
@@ -119,6 +123,36 @@ class ShownPicture:
         ]
         if regions:
             widget.refresh(*regions)
+
+
+class PictureWidget(Widget):
+    """A pane that shows one picture through ``ShownPicture``: Textual is handed the lines made
+    for the repaint rather than rendering the picture again. Its lines carry no text-selection
+    offsets: charts and maps are not text to copy."""
+
+    ALLOW_SELECT = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown = ShownPicture()
+        # The widget's style during one render_lines pass, looked up once, not once per line.
+        self._pass_style: Style | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._pass_style = self.visual_style.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_style = None
+            forget_dirty_regions(self)
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._shown.lines_for(self)
+        if lines is None:
+            return super().render_line(y)
+        style = self._pass_style or self.visual_style.rich_style
+        line = lines[y] if y < len(lines) else Strip([])
+        return line.adjust_cell_length(self.size.width, style).apply_style(style)
 
 
 def _picture_lines(widget: Widget, picture: Text) -> list[Strip]:
