@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from mwm_tui.domain import geo
 from mwm_tui.domain.geo import (
+    LON_MAX,
+    LON_MIN,
     MIN_SPAN,
     WORLD,
     Place,
@@ -190,6 +192,15 @@ def test_centred_on_keeps_span_and_is_clamped() -> None:
 def test_fit_with_no_points_is_the_world() -> None:
     assert Viewport.fit([]) == WORLD
     assert Viewport.fit([(math.nan, 1.0), (2.0, math.inf)]) == WORLD
+
+
+def test_fit_skips_non_finite_points_and_survives_sums_that_overflow() -> None:
+    mixed = [(2.0, 48.0), (math.nan, 3.0), (3.0, math.inf), (2.5, 48.5)]
+    assert Viewport.fit(mixed) == Viewport.fit([(2.0, 48.0), (2.5, 48.5)])
+    # Each coordinate is finite (and beyond the world); only their sum overflows.
+    huge = Viewport.fit([(1e308, 10.0), (1e308, 20.0), (-1e308, 15.0)])
+    assert (huge.lon_min, huge.lon_max) == (LON_MIN, LON_MAX)
+    assert huge.lat_min <= 10.0 and huge.lat_max >= 20.0
 
 
 def test_fit_single_point_gives_a_min_span_view_around_it() -> None:

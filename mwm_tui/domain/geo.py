@@ -178,14 +178,10 @@ class Viewport:
             raise ValueError(f"margin_fraction must not be negative, got {margin_fraction!r}")
         if min_span <= 0:
             raise ValueError(f"min_span must be positive, got {min_span!r}")
-        lon_lo = lat_lo = math.inf
-        lon_hi = lat_hi = -math.inf
-        for lon, lat in points:
-            if math.isfinite(lon) and math.isfinite(lat):
-                lon_lo, lon_hi = min(lon_lo, lon), max(lon_hi, lon)
-                lat_lo, lat_hi = min(lat_lo, lat), max(lat_hi, lat)
-        if lon_lo > lon_hi:
+        lons, lats = _finite_columns(points)
+        if not lons:
             return WORLD
+        lon_lo, lon_hi, lat_lo, lat_hi = min(lons), max(lons), min(lats), max(lats)
         lon_lo, lon_hi = _clamp(lon_lo, LON_MIN, LON_MAX), _clamp(lon_hi, LON_MIN, LON_MAX)
         lat_lo, lat_hi = _clamp(lat_lo, LAT_MIN, LAT_MAX), _clamp(lat_hi, LAT_MIN, LAT_MAX)
         lon_span = max((lon_hi - lon_lo) * (1.0 + 2.0 * margin_fraction), min_span)
@@ -201,6 +197,19 @@ class Viewport:
 
 
 WORLD: Final = Viewport(LON_MIN, LON_MAX, LAT_MIN, LAT_MAX)
+
+
+def _finite_columns(points: Iterable[Point]) -> tuple[list[float], list[float]]:
+    """Longitudes and latitudes of the points whose both coordinates are finite."""
+    pairs = list(points)
+    lons = [lon for lon, _ in pairs]
+    lats = [lat for _, lat in pairs]
+    # A finite sum means no inf or NaN among the terms (one overflow sends it the slow way).
+    if math.isfinite(sum(lons) + sum(lats)):
+        return lons, lats
+    kept = [(lon, lat) for lon, lat in pairs if math.isfinite(lon) and math.isfinite(lat)]
+    return [lon for lon, _ in kept], [lat for _, lat in kept]
+
 
 _BBox = tuple[float, float, float, float]
 _bbox_cache: dict[int, tuple[Ring, _BBox]] = {}

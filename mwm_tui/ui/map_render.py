@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import plotext
 from rich.ansi import AnsiDecoder
@@ -160,9 +160,8 @@ _sgr_lead_styles: dict[str, Style | None] = {}
 _UNDECODED: Final = Style()
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """One device on the map."""
+class Marker(NamedTuple):
+    """One device on the map (a tuple: the map makes one per device at every draw)."""
 
     device_id: str  # display text already made safe by the caller (no control chars)
     lon: float
