@@ -40,7 +40,7 @@ class Plan:
     chaos_spacing: float = 0.05
     terminal_seconds: float = 60.0
     trucks: int = 1_000
-    soak_minutes: float = 10.0
+    soak_minutes: float = 60.0
 
 
 Run = dict[str, Any]

@@ -390,8 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "--soak-minutes",
         type=float,
         metavar="MINUTES",
-        help=f"length of the soak (default: {Plan.soak_minutes:g}; the issue's full soak: 60; "
-        "--quick: 1)",
+        help=f"length of the soak (default: {Plan.soak_minutes:g}; a quicker look: 10; --quick: 1)",
     )
     parser.add_argument(
         "--terminal-seconds",
