@@ -1,8 +1,9 @@
 """A trickle of messages is read in batches, a pause apart, not one wake-up per message; a flood
-is never paused; nothing is lost or reordered by the pause."""
+is not held back by the pause; nothing is lost or reordered by the pause."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mwm_tui.adapters.mqtt_link import MqttLink
-from mwm_tui.adapters.socket_reads import READ_BYTES
+from mwm_tui.adapters.socket_reads import FLOOD_BURST, FLOOD_HOLD, READ_BYTES, ReadPacer
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.stomp_transport import FramedTransport
 from mwm_tui.adapters.supervisor import READ_PAUSE
@@ -217,3 +218,218 @@ def test_mqtt_alert_is_sent_at_once_during_a_pause(mosquitto: Mosquitto) -> None
         watcher.disconnect()
         link.stop()
     assert got == [b"red"]
+
+
+def test_pacer_pauses_after_each_small_read_of_a_trickle() -> None:
+    clock = FakeClock()
+    pacer = ReadPacer(clock=clock.now)
+    decisions = []
+    for _ in range(5):
+        decisions.append(pacer.should_pause(3_000, emptied=True))
+        clock.advance(READ_PAUSE)
+    assert decisions == [True] * 5
+
+
+def test_pacer_goes_on_unpaused_for_a_while_once_a_flood_piled_up() -> None:
+    clock = FakeClock()
+    pacer = ReadPacer(clock=clock.now)
+    assert pacer.should_pause(100, emptied=True)
+    clock.advance(READ_PAUSE)
+    # The pause let a receive window's worth pile up: a full read, then the rest.
+    assert not pacer.should_pause(READ_BYTES, emptied=False)
+    assert not pacer.should_pause(FLOOD_BURST // 2, emptied=True)
+    clock.advance(FLOOD_HOLD / 2)
+    assert not pacer.should_pause(300, emptied=True)  # still within the hold
+    clock.advance(FLOOD_HOLD / 2)
+    assert pacer.should_pause(300, emptied=True)  # a trickle again
+
+
+def test_pacer_counts_a_burst_across_the_reads_that_filled_their_buffer() -> None:
+    pacer = ReadPacer(flood_burst=1_000, clock=FakeClock().now)
+    assert not pacer.should_pause(600, emptied=False)
+    assert not pacer.should_pause(400, emptied=True)  # 1,000 bytes in one wake-up
+    assert not pacer.should_pause(10, emptied=True)
+
+
+def test_stomp_flood_over_a_real_socket_is_not_held_back_by_pauses() -> None:
+    """Pausing after every read that emptied the socket held a flood to one receive window a
+    pause (about 1 MB/s here): the broker stops sending while the window is full."""
+    frames = 20_000
+    frame = stomp_message(b'{"lat": 48.85, "lng": 2.35}')
+    listener = socket.create_server((HOST, 0))
+    trickle = [frame] * 5  # the link is pausing between reads when the flood begins
+    flood = frame * (frames - len(trickle))
+    sender = threading.Thread(
+        target=send_when_accepted, args=(listener, trickle, flood), daemon=True
+    )
+    sender.start()
+    transport = FramedTransport([(HOST, 1)], on_reject=lambda rejected: None, timeout=1.0)
+    received: list[object] = []
+    transport.on_message = received.append
+    transport.read_pause = READ_PAUSE
+    paused: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        paused.append(seconds)
+        time.sleep(seconds)
+
+    transport.sleep = sleep
+    transport.running = True
+    with socket.create_connection(listener.getsockname(), timeout=30.0) as sock:
+        transport.socket = sock
+        while len(received) < len(trickle):
+            transport._BaseTransport__read_frames()
+        assert paused, "a trickle is read a pause apart"
+        paused.clear()
+        flood_began = time.monotonic()
+        while len(received) < frames:
+            transport._BaseTransport__read_frames()
+        flood_seconds = time.monotonic() - flood_began
+    sender.join(5.0)
+    listener.close()
+    assert len(received) == frames
+    # At most one pause each time the hold runs out.
+    assert len(paused) <= 1 + flood_seconds / FLOOD_HOLD, (len(paused), flood_seconds)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.at = 1_000.0
+
+    def now(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+def stomp_message(body: bytes) -> bytes:
+    """A MESSAGE frame as ActiveMQ sends a truck's location (~300 bytes)."""
+    head = (
+        b"MESSAGE\ncontent-length:%d\nexpires:0\ndestination:/topic/device.t1.location\n"
+        b"subscription:1\npriority:4\nmessage-id:ID\\chq-40661-1764633610683-3\\c1\\c1\\c1\\c42\n"
+        b"timestamp:1764633622071\n\n"
+    ) % len(body)
+    return head + body + b"\0"
+
+
+def send_when_accepted(listener: socket.socket, trickle: list[bytes], flood: bytes) -> None:
+    connection, _ = listener.accept()
+    with connection:
+        for frame in trickle:
+            connection.sendall(frame)
+            time.sleep(READ_PAUSE / 2)
+        connection.sendall(flood)
+
+
+def test_mqtt_flood_over_a_real_socket_is_not_held_back_by_pauses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    messages = 100_000
+    trickle = [motion_publish(n) for n in range(5)]
+    flood = b"".join(motion_publish(n) for n in range(len(trickle), messages))
+    broker = FloodingMqttBroker(trickle, flood)
+    decisions: list[bool] = []
+    should_pause = ReadPacer.should_pause
+
+    def recorded(pacer: ReadPacer, got: int, emptied: bool) -> bool:
+        decision = should_pause(pacer, got, emptied)
+        decisions.append(decision)
+        return decision
+
+    monkeypatch.setattr(ReadPacer, "should_pause", recorded)
+    heard: list[str] = []
+    link = MqttLink(parse_target(f"mqtt://{HOST}:{broker.port}", Protocol.MQTT), lambda e: None)
+    link.tap = lambda topic, payload, retained, headers: heard.append(topic)
+    link.start()
+    try:
+        wait_until(lambda: len(heard) >= len(trickle), 30, "the trickle")
+        assert any(decisions), "a trickle is read a pause apart"
+        decisions.clear()
+        flood_began = time.monotonic()
+        wait_until(lambda: len(heard) == messages, 60, "the flood")
+        flood_seconds = time.monotonic() - flood_began
+    finally:
+        link.stop()
+        broker.close()
+    assert heard[-1] == ids.motion_topic(device_name(messages - 1))
+    pauses = sum(decisions)
+    assert pauses <= 1 + flood_seconds / FLOOD_HOLD, (pauses, flood_seconds)
+
+
+def device_name(n: int) -> str:
+    return f"flood-{n % 1_000:04d}"
+
+
+def motion_publish(n: int) -> bytes:
+    """A QoS 0 MQTT 3.1.1 PUBLISH of one truck's motion."""
+    topic = ids.motion_topic(device_name(n)).encode()
+    body = len(topic).to_bytes(2, "big") + topic + codecs.encode_motion(codecs.Motion(1, 2, 3))
+    return bytes([0x30, len(body)]) + body  # shorter than 128 bytes: a one-byte length
+
+
+class FloodingMqttBroker:
+    """Just enough of an MQTT 3.1.1 broker on a real socket: it accepts HQ's session and its
+    subscriptions, then sends a trickle of motion and, right after it, a flood."""
+
+    def __init__(self, trickle: list[bytes], flood: bytes) -> None:
+        self._listener = socket.create_server((HOST, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._trickle, self._flood = trickle, flood
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            while True:
+                kind, body = read_packet(connection)
+                if kind == 0x10:  # CONNECT
+                    connection.sendall(b"\x20\x02\x00\x00")
+                elif kind == 0x82:  # SUBSCRIBE: every filter granted QoS 0
+                    filters = count_filters(body[2:])
+                    connection.sendall(bytes([0x90, 2 + filters]) + body[:2] + bytes(filters))
+                    break
+            for packet in self._trickle:
+                connection.sendall(packet)
+                time.sleep(READ_PAUSE / 2)
+            # ~3 MB/s in 30 kB steps, as a busy broker writes: each read then empties the socket.
+            began = time.monotonic()
+            for step, start in enumerate(range(0, len(self._flood), 30_000)):
+                connection.sendall(self._flood[start : start + 30_000])
+                time.sleep(max(0.0, began + (step + 1) / 100 - time.monotonic()))
+            with contextlib.suppress(OSError):
+                while connection.recv(4096):  # until HQ disconnects
+                    pass
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(10.0)
+
+
+def read_packet(connection: socket.socket) -> tuple[int, bytes]:
+    kind = receive_exactly(connection, 1)[0]
+    length, shift = 0, 0
+    while True:
+        byte = receive_exactly(connection, 1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return kind, receive_exactly(connection, length)
+
+
+def receive_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        assert chunk, "HQ closed the connection"
+        data += chunk
+    return data
+
+
+def count_filters(payload: bytes) -> int:
+    count, pos = 0, 0
+    while pos < len(payload):
+        pos += 2 + int.from_bytes(payload[pos : pos + 2], "big") + 1
+        count += 1
+    return count

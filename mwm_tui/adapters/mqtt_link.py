@@ -42,7 +42,7 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink, MessageTap
-from .socket_reads import READ_BYTES, LandingBuffer
+from .socket_reads import READ_BYTES, LandingBuffer, ReadPacer
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
@@ -100,6 +100,8 @@ class BufferedClient(mqtt.Client):
         self._read_offset = 0
         # Whether the last socket read filled READ_SIZE: then more is likely waiting.
         self.last_read_full = False
+        # Bytes read from the socket so far.
+        self.bytes_read = 0
         # The TLS alert that ended the connection, if one did: paho reports only "lost".
         self.tls_alert: ssl.SSLError | None = None
 
@@ -116,6 +118,7 @@ class BufferedClient(mqtt.Client):
                 self._note_alert(error)
                 raise
             self.last_read_full = len(data) >= self.READ_SIZE
+            self.bytes_read += len(data)
             if not data:
                 return data
             self._read_buffer, self._read_offset = data, 0
@@ -237,6 +240,7 @@ class _Session:
     tls_alert: ssl.SSLError | None = None
     # Monotonic time before which the socket is not read (a pause after it was emptied).
     read_at: float = 0.0
+    pacer: ReadPacer = field(default_factory=ReadPacer)
 
 
 class MqttLink(SupervisedLink[_AlertRequest]):
@@ -486,7 +490,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
     ) -> None:
         """One turn of paho's network loop, sleeping at most ``timeout`` seconds for traffic.
 
-        ``pace``: after a read that emptied the socket, the next waits ``read_pause`` seconds.
+        ``pace``: after a read that emptied the socket, the next may wait ``read_pause`` seconds
+        (``ReadPacer`` says when).
         """
         sock = client.socket()
         if sock is None:
@@ -509,6 +514,7 @@ class MqttLink(SupervisedLink[_AlertRequest]):
         if resting <= 0 and (fd in readable or buffered):
             # What one read brings in reaches the inbox in one hand-over.
             self._open_burst()
+            bytes_before = client.bytes_read
             try:
                 self._check(client.loop_read(), session, client)
                 # Whole packets already in the buffer: no select, no system call, one batch.
@@ -520,7 +526,8 @@ class MqttLink(SupervisedLink[_AlertRequest]):
                     self._check(client.loop_read(), session, client)
             finally:
                 self._close_burst()
-            if pace and self.read_pause and not client.last_read_full:
+            got, emptied = client.bytes_read - bytes_before, not client.last_read_full
+            if pace and self.read_pause and session.pacer.should_pause(got, emptied):
                 session.read_at = time.monotonic() + self.read_pause
         if client.want_write():
             self._check(client.loop_write(), session, client)

@@ -20,7 +20,7 @@ import stomp.protocol
 import stomp.transport
 import stomp.utils
 
-from .socket_reads import READ_BYTES, LandingBuffer
+from .socket_reads import READ_BYTES, LandingBuffer, ReadPacer
 from .stomp_frames import HEARTBEAT, FrameItem, FrameReader, FrameRejected, StompFrame
 
 RejectHandler = Callable[[FrameRejected], None]
@@ -58,6 +58,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         self.read_ended: Callable[[], None] = _nothing
         # Seconds to wait after a read that emptied the socket: a trickle is read in batches.
         self.read_pause = 0.0
+        self.pacer = ReadPacer()
         self.sleep: Callable[[float], None] = time.sleep
         # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
         self.tls_alert: ssl.SSLError | None = None
@@ -81,7 +82,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
                     self._hand_on((item,))
         finally:
             self.read_ended()
-        if self.read_pause and len(data) < READ_BYTES:
+        if self.read_pause and self.pacer.should_pause(len(data), len(data) < READ_BYTES):
             self.sleep(self.read_pause)
 
     def _hand_on(self, items: Sequence[FrameItem]) -> None:

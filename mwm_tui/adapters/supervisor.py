@@ -42,7 +42,7 @@ CONFIRM_TIMEOUT = 20.0
 _MAX_IDLE = 1.0
 # After a read that emptied its socket a link reads again this much later, not at the next
 # byte: 1,000 trucks at 1 Hz then cost 10 wake-ups a second per link, not 1,000, and a fix
-# still reaches the map within a second (ui/app.py). A flood fills every read: never paused.
+# still reaches the map within a second (ui/app.py). A flood is not paused (ReadPacer).
 READ_PAUSE = 0.1
 
 
