@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mwm_tui.adapters.mqtt_link import MqttLink
-from mwm_tui.adapters.socket_reads import FLOOD_BURST, FLOOD_HOLD, READ_BYTES, ReadPacer
+from mwm_tui.adapters.socket_reads import RATE_WINDOW, READ_BYTES, ReadPacer
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.stomp_transport import FramedTransport
 from mwm_tui.adapters.supervisor import READ_PAUSE
@@ -220,45 +220,46 @@ def test_mqtt_alert_is_sent_at_once_during_a_pause(mosquitto: Mosquitto) -> None
     assert got == [b"red"]
 
 
-def test_pacer_pauses_after_each_small_read_of_a_trickle() -> None:
+def test_pacer_pauses_after_each_read_of_a_trickle() -> None:
     clock = FakeClock()
     pacer = ReadPacer(clock=clock.now)
     decisions = []
-    for _ in range(5):
-        decisions.append(pacer.should_pause(3_000, emptied=True))
+    for _ in range(30):  # 3 s at 40 kB/s
+        decisions.append(pacer.should_pause(4_000, emptied=True))
         clock.advance(READ_PAUSE)
-    assert decisions == [True] * 5
+    assert decisions == [True] * 30
 
 
-def test_pacer_goes_on_unpaused_for_a_while_once_a_flood_piled_up() -> None:
+def test_pacer_reads_a_flood_unpaused_from_its_second_second_until_it_ends() -> None:
     clock = FakeClock()
     pacer = ReadPacer(clock=clock.now)
-    assert pacer.should_pause(100, emptied=True)
-    clock.advance(READ_PAUSE)
-    # The pause let a receive window's worth pile up: a full read, then the rest.
+
+    def second_of(read_size: int) -> list[bool]:
+        decisions = []
+        for _ in range(10):
+            decisions.append(pacer.should_pause(read_size, emptied=True))
+            clock.advance(READ_PAUSE)
+        return decisions
+
+    # One receive window (100 kB) a pause: 1 MB/s, above FLOOD_RATE.
+    assert all(second_of(100_000))  # the rate is not known before a second has passed
+    assert not any(second_of(100_000)[1:])
+    assert not any(second_of(10_000)[:1])  # still a flood until this second's rate is known
+    assert all(second_of(10_000)[1:])  # a trickle again
+
+
+def test_pacer_never_pauses_after_a_read_that_filled_its_buffer() -> None:
+    pacer = ReadPacer(clock=FakeClock().now)
     assert not pacer.should_pause(READ_BYTES, emptied=False)
-    assert not pacer.should_pause(FLOOD_BURST // 2, emptied=True)
-    clock.advance(FLOOD_HOLD / 2)
-    assert not pacer.should_pause(300, emptied=True)  # still within the hold
-    clock.advance(FLOOD_HOLD / 2)
-    assert pacer.should_pause(300, emptied=True)  # a trickle again
 
 
-def test_pacer_counts_a_burst_across_the_reads_that_filled_their_buffer() -> None:
-    pacer = ReadPacer(flood_burst=1_000, clock=FakeClock().now)
-    assert not pacer.should_pause(600, emptied=False)
-    assert not pacer.should_pause(400, emptied=True)  # 1,000 bytes in one wake-up
-    assert not pacer.should_pause(10, emptied=True)
-
-
-def test_stomp_flood_over_a_real_socket_is_not_held_back_by_pauses() -> None:
+def test_stomp_flood_over_a_real_socket_is_read_unpaused_after_its_first_second() -> None:
     """Pausing after every read that emptied the socket held a flood to one receive window a
     pause (about 1 MB/s here): the broker stops sending while the window is full."""
-    frames = 20_000
     frame = stomp_message(b'{"lat": 48.85, "lng": 2.35}')
-    listener = socket.create_server((HOST, 0))
     trickle = [frame] * 5  # the link is pausing between reads when the flood begins
-    flood = frame * (frames - len(trickle))
+    flood = [frame * 100] * 300  # 9 MB
+    listener = socket.create_server((HOST, 0))
     sender = threading.Thread(
         target=send_when_accepted, args=(listener, trickle, flood), daemon=True
     )
@@ -267,29 +268,65 @@ def test_stomp_flood_over_a_real_socket_is_not_held_back_by_pauses() -> None:
     received: list[object] = []
     transport.on_message = received.append
     transport.read_pause = READ_PAUSE
-    paused: list[float] = []
+    paused_at: list[float] = []
 
     def sleep(seconds: float) -> None:
-        paused.append(seconds)
+        paused_at.append(time.monotonic())
         time.sleep(seconds)
 
     transport.sleep = sleep
     transport.running = True
+    frames = len(trickle) + 100 * len(flood)
     with socket.create_connection(listener.getsockname(), timeout=30.0) as sock:
         transport.socket = sock
         while len(received) < len(trickle):
             transport._BaseTransport__read_frames()
-        assert paused, "a trickle is read a pause apart"
-        paused.clear()
+        assert paused_at, "a trickle is read a pause apart"
         flood_began = time.monotonic()
         while len(received) < frames:
             transport._BaseTransport__read_frames()
-        flood_seconds = time.monotonic() - flood_began
+        flood_ended = time.monotonic()
     sender.join(5.0)
     listener.close()
     assert len(received) == frames
-    # At most one pause each time the hold runs out.
-    assert len(paused) <= 1 + flood_seconds / FLOOD_HOLD, (len(paused), flood_seconds)
+    assert flood_ended - flood_began > RATE_WINDOW + 0.5, "the flood was too short to judge"
+    late = [at - flood_began for at in paused_at if at > flood_began + RATE_WINDOW + 0.5]
+    assert late == [], late
+
+
+def test_mqtt_flood_over_a_real_socket_is_read_unpaused_after_its_first_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trickle = [motion_publish(n) for n in range(5)]
+    flood = b"".join(motion_publish(n) for n in range(len(trickle), 180_000))  # 9 MB
+    messages = len(trickle) + len(flood) // len(trickle[0])
+    broker = FloodingMqttBroker(trickle, flood)
+    paused_at: list[float] = []
+    should_pause = ReadPacer.should_pause
+
+    def recorded(pacer: ReadPacer, got: int, emptied: bool) -> bool:
+        decision = should_pause(pacer, got, emptied)
+        if decision:
+            paused_at.append(time.monotonic())
+        return decision
+
+    monkeypatch.setattr(ReadPacer, "should_pause", recorded)
+    heard: list[str] = []
+    link = MqttLink(parse_target(f"mqtt://{HOST}:{broker.port}", Protocol.MQTT), lambda e: None)
+    link.tap = lambda topic, payload, retained, headers: heard.append(topic)
+    link.start()
+    try:
+        wait_until(lambda: len(heard) >= len(trickle), 30, "the trickle")
+        assert paused_at, "a trickle is read a pause apart"
+        flood_began = time.monotonic()
+        flood_ended = wait_until(lambda: len(heard) == messages and time.monotonic(), 60, "flood")
+    finally:
+        link.stop()
+        broker.close()
+    assert heard[-1] == ids.motion_topic(device_name(messages - 1))
+    assert flood_ended - flood_began > RATE_WINDOW + 0.5, "the flood was too short to judge"
+    late = [at - flood_began for at in paused_at if at > flood_began + RATE_WINDOW + 0.5]
+    assert late == [], late
 
 
 class FakeClock:
@@ -313,48 +350,21 @@ def stomp_message(body: bytes) -> bytes:
     return head + body + b"\0"
 
 
-def send_when_accepted(listener: socket.socket, trickle: list[bytes], flood: bytes) -> None:
+def send_when_accepted(listener: socket.socket, trickle: list[bytes], flood: list[bytes]) -> None:
     connection, _ = listener.accept()
     with connection:
         for frame in trickle:
             connection.sendall(frame)
             time.sleep(READ_PAUSE / 2)
-        connection.sendall(flood)
+        send_paced(connection, flood)
 
 
-def test_mqtt_flood_over_a_real_socket_is_not_held_back_by_pauses(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    messages = 100_000
-    trickle = [motion_publish(n) for n in range(5)]
-    flood = b"".join(motion_publish(n) for n in range(len(trickle), messages))
-    broker = FloodingMqttBroker(trickle, flood)
-    decisions: list[bool] = []
-    should_pause = ReadPacer.should_pause
-
-    def recorded(pacer: ReadPacer, got: int, emptied: bool) -> bool:
-        decision = should_pause(pacer, got, emptied)
-        decisions.append(decision)
-        return decision
-
-    monkeypatch.setattr(ReadPacer, "should_pause", recorded)
-    heard: list[str] = []
-    link = MqttLink(parse_target(f"mqtt://{HOST}:{broker.port}", Protocol.MQTT), lambda e: None)
-    link.tap = lambda topic, payload, retained, headers: heard.append(topic)
-    link.start()
-    try:
-        wait_until(lambda: len(heard) >= len(trickle), 30, "the trickle")
-        assert any(decisions), "a trickle is read a pause apart"
-        decisions.clear()
-        flood_began = time.monotonic()
-        wait_until(lambda: len(heard) == messages, 60, "the flood")
-        flood_seconds = time.monotonic() - flood_began
-    finally:
-        link.stop()
-        broker.close()
-    assert heard[-1] == ids.motion_topic(device_name(messages - 1))
-    pauses = sum(decisions)
-    assert pauses <= 1 + flood_seconds / FLOOD_HOLD, (pauses, flood_seconds)
+def send_paced(connection: socket.socket, chunks: list[bytes]) -> None:
+    """One chunk every 10 ms, as a busy broker writes: most reads then empty the socket."""
+    began = time.monotonic()
+    for count, chunk in enumerate(chunks, start=1):
+        connection.sendall(chunk)
+        time.sleep(max(0.0, began + count / 100 - time.monotonic()))
 
 
 def device_name(n: int) -> str:
@@ -393,11 +403,10 @@ class FloodingMqttBroker:
             for packet in self._trickle:
                 connection.sendall(packet)
                 time.sleep(READ_PAUSE / 2)
-            # ~3 MB/s in 30 kB steps, as a busy broker writes: each read then empties the socket.
-            began = time.monotonic()
-            for step, start in enumerate(range(0, len(self._flood), 30_000)):
-                connection.sendall(self._flood[start : start + 30_000])
-                time.sleep(max(0.0, began + (step + 1) / 100 - time.monotonic()))
+            step = 30_000
+            send_paced(
+                connection, [self._flood[at : at + step] for at in range(0, len(self._flood), step)]
+            )
             with contextlib.suppress(OSError):
                 while connection.recv(4096):  # until HQ disconnects
                     pass

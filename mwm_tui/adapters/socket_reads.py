@@ -3,7 +3,6 @@ the pacing of those reads."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -28,42 +27,40 @@ class LandingBuffer:
         return self._view[:count].tobytes()
 
 
-# How long a link reads without pausing once a pause let a flood's worth pile up.
-FLOOD_HOLD = 1.0
-# Bytes waiting after a pause that mean the pause held the sender back: a receive window that
-# has not grown yet is 64 KiB (Linux 6.1) or more; a trickle of 1,000 trucks piles up ~30 KB.
-FLOOD_BURST = READ_BYTES * 3 // 4
+# Bytes a second above which a link reads without pauses: pausing 0.1 s, it would let the kernel's
+# receive window fill (64 KiB or more before it grows) and hold the broker back. A STOMP trickle
+# of 1,000 trucks is 280-450 kB/s, second by second.
+FLOOD_RATE = 600_000
+# The span over which that rate is taken.
+RATE_WINDOW = 1.0
 
 
 class ReadPacer:
     """Says whether a link pauses before its next read: after a read that emptied the socket
-    during a trickle, yes; while data arrives faster than a pause can hold, no.
+    during a trickle, yes; while bytes arrive at ``flood_rate`` or more, no.
 
-    While a link pauses, the kernel's receive window fills and the broker stops sending; pausing
-    after every read that emptied the socket would cap a flood at one window per pause (about
-    1 MB/s here). So once a pause ends with ``flood_burst`` bytes or more waiting, reads go on
-    unpaused for ``hold`` seconds, which also lets the kernel grow the window.
+    While a link pauses, the receive window fills and the broker stops sending. Pausing after
+    every read that emptied the socket held a flood that began with a small window to one window
+    per pause (about 1 MB/s here); from its second second on, such a flood is read unpaused.
     """
 
     def __init__(
-        self,
-        flood_burst: int = FLOOD_BURST,
-        hold: float = FLOOD_HOLD,
-        clock: Callable[[], float] = time.monotonic,
+        self, flood_rate: float = FLOOD_RATE, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.flood_burst = flood_burst
-        self.hold = hold
+        self.flood_rate = flood_rate
         self._clock = clock
-        self._burst = 0
-        self._unpaused_until = -math.inf
+        self._window_began: float | None = None
+        self._window_bytes = 0
+        self._flooding = False
 
     def should_pause(self, got: int, emptied: bool) -> bool:
         """After reading ``got`` bytes; ``emptied``: the last read did not fill its buffer."""
-        self._burst += got
-        if not emptied:
-            return False
-        burst, self._burst = self._burst, 0
         now = self._clock()
-        if burst >= self.flood_burst:
-            self._unpaused_until = now + self.hold
-        return now >= self._unpaused_until
+        if self._window_began is None:
+            self._window_began = now
+        self._window_bytes += got
+        elapsed = now - self._window_began
+        if elapsed >= RATE_WINDOW:
+            self._flooding = self._window_bytes >= self.flood_rate * elapsed
+            self._window_began, self._window_bytes = now, 0
+        return emptied and not self._flooding
