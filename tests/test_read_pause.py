@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from benchmarks.traffic import mqtt_publish
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.socket_reads import RATE_WINDOW, READ_BYTES, ReadPacer
 from mwm_tui.adapters.stomp_link import StompLink
@@ -32,6 +33,7 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from tests.support.brokers import HOST, ActiveMQ, Mosquitto
+from tests.support.clock import FakeClock
 from tests.support.link_events import wait_until
 
 MESSAGES = 100
@@ -222,7 +224,7 @@ def test_mqtt_alert_is_sent_at_once_during_a_pause(mosquitto: Mosquitto) -> None
 
 def test_pacer_pauses_after_each_read_of_a_trickle() -> None:
     clock = FakeClock()
-    pacer = ReadPacer(clock=clock.now)
+    pacer = ReadPacer(clock=clock)
     decisions = []
     for _ in range(30):  # 3 s at 40 kB/s
         decisions.append(pacer.should_pause(4_000, emptied=True))
@@ -232,7 +234,7 @@ def test_pacer_pauses_after_each_read_of_a_trickle() -> None:
 
 def test_pacer_reads_a_flood_unpaused_from_its_second_second_until_it_ends() -> None:
     clock = FakeClock()
-    pacer = ReadPacer(clock=clock.now)
+    pacer = ReadPacer(clock=clock)
 
     def second_of(read_size: int) -> list[bool]:
         decisions = []
@@ -249,7 +251,7 @@ def test_pacer_reads_a_flood_unpaused_from_its_second_second_until_it_ends() -> 
 
 
 def test_pacer_never_pauses_after_a_read_that_filled_its_buffer() -> None:
-    pacer = ReadPacer(clock=FakeClock().now)
+    pacer = ReadPacer(clock=FakeClock())
     assert not pacer.should_pause(READ_BYTES, emptied=False)
 
 
@@ -329,17 +331,6 @@ def test_mqtt_flood_over_a_real_socket_is_read_unpaused_after_its_first_second(
     assert late == [], late
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.at = 1_000.0
-
-    def now(self) -> float:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += seconds
-
-
 def stomp_message(body: bytes) -> bytes:
     """A MESSAGE frame as ActiveMQ sends a truck's location (~300 bytes)."""
     head = (
@@ -372,10 +363,9 @@ def device_name(n: int) -> str:
 
 
 def motion_publish(n: int) -> bytes:
-    """A QoS 0 MQTT 3.1.1 PUBLISH of one truck's motion."""
-    topic = ids.motion_topic(device_name(n)).encode()
-    body = len(topic).to_bytes(2, "big") + topic + codecs.encode_motion(codecs.Motion(1, 2, 3))
-    return bytes([0x30, len(body)]) + body  # shorter than 128 bytes: a one-byte length
+    """A QoS 0 PUBLISH of one truck's motion."""
+    payload = codecs.encode_motion(codecs.Motion(1, 2, 3))
+    return mqtt_publish(ids.motion_topic(device_name(n)), payload, retain=False)
 
 
 class FloodingMqttBroker:
