@@ -119,7 +119,7 @@ async def test_demo_screen_is_ascii_only_with_every_screen_open(size: tuple[int,
         for key, screen_type, marker in (
             ("enter", DeviceDetail, "status history"),
             ("question_mark", HelpScreen, "mwm-tui keys"),
-            ("A", ColourPicker, "alert colour for"),
+            ("a", ColourPicker, "alert truck-"),
         ):
             await pilot.press(key)
             await wait_for(pilot, lambda t=screen_type: isinstance(app.screen, t), 3.0, key)

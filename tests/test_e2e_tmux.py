@@ -194,6 +194,8 @@ def test_dispatcher_orders_the_selected_truck_and_quits(
         tmux.wait(lambda s: "esc Back" in s, 5, "the composer to take the keys")
         tmux.type("Where are you heading to?")
         tmux.keys("Enter")
+        tmux.wait(lambda s: "Enter sends" in s, 5, "the order's review, ready for Enter")
+        tmux.keys("Enter")
         line = sim.wait_line("ORDER ", 20)
         assert line == f"ORDER {target}: Where are you heading to?", tmux.report(line)
         tmux.wait(
@@ -265,6 +267,8 @@ def test_dispatcher_runs_the_demo_over_ssh_orders_a_truck_and_quits(
         tmux.keys("o")
         tmux.wait(lambda s: "esc Back" in s, 5, "the composer to take the keys")
         tmux.type("Hold position")
+        tmux.keys("Enter")
+        tmux.wait(lambda s: "Enter sends" in s, 5, "the order's review, ready for Enter")
         tmux.keys("Enter")
         tmux.wait(
             lambda s: "order to truck-01 (Hold position) accepted" in s,

@@ -43,7 +43,7 @@ from tests.support.chaos import (
 )
 from tests.support.counters import QueueCounter, TopicCounter
 from tests.support.sim import send_marker_orders, unique_prefix
-from tests.support.ui import driven, log_text, screen_text, wait_for
+from tests.support.ui import driven, log_text, screen_text, send_from_prompt, wait_for
 
 
 def composer_text(app: MwmApp) -> str:
@@ -80,6 +80,7 @@ async def test_an_order_queued_while_stomp_is_down_expires_and_is_never_sent(
         feed(app, device)
         await choose(pilot, app, device)
         await pilot.press("o", *"too late", "enter")
+        await send_from_prompt(pilot, app)
         assert "queued, sent when the link is up" in composer_text(app)
         await wait_for(pilot, lambda: "expired, not sent" in composer_text(app), 10, "the expiry")
         broker = fresh_activemq(port=port)  # started here: brokers die with their thread
@@ -123,6 +124,7 @@ async def test_a_queued_order_survives_quitting_and_reaches_the_truck_once(
             "STOMP down",
         )
         await pilot.press("o", *"Come back to the depot", "enter")
+        await send_from_prompt(pilot, first)
         assert "queued, sent when the link is up" in composer_text(first)
         await pilot.press("escape", "q")
     assert not first.is_running
@@ -188,7 +190,10 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
                 pilot, lambda n=name: link_state(app, n) is LinkState.UP, 30, f"{name} up"
             )
         await choose(pilot, app, away)
-        await pilot.press("o", *"Call HQ", "enter", "escape", "a")
+        await pilot.press("o", *"Call HQ", "enter")
+        await send_from_prompt(pilot, app)
+        await pilot.press("escape", "a")
+        await send_from_prompt(pilot, app)
         waits = "waits at the broker for the truck"
         await wait_for(
             pilot,
@@ -211,6 +216,7 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         )
         app.device_list.select(here)
         await pilot.press("a")
+        await send_from_prompt(pilot, app)
         await wait_for(
             pilot,
             lambda: "the truck is online; delivery not confirmed" in log_text(app),

@@ -86,6 +86,8 @@ def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
             wait_screen(page, lambda s: "esc Back" in s, 5, "the composer taking the keys")
             page.keyboard.type("Where are you heading to?")
             press(page, "Enter")
+            wait_screen(page, lambda s: "Enter sends" in s, 5, "the order's review, ready")
+            press(page, "Enter")
 
             line = sim.wait_line("ORDER ", 20)
             assert line == f"ORDER {target}: Where are you heading to?"

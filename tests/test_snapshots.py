@@ -24,6 +24,8 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
+from mwm_tui.ui.screens import ColourPicker
+from mwm_tui.ui.screens.send_prompt import HINT_INTERVAL
 from tests.support.links import recording_links
 from tests.support.ui import wait_for
 
@@ -130,8 +132,12 @@ def test_screen_without_colour(
 
 async def colour_picker(pilot: Pilot[None]) -> None:
     await settled(pilot)
-    await pilot.press("A")
-    await pilot.pause(0.4)
+    await pilot.press("a")
+    app = pilot.app
+    assert isinstance(app, MwmApp)
+    await wait_for(pilot, lambda: isinstance(app.screen, ColourPicker), 5, "the alert prompt")
+    await wait_for(pilot, app.screen.arming.armed, 5, "the prompt armed")
+    await pilot.pause(2 * HINT_INTERVAL)
 
 
 async def help_screen(pilot: Pilot[None]) -> None:

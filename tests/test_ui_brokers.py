@@ -35,7 +35,15 @@ from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port
 from tests.support.matrix import BrokerPair
 from tests.support.sim import Sim, fleet_ids, send_marker_orders, unique_prefix
-from tests.support.ui import driven, list_text, log_text, screen_dump, screen_text, wait_for
+from tests.support.ui import (
+    driven,
+    list_text,
+    log_text,
+    screen_dump,
+    screen_text,
+    send_from_prompt,
+    wait_for,
+)
 
 HOSTILE_MARKUP = "[red]x[/red]"
 HOSTILE_ESCAPE = "evil\x1b[2J"
@@ -215,6 +223,7 @@ async def test_order_goes_to_the_selected_device_only_and_is_confirmed(
         await pilot.press("j")
         assert app.device_list.selected == target
         await pilot.press("o", *"Where are you heading to?", "enter")
+        await send_from_prompt(pilot, app)
         line = await sim_line(pilot, app, sim, "ORDER ", "the order at a device")
         assert line == f"ORDER {target}: Where are you heading to?"
         # The receipt, and what HQ can claim beyond it: a listening consumer where the broker
@@ -257,6 +266,7 @@ async def test_alert_flashes_the_selected_device_red_and_is_confirmed(
         target = device_ids[2]
         await pilot.press("j", "j", "a")
         assert app.device_list.selected == target
+        await send_from_prompt(pilot, app)
         line = await sim_line(pilot, app, sim, "ALERT ", "the alert at a device")
         assert line == f"ALERT {target}: red"
         confirmed = f"✔ alert red to {target} accepted by the broker (PUBACK)"

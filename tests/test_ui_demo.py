@@ -5,7 +5,7 @@ from __future__ import annotations
 from mwm_tui.config import Settings
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.status_bar import StatusBar
-from tests.support.ui import list_text, log_text, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, wait_for
 
 
 async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
@@ -20,6 +20,7 @@ async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
         await pilot.press("o")
         await pilot.press(*"Where are you heading to?")
         await pilot.press("enter")
+        await send_from_prompt(pilot, app)
         accepted = (
             f"order to {selected} (Where are you heading to?) accepted by the broker (receipt); "
             "the truck is online; delivery not confirmed"
@@ -27,6 +28,7 @@ async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
         await wait_for(pilot, lambda: accepted in log_text(app), 5.0, "the order's receipt")
 
         await pilot.press("escape", "a")
+        await send_from_prompt(pilot, app)
         flashed = (
             f"alert red to {selected} accepted by the broker (PUBACK); "
             "the truck is online; delivery not confirmed"

@@ -11,7 +11,7 @@ from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.widgets.composer import OrderInput
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import list_text, log_text, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, wait_for
 
 HOSTILE_MARKUP = "[red]x[/red]"
 HOSTILE_ESCAPE = "evil\x1b[2J"
@@ -58,6 +58,7 @@ async def test_order_from_composer_goes_to_the_selected_device_only() -> None:
         await pilot.press("j", "o")
         await pilot.press(*"qa? go north")  # letters that are keys elsewhere are text here
         await pilot.press("enter")
+        await send_from_prompt(pilot, app)
         await wait_for(pilot, lambda: bool(sent(app)), 2.0, "the order to be sent")
         assert sent(app) == [("/queue/device.BBB.text", "BBB", "qa? go north")]
         assert app.is_running
@@ -65,16 +66,19 @@ async def test_order_from_composer_goes_to_the_selected_device_only() -> None:
         assert app.query_one(OrderInput).value == "qa? go north"
 
 
-async def test_alert_keys_send_red_or_the_picked_colour() -> None:
+async def test_the_alert_prompt_sends_red_or_the_picked_colour() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         feed(app, "AAA")
         await wait_for(pilot, lambda: "AAA" in list_text(app), 2.0, "a row")
         await pilot.press("a")
-        await wait_for(pilot, lambda: len(sent(app)) == 1, 2.0, "the red alert")
-        await pilot.press("A")
         assert isinstance(app.screen, ColourPicker)
-        await pilot.press("down", "down", "enter")  # red, orange, yellow
+        await send_from_prompt(pilot, app)
+        await wait_for(pilot, lambda: len(sent(app)) == 1, 2.0, "the red alert")
+        await pilot.press("a")
+        assert isinstance(app.screen, ColourPicker)
+        await pilot.press("down", "down")  # red, orange, yellow
+        await send_from_prompt(pilot, app)
         await wait_for(pilot, lambda: len(sent(app)) == 2, 2.0, "the picked alert")
         assert sent(app) == [
             ("/mwm/AAA/alert", "AAA", "red"),
@@ -136,5 +140,5 @@ async def test_every_keyed_action_is_in_the_command_palette() -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)):
         titles = {command.title for command in app.get_system_commands(app.screen)}
-    for expected in ("Order", "Alert", "Alert…", "Filter", "Fit", "Zoom in", "Follow", "Help"):
+    for expected in ("Order", "Alert…", "Filter", "Fit", "Zoom in", "Follow", "Help"):
         assert expected in titles

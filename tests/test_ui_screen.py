@@ -245,11 +245,11 @@ async def test_colour_picker_shows_how_to_pick_and_cancel_with_readable_swatches
     async with driven(app, (80, 24)) as pilot:
         app.inbox.put(LocationReceived(Position("truck-1", 48.85, 2.35)))
         await wait_for(pilot, lambda: app.device_list.selected == "truck-1", 5.0, "a truck")
-        await pilot.press("A")
+        await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ColourPicker), 5.0, "the picker")
         await pilot.pause(0.2)
         footer = screen_text(app).splitlines()[-1]
-        for words in ("Alert with it", "esc Cancel"):
+        for words in ("Colour", "Send", "esc Cancel"):
             assert words in footer, footer
         picker = app.screen.query_one(ColourList)
         assert picker.highlighted == 0
@@ -273,13 +273,13 @@ def test_every_swatch_is_readable(name: str) -> None:
     assert contrast(style) >= 0.45, (name, style)
 
 
-async def test_composer_footer_says_enter_sends_and_esc_goes_back() -> None:
+async def test_composer_footer_says_enter_reviews_and_esc_goes_back() -> None:
     app = make_app()
     async with driven(app, (120, 40)) as pilot:
         await pilot.press("o")
         await pilot.pause(0.2)
         footer = screen_text(app).splitlines()[-1]
-        assert "Send" in footer and "Back" in footer, footer
+        assert "Review" in footer and "Back" in footer, footer
 
 
 async def test_rejected_messages_are_counted_in_the_events_pane_title() -> None:
@@ -298,19 +298,20 @@ async def test_rejected_messages_are_counted_in_the_events_pane_title() -> None:
         assert "rejected: wrong payload length 1" in log_top, log_top
 
 
-async def test_at_80x24_the_composer_is_one_line_and_the_map_gets_the_rows() -> None:
+async def test_at_80x24_the_composer_is_its_truck_and_its_draft_and_the_map_gets_the_rows() -> None:
     app = make_app()
     async with driven(app, (80, 24)) as pilot:
+        app.inbox.put(LocationReceived(Position("truck-1", 48.85, 2.35)))
+        await wait_for(pilot, lambda: app.device_list.selected == "truck-1", 5.0, "a truck")
         await pilot.pause(0.3)
-        assert app.composer.region.height == 1
+        assert app.composer.region.height == 2
         assert app.position_map.region.height >= 12
-        assert "order to" in screen_text(app).splitlines()[app.composer.region.y]
+        lines = screen_text(app).splitlines()[app.composer.region.y :][:2]
+        assert "order to truck-1" in lines[0] and "press o to write an order" in lines[1]
         await pilot.resize_terminal(120, 40)
         await wait_for(pilot, lambda: app.composer.region.height == 5, 5.0, "the full composer")
-        assert app.composer.order_input.placeholder == "type an order, Enter sends"
         await pilot.resize_terminal(80, 24)
-        await wait_for(pilot, lambda: app.composer.region.height == 1, 5.0, "one line again")
-        assert app.composer.order_input.placeholder.startswith("order to ")
+        await wait_for(pilot, lambda: app.composer.region.height == 2, 5.0, "two lines again")
 
 
 async def test_screenshot_goes_to_the_current_directory_and_the_toast_names_it(

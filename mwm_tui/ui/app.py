@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,6 +31,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
+from mwm_tui.domain.intent import ARM_DELAY
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy, update_culling
@@ -38,7 +39,8 @@ from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput, PaneActions
-from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
+from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt, SendPrompt
+from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
 from mwm_tui.ui.widgets.device_list import DeviceList
@@ -109,6 +111,9 @@ class MwmApp(PaneActions):
         self._ascii_filter = [AsciiFilter()] if ascii_only else []
         self._tune_gc = tune_gc
         self.dispatcher = dispatcher
+        # The prompts that send read this clock; Enter counts once one stood still this long.
+        self.prompt_clock: Callable[[], float] = time.monotonic
+        self.arm_delay = ARM_DELAY
         self._rejects_logged_this_second = 0
         self._list_dirty = True
         self._list_pacer = RefreshPacer(LIST_VALUES_EVERY)
@@ -287,9 +292,9 @@ class MwmApp(PaneActions):
 
     # ---- orders and alerts -------------------------------------------------------------------
 
-    def _target(self, what: str) -> str | None:
-        """The selected device if it can be addressed; otherwise say why not and return None."""
-        device_id = self.device_list.selected
+    def _target(self, what: str, device_id: str | None = None) -> str | None:
+        """``device_id`` (else the selected device) if it can be addressed; else say why not."""
+        device_id = device_id if device_id is not None else self.device_list.selected
         if device_id is None:
             self.notify(f"Select a device first to send an {what}.", severity="warning")
             return None
@@ -304,23 +309,34 @@ class MwmApp(PaneActions):
         return device_id
 
     @on(Input.Submitted, "#order-input")
-    def _submit_order(self, event: Input.Submitted) -> None:
-        if event.value.strip() and self.send_order(event.value):
-            self.composer.order_input.remember(event.value)
-            self.composer.order_input.value = ""
+    def _review_order(self, event: Input.Submitted) -> None:
+        """Enter in the composer opens the review of the order for the truck it names."""
+        device_id = self.composer.device_id
+        text = event.value
+        if isinstance(self.screen, SendPrompt) or not text.strip() or device_id is None:
+            return  # a review is open already: Enters typed ahead of it open no other
+        if self._target("order") != device_id:
+            return
 
-    def send_order(self, text: str) -> bool:
-        """Order the selected device; False when no device can take it."""
-        device_id = self._target("order")
-        if device_id is not None:
-            self.dispatcher.submit(Kind.ORDER, device_id, text)
+        def reviewed(confirmed: str | None) -> None:
+            if confirmed is not None and self.send_order(confirmed, device_id):
+                self.composer.sent(device_id, confirmed)
+
+        label = literal(device_id, 48)
+        self.push_screen(OrderPrompt(label, text, self.prompt_clock, self.arm_delay), reviewed)
+
+    def send_order(self, text: str, device_id: str | None = None) -> bool:
+        """Order ``device_id`` (the selected device by default); False when it cannot take it."""
+        target = self._target("order", device_id)
+        if target is not None:
+            self.dispatcher.submit(Kind.ORDER, target, text)
             self._show_dispatches()
-        return device_id is not None
+        return target is not None
 
-    def send_alert(self, colour: str) -> None:
-        device_id = self._target("alert")
-        if device_id is not None:
-            self.dispatcher.submit(Kind.ALERT, device_id, colour)
+    def send_alert(self, colour: str, device_id: str | None = None) -> None:
+        target = self._target("alert", device_id)
+        if target is not None:
+            self.dispatcher.submit(Kind.ALERT, target, colour)
             self._show_dispatches()
 
     def _show_dispatches(self) -> None:
@@ -332,6 +348,18 @@ class MwmApp(PaneActions):
             self.event_log.add(f"history database: {literal(problem, 200)}", "red")
 
     # ---- actions (keys, palette) -------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """A prompt that sends takes each key as it arrives, in the order typed."""
+        prompt = self.screen_stack[-1] if self.screen_stack else None
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and isinstance(prompt, SendPrompt)
+            and prompt.take_key(event)
+        ):
+            return
+        await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key acts only in its scope: the main screen, and what has focus there."""
@@ -354,18 +382,17 @@ class MwmApp(PaneActions):
         return isinstance(focused, OrderInput)
 
     def action_alert(self) -> None:
-        self.send_alert("red")
-
-    def action_pick_alert(self) -> None:
+        """Open the alert prompt for the selected truck; only its Enter sends."""
         device_id = self._target("alert")
         if device_id is None:
             return
 
         def chosen(colour: str | None) -> None:
             if colour:
-                self.send_alert(colour)
+                self.send_alert(colour, device_id)
 
-        self.push_screen(ColourPicker(literal(device_id, 40)), chosen)
+        label = literal(device_id, 48)
+        self.push_screen(ColourPicker(label, self.prompt_clock, self.arm_delay), chosen)
 
     def action_details(self) -> None:
         device_id = self.device_list.selected
@@ -375,6 +402,11 @@ class MwmApp(PaneActions):
     def action_reconnect(self) -> None:
         for link in (self.stomp_link, self.mqtt_link):
             link.reconnect_now()
+
+    def action_command_palette(self) -> None:
+        """The palette, as Textual's own action opens it, but one that closes once."""
+        if self.use_command_palette and not isinstance(self.screen, OncePalette):
+            self.push_screen(OncePalette(id="--command-palette"))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

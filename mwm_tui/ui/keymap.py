@@ -2,7 +2,8 @@
 
 All keys are priority bindings of the app, enabled by scope (what has focus). Handled in the
 app's own queue, a burst of keys typed over SSH acts in order: ``o`` then text lands in the
-composer, ``j`` then ``a`` alerts the newly selected device.
+composer, ``j`` then ``a`` opens the alert prompt for the newly selected device. No single key
+sends: an order or alert leaves only from a prompt that names the truck (``screens/send_prompt``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Scope(StrEnum):
     LOG = "Event log (when focused)"
     COMPOSER = "Composer"
     DETAIL = "Truck details"
-    PICKER = "Alert colour picker"
+    PROMPT = "Order review and alert prompt"
     REPLAY = "Replay (mwm-tui replay)"
 
 
@@ -55,10 +56,19 @@ class KeyAction:
 KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("q", "quit", "Quit", Scope.APP, "Quit at once"),
     KeyAction("question_mark", "help", "Help", Scope.APP, "Show every key", key_display="?"),
-    KeyAction("o", "compose", "Order", Scope.APP, "Write an order to the selected device"),
-    KeyAction("a", "alert", "Alert", Scope.APP, "Flash the selected device's screen red"),
     KeyAction(
-        "A", "pick_alert", "Alert…", Scope.APP, "Pick a colour, then alert the selected device"
+        "o",
+        "compose",
+        "Order",
+        Scope.APP,
+        "Write an order to the selected truck (Enter reviews it)",
+    ),
+    KeyAction(
+        "a",
+        "alert",
+        "Alert…",
+        Scope.APP,
+        "Alert the selected truck: red, or pick a colour; Enter in the prompt sends",
     ),
     KeyAction(
         "slash", "filter", "Filter", Scope.APP, "Filter the list by id or status", key_display="/"
@@ -167,7 +177,13 @@ KEYMAP: tuple[KeyAction, ...] = (
         in_palette=False,
     ),
     KeyAction(
-        "enter", "submit", "Send", Scope.COMPOSER, "Send the order", in_palette=False, bound=False
+        "enter",
+        "submit",
+        "Review",
+        Scope.COMPOSER,
+        "Review the order: a prompt names the truck, and its Enter sends",
+        in_palette=False,
+        bound=False,
     ),
     KeyAction(
         "up",
@@ -200,11 +216,20 @@ KEYMAP: tuple[KeyAction, ...] = (
         bound=False,
     ),
     KeyAction(
+        "up,k,down,j",
+        "cursor",
+        "Colour",
+        Scope.PROMPT,
+        "Pick the alert's colour",
+        in_palette=False,
+        bound=False,
+    ),
+    KeyAction(
         "enter",
-        "select",
-        "Alert with it",
-        Scope.PICKER,
-        "Alert the device with the highlighted colour",
+        "send",
+        "Send",
+        Scope.PROMPT,
+        "Send what the prompt names, once it has been on screen half a second",
         in_palette=False,
         bound=False,
     ),
@@ -212,8 +237,8 @@ KEYMAP: tuple[KeyAction, ...] = (
         "escape",
         "cancel",
         "Cancel",
-        Scope.PICKER,
-        "Close the picker, alert nobody",
+        Scope.PROMPT,
+        "Close the prompt, send nothing (so does any other typed key)",
         in_palette=False,
         bound=False,
     ),

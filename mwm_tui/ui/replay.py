@@ -57,17 +57,17 @@ class ReplayApp(MwmApp):
     def _refuse(self) -> None:
         self.notify(REFUSED, severity="warning")
 
-    def send_order(self, text: str) -> bool:
+    def send_order(self, text: str, device_id: str | None = None) -> bool:
         self._refuse()
         return False
 
-    def send_alert(self, colour: str) -> None:
+    def send_alert(self, colour: str, device_id: str | None = None) -> None:
         self._refuse()
 
     def action_compose(self) -> None:
         self._refuse()
 
-    def action_pick_alert(self) -> None:
+    def action_alert(self) -> None:
         self._refuse()
 
     def action_reconnect(self) -> None:

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.screens import SendPrompt
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
 
@@ -44,6 +45,17 @@ async def driven(
             yield pilot
         finally:
             app.exit()
+
+
+async def send_from_prompt(pilot: Pilot[None], app: MwmApp, timeout: float = 5.0) -> None:
+    """Wait for the order or alert prompt to be up and armed, as a reader would, then Enter."""
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, SendPrompt) and app.screen.arming.armed(),
+        timeout,
+        "the prompt to be ready for Enter",
+    )
+    await pilot.press("enter")
 
 
 def log_text(app: MwmApp) -> str:

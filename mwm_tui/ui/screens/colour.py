@@ -1,17 +1,19 @@
-"""The alert colour picker: each colour a swatch with its name, its keys in the footer."""
+"""The alert prompt: the truck, each colour a swatch with its name; Enter sends the chosen one."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from mwm_tui.domain.alerts import ALERT_COLOURS
+from mwm_tui.ui.screens.send_prompt import SendPrompt
 
 # What each alert colour looks like (the CSS colour of that name).
 SWATCH = {
@@ -43,35 +45,45 @@ def swatch(name: str, *, ascii_only: bool = False) -> Text:
     return Text(left, style="bright_black") + text + Text(right, style="bright_black")
 
 
-class ColourList(OptionList):
-    """The colours; Enter alerts with the highlighted one."""
+class ColourList(OptionList, can_focus=False):
+    """The colours; the prompt moves the highlight and its Enter alerts with that colour."""
 
-    BINDINGS = [
-        Binding("enter", "select", "Alert with it"),
-        Binding("down", "cursor_down", "Next"),
-        Binding("up", "cursor_up", "Previous"),
+
+class ColourPicker(SendPrompt[str]):
+    """Alert one truck: red first, another colour with the arrows, Enter sends."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k,down,j", "move", "Colour", key_display="↑↓"),
+        *SendPrompt.BINDINGS,
     ]
+    OWN_KEYS = frozenset({"up", "k", "down", "j"})
+    WHAT = "alert"
 
+    def own_key(self, key: str) -> None:
+        picker = self.query_one(ColourList)
+        if key in ("down", "j"):
+            picker.action_cursor_down()
+        else:
+            picker.action_cursor_up()
 
-class ColourPicker(ModalScreen[str | None]):
-    """Choose the colour a device flashes."""
+    def title_text(self) -> str:
+        return f"alert {self.device_label} with"
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, device_label: str) -> None:
-        super().__init__()
-        self._device_label = device_label
-
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         ascii_only = bool(getattr(self.app, "ascii_only", False))
         options = [Option(swatch(name, ascii_only=ascii_only), id=name) for name in ALERT_COLOURS]
-        picker = ColourList(*options, id="colour-picker")
-        picker.border_title = Text(f"alert colour for {self._device_label}")  # not markup
-        yield picker
-        yield Footer()
+        yield ColourList(*options, id="colour-picker")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.changed()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        """A click picks a colour; only Enter sends it."""
+        event.stop()
+        self.changed()
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def result(self) -> str | None:
+        picker = self.query_one(ColourList)
+        if picker.highlighted is None:
+            return None
+        return picker.get_option_at_index(picker.highlighted).id

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from mwm_tui.adapters.store import Store, StoreError
@@ -19,6 +18,7 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.screens.help import HelpScreen
+from mwm_tui.ui.screens.once import OnceModal
 from mwm_tui.ui.widgets.composer import dispatch_line
 
 HISTORY_ROWS = 15
@@ -40,7 +40,7 @@ def _clock(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
-class DeviceDetail(ModalScreen[None]):
+class DeviceDetail(OnceModal[None]):
     """Opened with Enter on a device-list row; Esc closes it."""
 
     BINDINGS = [

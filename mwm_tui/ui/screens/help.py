@@ -7,10 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from mwm_tui.ui.keymap import KEYMAP, Scope
+from mwm_tui.ui.screens.once import OnceModal
 
 _KEY_NAMES = {
     "question_mark": "?",
@@ -47,7 +47,7 @@ def help_table() -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(OnceModal[None]):
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark,q", "dismiss", "Close", show=False),

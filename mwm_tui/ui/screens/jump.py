@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from mwm_tui.domain.text import literal
+from mwm_tui.ui.screens.once import OnceModal
 
 
-class JumpScreen(ModalScreen[float | None]):
+class JumpScreen(OnceModal[float | None]):
     """Dismissed with the epoch time to jump to, or None when cancelled."""
 
     DEFAULT_CSS = """

@@ -1,5 +1,9 @@
-"""The order composer: a text input addressed to the selected device, with order history,
-and a line saying what became of the newest order or alert.
+"""The order composer: a draft addressed to the selected truck, with order history, and a line
+saying what became of the newest order or alert.
+
+It takes keys only once ``o`` (or a click) gives it focus, and says so: unfocused, it invites
+``o``; focused, it names the truck Enter would review an order for. Each truck keeps its own
+draft (``domain/intent.py``): a change of selection never carries text to another truck.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from mwm_tui.domain.dispatch import Dispatch, Tone, describe
+from mwm_tui.domain.intent import Drafts
 from mwm_tui.domain.text import literal
 
-PLACEHOLDER = "type an order, Enter sends"
+# The line above the input names the truck; the input says whether it takes keys.
+FOCUSED = "type the order, Enter to review it"
+UNFOCUSED = "press o to write an order"
+NO_TARGET = "select a truck to write an order"
 TONE_STYLE = {Tone.GOOD: "green", Tone.WAIT: "yellow", Tone.BAD: "bold red", Tone.BUSY: "cyan"}
 
 
@@ -29,13 +37,18 @@ class OrderInput(Input):
     """An Input that remembers the orders sent from it."""
 
     # Enter stays the input's own key, so it acts after the letters typed before it; shown.
-    BINDINGS = [Binding("enter", "submit", "Send")]
+    BINDINGS = [Binding("enter", "submit", "Review")]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder=PLACEHOLDER, id=id)
+        super().__init__(placeholder=NO_TARGET, id=id)
         self.history: list[str] = []
         self._recall = 0
         self._draft = ""
+
+    async def action_submit(self) -> None:
+        """Enter reviews the draft; not again while a review of it is already open above."""
+        if self.screen is self.app.screen:
+            await super().action_submit()
 
     def remember(self, text: str) -> None:
         if not self.history or self.history[-1] != text:
@@ -64,7 +77,8 @@ class Composer(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order_input = OrderInput(id="order-input")
-        self._target = "no device selected"
+        self.device_id: str | None = None
+        self.drafts = Drafts()
 
     def compose(self) -> ComposeResult:
         yield Static(id="composer-target")
@@ -75,6 +89,12 @@ class Composer(Vertical):
         self.set_target(None, None)
 
     def set_target(self, device_id: str | None, problem: str | None) -> None:
+        """Address the composer to ``device_id``; its draft replaces the one shown."""
+        if device_id != self.device_id:
+            draft = self.drafts.switch(self.device_id, self.order_input.value, device_id)
+            self.order_input.value = draft
+            self.order_input.cursor_position = len(draft)
+            self.device_id = device_id
         target = Text("order to ", style="bold")
         if device_id is None:
             target.append("(no device selected)", style="dim")
@@ -86,18 +106,28 @@ class Composer(Vertical):
         # One line before and after: no other pane moves, so the screen needs no new layout.
         stays_one_line = line.size.height == 1 and target.cell_len <= line.size.width
         line.update(target, layout=not stays_one_line)
-        self._target = "no device selected" if device_id is None else literal(device_id, 48)
         self._name_target()
 
-    def on_resize(self) -> None:
+    def sent(self, device_id: str, text: str) -> None:
+        """``text`` went to ``device_id``: remember it, and that truck's draft is done."""
+        self.order_input.remember(text)
+        if device_id == self.device_id:
+            self.order_input.value = ""
+        else:
+            self.drafts.keep(device_id, "")
+
+    def on_descendant_focus(self) -> None:
+        self._name_target()
+
+    def on_descendant_blur(self) -> None:
         self._name_target()
 
     def _name_target(self) -> None:
-        """On a short screen the input is all there is of the composer: it names the target."""
-        if self.screen.has_class("-short"):
-            self.order_input.placeholder = f"order to {self._target}: type, Enter sends"
-        else:
-            self.order_input.placeholder = PLACEHOLDER
+        """The input says whether it takes keys now."""
+        if self.device_id is None:
+            self.order_input.placeholder = NO_TARGET
+            return
+        self.order_input.placeholder = FOCUSED if self.order_input.has_focus else UNFOCUSED
 
     def set_status(self, text: Text) -> None:
         self.query_one("#composer-status", Static).update(text)
