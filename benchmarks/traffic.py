@@ -56,7 +56,7 @@ def stomp_send(destination: str, body: bytes) -> bytes:
 
 
 def motion_packets(devices: Sequence[str], numbers: Iterable[int]) -> list[bytes]:
-    """Retained motion number ``i`` from device ``i mod len(devices)``, as PROTOCOL.md says."""
+    """Retained motion number ``i`` from device ``i mod len(devices)``, as docs/PROTOCOL.md says."""
     topics = [ids.motion_topic(device) for device in devices]
     packets = []
     for i in numbers:

@@ -1,4 +1,4 @@
-"""Wire codecs of PROTOCOL.md: every reject reason, exact round trips, lenient timestamps."""
+"""Wire codecs of docs/PROTOCOL.md: every reject reason, exact round trips, lenient timestamps."""
 
 from __future__ import annotations
 

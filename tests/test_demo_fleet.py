@@ -71,7 +71,7 @@ def test_orders_and_alerts_get_receipts_and_no_claims_a_real_truck_cannot_make()
     assert any(isinstance(e, AlertOutcome) and e.alert_id == alert_id for e in events)
     assert demo.taken("truck-02") == (["Back to depot"], [])
     assert demo.taken("truck-03") == ([], ["blue"])
-    # Devices send nothing back (PROTOCOL.md): neither may the demo's trucks.
+    # Devices send nothing back (docs/PROTOCOL.md#at-a-glance): neither may the demo's trucks.
     assert not [e for e in events if isinstance(e, DeviceNotice)]
 
 

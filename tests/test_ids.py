@@ -1,4 +1,4 @@
-"""The device-id rule and the four destination builders of PROTOCOL.md."""
+"""The device-id rule and the four destination builders of docs/PROTOCOL.md#device-ids."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_builders_refuse_unusable_ids(builder: Callable[[str], str], device_id: 
 
 
 def test_an_order_can_never_be_broadcast() -> None:
-    # The attack PROTOCOL.md names: an id of '*' widening an order to every truck.
+    # The attack docs/PROTOCOL.md#device-ids names: an id of '*' widening an order to every truck.
     with pytest.raises(InvalidDeviceIdError):
         order_destination("*")
     with pytest.raises(InvalidDeviceIdError):

@@ -105,7 +105,7 @@ def panel_lines(app: MwmApp) -> list[str]:
 async def test_each_series_is_labelled_by_its_own_field_with_its_value_in_degrees(
     size: tuple[int, int],
 ) -> None:
-    """Pitch, roll, yaw in the wire's order (PROTOCOL.md): roll is never shown as yaw."""
+    """Pitch, roll, yaw in the wire's order (docs/PROTOCOL.md): roll is never shown as yaw."""
     app = motion_app()
     async with driven(app, size) as pilot:
         app.inbox.put(LocationReceived(Position("AAA", 48.85, 2.35)))

@@ -130,7 +130,7 @@ class DemoFleet:
     def deliver_order(self, device_id: str, text: str) -> None:
         """An order reached the device's queue: a live device takes it, a dead one on return.
 
-        Real devices send nothing back (PROTOCOL.md), so neither does the demo: what a truck
+        Real devices send nothing back (docs/PROTOCOL.md), so neither does the demo: what a truck
         took is counted here only, never claimed on the dispatcher's screen.
         """
         state = self._trucks.get(device_id)

@@ -1,4 +1,6 @@
-"""The MQTT link to Mosquitto: motion and last wills in, alerts out (PROTOCOL.md section 2).
+"""The MQTT link to Mosquitto: motion and last wills in, alerts out.
+
+Wire format: docs/PROTOCOL.md#mqtt-motion-last-wills-and-alerts.
 
 The supervisor thread drives paho's network loop itself, so paho never reconnects on its own,
 and publishes alerts on the thread that reads PUBACKs: no PUBACK can beat its mid.

@@ -1,4 +1,7 @@
-"""The STOMP link to ActiveMQ: device locations in, text orders out (PROTOCOL.md section 1)."""
+"""The STOMP link to ActiveMQ: device locations in, text orders out.
+
+Wire format: docs/PROTOCOL.md#stomp-positions-and-orders.
+"""
 
 from __future__ import annotations
 

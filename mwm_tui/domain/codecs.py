@@ -1,4 +1,4 @@
-"""Wire codecs of PROTOCOL.md: location JSON (STOMP), 24-byte motion and last-will JSON (MQTT).
+"""Wire codecs of docs/PROTOCOL.md: location JSON (STOMP), 24-byte motion and last-will JSON (MQTT).
 
 Every decoder returns a value or raises DecodeError with a RejectReason; nothing else escapes.
 """

@@ -12,7 +12,7 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.widgets.repaint import PictureWidget
 
-# Field order of the wire (PROTOCOL.md: pitch, roll, yaw), each with its colour.
+# Field order of the wire (docs/PROTOCOL.md#motion: pitch, roll, yaw), each with its colour.
 SERIES = (("pitch", "red"), ("roll", "green"), ("yaw", "blue"))
 LABEL_WIDTH = 6
 VALUE_WIDTH = 9
