@@ -1,4 +1,5 @@
-"""Textual's private parts: the compositor's partial updates and RichLog's line store.
+"""Textual's private parts: the compositor's partial updates, a widget's dirty regions and
+RichLog's line store.
 
 Textual has no public hook for what a partial screen update renders and sends, nor for putting
 lines above those a RichLog shows. These functions reach into ``textual._compositor`` and
@@ -15,6 +16,7 @@ from typing import Any
 
 from textual.geometry import Region, Size
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import RichLog
 
 Chops = Sequence[Mapping[int, Strip | None]]
@@ -152,3 +154,16 @@ def prepend_strips(log: RichLog, strips: Sequence[Strip]) -> bool:
     log._widest_line_width = max(log._widest_line_width, widest)
     log.virtual_size = Size(log._widest_line_width, len(log.lines))
     return True
+
+
+def dirty_regions_problem(widget: Widget) -> str | None:
+    """None when ``widget`` keeps its dirty regions in a set ``forget_dirty_regions`` empties."""
+    if not isinstance(getattr(widget, "_dirty_regions", None), set):
+        return "textual.widget.Widget._dirty_regions is gone or no longer a set"
+    return None
+
+
+def forget_dirty_regions(widget: Widget) -> None:
+    """Empty the regions Textual keeps to repaint; nothing when it no longer keeps them so."""
+    if dirty_regions_problem(widget) is None:
+        widget._dirty_regions.clear()
