@@ -133,6 +133,7 @@ def until_next_check(connection: stomp.Connection12, session: StompSession) -> f
 
 
 def silence_reason(expected: float) -> str:
+    """Why the link gave up a broker silent for over SILENT_LIMIT heart-beat intervals."""
     return (
         f"no heart-beat from the broker for over {SILENT_LIMIT * expected:g} s "
         "(nor an answer to a probe)"

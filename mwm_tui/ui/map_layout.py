@@ -32,6 +32,7 @@ class Layout:
 
 
 def canvas_layout(width: int, height: int, view: Viewport, *, ascii_only: bool = False) -> Layout:
+    """The canvas and tick labels of a width x height plot of the view; no ticks when small."""
     if width < _TICKS_MIN_WIDTH or height < _TICKS_MIN_HEIGHT:
         return Layout(width, height, width, height, None, None)
     canvas_height = height - 1

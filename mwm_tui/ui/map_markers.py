@@ -42,6 +42,7 @@ class Marker(NamedTuple):
 
 
 def markers_inside(markers: Sequence[Marker], view: Viewport) -> list[Marker]:
+    """The markers within the view, borders included."""
     west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
     return [m for m in markers if west <= m.lon <= east and south <= m.lat <= north]
 
@@ -132,6 +133,7 @@ def taken_cells(
 def draw_trail(
     fig: Any, trail: Sequence[Point], view: Viewport, layout: Layout, ascii_only: bool
 ) -> None:
+    """The selected truck's recent fixes as a line, simplified to what the canvas shows."""
     if len(trail) < 2:
         return
     sx, sy = dots_per_degree(view, layout, ascii_only)
