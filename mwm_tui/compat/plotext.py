@@ -48,6 +48,8 @@ def fast_path_problem() -> str | None:
     signal_class = _part("plotext._signal.signal", "signal_class")
     if not hasattr(signal_class(0), "_pointer"):
         return "plotext._signal.signal.signal_class()._pointer is gone"
+    if not hasattr(importlib.import_module("plotext").marker("x"), "_pointer"):
+        return "plotext.marker()._pointer is gone"
     return None
 
 
