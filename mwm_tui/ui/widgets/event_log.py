@@ -235,6 +235,7 @@ class EventLog(RichLog):
             self.set_timer(WRAP_PAUSE, partial(self._prepend, older, self._generation))
 
     def _write_all(self, shown: list[Text]) -> None:
+        """Every line through RichLog's public ``write``: right however RichLog keeps them."""
         for line in shown:
             self.write(line)
 
@@ -255,6 +256,7 @@ class EventLog(RichLog):
         ]
         at_end = self.is_vertical_scroll_end
         if not textual_parts.prepend_strips(self, strips):
+            # RichLog's fields are not as expected: the public way, every line at once.
             self._generation += 1
             self.clear()
             self._write_all([line for line, about in self._lines if self._shows(line, about)])
