@@ -10,12 +10,14 @@ PYTEST_ARGS ?=
 # Length of the soak in `make bench`, an hour; a quicker look: `make bench SOAK_MINUTES=10`.
 SOAK_MINUTES ?= 60
 
-.PHONY: help bootstrap bootstrap-python demo test lint bench bench-chaos bench-terminal
+.PHONY: help bootstrap bootstrap-python demo test lint upgrade-check bench bench-chaos bench-terminal
 
 help:
 	@echo "make demo    run the dashboard on simulated data (no broker needed)"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
+	@echo "make upgrade-check   the newest textual, rich, paho-mqtt, stomp.py, plotext in a scratch"
+	@echo "             venv: tests/test_compat.py, then make check there; 0 when the pins may move"
 	@echo "make bench   install brokers if missing, then run benchmarks/run.py (every figure, verdicts)"
 	@echo "             SOAK_MINUTES=10 for a 10-minute soak (default: $(SOAK_MINUTES))"
 	@echo "make bench-chaos   only the chaos benchmark (1,000 orders + 1,000 alerts, broker kills)"
@@ -39,6 +41,9 @@ lint: bootstrap-python
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --explicit-package-bases tests/support tests/conftest.py
 	$(VENV)/bin/lint-imports
+
+upgrade-check:
+	@MAKE="$(MAKE)" bash scripts/upgrade-check
 
 bench: bootstrap
 	$(PY) benchmarks/run.py --soak-minutes $(SOAK_MINUTES)

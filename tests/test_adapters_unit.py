@@ -16,8 +16,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from stomp.utils import Frame
 
 from mwm_tui.adapters.backoff import Backoff
-from mwm_tui.adapters.mqtt_link import BufferedClient, MqttLink, default_client_id
-from mwm_tui.adapters.stomp_link import ERROR_TEXT_LIMIT, StompLink, error_text
+from mwm_tui.adapters.mqtt_client import BufferedClient, default_client_id
+from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.adapters.stomp_session import ERROR_TEXT_LIMIT, error_text
 from mwm_tui.adapters.supervisor import OutcomeTracker, describe_connect_error
 from mwm_tui.domain.errors import InvalidDeviceIdError, RejectReason
 from mwm_tui.domain.events import (

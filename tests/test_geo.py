@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mwm_tui.domain import geo
 from mwm_tui.domain.geo import (
     LON_MAX,
     LON_MIN,
@@ -28,6 +27,7 @@ from mwm_tui.domain.geo import (
     cells_of,
     clip_lines,
     clip_rings,
+    clipping,
     cluster_points,
     load_border_lines,
     load_land_rings,
@@ -670,7 +670,7 @@ def test_clip_lines_inside_segments_come_out_as_liang_barsky_gives_them(
             ]
         )
     fast = [clip_lines(lines, view) for view in views]
-    monkeypatch.setattr(geo, "_crosses_no_border", lambda *_: False)
+    monkeypatch.setattr(clipping, "_crosses_no_border", lambda *_: False)
     assert fast == [clip_lines(lines, view) for view in views]
 
 

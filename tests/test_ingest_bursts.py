@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mwm_tui.adapters.base import batch_sink
-from mwm_tui.adapters.mqtt_link import BufferedClient, MqttLink
-from mwm_tui.adapters.stomp_link import StompLink, _Listener, _Session, new_stomp_connection
+from mwm_tui.adapters.mqtt_client import BufferedClient
+from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.adapters.stomp_connection import new_stomp_connection
+from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.adapters.stomp_session import SessionListener, StompSession
 from mwm_tui.adapters.stomp_transport import FramedTransport
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.errors import RejectReason
@@ -152,7 +155,9 @@ def stomp_read() -> tuple[StompLink, FramedTransport, CountingInbox]:
     target = parse_target("stomp://127.0.0.1:61613", Protocol.STOMP)
     link = StompLink(target, inbox.put)
     connection = new_stomp_connection(target, (0, 0), 1.0, link.handle_rejected_frame)
-    connection.set_listener("mwm-tui", _Listener(link, _Session(subscription_receipt="sub")))
+    connection.set_listener(
+        "mwm-tui", SessionListener(link, StompSession(subscription_receipt="sub"))
+    )
     transport: FramedTransport = connection.transport
     link.take_reads(transport)
     transport.running = True

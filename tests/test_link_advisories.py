@@ -11,7 +11,9 @@ import pytest
 import stomp
 from stomp.utils import Frame
 
-from mwm_tui.adapters.stomp_link import StompLink, _Listener, _Session, advisory_event
+from mwm_tui.adapters.stomp_advisories import advisory_event
+from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.adapters.stomp_session import SessionListener, StompSession
 from mwm_tui.domain import ids
 from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import (
@@ -145,8 +147,8 @@ def test_only_the_advisory_subscription_is_read_as_advisories() -> None:
 def test_a_refused_advisory_subscription_does_not_end_the_session() -> None:
     events = Recorder()
     link = StompLink(parse_target("stomp://127.0.0.1:9", Protocol.STOMP), events)
-    session = _Session(subscription_receipt="sub-1", advisory_receipt="adv-1", connected=True)
-    listener = _Listener(link, session)
+    session = StompSession(subscription_receipt="sub-1", advisory_receipt="adv-1", connected=True)
+    listener = SessionListener(link, session)
     refusal = {"receipt-id": "adv-1", "message": "User hq is not authorized to read"}
     listener.on_error(Frame("ERROR", refusal, b""))
     assert (session.lost, session.last_error) == (None, None)

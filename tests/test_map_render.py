@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from mwm_tui.compat import plotext as plotext_parts
 from mwm_tui.domain.geo import WORLD, Viewport, cell_of
 from mwm_tui.domain.overlay import parse_overlay
-from mwm_tui.ui import map_render
+from mwm_tui.ui import ansi_text, map_base
 from mwm_tui.ui.map_render import Marker, render_map
 
 ATLANTIC = Viewport(-40.0, -30.0, 20.0, 30.0)
@@ -419,12 +420,10 @@ def test_ascii_place_names_lose_their_accents() -> None:
 
 def test_redraw_with_moved_trucks_reuses_the_base_layer() -> None:
     render_map(100, 30, PARIS_CITY, [Marker("a", 2.35, 48.86, "online")])
-    cached = dict(map_render._base_cache)
+    cached = dict(map_base._base_cache)
     render_map(100, 30, PARIS_CITY, [Marker("a", 2.36, 48.87, "stale")])
-    assert dict(map_render._base_cache) == cached
-    assert all(
-        a is b for a, b in zip(cached.values(), map_render._base_cache.values(), strict=True)
-    )
+    assert dict(map_base._base_cache) == cached
+    assert all(a is b for a, b in zip(cached.values(), map_base._base_cache.values(), strict=True))
 
 
 @pytest.mark.parametrize("view", [WORLD, PARIS_CITY], ids=["world", "paris"])
@@ -438,9 +437,8 @@ def test_adding_signals_directly_draws_what_plotext_draw_does(
     markers.append(Marker("sel", view.centre[0], view.centre[1] - view.lat_span / 5, "stale", True))
     fast = render_map(120, 40, view, markers)
     assert plotext.figure._signals._add  # the private hook the fast path takes
-    monkeypatch.setattr(map_render, "SKIP_CYCLER", False)
-    map_render._base_cache.clear()
-    map_render._label_cache.clear()
+    monkeypatch.setattr(plotext_parts, "SKIP_CYCLER", False)
+    map_base.clear_caches()
     slow = render_map(120, 40, view, markers)
     assert fast.plain == slow.plain
     assert fast.spans == slow.spans
@@ -485,7 +483,7 @@ def styles_by_character(text: Text) -> list[tuple[str, Style]]:
     ],
 )
 def test_plotext_output_is_read_as_rich_reads_it(ansi: str) -> None:
-    ours = map_render._from_sgr(ansi)
+    ours = ansi_text.from_sgr(ansi)
     rich = Text.from_ansi(ansi, no_wrap=True, overflow="crop", end="")
     assert ours.plain == rich.plain
     assert styles_by_character(ours) == styles_by_character(rich)
@@ -498,7 +496,7 @@ def test_plotext_output_is_read_as_rich_reads_it(ansi: str) -> None:
 def test_every_line_width_is_measured_as_rich_measures_it(lines: list[str]) -> None:
     for width in (2, 3):
         expected = all(cell_len(line) == width for line in lines)
-        assert map_render._all_cell_lengths(lines, width) == expected
+        assert ansi_text.all_cell_lengths(lines, width) == expected
 
 
 @pytest.mark.parametrize(
@@ -512,9 +510,9 @@ def test_every_line_width_is_measured_as_rich_measures_it(lines: list[str]) -> N
 def test_the_legend_line_is_put_above_the_picture_as_text_join_puts_it(ansi: str) -> None:
     head = Text("x ", style="bold", no_wrap=True, overflow="crop", end="")
     head.append("● on", Style(color="green"))
-    picture = map_render._to_text(ansi, 4, 2)
+    picture = ansi_text.to_text(ansi, 4, 2)
     joined = Text("\n", no_wrap=True, overflow="crop", end="").join([head, picture])
-    ours = map_render._to_text(ansi, 4, 2, head=head)
+    ours = ansi_text.to_text(ansi, 4, 2, head=head)
     assert (ours.plain, ours.spans, ours.style) == (joined.plain, joined.spans, joined.style)
     assert (ours.no_wrap, ours.overflow, ours.end) == (joined.no_wrap, joined.overflow, joined.end)
 
@@ -562,11 +560,10 @@ def test_signals_made_directly_draw_what_plotext_public_api_draws(
     ]
     trail = [(markers[0].lon - i * 0.2, markers[0].lat - i * 0.1) for i in range(20)][::-1]
     overlay = parse_overlay(OVERLAY, "test.geojson")
-    assert map_render.plotext_kernel is not None  # the plotext parts the direct way takes
+    assert plotext_parts.fast_path_problem() is None  # the plotext parts the direct way takes
     fast = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
-    monkeypatch.setattr(map_render, "SKIP_CYCLER", False)
-    map_render._base_cache.clear()
-    map_render._label_cache.clear()
+    monkeypatch.setattr(plotext_parts, "SKIP_CYCLER", False)
+    map_base.clear_caches()
     slow = render_map(200, 60, view, markers, trail=trail, overlay=overlay, **options)
     assert fast.plain == slow.plain
     assert fast.spans == slow.spans

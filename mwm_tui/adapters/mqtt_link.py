@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import secrets
 import select
-import socket
 import ssl
 import threading
 import time
@@ -27,7 +25,7 @@ from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mwm_tui.domain import ids
@@ -44,14 +42,15 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff
 from .base import EventSink, MessageTap
-from .socket_reads import READ_BYTES, LandingBuffer, ReadPacer
+from .mqtt_client import BufferedClient, default_client_id, end_session, new_mqtt_client
+from .socket_reads import ReadPacer
 from .supervisor import (
     CONFIRM_TIMEOUT,
     LinkDownError,
     SupervisedLink,
     describe_connect_error,
 )
-from .tls import TlsSetupError, client_context, describe_tls_error
+from .tls import TlsSetupError, describe_tls_error
 
 # CONNACK reason codes (as paho maps MQTT 3.1.1 return codes 4 and 5) refusing the credentials.
 _AUTH_REFUSALS = frozenset({134, 135})
@@ -77,149 +76,15 @@ _TAKEOVER_STREAK = 3
 END_SESSION_TIMEOUT = 1.0
 
 
-# Topic, payload and retain flag of one QoS 0 PUBLISH.
-PublishHandler = Callable[[bytes, bytes, bool], None]
-
-
-def default_client_id() -> str:
-    """``mwm-tui-<host>-<random>``: unique per link, and not guessable by another client."""
-    return f"mwm-tui-{socket.gethostname()}-{secrets.token_hex(6)}"
-
-
-class BufferedClient(mqtt.Client):
-    """A paho client whose socket reads come from one 64 KiB ``recv_into`` at a time.
-
-    paho reads each packet with three or more small ``recv`` calls; under a flood every one of
-    them is a system call and a GIL hand-over to the UI thread.
-    """
-
-    READ_SIZE = READ_BYTES
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._landing = LandingBuffer(self.READ_SIZE)
-        self._read_buffer = b""
-        self._read_offset = 0
-        # Whether the last socket read filled READ_SIZE: then more is likely waiting.
-        self.last_read_full = False
-        # Bytes read from the socket so far.
-        self.bytes_read = 0
-        # The TLS alert that ended the connection, if one did: paho reports only "lost".
-        self.tls_alert: ssl.SSLError | None = None
-
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes read from the socket that paho has not consumed yet (select cannot see them)."""
-        return len(self._read_buffer) - self._read_offset
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._read_offset >= len(self._read_buffer):
-            try:
-                data = self._read_socket()
-            except ssl.SSLError as error:
-                self._note_alert(error)
-                raise
-            self.last_read_full = len(data) >= self.READ_SIZE
-            self.bytes_read += len(data)
-            if not data:
-                return data
-            self._read_buffer, self._read_offset = data, 0
-        start = self._read_offset
-        self._read_offset = min(start + bufsize, len(self._read_buffer))
-        return self._read_buffer[start : self._read_offset]
-
-    def _read_socket(self) -> bytes:
-        """paho's ``_sock_recv`` into the landing buffer; paho's own for a websocket."""
-        recv_into = getattr(self._sock, "recv_into", None)
-        if recv_into is None:
-            return super()._sock_recv(self.READ_SIZE)
-        try:
-            return self._landing.read(recv_into)
-        except ssl.SSLWantReadError as error:
-            raise BlockingIOError() from error
-        except ssl.SSLWantWriteError as error:
-            self._call_socket_register_write()
-            raise BlockingIOError() from error
-
-    def take_publishes(self, handle: PublishHandler) -> int:
-        """Hand each QoS 0 PUBLISH that lies whole in the buffer to ``handle``, in order, up to
-        the first packet of another kind, cut short or malformed (those stay paho's); how many.
-        """
-        if self._in_packet["command"] != 0:
-            return 0  # paho is in the middle of a packet
-        buffer, pos, end = self._read_buffer, self._read_offset, len(self._read_buffer)
-        count = 0
-        while pos + 4 <= end:
-            first = buffer[pos]
-            if first & 0xFE != 0x30:  # not a PUBLISH with QoS 0 and no DUP flag
-                break
-            # The remaining length: 7 bits a byte, at most 4 bytes (MQTT 3.1.1, 2.2.3).
-            length, shift, at = 0, 0, pos + 1
-            while at < end and shift <= 21:
-                byte = buffer[at]
-                length |= (byte & 0x7F) << shift
-                at += 1
-                if byte < 0x80:
-                    break
-                shift += 7
-            else:
-                break
-            packet_end = at + length
-            if packet_end > end or length < 2:
-                break
-            topic_end = at + 2 + ((buffer[at] << 8) | buffer[at + 1])
-            if topic_end > packet_end or topic_end == at + 2:
-                break  # an empty or overlong topic: paho refuses the packet
-            handle(buffer[at + 2 : topic_end], buffer[topic_end:packet_end], first == 0x31)
-            count += 1
-            pos = packet_end
-        self._read_offset = pos
-        if count:
-            # paho's keepalive reads this when it decides whether to ping.
-            with self._msgtime_mutex:
-                self._last_bytes_received = time.monotonic()
-        return count
-
-    def _sock_send(self, buf: bytes | bytearray) -> int:
-        try:
-            return super()._sock_send(buf)
-        except ssl.SSLError as error:
-            # A broker that refused HQ's certificate sent its alert before closing: read it.
-            try:
-                super()._sock_recv(1)
-            except ssl.SSLError as alert:
-                self._note_alert(alert)
-            except OSError:
-                pass
-            self._note_alert(error)
-            raise
-
-    def _note_alert(self, error: ssl.SSLError) -> None:
-        if self.tls_alert is None and "ALERT" in str(getattr(error, "reason", "")):
-            self.tls_alert = error
-
-
-def new_mqtt_client(
-    target: BrokerTarget,
-    client_id: str,
-    *,
-    clean_session: bool,
-    connect_timeout: float = 10.0,
-) -> BufferedClient:
-    """A paho client for MQTT 3.1.1 with VERSION2 callbacks that never reconnects by itself."""
-    client = BufferedClient(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_session,
-        protocol=MQTTProtocolVersion.MQTTv311,
-        reconnect_on_failure=False,
-    )
-    client.connect_timeout = connect_timeout
-    if target.username is not None:
-        client.username_pw_set(target.username, target.password)
-    if target.tls:
-        client.tls_set_context(client_context(target.tls_options))
-    return client
+# BufferedClient and new_mqtt_client live in mqtt_client; the simulated fleet takes them from here.
+__all__ = [
+    "DEFAULT_KEEPALIVE",
+    "END_SESSION_TIMEOUT",
+    "MAX_MOTION_ASKS",
+    "BufferedClient",
+    "MqttLink",
+    "new_mqtt_client",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,7 +394,9 @@ class MqttLink(SupervisedLink[_AlertRequest]):
             finally:
                 self._close_burst()
             got, emptied = client.bytes_read - bytes_before, not client.last_read_full
-            if pace and self.read_pause and session.pacer.should_pause(got, emptied):
+            # Without paho's hooks no read is counted: then paho reads as it would, unpaced.
+            paced = pace and self.read_pause and client.hooked
+            if paced and session.pacer.should_pause(got, emptied):
                 session.read_at = time.monotonic() + self.read_pause
         if client.want_write():
             self._check(client.loop_write(), session, client)
@@ -613,38 +480,6 @@ class MqttLink(SupervisedLink[_AlertRequest]):
 
 
 _CLOSED_BY_BROKER = "broker closed the connection"
-
-
-def end_session(target: BrokerTarget, client_id: str, timeout: float) -> bool:
-    """Connect with a clean session as ``client_id`` and disconnect: the broker drops the
-    session it kept for that id. False when the broker did not accept within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    client = new_mqtt_client(target, client_id, clean_session=True, connect_timeout=timeout)
-    accepted: list[bool] = []
-
-    def on_connect(
-        _c: mqtt.Client, _u: Any, _f: mqtt.ConnectFlags, code: ReasonCode, _p: Any
-    ) -> None:
-        accepted.append(not code.is_failure)
-
-    client.on_connect = on_connect
-    try:
-        client.connect(target.host, target.port, keepalive=max(int(timeout) + 1, 5))
-        while not accepted and (remaining := deadline - time.monotonic()) > 0:
-            if client.loop(timeout=min(remaining, 0.1)) != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                break
-        if accepted and accepted[0]:
-            client.disconnect()
-            client.loop_write()
-            return True
-        return False
-    except (OSError, ValueError):
-        return False
-    finally:
-        sock = client.socket()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
 
 
 def _refusal(code: ReasonCode) -> str:

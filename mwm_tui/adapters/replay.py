@@ -33,7 +33,7 @@ from mwm_tui.domain.text import literal
 
 from .base import EventSink, InProcessLink
 from .recording import LINK, MESSAGE, OUTCOME, SENT, RecordLines, decode_payload
-from .stomp_link import advisory_event
+from .stomp_advisories import advisory_event
 
 SPEEDS = (1, 2, 5, 10, 30, 60)
 # Messages per topic or destination a jump applies from before its horizon: what a truck's

@@ -1,7 +1,8 @@
 """stomp.py's connection with HQ's frame reader in place of its own splitting at NUL bytes.
 
-stomp.py's receiver thread calls ``__read_frames`` in a loop; the transport here overrides that
-one method, so reading and parsing stay on that same thread and nothing else changes hands.
+stomp.py's receiver thread reads frames in a loop; the transport here takes over that one step
+(through ``compat.stomp``), so reading and parsing stay on that same thread and nothing else
+changes hands.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import stomp.protocol
 import stomp.transport
 import stomp.utils
 
+from mwm_tui.compat.stomp import HookedTransport
+
 from .socket_reads import READ_BYTES, LandingBuffer, ReadPacer
 from .stomp_frames import HEARTBEAT, FrameItem, FrameReader, FrameRejected, StompFrame
 
@@ -35,7 +38,7 @@ def _nothing() -> None:
     pass
 
 
-class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
+class FramedTransport(HookedTransport):
     """A stomp.py transport whose incoming bytes go through one FrameReader per connection."""
 
     def __init__(
@@ -63,7 +66,7 @@ class FramedTransport(stomp.transport.Transport):  # type: ignore[misc]
         # A TLS alert that ended the stream, such as a broker refusing HQ's client certificate.
         self.tls_alert: ssl.SSLError | None = None
 
-    def _BaseTransport__read_frames(self) -> None:  # noqa: N802 (the name stomp.py calls)
+    def read_frames(self) -> None:
         data = self._read_available()
         if not data or not self.running:
             return

@@ -9,17 +9,15 @@ Textual renders it; what the terminal ends up showing is the same.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 
 from rich.cells import get_character_cell_size
-from textual._compositor import ChopsUpdate
 from textual.strip import Strip
+
+from mwm_tui.compat import textual as textual_parts
 
 _Chops = Sequence[Mapping[int, Strip | None]]
 _Span = tuple[int, int, int]
-# ChopsUpdate's arguments as Textual 8.2 names them; any other shape is left alone.
-_EXPECTED_PARAMETERS = ["self", "chops", "spans", "chop_ends"]
 
 
 def crop_start(strip: Strip, cut: int) -> int:
@@ -75,20 +73,4 @@ def left_cropped(
 
 def install() -> bool:
     """Make Textual's partial updates start at their first changed cell; False if it cannot."""
-    init = ChopsUpdate.__init__
-    if getattr(init, "_crops_left", False):
-        return True
-    if list(inspect.signature(init).parameters) != _EXPECTED_PARAMETERS:
-        return False
-
-    def cropping_init(
-        self: ChopsUpdate,
-        chops: _Chops,
-        spans: list[_Span],
-        chop_ends: list[list[int]],
-    ) -> None:
-        init(self, left_cropped(chops, spans, chop_ends), spans, chop_ends)
-
-    cropping_init._crops_left = True  # type: ignore[attr-defined]
-    ChopsUpdate.__init__ = cropping_init  # type: ignore[method-assign]
-    return True
+    return textual_parts.transform_chops(left_cropped)

@@ -8,14 +8,14 @@ visible part touches none of its dirty regions; they would add no cell to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, TypeVar
+from collections.abc import Collection, Mapping
+from typing import TypeVar
 
-from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 
+from mwm_tui.compat import textual as textual_parts
+
 Key = TypeVar("Key")
-_PartialUpdate = Callable[[Compositor], ChopsUpdate | None]
 
 
 def touching(
@@ -32,36 +32,6 @@ def touching(
     return kept
 
 
-def _has_expected_parts() -> bool:
-    probe: Any = Compositor()
-    return (
-        isinstance(getattr(probe, "_dirty_regions", None), set)
-        and hasattr(probe, "_visible_widgets")
-        and isinstance(getattr(Compositor, "visible_widgets", None), property)
-    )
-
-
 def install() -> bool:
     """Make Textual's partial updates render only the widgets they touch; False if it cannot."""
-    update: _PartialUpdate = Compositor.render_partial_update
-    if getattr(update, "_culls", False):
-        return True
-    if not _has_expected_parts():
-        return False
-
-    def culled_update(self: Any) -> ChopsUpdate | None:
-        if not self._dirty_regions:
-            return update(self)
-        cached = self._visible_widgets  # None until a render needs it: left as it was
-        self.cuts  # noqa: B018 (made and kept now from every widget, not only the kept ones)
-        kept = self._visible_widgets = touching(self.visible_widgets, self._dirty_regions)
-        try:
-            return update(self)
-        finally:
-            if self._visible_widgets is kept:  # unless something reset the map meanwhile
-                self._visible_widgets = cached
-
-    culled_update._culls = True  # type: ignore[attr-defined]
-    culled_update.__wrapped__ = update  # type: ignore[attr-defined]
-    Compositor.render_partial_update = culled_update  # type: ignore[method-assign]
-    return True
+    return textual_parts.cull_partial_updates(touching)

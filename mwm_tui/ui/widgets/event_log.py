@@ -17,10 +17,10 @@ from functools import partial
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
+from mwm_tui.compat import textual as textual_parts
 from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
@@ -225,15 +225,19 @@ class EventLog(RichLog):
         self._generation += 1
         self.clear()
         shown = [line for line, about in self._lines if self._shows(line, about)]
-        if not self._size_known:
-            for line in shown:
-                self.write(line)  # RichLog holds them until it knows its width
+        if not textual_parts.size_known(self):
+            self._write_all(shown)  # RichLog holds them until it knows its width
             return
         for line in shown[-WRAP_AT_ONCE:]:
             self.write(line)
         older = shown[:-WRAP_AT_ONCE]
         if older:
             self.set_timer(WRAP_PAUSE, partial(self._prepend, older, self._generation))
+
+    def _write_all(self, shown: list[Text]) -> None:
+        """Every line through RichLog's public ``write``: right however RichLog keeps them."""
+        for line in shown:
+            self.write(line)
 
     def _prepend(self, older: list[Text], generation: int) -> None:
         """Wrap the newest few of ``older`` and put them above what is shown, keeping the view."""
@@ -251,11 +255,12 @@ class EventLog(RichLog):
             for strip in Strip.from_lines(list(Segment.split_lines(console.render(line, options))))
         ]
         at_end = self.is_vertical_scroll_end
-        self.lines[0:0] = strips
-        self._line_cache.clear()
-        widest = max((strip.cell_length for strip in strips), default=0)
-        self._widest_line_width = max(self._widest_line_width, widest)
-        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        if not textual_parts.prepend_strips(self, strips):
+            # RichLog's fields are not as expected: the public way, every line at once.
+            self._generation += 1
+            self.clear()
+            self._write_all([line for line, about in self._lines if self._shows(line, about)])
+            return
         if at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:

@@ -11,6 +11,8 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mwm_tui.compat import textual as textual_parts
+
 # Changed cells closer than this are repainted as one run: a cursor move costs more than a cell.
 _RUN_GAP = 4
 
@@ -82,7 +84,7 @@ def forget_dirty_regions(widget: Widget) -> None:
     Textual empties a widget's dirty regions only in that ``render_line``: kept, every distinct
     partial refresh would stay for the app's lifetime.
     """
-    widget._dirty_regions.clear()
+    textual_parts.forget_dirty_regions(widget)
 
 
 class ShownPicture:
