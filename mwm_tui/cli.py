@@ -22,6 +22,7 @@ from mwm_tui.adapters.recording import Recorder, RecordError, RecordReader
 from mwm_tui.adapters.replay import SPEEDS
 from mwm_tui.adapters.store import HistoryEntry, StoreBusyError, StoreError, read_history
 from mwm_tui.adapters.tls import TlsSetupError, client_context
+from mwm_tui.composition import create_app, create_replay_app
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
     DEFAULT_STOMP_URL,
@@ -35,9 +36,7 @@ from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.notice import StartupNotice
-from mwm_tui.ui.replay import create_replay_app
 
 _EPILOG = f"""\
 every option can also be set as an MWM_* variable (MWM_STOMP, MWM_MQTT, MWM_DEMO,
