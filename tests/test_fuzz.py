@@ -276,7 +276,7 @@ async def test_hostile_events_through_the_app_render_as_plain_text_and_count_onc
             app.event_log.filter_to(device_id)
             await pilot.pause()
             frames.append(screen_text(app))
-            await app.push_screen(DeviceDetail(fleet, app.dispatcher.store, device_id))
+            await app.push_screen(DeviceDetail(fleet, app.dispatcher, device_id))
             await pilot.pause()
             frames.append(screen_text(app))
             app.pop_screen()
