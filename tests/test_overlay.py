@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.cli import settings_from
+from mwm_tui.commands.options import settings_from
 from mwm_tui.composition import create_app
 from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain.codecs import Position

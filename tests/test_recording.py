@@ -29,7 +29,7 @@ from mwm_tui.adapters.recording import (
 from mwm_tui.adapters.replay import record_event
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
-from mwm_tui.cli import parser, settings_from
+from mwm_tui.commands.options import parser, settings_from
 from mwm_tui.composition import create_app, tap_links
 from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain import codecs, ids
