@@ -33,11 +33,11 @@ from typing import Any
 from textual.pilot import Pilot
 
 from benchmarks.app_probes import Frames, Typist
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.messages import mqtt_event
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from tests.support.links import recording_links
 
 SCREEN_SIZE = (120, 40)

@@ -27,12 +27,12 @@ from benchmarks.proc import IDLE_END, Params, cpu_seconds, main_of, report, wind
 from benchmarks.traffic import device_ids
 from mwm_tui.adapters.heap import tune_malloc
 from mwm_tui.adapters.supervisor import SupervisedLink
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs
 from mwm_tui.domain.events import Event, LinkName, LinkState, LocationReceived, MotionReceived
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 
 SCREEN_SIZE = (120, 40)
 # When this process had its imports done: start-up cost before create_app.

@@ -18,10 +18,10 @@ import time
 
 from textual.geometry import Region
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived
-from mwm_tui.ui.factory import create_app
 from tests.support.links import recording_links
 
 SCREEN_SIZE = (120, 40)

@@ -8,13 +8,13 @@ import paho.mqtt.client as mqtt
 import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, MosquittoFactory
 from tests.support.ui import driven, log_text, wait_for

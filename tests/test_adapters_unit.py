@@ -36,7 +36,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.targets import Protocol, parse_target
-from mwm_tui.sim.fleet import poll_readable
+from mwm_tui.sim.mqtt_side import poll_readable
 
 HOSTILE_IDS = ["*", "a.b", "+", "x/y", "#", ">", "", "a b", "nul\x00", "esc\x1b[31m"]
 

@@ -10,11 +10,11 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.dispatch import Kind, Stage, describe, new_dispatch
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.format import STATUS_GLYPH
 from mwm_tui.ui.glyphs import SYMBOLS, AsciiFilter, ascii_key, to_ascii
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen

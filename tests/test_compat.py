@@ -31,13 +31,13 @@ from mwm_tui.compat import paho as paho_parts
 from mwm_tui.compat import plotext as plotext_parts
 from mwm_tui.compat import stomp as stomp_parts
 from mwm_tui.compat import textual as textual_parts
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LocationReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui import crop_updates, map_base, update_culling
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.map_render import Marker, render_map
 from tests.support.links import recording_links
 from tests.support.ui import driven, wait_for

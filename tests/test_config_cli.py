@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mwm_tui.cli import NO_TERMINAL, has_terminal, main, settings_from
+from mwm_tui.cli import main
+from mwm_tui.commands.options import settings_from
+from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
 from mwm_tui.config import ConfigError, Settings, config_path, load_settings
 from mwm_tui.domain.targets import TargetError, TlsOptions
 

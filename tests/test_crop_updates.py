@@ -11,9 +11,9 @@ from rich.style import Style
 from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.ui.crop_updates import crop_start, install, left_cropped
-from mwm_tui.ui.factory import create_app
 from tests.support.links import recording_links
 
 BORDER = Style(color="yellow")

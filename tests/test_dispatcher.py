@@ -202,3 +202,29 @@ def test_history_records_status_changes_wills_and_link_changes(tmp_path: Path) -
         ("link", None, "MQTT link down: connection refused"),
     ]
     dispatcher.close()
+
+
+def test_a_device_record_is_its_own_newest_transitions_and_dispatches(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    fleet = Fleet(clock=clock)
+    dispatcher = make(tmp_path, clock, fleet)
+    fleet.apply(LocationReceived(Position("truck-1", 1.0, 2.0)))
+    fleet.apply(LocationReceived(Position("truck-2", 3.0, 4.0)))
+    fleet.apply(WillReceived("truck-1"))
+    dispatcher.observe(WillReceived("truck-1"))
+    dispatcher.record_changes(fleet.take_changes())
+    dispatcher.submit(Kind.ORDER, "truck-1", "first")
+    dispatcher.submit(Kind.ALERT, "truck-2", "red")
+    dispatcher.submit(Kind.ORDER, "truck-1", "second")
+    dispatcher.tick()
+    record = dispatcher.device_record("truck-1", transitions=2, dispatches=1)
+    assert [e.text for e in record.transitions] == [
+        "first heard: online (first message)",
+        "online -> offline (last will)",
+    ]
+    assert [d.body for d in record.dispatches] == ["second"]
+    assert (record.transitions_problem, record.dispatches_problem) == (None, None)
+    everything = dispatcher.device_record("truck-1", transitions=10, dispatches=10)
+    assert [e.kind for e in everything.transitions] == ["will", "status", "status"]
+    assert [d.body for d in everything.dispatches] == ["second", "first"]
+    dispatcher.close()

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import ids
 from mwm_tui.domain.errors import RejectReason
@@ -31,7 +32,6 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.text import literal
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import DeviceDetail
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, log_text, screen_text, wait_for
@@ -276,7 +276,7 @@ async def test_hostile_events_through_the_app_render_as_plain_text_and_count_onc
             app.event_log.filter_to(device_id)
             await pilot.pause()
             frames.append(screen_text(app))
-            await app.push_screen(DeviceDetail(fleet, app.dispatcher.store, device_id))
+            await app.push_screen(DeviceDetail(fleet, app.dispatcher, device_id))
             await pilot.pause()
             frames.append(screen_text(app))
             app.pop_screen()

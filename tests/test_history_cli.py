@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from mwm_tui.adapters.store import HistoryEntry, Store
-from mwm_tui.cli import main, parse_since, parser, settings_from
+from mwm_tui.cli import main
+from mwm_tui.commands.options import parser, settings_from
+from mwm_tui.commands.time_args import parse_since
 from mwm_tui.config import ConfigError, Settings, data_path, load_settings
 
 

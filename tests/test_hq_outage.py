@@ -21,13 +21,13 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mwm_tui.adapters.mqtt_link import MqttLink
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.events import LinkName, LinkState, WillReceived
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui.app import LINK_STOP_GRACE
-from mwm_tui.ui.factory import create_app
 from tests.support.brokers import HOST, ActiveMQFactory, Mosquitto, MosquittoFactory
 from tests.support.link_events import Recorder, wait_until
 from tests.support.proxy import TcpProxy

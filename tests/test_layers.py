@@ -1,4 +1,5 @@
-"""Layering: the domain and the adapters never pull in the UI libraries."""
+"""What the import contracts cannot see: the modules loaded at run time, third parties' own
+imports included. One interpreter imports the layers in turn, lightest first."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-UI_LIBRARIES = ("textual", "rich", "plotext")
-BROKER_CLIENTS = ("paho", "stomp")
+UI_LIBRARIES = {"textual", "rich", "plotext"}
+BROKER_CLIENTS = {"paho", "stomp"}
+WEB_SERVER = {"aiohttp", "textual_serve"}
+DASHBOARD = {"mwm_tui.ui", "mwm_tui.composition"}
 
-# Prints the top-level packages loaded by importing one module, as JSON.
+# Imports each group of modules (argv: a JSON list of groups) and prints, for each, the
+# packages loaded so far: top-level names and mwm_tui's own subpackages.
 PROBE = """
 import importlib, json, sys
-importlib.import_module(sys.argv[1])
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+loaded = []
+for group in json.loads(sys.argv[1]):
+    for module in group:
+        importlib.import_module(module)
+    names = {name.split(".")[0] for name in sys.modules}
+    names |= {".".join(name.split(".")[:2]) for name in sys.modules if name.startswith("mwm_tui.")}
+    loaded.append(sorted(names))
+print(json.dumps(loaded))
 """
 
 
@@ -30,57 +40,62 @@ def modules_of(package: str) -> list[str]:
     return sorted(found)
 
 
-DOMAIN_MODULES = modules_of("mwm_tui.domain")
-ADAPTER_MODULES = modules_of("mwm_tui.adapters")
+DOMAIN = modules_of("mwm_tui.domain")
+LIGHT_COMMANDS = ["mwm_tui.cli", "mwm_tui.commands.history", "mwm_tui.commands.export"]
+BACK_END = [
+    name for layer in ("adapters", "services", "sim") for name in modules_of(f"mwm_tui.{layer}")
+]
+SERVE = ["mwm_tui.commands.serve"]
 
 
-def loaded_after_import(module: str) -> set[str]:
+@pytest.fixture(scope="module")
+def loaded() -> list[set[str]]:
+    """The packages loaded after each group: domain, light commands, back end, serve."""
+    groups = [DOMAIN, LIGHT_COMMANDS, BACK_END, SERVE]
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, module],
+        [sys.executable, "-c", PROBE, json.dumps(groups)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, f"importing {module} failed:\n{result.stderr}"
-    return set(json.loads(result.stdout))
+    assert result.returncode == 0, result.stderr
+    return [set(names) for names in json.loads(result.stdout)]
 
 
 def test_module_discovery_finds_the_layers() -> None:
-    # Guards the parametrised tests below against silently checking nothing.
-    assert {"mwm_tui.domain.codecs", "mwm_tui.domain.fleet", "mwm_tui.domain.inbox"} <= set(
-        DOMAIN_MODULES
+    # Guards the probe below against silently importing nothing.
+    assert {"mwm_tui.domain.codecs", "mwm_tui.domain.fleet", "mwm_tui.domain.inbox"} <= set(DOMAIN)
+    assert {"mwm_tui.adapters.base", "mwm_tui.services.dispatcher", "mwm_tui.sim.fleet"} <= set(
+        BACK_END
     )
-    assert "mwm_tui.adapters.base" in ADAPTER_MODULES
 
 
-@pytest.mark.parametrize("module", DOMAIN_MODULES)
-def test_domain_module_imports_no_ui_and_no_broker_client(module: str) -> None:
-    loaded = loaded_after_import(module)
-    assert "mwm_tui" in loaded
-    assert not loaded & {*UI_LIBRARIES, *BROKER_CLIENTS}, sorted(loaded)
+def test_the_domain_loads_no_ui_no_broker_client_and_no_web_server(
+    loaded: list[set[str]],
+) -> None:
+    domain = loaded[0]
+    assert "mwm_tui.domain" in domain
+    assert sorted(domain & (UI_LIBRARIES | BROKER_CLIENTS | WEB_SERVER)) == []
 
 
-@pytest.mark.parametrize("module", ADAPTER_MODULES)
-def test_adapter_module_imports_no_ui(module: str) -> None:
-    loaded = loaded_after_import(module)
-    assert not loaded & set(UI_LIBRARIES), sorted(loaded)
+def test_history_and_export_load_neither_the_dashboard_nor_a_broker_client(
+    loaded: list[set[str]],
+) -> None:
+    commands = loaded[1]
+    assert "mwm_tui.commands" in commands
+    assert sorted(commands & (UI_LIBRARIES | BROKER_CLIENTS | WEB_SERVER | DASHBOARD)) == []
 
 
-def test_import_linter_contracts_are_kept() -> None:
-    lint_imports = Path(sys.executable).with_name("lint-imports")
-    assert lint_imports.exists(), "install the dev extra: pip install -e '.[dev]'"
-    result = subprocess.run(
-        [str(lint_imports), "--no-cache"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "0 broken" in output
-    assert "domain is pure: no UI, no broker client KEPT" in output
-    assert "adapters never touch the UI KEPT" in output
+def test_the_links_and_the_outbox_load_no_ui(loaded: list[set[str]]) -> None:
+    back_end = loaded[2]
+    assert {"mwm_tui.adapters", "mwm_tui.services", "mwm_tui.sim", "paho", "stomp"} <= back_end
+    assert sorted(back_end & (UI_LIBRARIES | DASHBOARD)) == []
+
+
+def test_serve_loads_the_web_server_but_not_the_dashboard(loaded: list[set[str]]) -> None:
+    # Each browser tab's dashboard is a process of its own; the server never draws one.
+    serve = loaded[3]
+    assert serve >= WEB_SERVER
+    assert sorted(serve & ({"textual", "plotext"} | DASHBOARD)) == []

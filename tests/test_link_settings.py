@@ -8,7 +8,8 @@ import pytest
 
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
-from mwm_tui.cli import main, settings_from
+from mwm_tui.cli import main
+from mwm_tui.commands.options import settings_from
 from mwm_tui.config import ConfigError, load_settings
 from mwm_tui.domain.targets import Protocol, TargetError, parse_targets
 

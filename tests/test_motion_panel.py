@@ -8,11 +8,11 @@ import re
 import pytest
 from rich.text import Text
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import ZERO_STYLE, line_chart
 from tests.support.links import recording_links
 from tests.support.ui import driven, screen_text, wait_for

@@ -13,11 +13,11 @@ import re
 import time
 from pathlib import Path
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from tests.support.brokers import ActiveMQFactory, MosquittoFactory
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import (

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.cli import settings_from
+from mwm_tui.commands.options import settings_from
+from mwm_tui.composition import create_app
 from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LocationReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.domain.overlay import GeofenceCrossing, GeofenceWatch, OverlayError, parse_overlay
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.map_render import Marker, render_map
 from tests.support.links import recording_links
 from tests.support.ui import list_text, log_text, wait_for

@@ -22,13 +22,13 @@ import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LinkName, LinkState, OrderOutcome
 from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import HOST, RabbitMQ, mqtt_handshake, stomp_handshake

@@ -29,7 +29,8 @@ from mwm_tui.adapters.recording import (
 from mwm_tui.adapters.replay import record_event
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
-from mwm_tui.cli import parser, settings_from
+from mwm_tui.commands.options import parser, settings_from
+from mwm_tui.composition import create_app, tap_links
 from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Motion
@@ -48,7 +49,6 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.services.dispatcher import Dispatcher
-from mwm_tui.ui.factory import create_app, tap_links
 from mwm_tui.ui.widgets.record_status import RecordStatus
 from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.link_events import wait_until

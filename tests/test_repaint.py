@@ -11,12 +11,12 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.format import age
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.motion_panel import MotionPanel

@@ -23,6 +23,7 @@ from mwm_tui.adapters.replay import (
     parse_jump,
     record_event,
 )
+from mwm_tui.composition import create_app, create_replay_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Motion, Position
@@ -39,8 +40,7 @@ from mwm_tui.domain.events import (
     OrderOutcome,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
-from mwm_tui.ui.factory import create_app
-from mwm_tui.ui.replay import REFUSED, ReplayApp, create_replay_app
+from mwm_tui.ui.replay import REFUSED, ReplayApp
 from mwm_tui.ui.screens import HelpScreen, help_table
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
 from tests.support.ui import driven, list_text, screen_text, wait_for

@@ -13,12 +13,12 @@ from textual import events
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.domain.intent import ARM_DELAY, Answer, Arming, Drafts
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt
 from mwm_tui.ui.widgets.composer import OrderInput
 from mwm_tui.ui.widgets.device_list import DeviceList

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from mwm_tui.cli import in_browser
 from mwm_tui.commands.serve import (
     DashboardServer,
     Listener,
@@ -24,6 +23,7 @@ from mwm_tui.commands.serve import (
     tab_command,
     tab_environment,
 )
+from mwm_tui.commands.terminal import in_browser
 from mwm_tui.config import Settings, load_settings
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, alive, mwm_tui_command

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.errors import RejectReason
@@ -23,7 +24,6 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import ColourPicker
 from mwm_tui.ui.screens.send_prompt import HINT_INTERVAL
 from tests.support.links import recording_links

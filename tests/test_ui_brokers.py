@@ -22,6 +22,7 @@ import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 from textual.pilot import Pilot
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.codecs import Position
@@ -29,7 +30,6 @@ from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port

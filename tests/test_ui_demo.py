@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.status_bar import StatusBar
 from tests.support.ui import list_text, log_text, send_from_prompt, wait_for
 

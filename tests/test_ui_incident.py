@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import (
@@ -20,7 +21,6 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.event_log import EventLog
 from tests.support.clock import FakeClock
 from tests.support.links import recording_links

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived, WillReceived
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.widgets.composer import OrderInput
 from mwm_tui.ui.widgets.motion_panel import MotionPanel

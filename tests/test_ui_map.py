@@ -9,12 +9,12 @@ from rich.style import Style
 from textual.pilot import Pilot
 from textual.strip import Strip
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LocationReceived, WillReceived
 from mwm_tui.domain.geo import Viewport
 from mwm_tui.ui.app import MAP_INTERVAL, MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.repaint import _cells
 from tests.support.links import recording_links

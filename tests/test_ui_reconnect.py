@@ -8,10 +8,10 @@ from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.base import EventSink
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from mwm_tui.ui.factory import create_app
 from tests.support.brokers import ActiveMQ, Mosquitto, free_port
 from tests.support.ui import driven, wait_for
 

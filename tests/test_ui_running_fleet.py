@@ -12,10 +12,10 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.fleet import DeviceStatus
-from mwm_tui.ui.factory import create_app
 from tests.support.brokers import ActiveMQ, Mosquitto, MosquittoFactory
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import driven, log_text

@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Footer
 
 from mwm_tui.adapters.demo import DemoFleet
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.errors import RejectReason
@@ -29,7 +30,6 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.screens.colour import SWATCH, ColourList, swatch
 from mwm_tui.ui.widgets.status_bar import RATE_WINDOW, StatusBar

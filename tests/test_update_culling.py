@@ -11,8 +11,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.update_culling import install, touching
 from tests.support.links import recording_links
 

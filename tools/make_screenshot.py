@@ -6,8 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
-from mwm_tui.ui.factory import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 

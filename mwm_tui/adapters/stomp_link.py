@@ -157,6 +157,10 @@ class StompLink(SupervisedLink[_OrderRequest]):
 
     # Frame handlers: called on stomp.py's receiver thread; they never block or raise.
 
+    def wake(self) -> None:
+        """Wake the supervisor: a stomp.py thread has news for it."""
+        self._waker.wake()
+
     def handle_message(self, frame: stomp.utils.Frame | StompFrame) -> None:
         headers, body = frame.headers, frame.body or b""
         advisory = headers.get("subscription") == ADVISORY_SUBSCRIPTION_ID

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import stomp
 import stomp.utils
 
 from mwm_tui.domain.text import literal
-
-if TYPE_CHECKING:
-    from .stomp_link import StompLink
 
 # HQ asks ActiveMQ for a heart-beat every 5 s and sends one every 10 s. ActiveMQ skips a
 # heart-beat when it sent anything in the interval before, so its frames come up to 2 intervals
@@ -45,17 +42,27 @@ class StompSession:
         return self.connected or self.refusal is not None or self.lost is not None
 
 
+class SessionOwner(Protocol):
+    """The link a session reports to (``StompLink``)."""
+
+    def wake(self) -> None: ...
+    def handle_message(self, frame: stomp.utils.Frame) -> None: ...
+    def handle_receipt(self, frame: stomp.utils.Frame) -> None: ...
+    def handle_advisory_refusal(self, message: str) -> None: ...
+    def handle_error(self, frame: stomp.utils.Frame) -> bool: ...
+
+
 class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
     """Runs on stomp.py's threads: records what happened and wakes the supervisor."""
 
-    def __init__(self, link: StompLink, session: StompSession) -> None:
+    def __init__(self, link: SessionOwner, session: StompSession) -> None:
         self._link = link
         self._session = session
 
     def on_connected(self, frame: stomp.utils.Frame) -> None:
         self._session.last_heard = time.monotonic()
         self._session.connected = True
-        self._link._waker.wake()
+        self._link.wake()
 
     def on_heartbeat(self) -> None:
         self._session.last_heard = time.monotonic()
@@ -69,7 +76,7 @@ class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
         receipt = frame.headers.get("receipt-id", "")
         if receipt == self._session.subscription_receipt:
             self._session.subscribed = True
-            self._link._waker.wake()
+            self._link.wake()
         else:
             self._link.handle_receipt(frame)
 
@@ -84,11 +91,11 @@ class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
             self._session.lost = f"broker refused the subscription: {message}"
         elif not self._link.handle_error(frame):
             self._session.last_error = message
-        self._link._waker.wake()
+        self._link.wake()
 
     def on_heartbeat_timeout(self) -> None:
         self._session.heartbeat_timeout = True
-        self._link._waker.wake()
+        self._link.wake()
 
     def on_disconnected(self) -> None:
         if self._session.lost is None:
@@ -98,7 +105,7 @@ class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
                 if error
                 else "broker closed the connection"
             )
-        self._link._waker.wake()
+        self._link.wake()
 
 
 def error_text(frame: stomp.utils.Frame) -> str:

@@ -1,1 +1,1 @@
-"""``mwm-tui`` subcommands that are programs of their own."""
+"""``mwm-tui``'s commands, one module each: ``cli.py`` loads only the one that runs."""

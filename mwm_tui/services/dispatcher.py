@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.adapters.recording import Recorder
@@ -38,6 +38,18 @@ LINK_OF = {Kind.ORDER: LinkName.STOMP, Kind.ALERT: LinkName.MQTT}
 KIND_OF = {link: kind for kind, link in LINK_OF.items()}
 # Placeholder send id between committing "sending" and the link naming the attempt.
 _HANDING_OVER = "handing-over"
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What the history keeps of one device: its newest status transitions and last wills
+    (oldest first) and dispatches (newest first). A part the store could not read is empty,
+    its problem said in ``transitions_problem`` or ``dispatches_problem``."""
+
+    transitions: list[HistoryEntry]
+    dispatches: list[Dispatch]
+    transitions_problem: str | None = None
+    dispatches_problem: str | None = None
 
 
 class Dispatcher:
@@ -185,6 +197,25 @@ class Dispatcher:
             for d in self._open.values()
             if d.stage is Stage.QUEUED and (kind is None or d.kind is kind)
         ]
+
+    def device_record(self, device_id: str, *, transitions: int, dispatches: int) -> DeviceRecord:
+        """The newest ``transitions`` and ``dispatches`` the store has kept of ``device_id``."""
+        found_transitions: list[HistoryEntry] = []
+        found_dispatches: list[Dispatch] = []
+        transitions_problem = dispatches_problem = None
+        try:
+            found_transitions = self.store.history(
+                device_id, kinds=("status", "will"), limit=transitions
+            )
+        except StoreError as error:
+            transitions_problem = str(error)
+        try:
+            found_dispatches = self.store.dispatches_for(device_id, dispatches)
+        except StoreError as error:
+            dispatches_problem = str(error)
+        return DeviceRecord(
+            found_transitions, found_dispatches, transitions_problem, dispatches_problem
+        )
 
     def unsettled(self) -> int:
         """Dispatches queued or sending."""

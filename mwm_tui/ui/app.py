@@ -397,7 +397,7 @@ class MwmApp(PaneActions):
     def action_details(self) -> None:
         device_id = self.device_list.selected
         if device_id is not None and device_id in self.fleet.devices:
-            self.push_screen(DeviceDetail(self.fleet, self.dispatcher.store, device_id))
+            self.push_screen(DeviceDetail(self.fleet, self.dispatcher, device_id))
 
     def action_reconnect(self) -> None:
         for link in (self.stomp_link, self.mqtt_link):

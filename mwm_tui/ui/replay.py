@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 
 from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.widgets import Input
 
-from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
-from mwm_tui.adapters.recording import RecordReader
-from mwm_tui.adapters.replay import (
-    ReplayMqttLink,
-    ReplayPlayer,
-    ReplayStompLink,
-    parse_jump,
-    player_for,
-)
-from mwm_tui.adapters.store import Store
-from mwm_tui.config import Settings
+from mwm_tui.adapters.replay import ReplayPlayer, parse_jump
 from mwm_tui.domain.events import TELEMETRY_TYPES, Event, MessageRejected, WillReceived
-from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, palette_actions
 from mwm_tui.ui.screens import JumpScreen
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
@@ -37,7 +23,7 @@ _EVERYTHING = 10_000_000
 
 
 class ReplayApp(MwmApp):
-    """MwmApp whose links play a record file; ``player`` is set by ``create_replay_app``."""
+    """MwmApp whose links play a record file; ``player`` is set by the composition root."""
 
     player: ReplayPlayer
 
@@ -142,34 +128,3 @@ class ReplayApp(MwmApp):
         self.position_map.dirty = True
         if what:
             self.notify(f"Replay {what}.", timeout=1.5)
-
-
-def create_replay_app(
-    settings: Settings, paths: Sequence[Path], records: RecordReader, *, tune_gc: bool = True
-) -> ReplayApp:
-    """The dashboard over ``records``, with nothing that could reach a broker or the outbox."""
-    settings = replace(settings, demo=False)
-    player = player_for(paths, records.records)
-
-    def links(sink: EventSink) -> tuple[OrderLink, AlertLink]:
-        return ReplayStompLink(player, sink), ReplayMqttLink(player, sink)
-
-    fleet = Fleet(
-        clock=player.clock,
-        stale_after=settings.stale_after,
-        offline_after=settings.offline_after,
-        max_devices=settings.max_devices,
-    )
-    app = create_app(
-        settings,
-        links=links,
-        fleet=fleet,
-        tune_gc=tune_gc,
-        wall_clock=player.clock,
-        store=Store.memory(),
-        app_class=ReplayApp,
-        extras=[ReplayBar(player)],
-    )
-    assert isinstance(app, ReplayApp)
-    app.player = player
-    return app

@@ -21,13 +21,13 @@ from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.mqtt_link import DEFAULT_KEEPALIVE, MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import HistoryEntry
+from mwm_tui.composition import LinkFactory, create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import ids
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.dispatch import Stage
 from mwm_tui.domain.events import Event, LinkName, LinkState, LinkStateChanged, LocationReceived
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.factory import LinkFactory, create_app
 from tests.support.brokers import ActiveMQ, Broker, Mosquitto
 from tests.support.counters import QueueCounter, TopicCounter
 from tests.support.ui import wait_for

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from mwm_tui.adapters.store import Store, StoreError
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
+from mwm_tui.services.dispatcher import DeviceRecord, Dispatcher
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.screens.help import HelpScreen
 from mwm_tui.ui.screens.once import OnceModal
@@ -51,13 +51,13 @@ class DeviceDetail(OnceModal[None]):
     def __init__(
         self,
         fleet: Fleet,
-        store: Store,
+        dispatcher: Dispatcher,
         device_id: str,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self._fleet = fleet
-        self._store = store
+        self._dispatcher = dispatcher
         self.device_id = device_id
         self._wall_clock = wall_clock
         self.body = Static(id="detail-body")
@@ -103,37 +103,36 @@ class DeviceDetail(OnceModal[None]):
         if motion_age is None and device.motion is not None:
             motion = "last known value (retained), age unknown"
         ages.add_row("motion", motion)
+        record = self._dispatcher.device_record(
+            self.device_id, transitions=HISTORY_ROWS, dispatches=DISPATCH_ROWS
+        )
         return [
             status,
             ages,
             Text("\nstatus history", style="bold underline"),
-            *self._status_history(),
+            *self._status_history(record),
             Text("\norders and alerts", style="bold underline"),
-            *self._dispatches(),
+            *self._dispatches(record),
             Text("\nrecent trail (oldest first)", style="bold underline"),
             self._trail(device.trail()),
         ]
 
-    def _status_history(self) -> list[Text]:
-        try:
-            entries = self._store.history(
-                self.device_id, kinds=("status", "will"), limit=HISTORY_ROWS
-            )
-        except StoreError as error:
-            return [Text(str(error), style="red")]
-        if not entries:
+    @staticmethod
+    def _status_history(record: DeviceRecord) -> list[Text]:
+        if record.transitions_problem is not None:
+            return [Text(record.transitions_problem, style="red")]
+        if not record.transitions:
             return [Text("no transitions recorded", style="dim")]
-        return [Text(f"{_clock(e.at)}  {literal(e.text, 100)}") for e in entries]
+        return [Text(f"{_clock(e.at)}  {literal(e.text, 100)}") for e in record.transitions]
 
-    def _dispatches(self) -> list[Text]:
-        try:
-            dispatches = self._store.dispatches_for(self.device_id, DISPATCH_ROWS)
-        except StoreError as error:
-            return [Text(str(error), style="red")]
-        if not dispatches:
+    @staticmethod
+    def _dispatches(record: DeviceRecord) -> list[Text]:
+        if record.dispatches_problem is not None:
+            return [Text(record.dispatches_problem, style="red")]
+        if not record.dispatches:
             return [Text("none sent from this HQ", style="dim")]
         lines = []
-        for dispatch in dispatches:
+        for dispatch in record.dispatches:
             line = Text(f"{_clock(dispatch.created_at)}  ")
             line.append_text(dispatch_line(dispatch))
             lines.append(line)

@@ -18,8 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mwm_tui.domain.codecs import Position
-from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, Fleet
+from mwm_tui.domain.list_order import ListOrder, SortKey
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
 from mwm_tui.ui.widgets.repaint import changed_region, forget_dirty_regions
@@ -105,7 +105,7 @@ class DeviceList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._fleet = fleet
         self._wall_clock = wall_clock
-        self._order = DeviceOrder(fleet.devices)
+        self._order = ListOrder(fleet.devices)
         self._selected: str | None = None
         self._id_width = 2
         # The widget's own style, looked up once per repaint rather than once per row.

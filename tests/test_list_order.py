@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mwm_tui.domain import device_order
+from mwm_tui.domain import list_order
 from mwm_tui.domain.codecs import Motion, Position
-from mwm_tui.domain.device_order import DeviceOrder, SortKey
 from mwm_tui.domain.fleet import Device, DeviceStatus, Fleet
+from mwm_tui.domain.list_order import ListOrder, SortKey
 from mwm_tui.domain.text import literal
 from tests.support.clock import FakeClock
 
@@ -49,7 +49,7 @@ def plain_sort(fleet: Fleet, key: SortKey, *, reverse: bool, filter_text: str) -
     return [d.device_id for d in ordered]
 
 
-def assert_matches(order: DeviceOrder, fleet: Fleet) -> None:
+def assert_matches(order: ListOrder, fleet: Fleet) -> None:
     expected = plain_sort(fleet, order.key, reverse=order.reverse, filter_text=order.filter_text)
     assert order.ids() == expected
     assert len(order) == len(expected)
@@ -81,18 +81,18 @@ def test_incremental_order_matches_a_plain_full_sort(
     steps: list[tuple[str, object, object]], batch: bool, rebuild_share: int
 ) -> None:
     """``batch``: many changes per update; a huge ``rebuild_share``: every update re-sorts."""
-    default_share = device_order._REBUILD_SHARE
-    device_order._REBUILD_SHARE = rebuild_share
+    default_share = list_order._REBUILD_SHARE
+    list_order._REBUILD_SHARE = rebuild_share
     try:
         replay(steps, batch=batch)
     finally:
-        device_order._REBUILD_SHARE = default_share
+        list_order._REBUILD_SHARE = default_share
 
 
 def replay(steps: list[tuple[str, object, object]], *, batch: bool) -> None:
     clock = FakeClock()
     fleet = Fleet(clock=clock, stale_after=15.0, offline_after=120.0)
-    order = DeviceOrder(fleet.devices)
+    order = ListOrder(fleet.devices)
     removed: set[str] = set()
     for kind, first, second in steps:
         if kind == "fix":
@@ -146,7 +146,7 @@ def fleet_of(count: int) -> tuple[FakeClock, Fleet]:
 
 def test_a_status_change_moves_one_device_to_its_place() -> None:
     clock, fleet = fleet_of(300)
-    order = DeviceOrder(fleet.devices)
+    order = ListOrder(fleet.devices)
     fleet.take_dirty()
     assert order[0] == "truck-0000"
     clock.advance(10)
@@ -164,7 +164,7 @@ def test_a_status_change_moves_one_device_to_its_place() -> None:
 
 def test_new_devices_land_in_order_and_widen_the_id_column() -> None:
     _clock, fleet = fleet_of(50)
-    order = DeviceOrder(fleet.devices, SortKey.ID)
+    order = ListOrder(fleet.devices, SortKey.ID)
     fleet.take_dirty()
     fleet.apply_motion("a-much-longer-device-id", Motion(0.0, 0.0, 0.0))
     order.update(fleet.take_dirty())
@@ -179,7 +179,7 @@ def test_new_devices_land_in_order_and_widen_the_id_column() -> None:
 
 def test_filter_by_text_or_status_and_back() -> None:
     clock, fleet = fleet_of(120)
-    order = DeviceOrder(fleet.devices)
+    order = ListOrder(fleet.devices)
     fleet.apply_will("truck-0042")
     order.update(fleet.take_dirty())
     order.set_filter("offline")
@@ -198,7 +198,7 @@ def test_filter_by_text_or_status_and_back() -> None:
 def test_age_order_is_newest_fix_first_without_resorting_as_time_passes() -> None:
     clock, fleet = fleet_of(20)
     fleet.apply_motion("no-fix-yet", Motion(0.0, 0.0, 0.0))
-    order = DeviceOrder(fleet.devices, SortKey.AGE)
+    order = ListOrder(fleet.devices, SortKey.AGE)
     fleet.take_dirty()
     assert order[0] == "truck-0019" and order[len(order) - 1] == "no-fix-yet"
     clock.advance(50)
@@ -210,7 +210,7 @@ def test_age_order_is_newest_fix_first_without_resorting_as_time_passes() -> Non
 
 def test_a_flood_of_changes_is_one_full_sort_with_the_same_outcome() -> None:
     clock, fleet = fleet_of(2_000)
-    order = DeviceOrder(fleet.devices, SortKey.LAT)
+    order = ListOrder(fleet.devices, SortKey.LAT)
     fleet.take_dirty()
     clock.advance(1)
     for number in range(0, 2_000, 2):

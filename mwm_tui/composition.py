@@ -1,10 +1,13 @@
-"""The one way to build the dashboard, for the command line, the tests and the benchmarks."""
+"""The composition root: the links, the outbox, the fleet and the dispatcher built from the
+settings and handed to the app. The command line, the tests and the benchmarks build here."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 from textual.widget import Widget
 
@@ -12,7 +15,8 @@ from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.overlay_file import load_overlays
-from mwm_tui.adapters.recording import Recorder
+from mwm_tui.adapters.recording import Recorder, RecordReader
+from mwm_tui.adapters.replay import ReplayMqttLink, ReplayStompLink, player_for
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.adapters.store import Store
 from mwm_tui.config import Settings, data_path
@@ -20,7 +24,9 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.replay import ReplayApp
 from mwm_tui.ui.widgets.record_status import RecordStatus
+from mwm_tui.ui.widgets.replay_bar import ReplayBar
 
 LinkFactory = Callable[[EventSink], tuple[OrderLink, AlertLink]]
 
@@ -100,4 +106,35 @@ def create_app(
         extras=[*extras, *([RecordStatus(recorder)] if recorder is not None else [])],
     )
     app.position_map.overlay = load_overlays(settings.overlay_files())
+    return app
+
+
+def create_replay_app(
+    settings: Settings, paths: Sequence[Path], records: RecordReader, *, tune_gc: bool = True
+) -> ReplayApp:
+    """The dashboard over ``records``, with nothing that could reach a broker or the outbox."""
+    settings = replace(settings, demo=False)
+    player = player_for(paths, records.records)
+
+    def links(sink: EventSink) -> tuple[OrderLink, AlertLink]:
+        return ReplayStompLink(player, sink), ReplayMqttLink(player, sink)
+
+    fleet = Fleet(
+        clock=player.clock,
+        stale_after=settings.stale_after,
+        offline_after=settings.offline_after,
+        max_devices=settings.max_devices,
+    )
+    app = create_app(
+        settings,
+        links=links,
+        fleet=fleet,
+        tune_gc=tune_gc,
+        wall_clock=player.clock,
+        store=Store.memory(),
+        app_class=ReplayApp,
+        extras=[ReplayBar(player)],
+    )
+    assert isinstance(app, ReplayApp)
+    app.player = player
     return app

@@ -13,7 +13,7 @@ from typing import TypeAlias
 from .fleet import Device, DeviceStatus
 from .text import literal
 
-__all__ = ["DeviceOrder", "SortKey", "order_key"]
+__all__ = ["ListOrder", "SortKey", "order_key"]
 
 _STATUS_RANK = {
     DeviceStatus.OFFLINE: 0,
@@ -56,7 +56,7 @@ def order_key(key: SortKey, device: Device) -> OrderKey:
     return (position.lat if key is SortKey.LAT else position.lng, device_id)
 
 
-class DeviceOrder:
+class ListOrder:
     """Ids of the devices shown, in display order (filter, then sort, then maybe reversed)."""
 
     def __init__(

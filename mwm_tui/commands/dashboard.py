@@ -1,0 +1,97 @@
+"""``mwm-tui``: the dashboard itself, in a terminal or in a browser tab of ``mwm-tui serve``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mwm_tui.adapters.heap import tune_malloc
+from mwm_tui.adapters.lifetime import end_with_parent
+from mwm_tui.adapters.recording import Recorder, RecordError
+from mwm_tui.adapters.store import StoreBusyError, StoreError
+from mwm_tui.adapters.tls import TlsSetupError
+from mwm_tui.commands.options import settings_from
+from mwm_tui.commands.terminal import (
+    NO_TERMINAL,
+    OUTBOX_WAIT_IN_BROWSER,
+    SERVER_PID,
+    has_terminal,
+    in_browser,
+)
+from mwm_tui.composition import create_app
+from mwm_tui.config import ConfigError, Settings
+from mwm_tui.domain.overlay import OverlayError
+from mwm_tui.domain.targets import TargetError
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.notice import StartupNotice
+
+
+def open_recorder(settings: Settings) -> Recorder | None:
+    """The ``--record`` writer, or None; raises RecordError when the file cannot be opened."""
+    if not settings.record:
+        return None
+    max_bytes = int(settings.record_max_mb * 1024 * 1024)
+    return Recorder(Path(settings.record).expanduser(), max_bytes=max_bytes)
+
+
+def _fail(message: str) -> int:
+    print(f"mwm-tui: error: {message}", file=sys.stderr)
+    if in_browser():
+        StartupNotice(f"mwm-tui: {message}").run()
+    return 2
+
+
+def _open_dashboard(settings: Settings, recorder: Recorder | None) -> MwmApp:
+    deadline = time.monotonic() + (OUTBOX_WAIT_IN_BROWSER if in_browser() else 0.0)
+    while True:
+        try:
+            return create_app(settings, recorder=recorder)
+        except StoreBusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+def dashboard_main(arguments: Sequence[str]) -> int:
+    """Run the dashboard with these options until it quits; the exit status."""
+    try:
+        settings = settings_from(arguments)
+    except (ConfigError, TargetError, TlsSetupError) as error:
+        return _fail(str(error))
+    if settings.log_file:
+        try:
+            logging.basicConfig(
+                filename=settings.log_file,
+                level=logging.INFO,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        except OSError as error:
+            return _fail(f"cannot write the log file: {error}")
+    tune_malloc()
+    try:
+        recorder = open_recorder(settings)
+    except RecordError as error:
+        return _fail(str(error))
+    try:
+        if not has_terminal():
+            print(f"mwm-tui: error: {NO_TERMINAL}", file=sys.stderr)
+            return 2
+        server = os.environ.get(SERVER_PID, "")
+        if in_browser() and server.isdigit():
+            end_with_parent(int(server))
+        try:
+            app = _open_dashboard(settings, recorder)
+        except StoreBusyError as error:
+            where = " (in a browser: another tab has it; close that tab and reload)"
+            return _fail(f"{error}{where if in_browser() else ''}")
+        except (StoreError, OverlayError) as error:
+            return _fail(str(error))
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return 0

@@ -1,0 +1,60 @@
+"""``mwm-tui export``: the positions in a record file as CSV, GPX or GeoJSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
+from mwm_tui.adapters.recording import RecordError
+from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
+from mwm_tui.commands.time_args import TIME_HELP, parse_since
+from mwm_tui.config import ConfigError
+
+
+def export_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui export",
+        description="Write the positions in a record file (mwm-tui --record FILE) as CSV, GPX 1.1\n"
+        "(a track a truck) or GeoJSON (a feature a truck, its id in deviceID).\n"
+        "Times are when HQ received each fix, in UTC.",
+        epilog=TIME_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=RECORD_FILES_HELP)
+    parse.add_argument(
+        "--format", required=True, choices=[f.value for f in ExportFormat], help="what to write"
+    )
+    parse.add_argument("--device", metavar="ID", help="only this truck")
+    parse.add_argument("--since", metavar="TIME", help="only fixes received from this time on")
+    parse.add_argument("--until", metavar="TIME", help="only fixes received up to this time")
+    parse.add_argument("-o", "--output", metavar="OUT", help="write here [default: stdout]")
+    return parse
+
+
+def export_main(argv: Sequence[str]) -> int:
+    args = export_parser().parse_args(argv)
+    try:
+        now = time.time()
+        selection = Selection(
+            args.device,
+            parse_since(args.since, now) if args.since else None,
+            parse_since(args.until, now, "--until") if args.until else None,
+        )
+        reader = load_records(args.files, "export")
+        text = WRITERS[ExportFormat(args.format)](fixes_of(reader.records, selection))
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui export: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        said = f"cannot write {args.output}: {error.strerror}"
+        print(f"mwm-tui export: error: {said}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,18 @@
+"""Record files (``mwm-tui --record FILE``) as the replay and export commands take them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mwm_tui.adapters.recording import RecordError, RecordReader
+
+RECORD_FILES_HELP = "record file(s): FILE and, for a rotated record, FILE.1 ... in any order"
+
+
+def load_records(files: Sequence[str], what: str) -> RecordReader:
+    """The records of ``files``; raises RecordError when one cannot be read or none is usable."""
+    reader = RecordReader.load(files)
+    if not reader.records:
+        bad = f" ({reader.bad_lines} unreadable lines)" if reader.bad_lines else ""
+        raise RecordError(f"nothing to {what} in {', '.join(files)}{bad}")
+    return reader

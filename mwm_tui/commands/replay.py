@@ -1,0 +1,70 @@
+"""``mwm-tui replay``: a record file played back in the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mwm_tui.adapters.recording import RecordError
+from mwm_tui.adapters.replay import SPEEDS
+from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
+from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
+from mwm_tui.composition import create_replay_app
+from mwm_tui.config import ConfigError, load_settings
+from mwm_tui.domain.overlay import OverlayError
+
+
+def replay_parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="mwm-tui replay",
+        description="Play a record file (mwm-tui --record FILE) back in the dashboard: the list,\n"
+        "map, motion and log as they were. Nothing is sent to any broker.",
+        epilog="keys: Space pauses, . steps a message, , steps a second, ] and [ change the\n"
+        "speed (x1 to x60), J jumps to a time; ? shows them all.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("files", nargs="+", metavar="FILE", help=RECORD_FILES_HELP)
+    parse.add_argument("--speed", type=int, choices=SPEEDS, default=1, help="start at this speed")
+    parse.add_argument("--paused", action="store_true", help="start paused at the first record")
+    parse.add_argument(
+        "--stale-after", type=float, metavar="SEC", help="as for mwm-tui [default: 15]"
+    )
+    parse.add_argument(
+        "--offline-after", type=float, metavar="SEC", help="as for mwm-tui [default: 120]"
+    )
+    parse.add_argument(
+        "--ascii", action="store_const", const=True, help="draw with ASCII characters only"
+    )
+    return parse
+
+
+def replay_main(argv: Sequence[str]) -> int:
+    args = replay_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            {
+                "stale_after": args.stale_after,
+                "offline_after": args.offline_after,
+                "ascii": args.ascii,
+            },
+            os.environ,
+        )
+        reader = load_records(args.files, "replay")
+    except (ConfigError, RecordError) as error:
+        print(f"mwm-tui replay: error: {error}", file=sys.stderr)
+        return 2
+    if not has_terminal():
+        print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
+        return 2
+    try:
+        app = create_replay_app(settings, [Path(f) for f in args.files], reader)
+    except OverlayError as error:
+        print(f"mwm-tui replay: error: overlay {error}", file=sys.stderr)
+        return 2
+    app.player.clock.set_speed(args.speed)
+    app.player.start_paused = args.paused
+    app.run()
+    return 0
