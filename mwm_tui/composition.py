@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from mwm_tui.adapters.base import AlertLink, EventSink, OrderLink
 from mwm_tui.adapters.demo import DemoFleet, DemoMqttLink, DemoStompLink
+from mwm_tui.adapters.identity import unix_account
 from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.recording import Recorder, RecordReader
@@ -64,11 +65,13 @@ def create_app(
     store: Store | None = None,
     app_class: type[MwmApp] = MwmApp,
     extras: Sequence[Widget] = (),
+    dispatcher_name: str | None = None,
 ) -> MwmApp:
     """The one way to build the dashboard: from settings, with links around the app's inbox.
 
-    Raises StoreError when the outbox's database cannot be opened, OverlayError when an
-    overlay file cannot be read.
+    ``dispatcher_name`` signs every order and alert sent from it: the Unix account running
+    it unless given. Raises StoreError when the outbox's database cannot be opened,
+    OverlayError when an overlay file cannot be read.
     """
     inbox = EventInbox()
     # The demo's orders must never reach a real outbox: it keeps them in memory.
@@ -91,6 +94,7 @@ def create_app(
         history_days=settings.history_days,
         wall_clock=wall_clock,
         recorder=recorder,
+        by=dispatcher_name if dispatcher_name is not None else unix_account(),
     )
     app = app_class(
         fleet=fleet,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mwm_tui.adapters.store import Store, database_path
 from mwm_tui.domain.codecs import Position
-from mwm_tui.domain.dispatch import Kind, Stage
+from mwm_tui.domain.dispatch import Dispatch, Kind, Stage, describe
 from mwm_tui.domain.events import (
     AlertOutcome,
     Delivery,
@@ -228,3 +228,38 @@ def test_a_device_record_is_its_own_newest_transitions_and_dispatches(tmp_path: 
     assert [e.kind for e in everything.transitions] == ["will", "status", "status"]
     assert [d.body for d in everything.dispatches] == ["second", "first"]
     dispatcher.close()
+
+
+def test_every_dispatch_and_its_history_lines_carry_who_sent_it(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    events: list[Event] = []
+    dispatcher = Dispatcher(
+        Store.open(tmp_path),
+        RecordingLink(LinkName.STOMP, events.append),
+        RecordingLink(LinkName.MQTT, events.append),
+        Fleet(),
+        order_expiry=60,
+        history_days=30,
+        wall_clock=clock,
+        by="d1",
+    )
+    dispatcher.observe(up(LinkName.STOMP))
+    order = dispatcher.submit(Kind.ORDER, "truck-07", "pick up at Rungis")
+    assert order.by == "d1"
+    reports = [describe_line(report) for report in dispatcher.take_reports()]
+    assert reports == ["⧗ d1: order to truck-07 (pick up at Rungis) sending"]
+    dispatcher.observe(OrderOutcome(order.send_id or "order-1", "truck-07", Delivery.CONFIRMED))
+    dispatcher.tick()
+    dispatcher.close()
+
+    store = Store.open(tmp_path)
+    (kept,) = store.dispatches_for("truck-07")
+    assert kept.by == "d1" and kept.stage is Stage.WAITING
+    lines = [(e.kind, e.by, e.text) for e in store.history("truck-07")]
+    assert lines and all(by == "d1" for kind, by, _ in lines if kind == "order")
+    assert lines[-1][2].startswith("◔ d1: order to truck-07 (pick up at Rungis) accepted")
+    store.close()
+
+
+def describe_line(dispatch: Dispatch) -> str:
+    return describe(dispatch)[0]

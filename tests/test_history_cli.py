@@ -57,21 +57,41 @@ def test_history_prints_a_table_or_json_lines_filtered(
             HistoryEntry(now - 7200, "status", "online -> stale (silent for 15 s)", "truck-1"),
             HistoryEntry(now - 60, "will", "last will: went away", "truck-2\x1b[2J"),
             HistoryEntry(now - 30, "link", "STOMP link down: connection refused"),
-            HistoryEntry(now - 10, "order", "✔ order to truck-1 (go) accepted", "truck-1", "d1"),
+            HistoryEntry(
+                now - 10, "order", "✔ d1: order to truck-1 (go) accepted", "truck-1", "o1", "d1"
+            ),
+            HistoryEntry(
+                now - 5, "alert", "✔ d2: alert red to truck-1 accepted", "truck-1", "a1", "d2"
+            ),
         ]
     )
     store.close()
     assert main(["history", "--data-dir", str(tmp_path), "--since", "1h"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert len(table) == 3
-    assert "will    truck-2\\x1b[2J" in table[0] and "\x1b" not in "".join(table)
-    assert "link    -" in table[1]
+    assert len(table) == 4
+    assert "will      -             truck-2\\x1b[2J" in table[0] and "\x1b" not in "".join(table)
+    assert "link      -             -" in table[1]
+    assert "order     d1            truck-1" in table[2]
 
     assert main(["history", "--data-dir", str(tmp_path), "--device", "truck-1", "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["kind"] for r in records] == ["status", "order"]
-    assert records[1]["dispatch"] == "d1" and records[1]["device"] == "truck-1"
+    assert [r["kind"] for r in records] == ["status", "order", "alert"]
+    assert records[1]["dispatch"] == "o1" and records[1]["device"] == "truck-1"
+    assert records[1]["by"] == "d1" and records[0]["by"] is None
     assert datetime.fromisoformat(records[1]["at"]).timestamp() == pytest.approx(now - 10, 1e-3)
+
+    assert main(["history", "--data-dir", str(tmp_path), "--by", "d2", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["kind"], r["by"]) for r in records] == [("alert", "d2")]
+
+    argv = ["history", "--data-dir", str(tmp_path), "--kind", "will", "--kind", "link", "--json"]
+    assert main(argv) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in records] == ["will", "link"]
+
+    assert main(["history", "--data-dir", str(tmp_path), "--until", "1h", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in records] == ["status"]
 
 
 def test_history_without_a_database_says_so(

@@ -12,6 +12,7 @@ from mwm_tui.adapters.store import (
     DAY,
     SCHEMA_VERSION,
     HistoryEntry,
+    HistoryQuery,
     Store,
     StoreError,
     database_path,
@@ -95,7 +96,11 @@ def test_history_filters_by_device_time_and_kind(tmp_path: Path) -> None:
     assert [e.kind for e in store.history("a", kinds=["will"])] == ["will"]
     assert [e.at for e in store.history(limit=2)] == [T0 + 20, T0 + 30]
     store.close()
-    assert [e.device_id for e in read_history(tmp_path, since=T0 + 5)] == ["a", "b", None]
+    assert [e.device_id for e in read_history(tmp_path, HistoryQuery(since=T0 + 5))] == [
+        "a",
+        "b",
+        None,
+    ]
 
 
 def test_a_reader_in_another_thread_reads_while_the_writer_writes(tmp_path: Path) -> None:
@@ -155,3 +160,42 @@ def test_the_demo_store_is_in_memory() -> None:
     store.save([make(store)])
     assert store.path is None and len(store.open_dispatches()) == 1
     store.close()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = database_path(tmp_path)
+    first = sqlite3.connect(path)
+    first.executescript(FIRST_SCHEMA + "PRAGMA user_version = 1;")
+    first.execute(
+        "INSERT INTO dispatches VALUES ('x1', 1, 'order', 'truck-1', 'go', ?, ?, 'queued', 0, 0,"
+        " '', '', ?)",
+        (T0, T0 + 60, T0),
+    )
+    first.execute("INSERT INTO history (at, kind, text) VALUES (?, 'link', 'STOMP link up')", (T0,))
+    first.commit()
+    first.close()
+
+    store = Store.open(tmp_path)
+    (kept,) = store.open_dispatches()
+    assert (kept.dispatch_id, kept.body, kept.by) == ("x1", "go", "")
+    assert [(e.text, e.by) for e in store.history()] == [("STOMP link up", None)]
+    store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()
+
+
+# The schema mwm-tui wrote before dispatches and history lines named who sent them.
+FIRST_SCHEMA = """
+CREATE TABLE dispatches (
+    dispatch_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    device_id TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL, stage TEXT NOT NULL, attempts INTEGER NOT NULL,
+    possible_duplicate INTEGER NOT NULL, send_id TEXT NOT NULL, detail TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, device_id TEXT,
+    text TEXT NOT NULL, dispatch_id TEXT
+);
+"""

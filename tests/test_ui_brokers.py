@@ -22,6 +22,7 @@ import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 from textual.pilot import Pilot
 
+from mwm_tui.adapters.identity import unix_account
 from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain import codecs, ids
@@ -234,8 +235,8 @@ async def test_order_goes_to_the_selected_device_only_and_is_confirmed(
             else "the truck is online; delivery not confirmed"
         )
         confirmed = (
-            f"✔ order to {target} (Where are you heading to?) accepted by the broker (receipt); "
-            + reach
+            f"✔ {unix_account()}: order to {target} (Where are you heading to?) "
+            "accepted by the broker (receipt); " + reach
         )
         await until(pilot, app, lambda: confirmed in log_text(app), "the receipt in the log")
 
@@ -269,7 +270,7 @@ async def test_alert_flashes_the_selected_device_red_and_is_confirmed(
         await send_from_prompt(pilot, app)
         line = await sim_line(pilot, app, sim, "ALERT ", "the alert at a device")
         assert line == f"ALERT {target}: red"
-        confirmed = f"✔ alert red to {target} accepted by the broker (PUBACK)"
+        confirmed = f"✔ {unix_account()}: alert red to {target} accepted by the broker (PUBACK)"
         await until(pilot, app, lambda: confirmed in log_text(app), "the PUBACK in the log")
         assert sim.lines("ALERT ") == [f"ALERT {target}: red"], sim.out
 

@@ -19,9 +19,10 @@ from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 
 DATABASE_NAME = "mwm-tui.sqlite3"
 LOCK_NAME = "mwm-tui.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DAY = 86400.0
 
+# The first schema; each later version is one step of _STEPS, applied in order.
 _SCHEMA = """
 CREATE TABLE dispatches (
     dispatch_id TEXT PRIMARY KEY,
@@ -51,9 +52,17 @@ CREATE TABLE history (
 CREATE INDEX history_by_time ON history (at);
 CREATE INDEX history_by_device ON history (device_id, at);
 """
+_STEPS: dict[int, str] = {
+    # Who sent each order or alert, and who did what a history line tells.
+    2: """
+ALTER TABLE dispatches ADD COLUMN by TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN by TEXT;
+CREATE INDEX history_by_sender ON history (by, at);
+""",
+}
 _COLUMNS = (
     "dispatch_id, seq, kind, device_id, body, created_at, expires_at, stage, attempts, "
-    "possible_duplicate, send_id, detail, updated_at"
+    "possible_duplicate, send_id, detail, updated_at, by"
 )
 
 
@@ -67,13 +76,15 @@ class StoreBusyError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of history: ``kind`` is status, will, link, order, alert or geofence."""
+    """One line of history: ``kind`` is status, will, link, order, alert or geofence;
+    ``by`` the dispatcher who did what it tells (None for what the fleet or a link did)."""
 
     at: float
     kind: str
     text: str
     device_id: str | None = None
     dispatch_id: str | None = None
+    by: str | None = None
 
 
 def database_path(data_dir: Path) -> Path:
@@ -82,7 +93,7 @@ def database_path(data_dir: Path) -> Path:
 
 def _dispatch(row: tuple[object, ...]) -> Dispatch:
     (dispatch_id, seq, kind, device_id, body, created, expires, stage, attempts, dup, send_id,
-     detail, updated) = row  # fmt: skip
+     detail, updated, by) = row  # fmt: skip
     return Dispatch(
         dispatch_id=str(dispatch_id),
         seq=int(str(seq)),
@@ -97,6 +108,7 @@ def _dispatch(row: tuple[object, ...]) -> Dispatch:
         send_id=str(send_id),
         detail=str(detail),
         updated_at=float(str(updated)),
+        by=str(by),
     )
 
 
@@ -104,18 +116,39 @@ def _dispatch_row(d: Dispatch) -> tuple[object, ...]:
     return (
         d.dispatch_id, d.seq, d.kind.value, d.device_id, d.body, d.created_at, d.expires_at,
         d.stage.value, d.attempts, int(d.possible_duplicate), d.send_id, d.detail, d.updated_at,
+        d.by,
     )  # fmt: skip
 
 
-def _history_filter(device_id: str | None, since: float | None) -> tuple[str, list[object]]:
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Which history lines to read; None matches everything."""
+
+    device_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    by: str | None = None
+    kinds: tuple[str, ...] | None = None
+
+
+def _history_filter(query: HistoryQuery) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
-    if device_id is not None:
+    if query.device_id is not None:
         clauses.append("device_id = ?")
-        params.append(device_id)
-    if since is not None:
+        params.append(query.device_id)
+    if query.since is not None:
         clauses.append("at >= ?")
-        params.append(since)
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("at < ?")
+        params.append(query.until)
+    if query.by is not None:
+        clauses.append("by = ?")
+        params.append(query.by)
+    if query.kinds:
+        clauses.append(f"kind IN ({', '.join('?' for _ in query.kinds)})")
+        params.extend(query.kinds)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     return where, params
 
@@ -187,11 +220,11 @@ class Store:
                 f"{self.path} was written by a newer mwm-tui (schema {version}, "
                 f"this one knows {SCHEMA_VERSION})"
             )
-        if version == 0:
+        steps = [] if version > 0 else [(1, _SCHEMA)]
+        steps += [(to, _STEPS[to]) for to in sorted(_STEPS) if to > max(version, 1)]
+        for to, script in steps:
             with self._transaction():
-                self._db.executescript(
-                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
+                self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {to}; COMMIT;")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -213,7 +246,7 @@ class Store:
     ) -> None:
         """Write dispatches (insert or replace) and history lines in one committed transaction."""
         rows = [_dispatch_row(d) for d in dispatches]
-        lines = [(h.at, h.kind, h.device_id, h.text, h.dispatch_id) for h in history]
+        lines = [(h.at, h.kind, h.device_id, h.text, h.dispatch_id, h.by) for h in history]
         if not rows and not lines:
             return
         with self._guard, self._transaction():
@@ -221,13 +254,13 @@ class Store:
             if rows:
                 self._db.executemany(
                     f"INSERT OR REPLACE INTO dispatches ({_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
             if lines:
                 self._db.executemany(
-                    "INSERT INTO history (at, kind, device_id, text, dispatch_id) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO history (at, kind, device_id, text, dispatch_id, by) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     lines,
                 )
             self._db.execute("COMMIT")
@@ -274,34 +307,25 @@ class Store:
         limit: int | None = None,
     ) -> list[HistoryEntry]:
         """History lines, oldest first (the newest ``limit`` when given)."""
+        query = HistoryQuery(device_id, since, kinds=tuple(kinds) if kinds else None)
         with self._guard:
-            return _read_history(self._db, device_id, since, kinds, limit)
+            return _read_history(self._db, query, limit)
 
 
 def _read_history(
-    db: sqlite3.Connection,
-    device_id: str | None,
-    since: float | None,
-    kinds: Iterable[str] | None,
-    limit: int | None,
+    db: sqlite3.Connection, query: HistoryQuery, limit: int | None = None
 ) -> list[HistoryEntry]:
-    where, params = _history_filter(device_id, since)
-    wanted = list(kinds) if kinds is not None else []
-    if wanted:
-        where += (" AND " if where else " WHERE ") + (f"kind IN ({', '.join('?' for _ in wanted)})")
-        params.extend(wanted)
-    query = f"SELECT at, kind, text, device_id, dispatch_id FROM history{where} ORDER BY id DESC"
+    where, params = _history_filter(query)
+    sql = f"SELECT at, kind, text, device_id, dispatch_id, by FROM history{where} ORDER BY id DESC"
     if limit is not None:
-        query += " LIMIT ?"
+        sql += " LIMIT ?"
         params.append(limit)
-    rows = db.execute(query, params).fetchall()
-    return [HistoryEntry(float(at), str(kind), str(text), dev, did) for at, kind, text, dev, did
-            in reversed(rows)]  # fmt: skip
+    rows = db.execute(sql, params).fetchall()
+    return [HistoryEntry(float(at), str(kind), str(text), dev, did, by)
+            for at, kind, text, dev, did, by in reversed(rows)]  # fmt: skip
 
 
-def read_history(
-    data_dir: Path, device_id: str | None = None, since: float | None = None
-) -> list[HistoryEntry]:
+def read_history(data_dir: Path, query: HistoryQuery = HistoryQuery()) -> list[HistoryEntry]:
     """History from another process, read only: the dashboard may be writing meanwhile."""
     path = database_path(data_dir)
     if not path.is_file():
@@ -317,8 +341,11 @@ def read_history(
         db.execute("PRAGMA busy_timeout = 5000")
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version != SCHEMA_VERSION:
-            raise StoreError(f"{path} has schema {version}; this mwm-tui reads {SCHEMA_VERSION}")
-        return _read_history(db, device_id, since, None, None)
+            raise StoreError(
+                f"{path} has schema {version}; this mwm-tui reads {SCHEMA_VERSION} "
+                "(a dashboard of this version upgrades it when it starts)"
+            )
+        return _read_history(db, query)
     except sqlite3.Error as error:
         raise StoreError(f"cannot read {path}: {error}") from None
     finally:

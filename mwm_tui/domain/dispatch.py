@@ -58,6 +58,7 @@ class Dispatch:
     send_id: str = ""  # the link's order or alert id of the newest attempt
     detail: str = ""
     updated_at: float = 0.0
+    by: str = ""  # the dispatcher who sent it: a Unix account or a browser seat's login
 
     @property
     def is_open(self) -> bool:
@@ -77,10 +78,13 @@ def new_dispatch(
     *,
     now: float,
     expiry: float = DEFAULT_EXPIRY,
+    by: str = "",
 ) -> Dispatch:
     if expiry <= 0:
         raise ValueError("expiry must be positive")
-    return Dispatch(dispatch_id, seq, kind, device_id, body, now, now + expiry, updated_at=now)
+    return Dispatch(
+        dispatch_id, seq, kind, device_id, body, now, now + expiry, updated_at=now, by=by
+    )
 
 
 def sending(dispatch: Dispatch, send_id: str, now: float) -> Dispatch:
@@ -176,12 +180,15 @@ class Tone(StrEnum):
 
 
 def describe(dispatch: Dispatch) -> tuple[str, Tone]:
-    """One line for the log and the composer: what became of it, in the dispatcher's words."""
-    who = literal(dispatch.device_id, 40)
+    """One line for the log and the composer: what became of it, in the dispatcher's words,
+    led by who sent it ("d1: order to truck-07 (...) accepted by the broker")."""
+    truck = literal(dispatch.device_id, 40)
     if dispatch.kind is Kind.ORDER:
-        what = f"order to {who} ({literal(dispatch.body, 40)})"
+        what = f"order to {truck} ({literal(dispatch.body, 40)})"
     else:
-        what = f"alert {literal(dispatch.body, 20)} to {who}"
+        what = f"alert {literal(dispatch.body, 20)} to {truck}"
+    if dispatch.by:
+        what = f"{literal(dispatch.by, 32)}: {what}"
     proof = "receipt" if dispatch.kind is Kind.ORDER else "PUBACK"
     again = ""
     if dispatch.attempts > 1 and dispatch.possible_duplicate:

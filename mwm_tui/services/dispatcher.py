@@ -71,8 +71,11 @@ class Dispatcher:
         wall_clock: Callable[[], float],
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         recorder: Recorder | None = None,
+        by: str = "",
     ) -> None:
+        """``by``: the dispatcher every order and alert submitted here is sent by."""
         self.store = store
+        self.by = by
         self._order_link = order_link
         self._alert_link = alert_link
         self._fleet = fleet
@@ -123,6 +126,7 @@ class Dispatcher:
             body,
             now=now,
             expiry=self._expiry,
+            by=self.by,
         )
         self._open[created.dispatch_id] = created
         self._unsaved[created.dispatch_id] = created
@@ -328,9 +332,8 @@ class Dispatcher:
         line, _ = rules.describe(dispatch)
         if note:
             line += f" ({note})"
-        return HistoryEntry(
-            now, dispatch.kind.value, line, dispatch.device_id, dispatch.dispatch_id
-        )
+        kind, device_id, dispatch_id = dispatch.kind.value, dispatch.device_id, dispatch.dispatch_id
+        return HistoryEntry(now, kind, line, device_id, dispatch_id, dispatch.by or None)
 
     def _commit(self) -> bool:
         dispatches = list(self._unsaved.values())
