@@ -1,21 +1,28 @@
 """HQ's SQLite database: the outbox (orders and alerts not yet settled) and the history.
 
 One file under the data directory, in WAL mode so ``mwm-tui history`` reads while the dashboard
-writes. One writer: a lock file keeps a second dashboard off the same outbox.
+writes. One writer: a lock file keeps a second dashboard off the same outbox, and names the
+dashboard that holds it. Files are private, or the team's in a team directory (``data_dir``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
+
+from .data_dir import DataDir, DataDirError, prepare
+from .identity import unix_account
 
 DATABASE_NAME = "mwm-tui.sqlite3"
 LOCK_NAME = "mwm-tui.lock"
@@ -89,6 +96,28 @@ class HistoryEntry:
 
 def database_path(data_dir: Path) -> Path:
     return data_dir / DATABASE_NAME
+
+
+_DATABASE_FILES = (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm")
+
+
+def _take_lock(data: DataDir) -> IO[str]:
+    """Hold the directory's lock, written with who holds it; refuse, naming them, if taken."""
+    lock = data.create(LOCK_NAME).open("r+", encoding="utf-8")
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = lock.read(200).strip() or "another dashboard"
+        lock.close()
+        raise StoreBusyError(
+            f"another mwm-tui is using {data.path}: {holder} (its outbox has one writer); "
+            "quit it or give this one its own --data-dir"
+        ) from None
+    since = time.strftime("%H:%M", time.localtime())
+    lock.truncate(0)
+    lock.write(f"{unix_account()}'s, pid {os.getpid()} on {socket.gethostname()}, since {since}")
+    lock.flush()
+    return lock
 
 
 def _dispatch(row: tuple[object, ...]) -> Dispatch:
@@ -168,21 +197,17 @@ class Store:
     @classmethod
     def open(cls, data_dir: Path) -> Store:
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            lock = (data_dir / LOCK_NAME).open("a", encoding="utf-8")
+            data = prepare(data_dir)
+            lock = _take_lock(data)
+        except DataDirError as error:
+            raise StoreError(str(error)) from None
         except OSError as error:
             raise StoreError(f"cannot use the data directory {data_dir}: {error}") from None
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            raise StoreBusyError(
-                f"another mwm-tui is using {data_dir} (its outbox has one writer); "
-                "quit it or give this one its own --data-dir"
-            ) from None
         path = database_path(data_dir)
         connection: sqlite3.Connection | None = None
         try:
+            data.settle_existing(*_DATABASE_FILES)
+            data.create(DATABASE_NAME)
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -190,8 +215,10 @@ class Store:
                 raise StoreError(f"{path}: SQLite refused WAL mode ({mode})")
             # A commit survives mwm-tui being killed; only a power loss may take the last ones.
             connection.execute("PRAGMA synchronous = NORMAL")
-            return cls(connection, path, lock)
-        except (sqlite3.Error, StoreError) as error:
+            store = cls(connection, path, lock)
+            data.settle_existing(*_DATABASE_FILES)  # the WAL files SQLite made meanwhile
+            return store
+        except (sqlite3.Error, StoreError, OSError) as error:
             if connection is not None:
                 connection.close()
             lock.close()
@@ -278,6 +305,20 @@ class Store:
             ).rowcount
             self._db.execute("COMMIT")
         return gone
+
+    def write_problem(self) -> str | None:
+        """Why the database cannot be written (a read-only file or directory), or None."""
+        with self._guard:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute(f"PRAGMA user_version = {version}")
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                if self._db.in_transaction:
+                    self._db.rollback()
+                return f"cannot write {self.path or 'the database'}: {error}"
+        return None
 
     # Reading
 

@@ -132,7 +132,8 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
     parse.add_argument(
         "--data-dir",
         metavar="PATH",
-        help="where the outbox and history live [default: $XDG_DATA_HOME/mwm-tui]",
+        help="where the outbox and history live: private (0700), or a team's when a group owns "
+        "it with setgid and rwx (2770) [default: $XDG_DATA_HOME/mwm-tui]",
     )
     tls = parse.add_argument_group(
         "TLS (stomp+ssl:// and mqtts:// brokers; the same flags as mosquitto_sub)"

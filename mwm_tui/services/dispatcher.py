@@ -93,6 +93,8 @@ class Dispatcher:
         self._reports: list[Dispatch] = []
         self._problems: list[str] = []
         self._pruned_at = 0.0
+        # Why the outbox cannot keep anything now, or None: shown until a commit succeeds.
+        self.store_problem: str | None = None
         self._motion_asks = MotionAsks(alert_link, fleet)
         self.resends = 0
         self.outcomes: Counter[Stage] = Counter()
@@ -102,6 +104,9 @@ class Dispatcher:
     def load(self) -> int:
         """Take up what an earlier run left queued or sending; prune old history. Return count."""
         now = self._clock()
+        self.store_problem = self.store.write_problem()
+        if self.store_problem is not None:
+            self._problems.append(self.store_problem)
         self._prune(now)
         try:
             left = self.store.open_dispatches()
@@ -339,11 +344,15 @@ class Dispatcher:
         dispatches = list(self._unsaved.values())
         history, self._history = self._history, []
         self._unsaved.clear()
+        if not dispatches and not history:
+            return self.store_problem is None
         try:
             self.store.save(dispatches, history)
         except StoreError as error:
+            self.store_problem = str(error)
             self._problems.append(str(error))
             return False
+        self.store_problem = None
         return True
 
     def _prune(self, now: float) -> None:

@@ -260,7 +260,12 @@ class MwmApp(PaneActions):
     def _every_second(self) -> None:
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
-        self.status_bar.tick(self.fleet, self.inbox.stats().coalesced, self.dispatcher.unsettled())
+        self.status_bar.tick(
+            self.fleet,
+            self.inbox.stats().coalesced,
+            self.dispatcher.unsettled(),
+            self.dispatcher.store_problem,
+        )
         self.event_log.show_rejects(self.fleet.rejects_by_reason)
         self.event_log.device_limit(self.fleet)
         self._list_dirty = True  # ages keep ticking

@@ -60,6 +60,8 @@ class StatusBar(Widget):
         self.max_devices = 0
         # Orders and alerts HQ still holds (queued or awaiting the broker's confirmation).
         self.outbox = 0
+        # Why the outbox's database cannot be written, or None.
+        self.store_problem: str | None = None
         # When each link's retry falls due (monotonic), so the countdown keeps ticking.
         self.retry_at: dict[LinkName, float] = {}
         # When each link was lost (wall clock) and how many attempts failed since; while lost.
@@ -70,8 +72,10 @@ class StatusBar(Widget):
         # What the bar last showed: a tick that changes nothing writes nothing to the terminal.
         self._shown: tuple[object, ...] = ()
 
-    def tick(self, fleet: Fleet, coalesced: int, outbox: int = 0) -> None:
-        """Once a second: message rates, device counts, coalesced events, the outbox's size."""
+    def tick(
+        self, fleet: Fleet, coalesced: int, outbox: int = 0, store_problem: str | None = None
+    ) -> None:
+        """Once a second: rates, device counts, coalesced events, the outbox and its database."""
         now = fleet.clock()
         totals = {name: fleet.accepted[name] + fleet.rejected[name] for name in LinkName}
         self._samples.append((now, totals))
@@ -87,6 +91,7 @@ class StatusBar(Widget):
         self.refused_ids = fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT]
         self.max_devices = fleet.max_devices
         self.outbox = outbox
+        self.store_problem = store_problem
         self._refresh_if_changed()
 
     def link_changed(self, event: LinkStateChanged) -> None:
@@ -146,6 +151,10 @@ class StatusBar(Widget):
     def _fleet_part(self) -> Text:
         """Device counts by status (unknown only when some are), then outbox and limits."""
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.store_problem is not None:
+            # First: orders are refused until the database takes writes again.
+            text.append("✕ outbox cannot write: orders refused", style=ALARM_STYLE)
+            text.append("  │  ")
         shown = [s for s in DeviceStatus if s is not DeviceStatus.UNKNOWN or self.counts[s]]
         for index, status in enumerate(shown):
             if index:
