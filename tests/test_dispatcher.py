@@ -30,10 +30,13 @@ from tests.support.links import RecordingLink
 START = 1_800_000_000.0
 
 
-def make(tmp_path: Path, clock: FakeClock, fleet: Fleet | None = None) -> Dispatcher:
+def make(
+    tmp_path: Path, clock: FakeClock, fleet: Fleet | None = None, *, by: str = ""
+) -> Dispatcher:
+    """A dashboard's dispatcher on ``tmp_path``, started: it leads unless another one does."""
     events: list[Event] = []
     numbers = itertools.count(1)
-    return Dispatcher(
+    dispatcher = Dispatcher(
         Store.open(tmp_path),
         RecordingLink(LinkName.STOMP, events.append),
         RecordingLink(LinkName.MQTT, events.append),
@@ -41,8 +44,11 @@ def make(tmp_path: Path, clock: FakeClock, fleet: Fleet | None = None) -> Dispat
         order_expiry=60,
         history_days=30,
         wall_clock=clock,
-        new_id=lambda: f"d{next(numbers)}",
+        new_id=lambda: f"{by or 'd'}{next(numbers)}",
+        by=by,
     )
+    dispatcher.load()
+    return dispatcher
 
 
 def up(link: LinkName) -> LinkStateChanged:
@@ -232,17 +238,7 @@ def test_a_device_record_is_its_own_newest_transitions_and_dispatches(tmp_path: 
 
 def test_every_dispatch_and_its_history_lines_carry_who_sent_it(tmp_path: Path) -> None:
     clock = FakeClock(START)
-    events: list[Event] = []
-    dispatcher = Dispatcher(
-        Store.open(tmp_path),
-        RecordingLink(LinkName.STOMP, events.append),
-        RecordingLink(LinkName.MQTT, events.append),
-        Fleet(),
-        order_expiry=60,
-        history_days=30,
-        wall_clock=clock,
-        by="d1",
-    )
+    dispatcher = make(tmp_path, clock, by="d1")
     dispatcher.observe(up(LinkName.STOMP))
     order = dispatcher.submit(Kind.ORDER, "truck-07", "pick up at Rungis")
     assert order.by == "d1"
@@ -263,3 +259,54 @@ def test_every_dispatch_and_its_history_lines_carry_who_sent_it(tmp_path: Path) 
 
 def describe_line(dispatch: Dispatch) -> str:
     return describe(dispatch)[0]
+
+
+def test_a_followers_order_is_sent_by_the_leader_and_both_see_its_outcome(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    d1, d2 = make(tmp_path, clock, by="d1"), make(tmp_path, clock, by="d2")
+    assert d1.leading and not d2.leading
+    assert "d1's, pid" in " ".join(d2.take_notices())
+    for dispatcher in (d1, d2):
+        dispatcher.observe(up(LinkName.STOMP))
+    order = d2.submit(Kind.ORDER, "truck-07", "go to Orly, not Rungis")
+    (queued,) = d2.take_reports()
+    assert queued.stage is Stage.QUEUED and "the team's leader sends it: d1's" in queued.detail
+    assert sent(d2, LinkName.STOMP) == []
+    d1.tick()
+    assert sent(d1, LinkName.STOMP) == [
+        ("/queue/device.truck-07.text", "truck-07", "go to Orly, not Rungis")
+    ]
+    d1.observe(OrderOutcome("order-1", "truck-07", Delivery.CONFIRMED))
+    d1.tick()
+    d2.tick()
+    lines = [entry.text for entry in d2.take_news()]
+    assert lines[-1].startswith("◔ d2: order to truck-07 (go to Orly, not Rungis) accepted"), lines
+    assert all(entry.by == "d2" for entry in d1.take_news()) is True
+    assert order.by == "d2"
+    d1.close()
+    d2.close()
+
+
+def test_when_the_leader_is_gone_a_follower_takes_up_the_outbox_oldest_first(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(START)
+    d1, d2 = make(tmp_path, clock, by="d1"), make(tmp_path, clock, by="d2")
+    # STOMP is down everywhere: the team's orders wait, in the order they were typed.
+    for n in range(3):
+        d1.submit(Kind.ORDER, "truck-07", f"d1 #{n}")
+        d2.submit(Kind.ORDER, "truck-07", f"d2 #{n}")
+    d1.tick()
+    assert d1.unsettled() == 6 and d2.unsettled() == 0
+    d1.store.close()  # as the kernel does for a dashboard killed with SIGKILL: the lock goes
+    d2.tick()
+    assert not d2.leading, "a follower tries to lead once a second, not at every tick"
+    clock.advance(1.0)
+    d2.tick()
+    assert d2.leading and d2.unsettled() == 6
+    assert any("now sends the team's outbox (6 taken up)" in n for n in d2.take_notices())
+    d2.observe(up(LinkName.STOMP))
+    assert [text for _, _, text in sent(d2, LinkName.STOMP)] == [
+        "d1 #0", "d2 #0", "d1 #1", "d2 #1", "d1 #2", "d2 #2",
+    ]  # fmt: skip
+    d2.close()

@@ -100,17 +100,3 @@ def test_history_without_a_database_says_so(
     assert main(["history", "--data-dir", str(tmp_path / "empty")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("mwm-tui history: error: no history yet:")
-
-
-def test_a_second_dashboard_on_the_same_data_dir_is_refused_clearly(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # pytest gives no terminal; a driver named in the environment lets main go on to the store.
-    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.headless_driver:HeadlessDriver")
-    holder = Store.open(tmp_path)
-    try:
-        code = main(["--stomp", "stomp://127.0.0.1:1", "--data-dir", str(tmp_path)])
-    finally:
-        holder.close()
-    assert code == 2
-    assert "another mwm-tui is using" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -57,12 +58,32 @@ def test_queued_and_sending_dispatches_survive_closing_and_reopening(tmp_path: P
     again.close()
 
 
-def test_one_writer_per_data_directory(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    with pytest.raises(StoreError, match="another mwm-tui is using"):
-        Store.open(tmp_path)
-    store.close()
-    Store.open(tmp_path).close()
+def test_one_dashboard_of_a_data_directory_leads_and_the_next_takes_over(tmp_path: Path) -> None:
+    first, second = Store.open(tmp_path), Store.open(tmp_path)
+    assert first.try_lead("d1") and first.leading
+    assert not second.try_lead("d2") and not second.leading
+    assert second.leader().startswith(f"d1's, pid {os.getpid()} on ")
+    first.close()
+    assert second.try_lead("d2") and second.leader() == "this dashboard"
+    second.close()
+
+
+def test_the_team_shares_one_sequence_and_each_reads_what_the_others_wrote(
+    tmp_path: Path,
+) -> None:
+    first, second = Store.open(tmp_path), Store.open(tmp_path)
+    numbers = [store.next_seq() for store in (first, second, first, second, second)]
+    assert numbers == [1, 2, 3, 4, 5]
+    start = second.last_history_id()
+    version = second.data_version()
+    first.save(history=[HistoryEntry(T0, "order", "d1: order to t (go) sending", "t", "x", "d1")])
+    second.save(history=[HistoryEntry(T0, "link", "STOMP link up")])
+    assert second.data_version() != version
+    newest, news = second.news_since(start)
+    assert [(e.text, e.by) for e in news] == [("d1: order to t (go) sending", "d1")]
+    assert newest == second.last_history_id() and second.news_since(newest) == (newest, [])
+    first.close()
+    second.close()
 
 
 def test_retention_prunes_old_history_and_old_settled_dispatches_only(tmp_path: Path) -> None:

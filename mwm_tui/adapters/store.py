@@ -1,8 +1,12 @@
 """HQ's SQLite database: the outbox (orders and alerts not yet settled) and the history.
 
-One file under the data directory, in WAL mode so ``mwm-tui history`` reads while the dashboard
-writes. One writer: a lock file keeps a second dashboard off the same outbox, and names the
-dashboard that holds it. Files are private, or the team's in a team directory (``data_dir``).
+One file under the data directory, in WAL mode with a busy timeout, shared by every dashboard
+of a team and by ``mwm-tui history``. Each dashboard writes its own rows in short transactions;
+one of them, the holder of the directory's lock, *leads*: it alone sends the outbox and records
+what the fleet and the links did (``try_lead``). The lock file names the leader, and the kernel
+frees it when the leader's process ends, however it ends. History lines name the session that
+wrote them, so each dashboard reads what the others wrote (``news_since``). Files are private,
+or the team's in a team directory (``data_dir``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +27,10 @@ from typing import IO
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 
 from .data_dir import DataDir, DataDirError, prepare
-from .identity import unix_account
 
 DATABASE_NAME = "mwm-tui.sqlite3"
 LOCK_NAME = "mwm-tui.lock"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DAY = 86400.0
 
 # The first schema; each later version is one step of _STEPS, applied in order.
@@ -66,6 +70,12 @@ ALTER TABLE dispatches ADD COLUMN by TEXT NOT NULL DEFAULT '';
 ALTER TABLE history ADD COLUMN by TEXT;
 CREATE INDEX history_by_sender ON history (by, at);
 """,
+    # A team: each line names the dashboard session that wrote it; one sequence for the outbox.
+    3: """
+ALTER TABLE history ADD COLUMN session TEXT;
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO counters (name, value) SELECT 'seq', COALESCE(MAX(seq), 0) FROM dispatches;
+""",
 }
 _COLUMNS = (
     "dispatch_id, seq, kind, device_id, body, created_at, expires_at, stage, attempts, "
@@ -75,10 +85,6 @@ _COLUMNS = (
 
 class StoreError(RuntimeError):
     """The database cannot be used; the message says why, for the operator."""
-
-
-class StoreBusyError(StoreError):
-    """Another dashboard holds the data directory's lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +107,9 @@ def database_path(data_dir: Path) -> Path:
 _DATABASE_FILES = (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm")
 
 
-def _take_lock(data: DataDir) -> IO[str]:
-    """Hold the directory's lock, written with who holds it; refuse, naming them, if taken."""
-    lock = data.create(LOCK_NAME).open("r+", encoding="utf-8")
-    try:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = lock.read(200).strip() or "another dashboard"
-        lock.close()
-        raise StoreBusyError(
-            f"another mwm-tui is using {data.path}: {holder} (its outbox has one writer); "
-            "quit it or give this one its own --data-dir"
-        ) from None
-    since = time.strftime("%H:%M", time.localtime())
-    lock.truncate(0)
-    lock.write(f"{unix_account()}'s, pid {os.getpid()} on {socket.gethostname()}, since {since}")
-    lock.flush()
-    return lock
+def _lock_of(data: DataDir) -> IO[str]:
+    """The directory's lock file, open but not held: ``Store.try_lead`` takes it."""
+    return data.create(LOCK_NAME).open("r+", encoding="utf-8")
 
 
 def _dispatch(row: tuple[object, ...]) -> Dispatch:
@@ -186,19 +178,21 @@ class Store:
     """The writer. ``Store.open(dir)`` for the real file, ``Store.memory()`` for the demo."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path | None, lock: IO[str] | None):
+        """``lock``: the directory's lock file; None leads at once (the demo's, a test's)."""
         self._db = connection
         self._lock_file = lock
         self._guard = threading.Lock()
         self.path = path
+        # This dashboard's session: its history lines say so, and it skips them in the news.
+        self.session = uuid.uuid4().hex
+        self.leading = lock is None
         self._migrate()
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM dispatches").fetchone()
-        self._seq = int(row[0])
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
         try:
             data = prepare(data_dir)
-            lock = _take_lock(data)
+            lock = _lock_of(data)
         except DataDirError as error:
             raise StoreError(str(error)) from None
         except OSError as error:
@@ -237,8 +231,62 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             if self._lock_file is not None:
-                self._lock_file.close()
+                self._lock_file.close()  # frees the lead for another dashboard
                 self._lock_file = None
+
+    # Leading the team
+
+    def try_lead(self, name: str) -> bool:
+        """Take the lead if no other dashboard has it; the lock file then names ``name``."""
+        lock = self._lock_file
+        if self.leading or lock is None:
+            return self.leading
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        since = time.strftime("%H:%M", time.localtime())
+        lock.seek(0)
+        lock.truncate(0)
+        lock.write(f"{name}'s, pid {os.getpid()} on {socket.gethostname()}, since {since}")
+        lock.flush()
+        self.leading = True
+        return True
+
+    def leader(self) -> str:
+        """Whose dashboard leads, as its lock file says ("d1's, pid 42 on hq, since 14:05")."""
+        if self.leading or self._lock_file is None:
+            return "this dashboard"
+        try:
+            self._lock_file.seek(0)
+            return self._lock_file.read(200).strip() or "another dashboard"
+        except OSError:
+            return "another dashboard"
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: cheap enough for every drain tick."""
+        with self._guard:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def last_history_id(self) -> int:
+        with self._guard:
+            return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM history").fetchone()[0])
+
+    def news_since(self, last_id: int, limit: int = 500) -> tuple[int, list[HistoryEntry]]:
+        """History lines other sessions wrote after line ``last_id``, and the newest id seen."""
+        with self._guard:
+            rows = self._db.execute(
+                "SELECT id, at, kind, text, device_id, dispatch_id, by, session FROM history "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (last_id, limit),
+            ).fetchall()
+        newest = int(rows[-1][0]) if rows else last_id
+        news = [
+            HistoryEntry(float(at), str(kind), str(text), dev, did, by)
+            for _, at, kind, text, dev, did, by, session in rows
+            if session != self.session
+        ]
+        return newest, news
 
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -265,15 +313,23 @@ class Store:
     # Writing (one thread at a time; the dashboard writes from its UI thread)
 
     def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
+        """The next number of the team's outbox: dispatches go out in this order."""
+        with self._guard, self._transaction():
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq'")
+            value = int(
+                self._db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0]
+            )
+            self._db.execute("COMMIT")
+        return value
 
     def save(
         self, dispatches: Iterable[Dispatch] = (), history: Iterable[HistoryEntry] = ()
     ) -> None:
         """Write dispatches (insert or replace) and history lines in one committed transaction."""
         rows = [_dispatch_row(d) for d in dispatches]
-        lines = [(h.at, h.kind, h.device_id, h.text, h.dispatch_id, h.by) for h in history]
+        session = self.session
+        lines = [(h.at, h.kind, h.device_id, h.text, h.dispatch_id, h.by, session) for h in history]
         if not rows and not lines:
             return
         with self._guard, self._transaction():
@@ -286,8 +342,8 @@ class Store:
                 )
             if lines:
                 self._db.executemany(
-                    "INSERT INTO history (at, kind, device_id, text, dispatch_id, by) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO history (at, kind, device_id, text, dispatch_id, by, session) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     lines,
                 )
             self._db.execute("COMMIT")

@@ -5,19 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from mwm_tui.adapters.heap import tune_malloc
 from mwm_tui.adapters.lifetime import end_with_parent
 from mwm_tui.adapters.recording import Recorder, RecordError
-from mwm_tui.adapters.store import StoreBusyError, StoreError
+from mwm_tui.adapters.store import StoreError
 from mwm_tui.adapters.tls import TlsSetupError
 from mwm_tui.commands.options import settings_from
 from mwm_tui.commands.terminal import (
     NO_TERMINAL,
-    OUTBOX_WAIT_IN_BROWSER,
     SERVER_PID,
     has_terminal,
     in_browser,
@@ -26,7 +24,6 @@ from mwm_tui.composition import create_app
 from mwm_tui.config import ConfigError, Settings
 from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
-from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.notice import StartupNotice
 
 
@@ -43,17 +40,6 @@ def _fail(message: str) -> int:
     if in_browser():
         StartupNotice(f"mwm-tui: {message}").run()
     return 2
-
-
-def _open_dashboard(settings: Settings, recorder: Recorder | None) -> MwmApp:
-    deadline = time.monotonic() + (OUTBOX_WAIT_IN_BROWSER if in_browser() else 0.0)
-    while True:
-        try:
-            return create_app(settings, recorder=recorder)
-        except StoreBusyError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.1)
 
 
 def dashboard_main(arguments: Sequence[str]) -> int:
@@ -84,10 +70,7 @@ def dashboard_main(arguments: Sequence[str]) -> int:
         if in_browser() and server.isdigit():
             end_with_parent(int(server))
         try:
-            app = _open_dashboard(settings, recorder)
-        except StoreBusyError as error:
-            where = " (in a browser: another tab has it; close that tab and reload)"
-            return _fail(f"{error}{where if in_browser() else ''}")
+            app = create_app(settings, recorder=recorder)
         except (StoreError, OverlayError) as error:
             return _fail(str(error))
         app.run()

@@ -48,7 +48,7 @@ orders and alerts. It listens on 127.0.0.1 (this machine only) unless told other
 address other machines can reach needs --public. To use it from elsewhere, prefer an SSH tunnel:
   ssh -L 8000:127.0.0.1:8000 hq-host      then open http://127.0.0.1:8000 here
 or a reverse proxy with TLS and authentication in front of it (give it --url https://...).
-With brokers, one tab at a time owns the outbox in --data-dir; --demo serves any number.
+With brokers, every tab is a dashboard of the same team (one --data-dir, one outbox).
 
 examples:
   mwm-tui serve --demo                   the demo fleet at http://127.0.0.1:8000

@@ -23,6 +23,3 @@ def in_browser(environ: Mapping[str, str] = os.environ) -> bool:
 
 # Set by ``mwm-tui serve`` for its tabs' dashboards, which end when it does.
 SERVER_PID = "MWM_SERVE_PID"
-
-# A reloaded tab's new dashboard may start while the old one is still closing the outbox.
-OUTBOX_WAIT_IN_BROWSER = 5.0

@@ -179,6 +179,16 @@ class Tone(StrEnum):
     BUSY = "busy"
 
 
+# The glyph each line of ``describe`` starts with, by how well it went.
+GLYPH_TONE = {"✔": Tone.GOOD, "◔": Tone.WAIT, "✕": Tone.BAD, "⧗": Tone.BUSY}
+
+
+def tone_of_line(line: str) -> Tone:
+    """The tone of a line ``describe`` wrote, read back from its first glyph (another
+    dashboard's line, from the shared history)."""
+    return GLYPH_TONE.get(line[:1], Tone.BUSY)
+
+
 def describe(dispatch: Dispatch) -> tuple[str, Tone]:
     """One line for the log and the composer: what became of it, in the dispatcher's words,
     led by who sent it ("d1: order to truck-07 (...) accepted by the broker")."""

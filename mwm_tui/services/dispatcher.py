@@ -2,6 +2,13 @@
 
 Runs on the thread that drains the inbox (the UI's), never blocks on a socket (a link's send only
 queues), and commits to SQLite once per new dispatch and once per drain tick.
+
+A team shares one store. One dispatcher *leads* (``Store.try_lead``): it sends every order and
+alert of the team, oldest first, and records what the fleet and the links did. The others
+*follow*: an order of theirs is committed to the shared outbox for the leader to send, and
+they try to lead once a second, so a leader that quits or dies is replaced within a second or
+two and takes up what it left. Every dispatcher reads the dispatch lines the others wrote
+(``take_news``), so each dashboard shows every order, its sender and its outcome.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ LINK_OF = {Kind.ORDER: LinkName.STOMP, Kind.ALERT: LinkName.MQTT}
 KIND_OF = {link: kind for kind, link in LINK_OF.items()}
 # Placeholder send id between committing "sending" and the link naming the attempt.
 _HANDING_OVER = "handing-over"
+# How often a follower tries to take the lead.
+LEAD_RETRY = 1.0
+# History kinds another dashboard's line is shown for: what a dispatcher did.
+NEWS_KINDS = frozenset({Kind.ORDER.value, Kind.ALERT.value})
 
 
 @dataclass(frozen=True)
@@ -95,18 +106,44 @@ class Dispatcher:
         self._pruned_at = 0.0
         # Why the outbox cannot keep anything now, or None: shown until a commit succeeds.
         self.store_problem: str | None = None
+        self._lead_tried_at = -LEAD_RETRY
+        self._data_version = -1
+        self._news_from = 0
+        self._news: list[HistoryEntry] = []
+        self._notices: list[str] = []
         self._motion_asks = MotionAsks(alert_link, fleet)
         self.resends = 0
         self.outcomes: Counter[Stage] = Counter()
 
     # Start
 
+    @property
+    def leading(self) -> bool:
+        """This dispatcher sends the team's outbox."""
+        return self.store.leading
+
     def load(self) -> int:
-        """Take up what an earlier run left queued or sending; prune old history. Return count."""
-        now = self._clock()
+        """Lead if nobody does, and then take up what was left queued or sending; return count."""
         self.store_problem = self.store.write_problem()
         if self.store_problem is not None:
             self._problems.append(self.store_problem)
+        try:
+            self._news_from = self.store.last_history_id()
+            self._data_version = self.store.data_version()
+        except StoreError as error:
+            self._problems.append(str(error))
+        self._lead_tried_at = self._clock()
+        if self.store.try_lead(self.by or "a dashboard"):
+            return self._take_up()
+        self._notices.append(
+            f"the team's outbox is sent by {self.store.leader()} dashboard; "
+            "orders and alerts from here go through it"
+        )
+        return 0
+
+    def _take_up(self) -> int:
+        """Now leading: every open dispatch of the team is this dispatcher's to send."""
+        now = self._clock()
         self._prune(now)
         try:
             left = self.store.open_dispatches()
@@ -114,18 +151,26 @@ class Dispatcher:
             self._problems.append(str(error))
             return 0
         for stored in left:
-            self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
+            if stored.dispatch_id not in self._open:
+                self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
         self._commit()
         return len(left)
 
     # Input from the UI
 
     def submit(self, kind: Kind, device_id: str, body: str) -> Dispatch:
-        """A new order or alert: committed to the outbox, then sent if its link is up."""
+        """A new order or alert: committed to the outbox, then sent if its link is up (or by
+        the team's leader, when another dashboard leads)."""
         now = self._clock()
+        try:
+            seq = self.store.next_seq()
+        except StoreError as error:
+            self.store_problem = str(error)
+            self._problems.append(str(error))
+            seq = 0
         created = rules.new_dispatch(
             self._new_id(),
-            self.store.next_seq(),
+            seq,
             kind,
             device_id,
             body,
@@ -133,6 +178,13 @@ class Dispatcher:
             expiry=self._expiry,
             by=self.by,
         )
+        if seq == 0:
+            refused = rules.refused(created, "the outbox cannot keep it", now)
+            self._reports.append(refused)
+            self.outcomes[refused.stage] += 1
+            return refused
+        if not self.leading:
+            return self._hand_to_leader(created, now)
         self._open[created.dispatch_id] = created
         self._unsaved[created.dispatch_id] = created
         self._history.append(self._entry(created, now))
@@ -145,6 +197,20 @@ class Dispatcher:
             self._reports.append(created)
         return self._latest(created)
 
+    def _hand_to_leader(self, created: Dispatch, now: float) -> Dispatch:
+        """Following: commit it to the team's outbox, where the leading dashboard takes it."""
+        self._unsaved[created.dispatch_id] = created
+        self._history.append(self._entry(created, now))
+        if not self._commit():
+            refused = rules.refused(created, "the outbox cannot keep it", now)
+            self._reports.append(refused)
+            self.outcomes[refused.stage] += 1
+            return refused
+        self._reports.append(
+            replace(created, detail=f"the team's leader sends it: {self.store.leader()}")
+        )
+        return created
+
     # Events from the links (drained on the UI thread)
 
     def observe(self, event: Event) -> None:
@@ -156,12 +222,13 @@ class Dispatcher:
             self._link_changed(event)
         elif isinstance(event, QueueConsumers):
             self._consumers[event.device_id] = event.consumers
-        elif isinstance(event, WillReceived):
+        elif isinstance(event, WillReceived) and self.leading:
             self._history.append(
                 HistoryEntry(self._clock(), "will", "last will: went away", event.device_id)
             )
 
     def record_changes(self, changes: Iterable[StatusChange]) -> None:
+        """The fleet's status changes, for the history: the leading dashboard's only."""
         now = self._clock()
         for change in changes:
             if change.before is None:
@@ -171,15 +238,19 @@ class Dispatcher:
                 text = f"{change.before} -> {change.after}"
                 if change.reason:
                     text += f" ({change.reason})"
-            self._history.append(HistoryEntry(now, "status", text, change.device_id))
+            if self.leading:
+                self._history.append(HistoryEntry(now, "status", text, change.device_id))
 
     def record_geofence(self, device_id: str, line: str) -> None:
         """A truck entered or left one of the operator's geofences."""
-        self._history.append(HistoryEntry(self._clock(), "geofence", line, device_id))
+        if self.leading:
+            self._history.append(HistoryEntry(self._clock(), "geofence", line, device_id))
 
     def tick(self) -> None:
-        """Expire what waited too long, retry what a link handed back, commit, prune daily."""
+        """Follow the team, expire what waited too long, retry what a link handed back,
+        commit, prune daily."""
         now = self._clock()
+        self._follow_team(now)
         for dispatch in list(self._open.values()):
             self._change(dispatch, rules.expire(dispatch, now))
         for link, up in self._link_up.items():
@@ -190,7 +261,44 @@ class Dispatcher:
         if now - self._pruned_at >= DAY:
             self._prune(now)
 
+    def _follow_team(self, now: float) -> None:
+        """Read what other dashboards wrote; lead when the leader is gone; take new dispatches."""
+        if not self.leading and now - self._lead_tried_at >= LEAD_RETRY:
+            self._lead_tried_at = now
+            if self.store.try_lead(self.by or "a dashboard"):
+                taken = self._take_up()
+                self._notices.append(
+                    f"this dashboard now sends the team's outbox ({taken} taken up)"
+                )
+        try:
+            version = self.store.data_version()
+            if version == self._data_version:
+                return
+            self._data_version = version
+            self._news_from, news = self.store.news_since(self._news_from)
+            self._news.extend(entry for entry in news if entry.kind in NEWS_KINDS)
+            if self.leading and self._commit():
+                self._take_new(now)
+        except StoreError as error:
+            self._problems.append(str(error))
+
+    def _take_new(self, now: float) -> None:
+        """Leading: dispatches other dashboards committed since are this one's to send."""
+        for stored in self.store.open_dispatches():
+            if stored.dispatch_id not in self._open:
+                self._change(stored, rules.recovered(stored, now), "from the team's outbox")
+
     # Output to the UI
+
+    def take_notices(self) -> list[str]:
+        """What changed in how this dashboard serves the team (leading, following)."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    def take_news(self) -> list[HistoryEntry]:
+        """Dispatch lines other dashboards of the team wrote since the last call."""
+        news, self._news = self._news, []
+        return news
 
     def take_reports(self) -> list[Dispatch]:
         reports, self._reports = self._reports, []
@@ -246,7 +354,8 @@ class Dispatcher:
         text = f"{event.link} link {event.state}"
         if event.detail:
             text += f": {event.detail}"
-        self._history.append(HistoryEntry(self._clock(), "link", text))
+        if self.leading:
+            self._history.append(HistoryEntry(self._clock(), "link", text))
         if self._recorder is not None:
             self._recorder.link(str(event.link), str(event.state), event.detail)
         if up and not was_up:

@@ -42,7 +42,7 @@ from mwm_tui.ui.pane_actions import FilterInput, PaneActions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt, SendPrompt
 from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
-from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line
+from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line, team_line
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
@@ -349,6 +349,11 @@ class MwmApp(PaneActions):
             line = dispatch_line(dispatch)
             self.event_log.add(line)
             self.composer.set_status(line)
+        for entry in self.dispatcher.take_news():
+            devices = [entry.device_id] if entry.device_id else []
+            self.event_log.add(team_line(entry.text), devices=devices)
+        for notice in self.dispatcher.take_notices():
+            self.event_log.add(notice, "cyan")
         for problem in self.dispatcher.take_problems():
             self.event_log.add(f"history database: {literal(problem, 200)}", "red")
 

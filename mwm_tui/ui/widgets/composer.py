@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from mwm_tui.domain.dispatch import Dispatch, Tone, describe
+from mwm_tui.domain.dispatch import Dispatch, Tone, describe, tone_of_line
 from mwm_tui.domain.intent import Drafts
 from mwm_tui.domain.text import literal
 
@@ -31,6 +31,12 @@ def dispatch_line(dispatch: Dispatch) -> Text:
     """What became of an order or alert, coloured by how well it went."""
     line, tone = describe(dispatch)
     return Text(line, style=TONE_STYLE[tone])
+
+
+def team_line(line: str) -> Text:
+    """Another dashboard's dispatch line, as it wrote it (shown literally: the file is shared),
+    coloured the same way."""
+    return Text(literal(line, 300), style=TONE_STYLE[tone_of_line(line)])
 
 
 class OrderInput(Input):
