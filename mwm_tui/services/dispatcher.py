@@ -30,6 +30,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 
+from .fleet_memory import FleetMemory
 from .motion_asks import MotionAsks
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,11 @@ class Dispatcher:
         wall_clock: Callable[[], float],
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         recorder: Recorder | None = None,
+        fleet_memory: FleetMemory | None = None,
     ) -> None:
         self.store = store
+        # Keeps the fleet's last known state: saved on tick and on close.
+        self.fleet_memory = fleet_memory
         self._order_link = order_link
         self._alert_link = alert_link
         self._fleet = fleet
@@ -178,6 +182,8 @@ class Dispatcher:
                 self._send_queued(KIND_OF[link])
         self._commit()
         self._motion_asks.tick()
+        if self.fleet_memory is not None:
+            self.fleet_memory.tick()
         if now - self._pruned_at >= DAY:
             self._prune(now)
 
@@ -189,6 +195,8 @@ class Dispatcher:
 
     def take_problems(self) -> list[str]:
         problems, self._problems = self._problems, []
+        if self.fleet_memory is not None:
+            problems.extend(self.fleet_memory.take_problems())
         return problems
 
     def queued(self, kind: Kind | None = None) -> list[Dispatch]:
@@ -223,6 +231,8 @@ class Dispatcher:
 
     def close(self) -> None:
         self._commit()
+        if self.fleet_memory is not None:
+            self.fleet_memory.save()
         self.store.close()
 
     # Inside
