@@ -13,8 +13,10 @@ from mwm_tui.domain.events import LocationReceived, MotionReceived, WillReceived
 from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail
+from tests.support.brokers import ActiveMQ, Mosquitto
 from tests.support.clock import FakeClock
 from tests.support.links import RecordingLink, recording_links
+from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import driven, list_text, log_text, screen_text, wait_for
 
 NOON = 1_764_072_000.0
@@ -69,3 +71,55 @@ async def test_a_restarted_dashboard_shows_the_will_and_the_last_positions_at_on
         await wait_for(pilot, lambda: "truck-7 is" in log_text(second), 5, "truck-7's change")
         assert second.fleet.devices["truck-7"].status is DeviceStatus.OFFLINE
         assert "✕ truck-7 is offline (silent for 120 s)" in log_text(second)
+
+
+async def test_a_dashboard_started_after_a_trucks_will_shows_it_offline_at_once(
+    tmp_path: Path, activemq: ActiveMQ, mosquitto: Mosquitto
+) -> None:
+    prefix = unique_prefix("will")
+    victim, other = fleet_ids(prefix, 2)
+    settings = Settings(stomp=activemq.url, mqtt=mosquitto.url)
+    with Sim(activemq.url, mosquitto.url, tmp_path, "--devices", "2", "--prefix", prefix) as sim:
+        first = create_app(settings, tune_gc=False)
+        async with driven(first) as pilot:
+
+            def both_heard() -> bool:
+                devices = [first.fleet.devices.get(device_id) for device_id in (victim, other)]
+                return all(d is not None and d.position and d.motion for d in devices)
+
+            await wait_for(pilot, lambda: bool(sim.lines("READY ")), 30, "mwm-sim ready")
+            await wait_for(pilot, both_heard, 30, "both trucks' fixes and motion")
+            sim.command(f"kill {victim}")
+            await wait_for(
+                pilot,
+                lambda: first.fleet.devices[victim].status_reason == "last will",
+                30,
+                "the victim's will",
+            )
+            last_fix = first.fleet.devices[victim].position
+
+        second = create_app(settings, tune_gc=False)
+        # Built, no link started yet: the will and the last fix are there already.
+        restored = second.fleet.devices[victim]
+        assert (restored.status, restored.status_reason) == (DeviceStatus.OFFLINE, "last will")
+        assert restored.position == last_fix
+        assert second.fleet.devices[other].last_known
+        async with driven(second) as pilot:
+            await pilot.press("slash", *prefix, "enter")
+            await wait_for(
+                pilot,
+                lambda: any(
+                    victim in row and "offline" in row for row in list_text(second).splitlines()
+                ),
+                5,
+                "the victim's row offline",
+            )
+            live = second.fleet.devices[other]
+            await wait_for(
+                pilot,
+                lambda: live.status is DeviceStatus.ONLINE and not live.last_known,
+                30,
+                "the other truck online once it speaks",
+            )
+            assert second.fleet.devices[victim].status is DeviceStatus.OFFLINE
+            assert second.fleet.devices[victim].status_reason == "last will"
