@@ -11,9 +11,9 @@ from mwm_tui.adapters.fleet_state import load_fleet_state, prune_fleet_state, sa
 from mwm_tui.adapters.store import _MIGRATIONS, SCHEMA_VERSION, Store, database_path
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LinkName, LinkState
-from mwm_tui.domain.fleet import DeviceStatus, Fleet
-from mwm_tui.domain.freshness import AGE_UNKNOWN
-from mwm_tui.domain.last_known import LAST_KNOWN, LastKnown
+from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+from mwm_tui.domain.freshness import AGE_UNKNOWN, AWAITING, LAST_KNOWN, LinkView, StatusRule
+from mwm_tui.domain.last_known import LastKnown
 from mwm_tui.services.fleet_memory import FleetMemory
 from tests.support.clock import FakeClock
 
@@ -53,6 +53,30 @@ def parked() -> LastKnown:
     return LastKnown(
         "parked", UNKNOWN, AGE_UNKNOWN, None, None, Motion(0.1, 0.1, 0.1), None, WALL - 50.0
     )
+
+
+# --- the rule with an earlier run's times ----------------------------------------------
+
+
+def test_the_rule_takes_an_earlier_runs_times_as_no_proof_of_life_and_gives_no_grace() -> None:
+    rule = StatusRule(stale_after=15.0, offline_after=120.0)
+    up_long, back = LinkView(True, 0.0), LinkView(True, 200.0)
+    heard_5_s_ago = {"known_at": 195.0, "fix_at": 195.0, "stomp": up_long}
+    assert rule.judge(UNKNOWN, 200.0, **heard_5_s_ago) == (ONLINE, "heard from")
+    assert rule.judge(UNKNOWN, 200.0, **heard_5_s_ago, restored=True) == (UNKNOWN, LAST_KNOWN)
+    assert rule.next_change(UNKNOWN, 200.0, **heard_5_s_ago, restored=True) == 210.0
+
+    heard_long_ago = {"known_at": 100.0, "fix_at": 100.0, "stomp": back}
+    assert rule.judge(UNKNOWN, 201.0, **heard_long_ago) == (UNKNOWN, AWAITING)
+    assert rule.judge(UNKNOWN, 201.0, **heard_long_ago, restored=True) == (
+        STALE,
+        "silent for 101 s",
+    )
+    assert rule.next_change(STALE, 201.0, **heard_long_ago, restored=True) == 220.0
+    # HQ's own outage still is not the truck's.
+    down = {"known_at": 100.0, "fix_at": 100.0, "stomp": LinkView(False, 200.0)}
+    assert rule.judge(UNKNOWN, 300.0, **down, restored=True) == (UNKNOWN, "HQ's STOMP link down")
+    assert rule.next_change(UNKNOWN, 300.0, **down, restored=True) is None
 
 
 # --- restoring: statuses and ages -----------------------------------------------------
@@ -142,6 +166,43 @@ def test_a_link_coming_back_gives_a_restored_truck_no_grace() -> None:
     fleet.sweep()
     assert fleet.devices["quiet"].status is OFFLINE
     assert fleet.devices["quiet"].status_reason == "silent for 120 s"
+
+
+def test_while_hqs_links_are_down_a_restored_truck_is_unknown_not_silent() -> None:
+    clock = FakeClock()
+    fleet = make_fleet(clock)
+    for link in LinkName:
+        fleet.link_changed(link, LinkState.CONNECTING)
+    stale = state("quiet", 30.0, STALE, "silent for 15 s")
+    fleet.restore([state("recent", 5.0, motion_age=5.0), state("was-online", 30.0), stale], WALL)
+    devices = fleet.devices
+    assert (devices["recent"].status, devices["recent"].status_reason) == (
+        UNKNOWN,
+        "HQ's STOMP and MQTT links down",
+    )
+    assert devices["was-online"].status is UNKNOWN
+    assert devices["quiet"].status is STALE  # its silence is frozen, not forgotten
+    clock.advance(300.0)
+    fleet.sweep()
+    assert [devices[d].status for d in ("recent", "was-online", "quiet")] == [
+        UNKNOWN,
+        UNKNOWN,
+        STALE,
+    ]
+
+    fleet.link_changed(LinkName.STOMP, LinkState.UP)
+    fleet.link_changed(LinkName.MQTT, LinkState.UP)
+    assert (devices["recent"].status, devices["recent"].status_reason) == (
+        OFFLINE,
+        "silent for 305 s",
+    )
+    assert devices["was-online"].status is OFFLINE
+    assert devices["quiet"].status is OFFLINE
+    assert fleet.take_changes() == [
+        StatusChange("quiet", STALE, OFFLINE, "silent for 330 s"),
+        StatusChange("was-online", UNKNOWN, OFFLINE, "silent for 330 s"),  # seen on STOMP only
+        StatusChange("recent", UNKNOWN, OFFLINE, "silent for 305 s"),  # once MQTT is back too
+    ]
 
 
 def test_a_restored_truck_is_live_again_only_when_it_speaks() -> None:

@@ -29,7 +29,7 @@ from .events import (
 )
 from .freshness import AGE_UNKNOWN, DeviceStatus, LinkView, StatusRule
 from .ids import id_problem
-from .last_known import LAST_KNOWN, LastKnown
+from .last_known import LastKnown
 from .ring import FloatRing
 
 Clock = Callable[[], float]
@@ -349,9 +349,17 @@ class Fleet:
             status, reason = DeviceStatus.OFFLINE, state.reason
         else:
             # Born in the status its ages give: a restart is no transition to log.
-            status, reason = self.rule.judge(DeviceStatus.UNKNOWN, now, known_at=device.known_at)
-            if reason == AGE_UNKNOWN and last_seen is not None:
-                reason = LAST_KNOWN
+            stomp, mqtt = self._views(device)
+            status, reason = self.rule.judge(
+                state.status,  # a stale one stays stale while HQ cannot hear
+                now,
+                known_at=device.known_at,
+                fix_at=device.last_location_at,
+                motion_at=device.last_motion_at,
+                stomp=stomp,
+                mqtt=mqtt,
+                restored=True,
+            )
             self._judge_soon(device, now)
         device.status, device.status_reason = status, reason
         self.devices[state.device_id] = device
@@ -446,11 +454,20 @@ class Fleet:
             self._set_status(device, DeviceStatus.ONLINE, "heard from again")
         self._judge(device, now)
 
-    def _judge(self, device: Device, now: float) -> None:
+    def _views(self, device: Device) -> tuple[LinkView | None, LinkView | None]:
+        """HQ's STOMP and MQTT links as judging ``device`` needs them: None where not seen."""
         links = self.links
-        # Last known only: judged by its stored times alone, no link's return restarts them.
-        stomp = links[LinkName.STOMP] if device.location_count and not device.last_known else None
-        mqtt = links[LinkName.MQTT] if device.motion_count and not device.last_known else None
+        if device.last_known:  # seen where an earlier run saw it
+            stomp_seen, mqtt_seen = device.position is not None, device.motion is not None
+        else:
+            stomp_seen, mqtt_seen = device.location_count > 0, device.motion_count > 0
+        return (
+            links[LinkName.STOMP] if stomp_seen else None,
+            links[LinkName.MQTT] if mqtt_seen else None,
+        )
+
+    def _judge(self, device: Device, now: float) -> None:
+        stomp, mqtt = self._views(device)
         status, reason = self.rule.judge(
             device.status,
             now,
@@ -459,9 +476,8 @@ class Fleet:
             motion_at=device.last_motion_at,
             stomp=stomp,
             mqtt=mqtt,
+            restored=device.last_known,
         )
-        if reason == AGE_UNKNOWN and device.last_known and device.last_seen is not None:
-            reason = LAST_KNOWN
         if status is not device.status:
             if status is DeviceStatus.ONLINE and device.status is not DeviceStatus.UNKNOWN:
                 reason = "heard from again"
@@ -479,6 +495,7 @@ class Fleet:
             motion_at=device.last_motion_at,
             stomp=stomp,
             mqtt=mqtt,
+            restored=device.last_known,
         )
         if due is not None:
             self._judge_soon(device, due)

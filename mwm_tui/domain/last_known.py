@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from .codecs import Motion, Position
 from .freshness import DeviceStatus
 
-# Why a restored device that has not spoken since is neither online nor offline.
-LAST_KNOWN = "last known"
-
 
 @dataclass(frozen=True, slots=True)
 class LastKnown:
