@@ -181,7 +181,7 @@ def test_while_hqs_links_are_down_a_restored_truck_is_unknown_not_silent() -> No
         "HQ's STOMP and MQTT links down",
     )
     assert devices["was-online"].status is UNKNOWN
-    assert devices["quiet"].status is STALE  # its silence is frozen, not forgotten
+    assert (devices["quiet"].status, devices["quiet"].status_reason) == (STALE, "silent for 15 s")
     clock.advance(300.0)
     fleet.sweep()
     assert [devices[d].status for d in ("recent", "was-online", "quiet")] == [

@@ -313,7 +313,7 @@ class Fleet:
         Ids already known are skipped; past ``max_devices`` the newest states are kept.
         """
         fresh = {state.device_id: state for state in states if state.device_id not in self.devices}
-        room = self.max_devices - len(self.devices)
+        room = max(self.max_devices - len(self.devices), 0)
         newest = sorted(fresh.values(), key=lambda state: state.updated_at, reverse=True)[:room]
         now = self.clock()
         for state in sorted(newest, key=lambda state: state.device_id):
@@ -360,6 +360,7 @@ class Fleet:
                 mqtt=mqtt,
                 restored=True,
             )
+            reason = reason or state.reason  # kept as it was, so is its reason
             self._judge_soon(device, now)
         device.status, device.status_reason = status, reason
         self.devices[state.device_id] = device
