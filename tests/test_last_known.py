@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from mwm_tui.adapters.fleet_state import load_fleet_state, prune_fleet_state, save_fleet_state
-from mwm_tui.adapters.store import _MIGRATIONS, SCHEMA_VERSION, Store, database_path
+from mwm_tui.adapters.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, database_path
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
@@ -374,3 +375,34 @@ def test_saves_are_throttled_to_one_transaction_whatever_the_message_rate(tmp_pa
     assert restored.devices["t3"].status_reason == "last will"
     assert restored.devices["t999"].position == Position("t999", 1.0, 9.0)
     again.close()
+
+
+def test_two_dashboards_opening_an_old_database_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = database_path(tmp_path)
+    db = sqlite3.connect(path)
+    db.executescript(f"{_MIGRATIONS[1]} PRAGMA user_version = 1;")
+    db.close()
+    opened: list[Store] = []
+    failures: list[StoreError] = []
+    start = threading.Barrier(2)
+
+    def open_store() -> None:
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout = 5000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        start.wait()
+        try:
+            opened.append(Store(connection, path, None))
+        except StoreError as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert failures == [] and len(opened) == 2
+    save_fleet_state(opened[0], [state("truck-1", 1.0)])
+    assert [s.device_id for s in load_fleet_state(opened[1], 10)] == ["truck-1"]
+    for store in opened:
+        store.close()
