@@ -24,6 +24,7 @@ from mwm_tui.config import Settings, data_path
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.services.dispatcher import Dispatcher
+from mwm_tui.services.fleet_memory import FleetMemory
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.replay import ReplayApp
 from mwm_tui.ui.widgets.record_status import RecordStatus
@@ -85,6 +86,9 @@ def create_app(
         offline_after=settings.offline_after,
         max_devices=settings.max_devices,
     )
+    # The fleet as last known, before any link starts: no dashboard starts blind.
+    fleet_memory = FleetMemory(store, fleet, wall_clock=wall_clock, keep_days=settings.history_days)
+    fleet_memory.restore()
     dispatcher = Dispatcher(
         store,
         stomp_link,
@@ -95,6 +99,7 @@ def create_app(
         wall_clock=wall_clock,
         recorder=recorder,
         by=dispatcher_name if dispatcher_name is not None else unix_account(),
+        fleet_memory=fleet_memory,
     )
     app = app_class(
         fleet=fleet,

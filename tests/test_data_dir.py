@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mwm_tui.adapters.data_dir import Sharing, prepare
-from mwm_tui.adapters.identity import unix_account
 from mwm_tui.adapters.store import DATABASE_NAME, LOCK_NAME, HistoryEntry, Store, StoreError
 
 FILES = (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm", LOCK_NAME)
@@ -98,14 +97,3 @@ def test_a_symlink_in_place_of_the_database_is_not_followed(tmp_path: Path) -> N
     with pytest.raises(StoreError, match="cannot open"):
         Store.open(data_dir)
     assert elsewhere.read_text() == "not a database"
-
-
-def test_a_busy_directory_names_the_dashboard_that_holds_it(tmp_path: Path) -> None:
-    holder = Store.open(tmp_path)
-    try:
-        with pytest.raises(StoreError) as refused:
-            Store.open(tmp_path)
-    finally:
-        holder.close()
-    message = str(refused.value)
-    assert f"{unix_account()}'s, pid {os.getpid()} on " in message, message

@@ -30,11 +30,9 @@ from .data_dir import DataDir, DataDirError, prepare
 
 DATABASE_NAME = "mwm-tui.sqlite3"
 LOCK_NAME = "mwm-tui.lock"
-SCHEMA_VERSION = 3
 DAY = 86400.0
 
-# The first schema; each later version is one step of _STEPS, applied in order.
-_SCHEMA = """
+_DISPATCHES_AND_HISTORY = """
 CREATE TABLE dispatches (
     dispatch_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -63,20 +61,45 @@ CREATE TABLE history (
 CREATE INDEX history_by_time ON history (at);
 CREATE INDEX history_by_device ON history (device_id, at);
 """
-_STEPS: dict[int, str] = {
-    # Who sent each order or alert, and who did what a history line tells.
-    2: """
+# Who sent each order or alert, and who did what a history line tells.
+_BY = """
 ALTER TABLE dispatches ADD COLUMN by TEXT NOT NULL DEFAULT '';
 ALTER TABLE history ADD COLUMN by TEXT;
 CREATE INDEX history_by_sender ON history (by, at);
-""",
-    # A team: each line names the dashboard session that wrote it; one sequence for the outbox.
-    3: """
+"""
+# A team: each line names the dashboard session that wrote it; one sequence for the outbox.
+_TEAM = """
 ALTER TABLE history ADD COLUMN session TEXT;
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters (name, value) SELECT 'seq', COALESCE(MAX(seq), 0) FROM dispatches;
-""",
+"""
+# Each device's last known state (adapters/fleet_state.py reads and writes it). Times are wall
+# clock; a NULL motion_at with a motion: retained, of unknown age.
+_FLEET_STATE = """
+CREATE TABLE fleet_state (
+    device_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    lat REAL,
+    lng REAL,
+    device_ts TEXT,
+    fix_at REAL,
+    pitch REAL,
+    roll REAL,
+    yaw REAL,
+    motion_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX fleet_state_by_time ON fleet_state (updated_at);
+"""
+# The steps that build the schema, keyed by the version each produces, applied in order.
+_MIGRATIONS = {
+    1: _DISPATCHES_AND_HISTORY,
+    2: _BY,
+    3: _TEAM,
+    4: _FLEET_STATE,
 }
+SCHEMA_VERSION = max(_MIGRATIONS)
 _COLUMNS = (
     "dispatch_id, seq, kind, device_id, body, created_at, expires_at, stage, attempts, "
     "possible_duplicate, send_id, detail, updated_at, by"
@@ -289,17 +312,25 @@ class Store:
         return newest, news
 
     def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        """Bring the file to SCHEMA_VERSION one step per transaction: another dashboard opening
+        it meanwhile finds each step done or not done, never half done."""
+        with self._transaction():
+            while True:
+                self._db.execute("BEGIN IMMEDIATE")
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                if version >= SCHEMA_VERSION:
+                    self._db.execute("COMMIT")
+                    break
+                for statement in _MIGRATIONS[version + 1].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {version + 1}")
+                self._db.execute("COMMIT")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer mwm-tui (schema {version}, "
                 f"this one knows {SCHEMA_VERSION})"
             )
-        steps = [] if version > 0 else [(1, _SCHEMA)]
-        steps += [(to, _STEPS[to]) for to in sorted(_STEPS) if to > max(version, 1)]
-        for to, script in steps:
-            with self._transaction():
-                self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {to}; COMMIT;")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -309,6 +340,26 @@ class Store:
             if self._db.in_transaction:
                 self._db.rollback()
             raise StoreError(f"cannot write {self.path or 'the database'}: {error}") from None
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction, committed at the end of the block.
+
+        On a database error it is rolled back and StoreError raised.
+        """
+        with self._guard, self._transaction():
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+            self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for queries, held by no other thread; a database error: StoreError."""
+        with self._guard:
+            try:
+                yield self._db
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot read {self.path or 'the database'}: {error}") from None
 
     # Writing (one thread at a time; the dashboard writes from its UI thread)
 

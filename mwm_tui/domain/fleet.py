@@ -29,6 +29,7 @@ from .events import (
 )
 from .freshness import AGE_UNKNOWN, DeviceStatus, LinkView, StatusRule
 from .ids import id_problem
+from .last_known import LastKnown
 from .ring import FloatRing
 
 Clock = Callable[[], float]
@@ -46,6 +47,7 @@ class Device:
         "device_id",
         "due_at",
         "known_at",
+        "last_known",
         "last_location_at",
         "last_motion_at",
         "location_count",
@@ -90,6 +92,8 @@ class Device:
         self.retained_at: float | None = None
         self.location_count = 0
         self.motion_count = 0
+        # True while it shows only what an earlier run knew: it has not spoken live since.
+        self.last_known = False
 
     @property
     def last_seen(self) -> float | None:
@@ -158,6 +162,8 @@ class Fleet:
         # Bumped when a position or a status changes: what a map must redraw for.
         self.map_version = 0
         self._dirty: set[str] = set()
+        # Devices changed since the last take_last_known (the database keeps them between runs).
+        self._unkept: set[str] = set()
         # Devices with a new position since the last take_moved (the geofence watch takes them).
         self._moved: set[str] = set()
         self._changes: list[StatusChange] = []
@@ -187,6 +193,7 @@ class Fleet:
         if device is None:
             return
         now = self.clock()
+        device.last_known = False
         device.position = position
         device.trail_lat.append(position.lat)
         device.trail_lng.append(position.lng)
@@ -221,6 +228,7 @@ class Fleet:
             device.retained_at = now
             return
         device.last_motion_at = now
+        device.last_known = False
         if device.status is not DeviceStatus.ONLINE:
             self._heard(device, now)
 
@@ -290,9 +298,103 @@ class Fleet:
         self.rejected.clear()
         self.rejects_by_reason.clear()
         self._dirty.clear()
+        self._unkept.clear()
         self._changes.clear()
         self.version += 1
         self.map_version += 1
+
+    def restore(self, states: Iterable[LastKnown], wall_now: float) -> int:
+        """Take up devices as an earlier run last knew them; return how many were taken.
+
+        Each shows its last position and motion at their real ages (``wall_now`` is the wall
+        clock now). Offline stays offline, for the same reason, until the device speaks; any
+        other is judged by the status rule from its stored times alone, so a long silence is
+        stale or offline at once. None counts as live: only a live message makes it online.
+        Ids already known are skipped; past ``max_devices`` the newest states are kept.
+        """
+        fresh = {state.device_id: state for state in states if state.device_id not in self.devices}
+        room = max(self.max_devices - len(self.devices), 0)
+        newest = sorted(fresh.values(), key=lambda state: state.updated_at, reverse=True)[:room]
+        now = self.clock()
+        for state in sorted(newest, key=lambda state: state.device_id):
+            self._restore_one(state, now, wall_now)
+        if newest:
+            self.version += 1
+            self.map_version += 1
+        return len(newest)
+
+    def _restore_one(self, state: LastKnown, now: float, wall_now: float) -> None:
+        def clock_time(wall: float | None) -> float | None:
+            return None if wall is None else now - max(wall_now - wall, 0.0)
+
+        device = Device(state.device_id, self.history, self.trail_length, now, len(self.devices))
+        device.last_known = True
+        if state.position is not None:
+            device.position = state.position
+            device.trail_lat.append(state.position.lat)
+            device.trail_lng.append(state.position.lng)
+            device.last_location_at = clock_time(state.fix_at)
+        if state.motion is not None:
+            device.motion = state.motion
+            device.pitch.append(state.motion.pitch)
+            device.roll.append(state.motion.roll)
+            device.yaw.append(state.motion.yaw)
+            device.last_motion_at = clock_time(state.motion_at)
+            if state.motion_at is None:
+                device.retained_at = now
+        # Silence counts from the newest message; with none, from now, as for a retained value.
+        last_seen = device.last_seen
+        device.known_at = now if last_seen is None else last_seen
+        if state.status is DeviceStatus.OFFLINE:
+            status, reason = DeviceStatus.OFFLINE, state.reason
+        else:
+            # Born in the status its ages give: a restart is no transition to log.
+            stomp, mqtt = self._views(device)
+            status, reason = self.rule.judge(
+                state.status,  # a stale one stays stale while HQ cannot hear
+                now,
+                known_at=device.known_at,
+                fix_at=device.last_location_at,
+                motion_at=device.last_motion_at,
+                stomp=stomp,
+                mqtt=mqtt,
+                restored=True,
+            )
+            reason = reason or state.reason  # kept as it was, so is its reason
+            self._judge_soon(device, now)
+        device.status, device.status_reason = status, reason
+        self.devices[state.device_id] = device
+        self._status_counts[status] += 1
+        self._dirty.add(state.device_id)
+
+    def take_last_known(self, wall_now: float) -> list[LastKnown]:
+        """The last known state of each device changed since the last call (``wall_now``: the
+        wall clock now, which the states' times are given in)."""
+        now = self.clock()
+
+        def wall_time(at: float | None) -> float | None:
+            return None if at is None else wall_now - (now - at)
+
+        taken, self._unkept = self._unkept, set()
+        states = []
+        for device_id in sorted(taken):
+            device = self.devices.get(device_id)
+            if device is None:
+                continue
+            retained = device.motion_is_retained
+            states.append(
+                LastKnown(
+                    device_id=device_id,
+                    status=device.status,
+                    reason=device.status_reason,
+                    position=device.position,
+                    fix_at=wall_time(device.last_location_at),
+                    motion=device.motion,
+                    motion_at=None if retained else wall_time(device.last_motion_at),
+                    updated_at=wall_now,
+                )
+            )
+        return states
 
     def take_changes(self) -> list[StatusChange]:
         """Status changes since the last call, oldest first."""
@@ -343,6 +445,7 @@ class Fleet:
             self._changes.append(StatusChange(device_id, None, status, reason))
             self._judge_soon(device, now)
         self._dirty.add(device_id)
+        self._unkept.add(device_id)
         return device
 
     def _heard(self, device: Device, now: float) -> None:
@@ -352,10 +455,20 @@ class Fleet:
             self._set_status(device, DeviceStatus.ONLINE, "heard from again")
         self._judge(device, now)
 
-    def _judge(self, device: Device, now: float) -> None:
+    def _views(self, device: Device) -> tuple[LinkView | None, LinkView | None]:
+        """HQ's STOMP and MQTT links as judging ``device`` needs them: None where not seen."""
         links = self.links
-        stomp = links[LinkName.STOMP] if device.location_count else None
-        mqtt = links[LinkName.MQTT] if device.motion_count else None
+        if device.last_known:  # seen where an earlier run saw it
+            stomp_seen, mqtt_seen = device.position is not None, device.motion is not None
+        else:
+            stomp_seen, mqtt_seen = device.location_count > 0, device.motion_count > 0
+        return (
+            links[LinkName.STOMP] if stomp_seen else None,
+            links[LinkName.MQTT] if mqtt_seen else None,
+        )
+
+    def _judge(self, device: Device, now: float) -> None:
+        stomp, mqtt = self._views(device)
         status, reason = self.rule.judge(
             device.status,
             now,
@@ -364,6 +477,7 @@ class Fleet:
             motion_at=device.last_motion_at,
             stomp=stomp,
             mqtt=mqtt,
+            restored=device.last_known,
         )
         if status is not device.status:
             if status is DeviceStatus.ONLINE and device.status is not DeviceStatus.UNKNOWN:
@@ -373,6 +487,7 @@ class Fleet:
         elif reason and reason != device.status_reason:
             device.status_reason = reason  # why it is still unknown, say: no transition
             self._dirty.add(device.device_id)
+            self._unkept.add(device.device_id)
         due = self.rule.next_change(
             device.status,
             now,
@@ -381,6 +496,7 @@ class Fleet:
             motion_at=device.last_motion_at,
             stomp=stomp,
             mqtt=mqtt,
+            restored=device.last_known,
         )
         if due is not None:
             self._judge_soon(device, due)
@@ -402,4 +518,5 @@ class Fleet:
         self.version += 1
         self.map_version += 1
         self._dirty.add(device.device_id)
+        self._unkept.add(device.device_id)
         self._changes.append(StatusChange(device.device_id, before, status, reason))

@@ -22,6 +22,7 @@ class DeviceStatus(StrEnum):
 HEARD = "heard from"
 AGE_UNKNOWN = "last known, age unknown"
 AWAITING = "awaiting data since HQ's link returned"
+LAST_KNOWN = "last known"  # what an earlier run heard, nothing since
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class StatusRule:
         motion_at: float | None = None,
         stomp: LinkView | None = None,
         mqtt: LinkView | None = None,
+        restored: bool = False,
     ) -> tuple[DeviceStatus, str]:
         """The status a device should have now, and why.
 
@@ -66,6 +68,8 @@ class StatusRule:
         ``current`` matters three ways: OFFLINE ends only by a live message (never here);
         STALE is kept, not made unknown, while a link is down (its silence is frozen, not
         forgotten); and a device in its grace period keeps UNKNOWN rather than claiming online.
+        ``restored``: the times are an earlier run's: they prove no life now, and a link's
+        return gives no grace (the silence already happened), so only their age decides.
         """
         if current is DeviceStatus.OFFLINE:
             return current, ""
@@ -76,7 +80,7 @@ class StatusRule:
         ]
         # Proof of life on a link that is up, since it came up, and recent: online.
         for _name, view, heard in channels:
-            if heard is None or not view.up:
+            if restored or heard is None or not view.up:
                 continue
             if heard >= view.since and now - heard < self.stale_after:
                 return DeviceStatus.ONLINE, HEARD
@@ -89,7 +93,8 @@ class StatusRule:
         last = max(heard_times, default=known_at)
         # Silence counts from the newest message or from the newest return of a link it uses:
         # that return gives one stale interval of grace.
-        counted_from = max([last, *(view.since for _name, view, _heard in channels)])
+        returns = [] if restored else [view.since for _name, view, _heard in channels]
+        counted_from = max([last, *returns])
         silent = now - counted_from
         if silent >= self.offline_after:
             return DeviceStatus.OFFLINE, f"silent for {silent:.0f} s"
@@ -99,7 +104,9 @@ class StatusRule:
             return DeviceStatus.STALE, f"silent for {silent:.0f} s"
         if current is DeviceStatus.STALE:
             return current, ""
-        return DeviceStatus.UNKNOWN, AWAITING if heard_times else AGE_UNKNOWN
+        if not heard_times:
+            return DeviceStatus.UNKNOWN, AGE_UNKNOWN
+        return DeviceStatus.UNKNOWN, LAST_KNOWN if restored else AWAITING
 
     def next_change(
         self,
@@ -111,6 +118,7 @@ class StatusRule:
         motion_at: float | None = None,
         stomp: LinkView | None = None,
         mqtt: LinkView | None = None,
+        restored: bool = False,
     ) -> float | None:
         """The earliest time ``judge`` may answer differently if no message or link change comes.
 
@@ -128,6 +136,7 @@ class StatusRule:
             heard + self.stale_after
             for view, heard in channels
             if heard is not None
+            and not restored
             and view.up
             and heard >= view.since
             and now - heard < self.stale_after
@@ -141,7 +150,7 @@ class StatusRule:
             return None
         heard_times = [heard for _view, heard in channels if heard is not None]
         last = max(heard_times, default=known_at)
-        counted_from = max([last, *(view.since for view, _heard in channels)])
+        counted_from = max([last, *([] if restored else [view.since for view, _h in channels])])
         silent = now - counted_from
         if silent >= self.offline_after:
             return now

@@ -37,6 +37,7 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 
+from .fleet_memory import FleetMemory
 from .motion_asks import MotionAsks
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,13 @@ class Dispatcher:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         recorder: Recorder | None = None,
         by: str = "",
+        fleet_memory: FleetMemory | None = None,
     ) -> None:
         """``by``: the dispatcher every order and alert submitted here is sent by."""
         self.store = store
         self.by = by
+        # Keeps the fleet's last known state: saved on tick and on close.
+        self.fleet_memory = fleet_memory
         self._order_link = order_link
         self._alert_link = alert_link
         self._fleet = fleet
@@ -258,6 +262,8 @@ class Dispatcher:
                 self._send_queued(KIND_OF[link])
         self._commit()
         self._motion_asks.tick()
+        if self.fleet_memory is not None:
+            self.fleet_memory.tick()
         if now - self._pruned_at >= DAY:
             self._prune(now)
 
@@ -306,6 +312,8 @@ class Dispatcher:
 
     def take_problems(self) -> list[str]:
         problems, self._problems = self._problems, []
+        if self.fleet_memory is not None:
+            problems.extend(self.fleet_memory.take_problems())
         return problems
 
     def queued(self, kind: Kind | None = None) -> list[Dispatch]:
@@ -340,6 +348,8 @@ class Dispatcher:
 
     def close(self) -> None:
         self._commit()
+        if self.fleet_memory is not None:
+            self.fleet_memory.save()
         self.store.close()
 
     # Inside

@@ -103,6 +103,10 @@ class DeviceDetail(OnceModal[None]):
         if motion_age is None and device.motion is not None:
             motion = "last known value (retained), age unknown"
         ages.add_row("motion", motion)
+        if device.last_known:  # not heard since this dashboard started
+            seen = device.last_seen
+            when = "age unknown" if seen is None else f"heard {_clock(wall - (now - seen))}"
+            ages.add_row("as of", f"last known from before this start, {when}")
         record = self._dispatcher.device_record(
             self.device_id, transitions=HISTORY_ROWS, dispatches=DISPATCH_ROWS
         )
