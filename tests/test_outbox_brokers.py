@@ -24,6 +24,7 @@ from mwm_tui.domain.events import LinkName, LinkState, LocationReceived, WillRec
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen, help_table
+from mwm_tui.ui.screens.quit_prompt import QuitPrompt
 from tests.support.brokers import (
     ActiveMQ,
     ActiveMQFactory,
@@ -127,6 +128,14 @@ async def test_a_queued_order_survives_quitting_and_reaches_the_truck_once(
         await send_from_prompt(pilot, first)
         assert "queued, sent when the link is up" in composer_text(first)
         await pilot.press("escape", "q")
+        # Asked once: nobody else runs, so the order waits for the next start.
+        await wait_for(pilot, lambda: isinstance(first.screen, QuitPrompt), 5, "the question")
+        asked = first.screen
+        assert isinstance(asked, QuitPrompt)
+        assert "1 order or alert of yours is still in the outbox" in asked.question
+        assert "no other dashboard is running: they wait in the outbox" in asked.question
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not first.is_running, 5, "quit")
     assert not first.is_running
 
     broker.start()  # on the same port, from this thread: brokers die with their thread

@@ -30,6 +30,8 @@ from .data_dir import DataDir, DataDirError, prepare
 
 DATABASE_NAME = "mwm-tui.sqlite3"
 LOCK_NAME = "mwm-tui.lock"
+# Every running dashboard holds a shared lock on this file: how one knows whether it is alone.
+MEMBERS_NAME = "mwm-tui.members"
 DAY = 86400.0
 
 _DISPATCHES_AND_HISTORY = """
@@ -135,6 +137,13 @@ def _lock_of(data: DataDir) -> IO[str]:
     return data.create(LOCK_NAME).open("r+", encoding="utf-8")
 
 
+def _membership(data: DataDir) -> IO[str]:
+    """The members file, held shared for as long as this dashboard runs."""
+    members = data.create(MEMBERS_NAME).open("r", encoding="utf-8")
+    fcntl.flock(members.fileno(), fcntl.LOCK_SH)
+    return members
+
+
 def _dispatch(row: tuple[object, ...]) -> Dispatch:
     (dispatch_id, seq, kind, device_id, body, created, expires, stage, attempts, dup, send_id,
      detail, updated, by) = row  # fmt: skip
@@ -209,6 +218,7 @@ class Store:
         # This dashboard's session: its history lines say so, and it skips them in the news.
         self.session = uuid.uuid4().hex
         self.leading = lock is None
+        self._members: IO[str] | None = None
         self._migrate()
 
     @classmethod
@@ -216,6 +226,7 @@ class Store:
         try:
             data = prepare(data_dir)
             lock = _lock_of(data)
+            members = _membership(data)
         except DataDirError as error:
             raise StoreError(str(error)) from None
         except OSError as error:
@@ -233,12 +244,14 @@ class Store:
             # A commit survives mwm-tui being killed; only a power loss may take the last ones.
             connection.execute("PRAGMA synchronous = NORMAL")
             store = cls(connection, path, lock)
+            store._members = members
             data.settle_existing(*_DATABASE_FILES)  # the WAL files SQLite made meanwhile
             return store
         except (sqlite3.Error, StoreError, OSError) as error:
             if connection is not None:
                 connection.close()
             lock.close()
+            members.close()
             if isinstance(error, StoreError):
                 raise
             raise StoreError(f"cannot open {path}: {error}") from None
@@ -256,6 +269,32 @@ class Store:
             if self._lock_file is not None:
                 self._lock_file.close()  # frees the lead for another dashboard
                 self._lock_file = None
+            if self._members is not None:
+                self._members.close()
+                self._members = None
+
+    def alone(self) -> bool:
+        """No other dashboard has this data directory open (a demo's store is always alone)."""
+        members = self._members
+        if members is None:
+            return True
+        try:
+            fcntl.flock(members.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            alone = False
+        else:
+            alone = True
+        fcntl.flock(members.fileno(), fcntl.LOCK_SH)  # ours again, as before the question
+        return alone
+
+    def own_open(self, by: str) -> int:
+        """Dispatches ``by`` sent that are still queued or sending in the team's outbox."""
+        with self._guard:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM dispatches WHERE by = ? AND stage IN (?, ?)",
+                (by, Stage.QUEUED.value, Stage.SENDING.value),
+            ).fetchone()
+        return int(row[0])
 
     # Leading the team
 

@@ -36,6 +36,7 @@ from mwm_tui.domain.events import (
     WillReceived,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
+from mwm_tui.domain.leaving import quit_question
 
 from .fleet_memory import FleetMemory
 from .motion_asks import MotionAsks
@@ -341,6 +342,15 @@ class Dispatcher:
         return DeviceRecord(
             found_transitions, found_dispatches, transitions_problem, dispatches_problem
         )
+
+    def quit_question(self) -> str | None:
+        """What to ask before this dashboard quits, or None (``domain/leaving.py``)."""
+        self._commit()
+        try:
+            own = self.store.own_open(self.by)
+        except StoreError:
+            own = len(self._open)
+        return quit_question(own, self.store.alone(), self._expiry)
 
     def unsettled(self) -> int:
         """Dispatches queued or sending."""

@@ -41,6 +41,7 @@ from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput, PaneActions
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt, SendPrompt
 from mwm_tui.ui.screens.once import OncePalette
+from mwm_tui.ui.screens.quit_prompt import QuitPrompt
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line, team_line
 from mwm_tui.ui.widgets.device_list import DeviceList
@@ -412,6 +413,19 @@ class MwmApp(PaneActions):
     def action_reconnect(self) -> None:
         for link in (self.stomp_link, self.mqtt_link):
             link.reconnect_now()
+
+    async def action_quit(self) -> None:
+        """Quit, asking once first when orders of this dispatcher's are still in the outbox."""
+        question = self.dispatcher.quit_question()
+        if question is None:
+            self.exit()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit()
+
+        self.push_screen(QuitPrompt(question), answered)
 
     def action_command_palette(self) -> None:
         """The palette, as Textual's own action opens it, but one that closes once."""

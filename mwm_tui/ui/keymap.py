@@ -54,7 +54,13 @@ class KeyAction:
 
 
 KEYMAP: tuple[KeyAction, ...] = (
-    KeyAction("q", "quit", "Quit", Scope.APP, "Quit at once"),
+    KeyAction(
+        "q",
+        "quit",
+        "Quit",
+        Scope.APP,
+        "Quit (asks once when orders of yours are still in the outbox: q again quits)",
+    ),
     KeyAction("question_mark", "help", "Help", Scope.APP, "Show every key", key_display="?"),
     KeyAction(
         "o",
