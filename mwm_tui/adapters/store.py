@@ -287,6 +287,15 @@ class Store:
         fcntl.flock(members.fileno(), fcntl.LOCK_SH)  # ours again, as before the question
         return alone
 
+    def open_count(self) -> int:
+        """Dispatches still queued or sending in the team's outbox."""
+        with self._guard:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM dispatches WHERE stage IN (?, ?)",
+                (Stage.QUEUED.value, Stage.SENDING.value),
+            ).fetchone()
+        return int(row[0])
+
     def own_open(self, by: str) -> int:
         """Dispatches ``by`` sent that are still queued or sending in the team's outbox."""
         with self._guard:

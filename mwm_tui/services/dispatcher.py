@@ -116,6 +116,8 @@ class Dispatcher:
         self._news_from = 0
         self._news: list[HistoryEntry] = []
         self._notices: list[str] = []
+        # What this dashboard handed to another leader: their news is this composer's too.
+        self.mine: set[str] = set()
         self._motion_asks = MotionAsks(alert_link, fleet)
         self.resends = 0
         self.outcomes: Counter[Stage] = Counter()
@@ -204,6 +206,7 @@ class Dispatcher:
 
     def _hand_to_leader(self, created: Dispatch, now: float) -> Dispatch:
         """Following: commit it to the team's outbox, where the leading dashboard takes it."""
+        self.mine.add(created.dispatch_id)
         self._unsaved[created.dispatch_id] = created
         self._history.append(self._entry(created, now))
         if not self._commit():
@@ -269,31 +272,53 @@ class Dispatcher:
             self._prune(now)
 
     def _follow_team(self, now: float) -> None:
-        """Read what other dashboards wrote; lead when the leader is gone; take new dispatches."""
-        if not self.leading and now - self._lead_tried_at >= LEAD_RETRY:
+        """Read what other dashboards wrote; lead when the leader is gone; take new dispatches.
+
+        Reads when SQLite says another connection committed, and once a second in any case,
+        so a read that failed (a busy database) is made again."""
+        due = now - self._lead_tried_at >= LEAD_RETRY
+        if due:
             self._lead_tried_at = now
-            if self.store.try_lead(self.by or "a dashboard"):
+            if not self.leading and self.store.try_lead(self.by or "a dashboard"):
                 taken = self._take_up()
                 self._notices.append(
                     f"this dashboard now sends the team's outbox ({taken} taken up)"
                 )
         try:
             version = self.store.data_version()
-            if version == self._data_version:
+            if version == self._data_version and not due:
                 return
-            self._data_version = version
             self._news_from, news = self.store.news_since(self._news_from)
             self._news.extend(entry for entry in news if entry.kind in NEWS_KINDS)
-            if self.leading and self._commit():
+            if self.leading:
+                if not self._commit():
+                    return
                 self._take_new(now)
+            self._data_version = version
         except StoreError as error:
             self._problems.append(str(error))
 
     def _take_new(self, now: float) -> None:
-        """Leading: dispatches other dashboards committed since are this one's to send."""
+        """Leading: dispatches other dashboards committed since are this one's to send.
+
+        A queued one is taken as it is (its sender's line already told the team); one left
+        sending was a leader's that is gone, and may have arrived."""
         for stored in self.store.open_dispatches():
-            if stored.dispatch_id not in self._open:
-                self._change(stored, rules.recovered(stored, now), "from the team's outbox")
+            if stored.dispatch_id in self._open:
+                continue
+            if stored.stage is Stage.QUEUED:
+                self._open[stored.dispatch_id] = rules.expire(stored, now)
+            else:
+                self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
+
+    def outbox_size(self) -> int:
+        """Orders and alerts the team's outbox holds: this leader's own count, or the file's."""
+        if self.leading:
+            return len(self._open)
+        try:
+            return self.store.open_count()
+        except StoreError:
+            return 0
 
     # Output to the UI
 

@@ -264,7 +264,7 @@ class MwmApp(PaneActions):
         self.status_bar.tick(
             self.fleet,
             self.inbox.stats().coalesced,
-            self.dispatcher.unsettled(),
+            self.dispatcher.outbox_size(),
             self.dispatcher.store_problem,
         )
         self.event_log.show_rejects(self.fleet.rejects_by_reason)
@@ -351,8 +351,10 @@ class MwmApp(PaneActions):
             self.event_log.add(line)
             self.composer.set_status(line)
         for entry in self.dispatcher.take_news():
-            devices = [entry.device_id] if entry.device_id else []
-            self.event_log.add(team_line(entry.text), devices=devices)
+            line = team_line(entry.text)
+            self.event_log.add(line, devices=[entry.device_id] if entry.device_id else [])
+            if entry.dispatch_id in self.dispatcher.mine:
+                self.composer.set_status(line)
         for notice in self.dispatcher.take_notices():
             self.event_log.add(notice, "cyan")
         for problem in self.dispatcher.take_problems():
