@@ -174,12 +174,12 @@ def test_with_brokers_a_second_tab_is_a_dashboard_of_the_same_team(
             # One outbox for the team: the second tab's dashboard follows the first's.
             second = browser.open(server.url)
             wait_screen(second, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)
-            wait_screen(second, lambda s: "team's outbox is sent by" in s, 10, "following")
+            wait_screen(second, lambda s: "dashboard sends" in s, 10, "following the first tab")
             old = server.wait_tabs(2, 10)
             # A reload ends the first tab's dashboard: the second takes the lead.
             first.reload()
             wait_screen(first, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)
-            wait_screen(second, lambda s: "now sends the team's outbox" in s, 10, "the lead")
+            wait_screen(second, lambda s: "dashboard sends" not in s, 10, "the lead")
             new = server.wait_tabs(2, 10)
             assert new != old, (old, new)
         assert_all_gone(server)

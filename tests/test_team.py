@@ -33,6 +33,8 @@ async def test_an_order_from_one_dashboard_shows_in_the_other_with_its_sender(
     d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
     async with driven(d1) as pilot1, driven(d2) as pilot2:
         assert d1.dispatcher.leading and not d2.dispatcher.leading
+        await wait_for(pilot2, lambda: "⇄ d1's dashboard sends" in screen_text(d2), 5, "d2's bar")
+        assert "dashboard sends" not in screen_text(d1)
         await wait_for(pilot2, lambda: "the team's outbox is sent by d1's" in log_text(d2), 5, "")
         d2.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
         await wait_for(pilot2, lambda: d2.device_list.selected == "truck-07", 5, "a truck")

@@ -143,7 +143,7 @@ class Dispatcher:
         if self.store.try_lead(self.by or "a dashboard"):
             return self._take_up()
         self._notices.append(
-            f"the team's outbox is sent by {self.store.leader()} dashboard; "
+            f"following: the team's outbox is sent by {self.store.leader()} dashboard; "
             "orders and alerts from here go through it"
         )
         return 0
@@ -282,7 +282,7 @@ class Dispatcher:
             if not self.leading and self.store.try_lead(self.by or "a dashboard"):
                 taken = self._take_up()
                 self._notices.append(
-                    f"this dashboard now sends the team's outbox ({taken} taken up)"
+                    f"leading: this dashboard now sends the team's outbox ({taken} taken up)"
                 )
         try:
             version = self.store.data_version()
@@ -310,6 +310,10 @@ class Dispatcher:
                 self._open[stored.dispatch_id] = rules.expire(stored, now)
             else:
                 self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
+
+    def following(self) -> str | None:
+        """Whose dashboard leads ("d1's") while this one follows; None while it leads."""
+        return None if self.leading else self.store.leader().partition(",")[0]
 
     def outbox_size(self) -> int:
         """Orders and alerts the team's outbox holds: this leader's own count, or the file's."""

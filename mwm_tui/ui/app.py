@@ -261,6 +261,7 @@ class MwmApp(PaneActions):
     def _every_second(self) -> None:
         self.fleet.sweep()
         self._rejects_logged_this_second = 0
+        self.status_bar.following = self.dispatcher.following()
         self.status_bar.tick(
             self.fleet,
             self.inbox.stats().coalesced,

@@ -62,6 +62,8 @@ class StatusBar(Widget):
         self.outbox = 0
         # Why the outbox's database cannot be written, or None.
         self.store_problem: str | None = None
+        # Whose dashboard sends the team's outbox when it is not this one's ("d1's"), or None.
+        self.following: str | None = None
         # When each link's retry falls due (monotonic), so the countdown keeps ticking.
         self.retry_at: dict[LinkName, float] = {}
         # When each link was lost (wall clock) and how many attempts failed since; while lost.
@@ -168,6 +170,8 @@ class StatusBar(Widget):
             )
         if self.outbox:
             text.append(f"  │  ⧗ {self.outbox} in outbox", style="bold yellow")
+        if self.following:
+            text.append(f"  │  ⇄ {literal(self.following, 24)} dashboard sends", style="cyan")
         if self.refused_ids:
             text.append(
                 f"  │  full at {self.max_devices:,}: {self.refused_ids:,} new ids refused",
