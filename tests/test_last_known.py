@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mwm_tui.adapters.fleet_state import load_fleet_state, prune_fleet_state, save_fleet_state
-from mwm_tui.adapters.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, database_path
+from mwm_tui.adapters.schema import MIGRATIONS, SCHEMA_VERSION
+from mwm_tui.adapters.store import Store, StoreError, database_path
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
@@ -333,7 +334,7 @@ def test_devices_unheard_of_for_the_kept_days_are_forgotten(tmp_path: Path) -> N
 def test_a_version_1_database_gains_the_table_and_keeps_its_rows(tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
     db = sqlite3.connect(database_path(tmp_path))
-    db.executescript(f"{_MIGRATIONS[1]} PRAGMA user_version = 1;")
+    db.executescript(f"{MIGRATIONS[1]} PRAGMA user_version = 1;")
     db.execute("INSERT INTO history (at, kind, text) VALUES (1.0, 'link', 'kept')")
     db.commit()
     db.close()
@@ -380,7 +381,7 @@ def test_saves_are_throttled_to_one_transaction_whatever_the_message_rate(tmp_pa
 def test_two_dashboards_opening_an_old_database_at_once_migrate_it_once(tmp_path: Path) -> None:
     path = database_path(tmp_path)
     db = sqlite3.connect(path)
-    db.executescript(f"{_MIGRATIONS[1]} PRAGMA user_version = 1;")
+    db.executescript(f"{MIGRATIONS[1]} PRAGMA user_version = 1;")
     db.close()
     opened: list[Store] = []
     failures: list[StoreError] = []

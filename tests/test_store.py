@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mwm_tui.adapters.schema import SCHEMA_VERSION
 from mwm_tui.adapters.store import (
     DAY,
-    SCHEMA_VERSION,
     HistoryEntry,
     HistoryQuery,
     Store,
