@@ -124,7 +124,14 @@ async def test_an_order_to_a_truck_another_claims_asks_once_and_esc_sends_nothin
         await pilot2.pause(0.5)
         assert d2.dispatcher.store.open_dispatches() == [] and orders_sent(d1) == []
         assert "order to truck-07" not in log_text(d1)
+        # So does an alert: asked first, Esc, nothing.
+        await pilot2.press("escape", "a")
+        await wait_for(pilot2, lambda: isinstance(d2.screen, SendAnyway), 5, "asked for an alert")
+        await pilot2.press("escape")
+        await wait_for(pilot2, lambda: d2.screen is d2.screen_stack[0], 5, "the question gone")
+        assert d2.dispatcher.store.open_dispatches() == []
         # Asked again, confirmed: the review opens, not a second question; its Enter sends.
+        await pilot2.press("o")
         await pilot2.press("enter")
         await send_from_prompt(pilot2, d2)
         await wait_for(pilot2, lambda: isinstance(d2.screen, OrderPrompt), 5, "the review")
