@@ -99,6 +99,8 @@ async def test_a_claim_shows_in_the_other_dashboards_list_within_a_second(
         claimed_at = time.monotonic()
         await wait_for(pilot2, lambda: claimant_shown(d2, "truck-07") == "d1", 5, "d1 in d2's list")
         seen_after = time.monotonic() - claimed_at
+        # On any width the composer names the claimant beside the truck.
+        await wait_for(pilot2, lambda: "order to truck-07  d1's" in screen_text(d2), 5, "composer")
         assert "d1 claims truck-07" in log_text(d1)
         await wait_for(pilot2, lambda: "d1 claims truck-07" in log_text(d2), 5, "d2's log")
         assert seen_after < 1.0, seen_after

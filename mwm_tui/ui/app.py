@@ -238,6 +238,7 @@ class MwmApp(PaneActions):
         if self.dispatcher.team.version != self._claims_shown:
             self._claims_shown = self.dispatcher.team.version
             self.device_list.refresh()
+            self._aim_composer(self.composer.device_id)
         for device_id, line in self.position_map.geofence_lines(fleet.take_moved()):
             self.event_log.add(line, "yellow", devices=[device_id])
             self.dispatcher.record_geofence(device_id, line)
@@ -304,10 +305,16 @@ class MwmApp(PaneActions):
 
     @on(DeviceList.SelectionChanged)
     def _selection_changed(self, event: DeviceList.SelectionChanged) -> None:
-        device = self.fleet.devices.get(event.device_id) if event.device_id else None
         self.motion_panel.show(event.device_id)
         self.position_map.select(event.device_id)
-        self.composer.set_target(event.device_id, device.address_problem if device else None)
+        self._aim_composer(event.device_id)
+
+    def _aim_composer(self, device_id: str | None) -> None:
+        """The composer names ``device_id``, why it cannot be addressed, and who claims it."""
+        device = self.fleet.devices.get(device_id) if device_id else None
+        problem = device.address_problem if device else None
+        claimant = self.dispatcher.team.whose(device_id) if device_id else None
+        self.composer.set_target(device_id, problem, claimant)
 
     # ---- orders and alerts -------------------------------------------------------------------
 
