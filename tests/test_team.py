@@ -188,3 +188,10 @@ async def test_an_offline_truck_acknowledged_from_the_log_tells_the_team(tmp_pat
         await wait_for(pilot2, lambda: isinstance(d2.screen, DeviceDetail), 5, "d2's details")
         await wait_for(pilot2, lambda: "claimed by d2 since" in screen_text(d2), 5, "the claim")
         assert line in screen_text(d2), screen_dump(d2)
+        # Acknowledged from the detail screen as well, once d2 too has it offline.
+        d2.inbox.put(WillReceived("truck-07"))
+        await wait_for(pilot2, lambda: d2.fleet.devices["truck-07"].status is offline, 5, "")
+        await pilot2.press("A")
+        from_d2 = "d2 is on it: truck-07 offline"
+        await wait_for(pilot2, lambda: from_d2 in screen_text(d2), 5, "the ack in d2's details")
+        await wait_for(pilot1, lambda: from_d2 in log_text(d1), 5, "d2's ack in d1's log")
