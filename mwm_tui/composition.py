@@ -25,6 +25,7 @@ from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.inbox import EventInbox
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.services.fleet_memory import FleetMemory
+from mwm_tui.services.team_board import TeamBoard
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.replay import ReplayApp
 from mwm_tui.ui.widgets.record_status import RecordStatus
@@ -89,6 +90,7 @@ def create_app(
     # The fleet as last known, before any link starts: no dashboard starts blind.
     fleet_memory = FleetMemory(store, fleet, wall_clock=wall_clock, keep_days=settings.history_days)
     fleet_memory.restore()
+    by = dispatcher_name if dispatcher_name is not None else unix_account()
     dispatcher = Dispatcher(
         store,
         stomp_link,
@@ -98,8 +100,9 @@ def create_app(
         history_days=settings.history_days,
         wall_clock=wall_clock,
         recorder=recorder,
-        by=dispatcher_name if dispatcher_name is not None else unix_account(),
+        by=by,
         fleet_memory=fleet_memory,
+        team_board=TeamBoard(store, by=by, wall_clock=wall_clock),
     )
     app = app_class(
         fleet=fleet,

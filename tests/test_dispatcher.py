@@ -287,6 +287,32 @@ def test_a_followers_order_is_sent_by_the_leader_and_both_see_its_outcome(tmp_pa
     d2.close()
 
 
+def test_a_claim_and_a_note_reach_the_other_dispatcher_as_news_and_in_the_record(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(START)
+    d1, d2 = make(tmp_path, clock, by="d1"), make(tmp_path, clock, by="d2")
+    d1.team.toggle_claim("truck-07")
+    d1.team.add_note("truck-07", "waits at gate 6")
+    assert d2.team.whose("truck-07") is None
+    d2.tick()
+    assert [(e.kind, e.by, e.text) for e in d2.take_news()] == [
+        ("claim", "d1", "d1 claims truck-07"),
+        ("note", "d1", "d1's note on truck-07: waits at gate 6"),
+    ]
+    assert d2.team.whose("truck-07") == "d1"
+    record = d2.device_record("truck-07", transitions=5, dispatches=5)
+    assert record.claim is not None and (record.claim.by, record.claim.at) == ("d1", START)
+    assert [e.text for e in record.team] == [
+        "d1 claims truck-07",
+        "d1's note on truck-07: waits at gate 6",
+    ]
+    d1.tick()
+    assert d1.take_news() == [], "a dispatcher's own lines are not news to it"
+    d1.close()
+    d2.close()
+
+
 def test_when_the_leader_is_gone_a_follower_takes_up_the_outbox_oldest_first(
     tmp_path: Path,
 ) -> None:

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import pytest
+from textual.pilot import Pilot
+
+from mwm_tui.cli import main
 from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
-from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged, LocationReceived
+from mwm_tui.domain.events import (
+    LinkName,
+    LinkState,
+    LinkStateChanged,
+    LocationReceived,
+    WillReceived,
+)
+from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.domain.leaving import quit_question
 from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.screens import ColourPicker, DeviceDetail, OrderPrompt
 from mwm_tui.ui.screens.quit_prompt import QuitPrompt
+from mwm_tui.ui.screens.team import NotePrompt, SendAnyway
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import driven, log_text, screen_text, send_from_prompt, wait_for
+from tests.support.ui import (
+    driven,
+    list_text,
+    log_text,
+    screen_dump,
+    screen_text,
+    send_from_prompt,
+    wait_for,
+)
 
 
 def dashboard(data_dir: Path, name: str) -> MwmApp:
@@ -98,3 +120,134 @@ async def test_quitting_with_an_order_queued_asks_once_and_the_team_sends_it(
         leader.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.UP, "back"))
         await wait_for(pilot2, lambda: bool(orders_sent(leader)), 5, "the order sent")
         assert orders_sent(leader) == [("/queue/device.truck-07.text", "truck-07", "Call HQ")]
+
+
+def claimant_shown(app: MwmApp, device_id: str) -> str:
+    """What the device list's ``by`` column shows for ``device_id``."""
+    header, *rows = list_text(app).splitlines()
+    start = header.index(" by ") + 1
+    for row in rows:
+        if f" {device_id} " in row:
+            return row[start : start + 8].strip()
+    raise AssertionError(f"{device_id} not in the list:\n{list_text(app)}")
+
+
+async def knows_truck_07(pilot: Pilot[None], app: MwmApp) -> None:
+    app.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
+    await wait_for(pilot, lambda: app.device_list.selected == "truck-07", 5, "truck-07")
+
+
+async def both_know_truck_07(
+    pilot1: Pilot[None], d1: MwmApp, pilot2: Pilot[None], d2: MwmApp
+) -> None:
+    await knows_truck_07(pilot1, d1)
+    await knows_truck_07(pilot2, d2)
+
+
+async def test_a_claim_shows_in_the_other_dashboards_list_within_a_second(
+    tmp_path: Path,
+) -> None:
+    d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
+    async with driven(d1) as pilot1, driven(d2) as pilot2:
+        await both_know_truck_07(pilot1, d1, pilot2, d2)
+        assert claimant_shown(d2, "truck-07") == ""
+        await pilot1.press("c")
+        claimed_at = time.monotonic()
+        await wait_for(pilot2, lambda: claimant_shown(d2, "truck-07") == "d1", 5, "d1 in d2's list")
+        seen_after = time.monotonic() - claimed_at
+        # On any width the composer names the claimant beside the truck.
+        await wait_for(pilot2, lambda: "order to truck-07  d1's" in screen_text(d2), 5, "composer")
+        assert "d1 claims truck-07" in log_text(d1)
+        await wait_for(pilot2, lambda: "d1 claims truck-07" in log_text(d2), 5, "d2's log")
+        assert seen_after < 1.0, seen_after
+        # Pressed again by its claimant: released, everywhere.
+        await pilot1.press("c")
+        await wait_for(pilot2, lambda: claimant_shown(d2, "truck-07") == "", 5, "released")
+        assert "d1 releases truck-07" in log_text(d2)
+
+
+async def test_an_order_to_a_truck_another_claims_asks_once_and_esc_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
+    async with driven(d1) as pilot1, driven(d2) as pilot2:
+        await both_know_truck_07(pilot1, d1, pilot2, d2)
+        await pilot1.press("c")
+        await wait_for(pilot2, lambda: d2.dispatcher.team.whose("truck-07") == "d1", 5, "claim")
+        await pilot2.press("o", *"go to Orly, not Rungis", "enter")
+        await wait_for(pilot2, lambda: isinstance(d2.screen, SendAnyway), 5, "the question")
+        assert "truck-07 is d1's: send anyway?" in screen_text(d2), screen_dump(d2)
+        await pilot2.press("escape")
+        await wait_for(pilot2, lambda: d2.screen is d2.screen_stack[0], 5, "the question gone")
+        await pilot2.pause(0.5)
+        assert d2.dispatcher.store.open_dispatches() == [] and orders_sent(d1) == []
+        assert "order to truck-07" not in log_text(d1)
+        # So does an alert: asked first, Esc, nothing.
+        await pilot2.press("escape", "a")
+        await wait_for(pilot2, lambda: isinstance(d2.screen, SendAnyway), 5, "asked for an alert")
+        await pilot2.press("escape")
+        await wait_for(pilot2, lambda: d2.screen is d2.screen_stack[0], 5, "the question gone")
+        assert d2.dispatcher.store.open_dispatches() == []
+        # Asked again, confirmed: the review opens, not a second question; its Enter sends.
+        await pilot2.press("o")
+        await pilot2.press("enter")
+        await send_from_prompt(pilot2, d2)
+        await wait_for(pilot2, lambda: isinstance(d2.screen, OrderPrompt), 5, "the review")
+        await send_from_prompt(pilot2, d2)
+        await wait_for(pilot1, lambda: bool(orders_sent(d1)), 5, "d1 sending it")
+        assert orders_sent(d1) == [
+            ("/queue/device.truck-07.text", "truck-07", "go to Orly, not Rungis")
+        ]
+        # Its claimant is not asked.
+        await pilot1.press("a")
+        await wait_for(pilot1, lambda: isinstance(d1.screen, ColourPicker), 5, "d1's alert prompt")
+
+
+async def test_a_note_shows_in_the_other_dashboards_detail_and_the_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
+    async with driven(d1) as pilot1, driven(d2) as pilot2:
+        await both_know_truck_07(pilot1, d1, pilot2, d2)
+        await pilot1.press("enter")
+        await wait_for(pilot1, lambda: isinstance(d1.screen, DeviceDetail), 5, "d1's details")
+        assert "claimed by nobody" in screen_text(d1)
+        await pilot2.press("n")
+        await wait_for(pilot2, lambda: isinstance(d2.screen, NotePrompt), 5, "the note prompt")
+        await pilot2.press(*"gate 4 closed, use gate 6", "enter")
+        line = "d2's note on truck-07: gate 4 closed, use gate 6"
+        await wait_for(pilot2, lambda: line in log_text(d2), 5, "the note in d2's log")
+        await wait_for(pilot1, lambda: line in screen_text(d1), 5, "the note in d1's details")
+        await wait_for(pilot1, lambda: line in log_text(d1), 5, "the note in d1's log")
+    assert main(["history", "--data-dir", str(tmp_path), "--kind", "note", "--json"]) == 0
+    records = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert [(r["kind"], r["by"], r["device"], r["text"]) for r in records] == [
+        ("note", "d2", "truck-07", line)
+    ]
+
+
+async def test_an_offline_truck_acknowledged_from_the_log_tells_the_team(tmp_path: Path) -> None:
+    d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
+    async with driven(d1, notifications=True) as pilot1, driven(d2) as pilot2:
+        await both_know_truck_07(pilot1, d1, pilot2, d2)
+        await pilot1.press("e", "A")
+        await wait_for(pilot1, lambda: "nothing to acknowledge" in screen_text(d1), 5, "refusal")
+        d1.inbox.put(WillReceived("truck-07"))
+        offline = DeviceStatus.OFFLINE
+        await wait_for(pilot1, lambda: d1.fleet.devices["truck-07"].status is offline, 5, "")
+        await pilot1.press("escape", "t", "A")
+        line = "d1 is on it: truck-07 offline"
+        await wait_for(pilot1, lambda: line in log_text(d1), 5, "the ack in d1's log")
+        await wait_for(pilot2, lambda: line in log_text(d2), 5, "the ack in d2's log")
+        # And from the other's detail screen, with who claims it and the lines of the team.
+        await pilot2.press("c", "enter")
+        await wait_for(pilot2, lambda: isinstance(d2.screen, DeviceDetail), 5, "d2's details")
+        await wait_for(pilot2, lambda: "claimed by d2 since" in screen_text(d2), 5, "the claim")
+        assert line in screen_text(d2), screen_dump(d2)
+        # Acknowledged from the detail screen as well, once d2 too has it offline.
+        d2.inbox.put(WillReceived("truck-07"))
+        await wait_for(pilot2, lambda: d2.fleet.devices["truck-07"].status is offline, 5, "")
+        await pilot2.press("A")
+        from_d2 = "d2 is on it: truck-07 offline"
+        await wait_for(pilot2, lambda: from_d2 in screen_text(d2), 5, "the ack in d2's details")
+        await wait_for(pilot1, lambda: from_d2 in log_text(d1), 5, "d2's ack in d1's log")

@@ -66,11 +66,16 @@ CREATE TABLE fleet_state (
 );
 CREATE INDEX fleet_state_by_time ON fleet_state (updated_at);
 """
+# Which dispatcher claims which truck, since when (wall clock); notes and acks are history lines.
+_CLAIMS = """
+CREATE TABLE claims (device_id TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL);
+"""
 # The steps that build the schema, keyed by the version each produces, applied in order.
 MIGRATIONS = {
     1: _DISPATCHES_AND_HISTORY,
     2: _BY,
     3: _TEAM,
     4: _FLEET_STATE,
+    5: _CLAIMS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

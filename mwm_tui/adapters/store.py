@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mwm_tui.domain.claims import Claim
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 
 from .data_dir import DataDir, DataDirError, prepare
@@ -47,7 +48,8 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of history: ``kind`` is status, will, link, order, alert or geofence;
+    """One line of history: ``kind`` is status, will, link, order, alert, geofence, or what the
+    team did to a truck: claim, note, ack;
     ``by`` the dispatcher who did what it tells (None for what the fleet or a link did)."""
 
     at: float
@@ -408,7 +410,42 @@ class Store:
                 return f"cannot write {self.path or 'the database'}: {error}"
         return None
 
+    def claim(
+        self, device_id: str, expected: str | None, after: str | None, line: HistoryEntry
+    ) -> str | None:
+        """Set who claims ``device_id`` to ``after`` (None: nobody) if it is still ``expected``,
+        with its history ``line``, in one transaction; return who claims it now either way."""
+        with self._guard, self._transaction():
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute(
+                "SELECT by FROM claims WHERE device_id = ?", (device_id,)
+            ).fetchone()
+            now_by = None if row is None else str(row[0])
+            if now_by != expected:
+                self._db.execute("ROLLBACK")
+                return now_by
+            if after is None:
+                self._db.execute("DELETE FROM claims WHERE device_id = ?", (device_id,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO claims (device_id, by, at) VALUES (?, ?, ?)",
+                    (device_id, after, line.at),
+                )
+            self._db.execute(
+                "INSERT INTO history (at, kind, device_id, text, dispatch_id, by, session) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (line.at, line.kind, line.device_id, line.text, None, line.by, self.session),
+            )
+            self._db.execute("COMMIT")
+        return after
+
     # Reading
+
+    def claims(self) -> dict[str, Claim]:
+        """Every claim of the team, by device id."""
+        with self._guard:
+            rows = self._db.execute("SELECT device_id, by, at FROM claims").fetchall()
+        return {str(d): Claim(str(d), str(by), float(at)) for d, by, at in rows}
 
     def open_dispatches(self) -> list[Dispatch]:
         """Queued or sending dispatches, oldest first."""

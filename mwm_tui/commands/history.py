@@ -16,14 +16,15 @@ from mwm_tui.config import ConfigError, data_path, load_settings
 from mwm_tui.domain.text import literal
 
 # What a history line may tell; ``--kind`` picks among them.
-KINDS = ("order", "alert", "status", "will", "link", "geofence")
+KINDS = ("order", "alert", "status", "will", "link", "geofence", "claim", "note", "ack")
 
 
 def history_parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="mwm-tui history",
         description="Print what HQ recorded: orders and alerts with their outcomes, status\n"
-        "transitions, last wills, link changes and geofence crossings, oldest first.",
+        "transitions, last wills, link changes, geofence crossings, and the team's claims,\n"
+        "notes and acknowledgements of trucks, oldest first.",
         epilog=TIME_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -23,6 +23,7 @@ from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.adapters.recording import Recorder
 from mwm_tui.adapters.store import DAY, HistoryEntry, Store, StoreError
 from mwm_tui.domain import dispatch as rules
+from mwm_tui.domain.claims import Claim, TeamKind
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 from mwm_tui.domain.errors import InvalidDeviceIdError
 from mwm_tui.domain.events import (
@@ -40,6 +41,7 @@ from mwm_tui.domain.leaving import quit_question
 
 from .fleet_memory import FleetMemory
 from .motion_asks import MotionAsks
+from .team_board import TeamBoard
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ _HANDING_OVER = "handing-over"
 # How often a follower tries to take the lead.
 LEAD_RETRY = 1.0
 # History kinds another dashboard's line is shown for: what a dispatcher did.
-NEWS_KINDS = frozenset({Kind.ORDER.value, Kind.ALERT.value})
+NEWS_KINDS = frozenset({Kind.ORDER.value, Kind.ALERT.value, *(kind.value for kind in TeamKind)})
+# The team's lines about one truck the detail screen shows.
+TEAM_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ class DeviceRecord:
     dispatches: list[Dispatch]
     transitions_problem: str | None = None
     dispatches_problem: str | None = None
+    claim: Claim | None = None
+    # The team's claims, notes and acknowledgements of it, oldest first.
+    team: tuple[HistoryEntry, ...] = ()
+    team_problem: str | None = None
 
 
 class Dispatcher:
@@ -86,10 +94,13 @@ class Dispatcher:
         recorder: Recorder | None = None,
         by: str = "",
         fleet_memory: FleetMemory | None = None,
+        team_board: TeamBoard | None = None,
     ) -> None:
         """``by``: the dispatcher every order and alert submitted here is sent by."""
         self.store = store
         self.by = by
+        # Claims, notes and acknowledgements: refreshed when another dashboard claims.
+        self.team = team_board or TeamBoard(store, by=by, wall_clock=wall_clock)
         # Keeps the fleet's last known state: saved on tick and on close.
         self.fleet_memory = fleet_memory
         self._order_link = order_link
@@ -137,6 +148,7 @@ class Dispatcher:
         try:
             self._news_from = self.store.last_history_id()
             self._data_version = self.store.data_version()
+            self.team.refresh()
         except StoreError as error:
             self._problems.append(str(error))
         self._lead_tried_at = self._clock()
@@ -290,6 +302,8 @@ class Dispatcher:
                 return
             self._news_from, news = self.store.news_since(self._news_from)
             self._news.extend(entry for entry in news if entry.kind in NEWS_KINDS)
+            if any(entry.kind == TeamKind.CLAIM.value for entry in news):
+                self.team.refresh()
             if self.leading:
                 if not self._commit():
                     return
@@ -332,7 +346,8 @@ class Dispatcher:
         return notices
 
     def take_news(self) -> list[HistoryEntry]:
-        """Dispatch lines other dashboards of the team wrote since the last call."""
+        """Dispatch, claim, note and acknowledgement lines other dashboards of the team wrote
+        since the last call."""
         news, self._news = self._news, []
         return news
 
@@ -368,8 +383,21 @@ class Dispatcher:
             found_dispatches = self.store.dispatches_for(device_id, dispatches)
         except StoreError as error:
             dispatches_problem = str(error)
+        team: list[HistoryEntry] = []
+        team_problem = None
+        try:
+            kinds = tuple(kind.value for kind in TeamKind)
+            team = self.store.history(device_id, kinds=kinds, limit=TEAM_ROWS)
+        except StoreError as error:
+            team_problem = str(error)
         return DeviceRecord(
-            found_transitions, found_dispatches, transitions_problem, dispatches_problem
+            found_transitions,
+            found_dispatches,
+            transitions_problem,
+            dispatches_problem,
+            self.team.claim_of(device_id),
+            tuple(team),
+            team_problem,
         )
 
     def quit_question(self) -> str | None:

@@ -43,6 +43,7 @@ from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderProm
 from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screens.quit_prompt import QuitPrompt
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
+from mwm_tui.ui.team_actions import TeamActions
 from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line, team_line
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
@@ -124,7 +125,9 @@ class MwmApp(PaneActions):
         # The panes, held here so timers never look them up (a lookup fails during shutdown).
         self.status_bar = StatusBar(demo=demo, wall_clock=wall_clock, id="status")
         self.filter_input = FilterInput(placeholder="filter: id or status", id="filter")
-        self.device_list = DeviceList(fleet, wall_clock=wall_clock, id="devices")
+        self.device_list = DeviceList(
+            fleet, wall_clock=wall_clock, claimant=dispatcher.team.whose, id="devices"
+        )
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
         self.position_map.shown_ids = lambda: (
@@ -133,6 +136,14 @@ class MwmApp(PaneActions):
         self.motion_panel = MotionPanel(fleet, ascii_only=ascii_only, id="motion")
         self.event_log = EventLog(wall_clock, id="log")
         self.reject_summary = self.event_log.rejects
+        self.team = TeamActions(
+            self,
+            dispatcher.team,
+            fleet,
+            self.event_log,
+            lambda: (self.prompt_clock, self.arm_delay),
+        )
+        self._claims_shown = -1
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -225,6 +236,10 @@ class MwmApp(PaneActions):
         self._show_dispatches()
         if fleet.has_dirty:  # the list takes them when it next syncs
             self._list_dirty = True
+        if self.dispatcher.team.version != self._claims_shown:
+            self._claims_shown = self.dispatcher.team.version
+            self.device_list.refresh()
+            self._aim_composer(self.composer.device_id)
         for device_id, line in self.position_map.geofence_lines(fleet.take_moved()):
             self.event_log.add(line, "yellow", devices=[device_id])
             self.dispatcher.record_geofence(device_id, line)
@@ -292,10 +307,16 @@ class MwmApp(PaneActions):
 
     @on(DeviceList.SelectionChanged)
     def _selection_changed(self, event: DeviceList.SelectionChanged) -> None:
-        device = self.fleet.devices.get(event.device_id) if event.device_id else None
         self.motion_panel.show(event.device_id)
         self.position_map.select(event.device_id)
-        self.composer.set_target(event.device_id, device.address_problem if device else None)
+        self._aim_composer(event.device_id)
+
+    def _aim_composer(self, device_id: str | None) -> None:
+        """The composer names ``device_id``, why it cannot be addressed, and who claims it."""
+        device = self.fleet.devices.get(device_id) if device_id else None
+        problem = device.address_problem if device else None
+        claimant = self.dispatcher.team.whose(device_id) if device_id else None
+        self.composer.set_target(device_id, problem, claimant)
 
     # ---- orders and alerts -------------------------------------------------------------------
 
@@ -330,7 +351,12 @@ class MwmApp(PaneActions):
                 self.composer.sent(device_id, confirmed)
 
         label = literal(device_id, 48)
-        self.push_screen(OrderPrompt(label, text, self.prompt_clock, self.arm_delay), reviewed)
+        self.team.ask_first(
+            device_id,
+            lambda: self.push_screen(
+                OrderPrompt(label, text, self.prompt_clock, self.arm_delay), reviewed
+            ),
+        )
 
     def send_order(self, text: str, device_id: str | None = None) -> bool:
         """Order ``device_id`` (the selected device by default); False when it cannot take it."""
@@ -406,12 +432,38 @@ class MwmApp(PaneActions):
                 self.send_alert(colour, device_id)
 
         label = literal(device_id, 48)
-        self.push_screen(ColourPicker(label, self.prompt_clock, self.arm_delay), chosen)
+        self.team.ask_first(
+            device_id,
+            lambda: self.push_screen(
+                ColourPicker(label, self.prompt_clock, self.arm_delay), chosen
+            ),
+        )
+
+    def action_claim(self) -> None:
+        if (device_id := self._selected("claim")) is not None:
+            self.team.claim(device_id)
+
+    def action_note(self) -> None:
+        if (device_id := self._selected("note")) is not None:
+            self.team.note(device_id)
+
+    def action_acknowledge(self) -> None:
+        """From the log showing one truck's lines, that truck; else the selected truck."""
+        shown = self.event_log.device_filter if self.focused is self.event_log else None
+        device_id = shown or self._selected("acknowledge")
+        if device_id is not None:
+            self.team.acknowledge(device_id)
+
+    def _selected(self, what: str) -> str | None:
+        device_id = self.device_list.selected
+        if device_id is None:
+            self.notify(f"Select a truck first to {what} it.", severity="warning")
+        return device_id
 
     def action_details(self) -> None:
         device_id = self.device_list.selected
         if device_id is not None and device_id in self.fleet.devices:
-            self.push_screen(DeviceDetail(self.fleet, self.dispatcher, device_id))
+            self.push_screen(DeviceDetail(self.fleet, self.dispatcher, device_id, self.team))
 
     def action_reconnect(self) -> None:
         for link in (self.stomp_link, self.mqtt_link):

@@ -1,9 +1,11 @@
-"""One truck in full: both ages and its own clock, status history, orders and alerts, trail."""
+"""One truck in full: both ages and its own clock, who claims it and the team's notes, status
+history, orders and alerts, trail."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from rich.console import Group
 from rich.table import Table
@@ -20,6 +22,15 @@ from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.screens.help import HelpScreen
 from mwm_tui.ui.screens.once import OnceModal
 from mwm_tui.ui.widgets.composer import dispatch_line
+
+
+class TruckKeys(Protocol):
+    """What the team's keys do to a truck (``ui/team_actions.py``)."""
+
+    def claim(self, device_id: str) -> None: ...
+    def note(self, device_id: str) -> None: ...
+    def acknowledge(self, device_id: str) -> None: ...
+
 
 HISTORY_ROWS = 15
 DISPATCH_ROWS = 15
@@ -46,6 +57,9 @@ class DeviceDetail(OnceModal[None]):
     BINDINGS = [
         Binding("escape", "close_details", "Close"),
         Binding("question_mark", "show_help", "Help", key_display="?"),
+        Binding("c", "claim_truck", "Claim"),
+        Binding("n", "note_truck", "Note"),
+        Binding("A", "acknowledge_truck", "On it"),
     ]
 
     def __init__(
@@ -53,9 +67,12 @@ class DeviceDetail(OnceModal[None]):
         fleet: Fleet,
         dispatcher: Dispatcher,
         device_id: str,
+        team: TruckKeys | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """``team``: what the claim, note and acknowledge keys do (None: they do nothing)."""
         super().__init__()
+        self._team = team
         self._fleet = fleet
         self._dispatcher = dispatcher
         self.device_id = device_id
@@ -113,6 +130,8 @@ class DeviceDetail(OnceModal[None]):
         return [
             status,
             ages,
+            Text("\nteam", style="bold underline"),
+            *self._team_lines(record),
             Text("\nstatus history", style="bold underline"),
             *self._status_history(record),
             Text("\norders and alerts", style="bold underline"),
@@ -120,6 +139,22 @@ class DeviceDetail(OnceModal[None]):
             Text("\nrecent trail (oldest first)", style="bold underline"),
             self._trail(device.trail()),
         ]
+
+    @staticmethod
+    def _team_lines(record: DeviceRecord) -> list[Text]:
+        claim = record.claim
+        if claim is None:
+            lines = [Text("claimed by nobody (c claims it)", style="dim")]
+        else:
+            lines = [Text(f"claimed by {literal(claim.by, 24)} since {_clock(claim.at)}", "bold")]
+        if record.team_problem is not None:
+            return [*lines, Text(record.team_problem, style="red")]
+        lines.extend(
+            Text(f"{_clock(e.at)}  {e.kind:<5}  {literal(e.text, 300)}") for e in record.team
+        )
+        if not record.team:
+            lines.append(Text("no notes (n leaves one)", style="dim"))
+        return lines
 
     @staticmethod
     def _status_history(record: DeviceRecord) -> list[Text]:
@@ -155,6 +190,20 @@ class DeviceDetail(OnceModal[None]):
 
     def action_close_details(self) -> None:
         self.dismiss(None)
+
+    def action_claim_truck(self) -> None:
+        if self._team is not None:
+            self._team.claim(self.device_id)
+            self.refresh_details()
+
+    def action_note_truck(self) -> None:
+        if self._team is not None:
+            self._team.note(self.device_id)
+
+    def action_acknowledge_truck(self) -> None:
+        if self._team is not None:
+            self._team.acknowledge(self.device_id)
+            self.refresh_details()
 
     def action_show_help(self) -> None:
         self.app.push_screen(HelpScreen())

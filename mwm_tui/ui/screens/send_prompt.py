@@ -43,6 +43,9 @@ class SendPrompt(OnceModal[ResultT | None], Generic[ResultT]):
     # Keys the prompt itself uses (``own_key``); any other printable key closes it unsent.
     OWN_KEYS: ClassVar[frozenset[str]] = frozenset()
     WHAT = "nothing"
+    # The hint once Enter counts, and before.
+    READY_HINT = READY
+    WAITING_HINT = WAITING
 
     def __init__(self, device_label: str, clock: Callable[[], float], delay: float) -> None:
         super().__init__()
@@ -70,7 +73,8 @@ class SendPrompt(OnceModal[ResultT | None], Generic[ResultT]):
 
     def _show_hint(self) -> None:
         armed = self.arming.armed()
-        self.hint.update(Text(READY if armed else WAITING, style="bold" if armed else "dim"))
+        hint = self.READY_HINT if armed else self.WAITING_HINT
+        self.hint.update(Text(hint, style="bold" if armed else "dim"))
 
     def changed(self) -> None:
         """What would be sent changed: Enter waits again."""

@@ -94,8 +94,12 @@ class Composer(Vertical):
     def on_mount(self) -> None:
         self.set_target(None, None)
 
-    def set_target(self, device_id: str | None, problem: str | None) -> None:
-        """Address the composer to ``device_id``; its draft replaces the one shown."""
+    def set_target(
+        self, device_id: str | None, problem: str | None, claimant: str | None = None
+    ) -> None:
+        """Address the composer to ``device_id``; its draft replaces the one shown.
+
+        ``claimant``: the dispatcher who claims the truck, named beside it."""
         if device_id != self.device_id:
             draft = self.drafts.switch(self.device_id, self.order_input.value, device_id)
             self.order_input.value = draft
@@ -106,6 +110,8 @@ class Composer(Vertical):
             target.append("(no device selected)", style="dim")
         else:
             target.append(literal(device_id, 48), style="bold cyan")
+            if claimant:
+                target.append(f"  {literal(claimant, 24)}'s", style="magenta")
             if problem:
                 target.append(f"  cannot be addressed: {problem}", style="red")
         line = self.query_one("#composer-target", Static)

@@ -47,6 +47,7 @@ _COLUMNS: tuple[_Column, ...] = (
     _Column("mot", 3, right=True),
     _Column("lat", 8, right=True),
     _Column("lng", 9, right=True),
+    _Column("by", 8),  # who claims the truck: from 120 columns on
     _Column("pitch", 5, right=True),
     _Column("roll", 5, right=True),
     _Column("yaw", 5, right=True),
@@ -100,11 +101,14 @@ class DeviceList(ScrollView, can_focus=True):
         fleet: Fleet,
         *,
         wall_clock: Callable[[], float] = time.time,
+        claimant: Callable[[str], str | None] = lambda device_id: None,
         id: str | None = None,
     ) -> None:
+        """``claimant``: the dispatcher who claims a device, shown in the ``by`` column."""
         super().__init__(id=id)
         self._fleet = fleet
         self._wall_clock = wall_clock
+        self._claimant = claimant
         self._order = ListOrder(fleet.devices)
         self._selected: str | None = None
         self._id_width = 2
@@ -376,6 +380,8 @@ class DeviceList(ScrollView, can_focus=True):
                 text = f"{position.lat:.4f}" if position else "—"
             elif title == "lng":
                 text = f"{position.lng:.4f}" if position else "—"
+            elif title == "by":
+                text = literal(self._claimant(device.device_id) or "")
             elif title in ("pitch", "roll", "yaw"):
                 text = degrees(getattr(motion, title) if motion else None)
             else:
