@@ -25,7 +25,7 @@ from mwm_tui.adapters.stomp_link import StompLink, stomp_client_id
 from mwm_tui.domain import ids
 from mwm_tui.domain.events import Delivery, LinkName, LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from tests.support.brokers import HOST, ActiveMQ, ActiveMQFactory, RabbitMQ
+from tests.support.brokers import HOST, ActiveMQ, ActiveMQFactory, BrokerStarter, RabbitMQ
 from tests.support.link_events import Recorder, wait_until
 from tests.support.matrix import BrokerPair
 from tests.support.sim import Sim, fleet_ids, unique_prefix
@@ -167,14 +167,15 @@ async def test_a_truck_known_only_by_its_retained_motion_is_listed_with_it(
 
 @pytest.fixture(params=["activemq", "rabbitmq"])
 def one_broker(
-    request: pytest.FixtureRequest, fresh_activemq: ActiveMQFactory, tmp_path: Path
-) -> Iterator[ActiveMQ | RabbitMQ]:
+    request: pytest.FixtureRequest,
+    fresh_activemq: ActiveMQFactory,
+    own_brokers: BrokerStarter,
+    tmp_path: Path,
+) -> ActiveMQ | RabbitMQ:
     """A private broker serving both protocols, free to kill and restart."""
     if request.param == "activemq":
-        yield fresh_activemq(mqtt=True)
-        return
-    with RabbitMQ(workdir=tmp_path / "rabbitmq") as rabbit:
-        yield rabbit
+        return fresh_activemq(mqtt=True)
+    return own_brokers(RabbitMQ(workdir=tmp_path / "rabbitmq"))
 
 
 def test_both_links_and_the_fleet_come_back_after_the_one_broker_is_killed(

@@ -31,7 +31,7 @@ from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.factory import create_app
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
-from tests.support.brokers import HOST, RabbitMQ, mqtt_handshake, stomp_handshake
+from tests.support.brokers import HOST, BrokerStarter, RabbitMQ, mqtt_handshake, stomp_handshake
 from tests.support.link_events import Recorder, wait_until
 from tests.support.sim import Sim, unique_prefix
 from tests.support.ui import driven, log_text
@@ -97,8 +97,10 @@ def test_session_rabbitmq_speaks_both_protocols_on_its_own_loopback_ports(
         stomp_handshake(rabbitmq.port, vhost=HOST)
 
 
-def test_a_killed_rabbitmq_leaves_no_process_behind(tmp_path: Path) -> None:
-    broker = RabbitMQ(workdir=tmp_path / "rabbitmq").start()
+def test_a_killed_rabbitmq_leaves_no_process_behind(
+    tmp_path: Path, own_brokers: BrokerStarter
+) -> None:
+    broker = own_brokers(RabbitMQ(workdir=tmp_path / "rabbitmq"))
     try:
         assert broker.ready_seconds is not None and broker.ready_seconds < 60
         assert broker.pid is not None
