@@ -42,9 +42,10 @@ from tests.support.ui import (
 from tests.test_ui_brokers import fleet_on_screen, sim_line, until
 
 MQTT = LinkName.MQTT
-CUT = 30.0
-STALE_AFTER = 15.0
-OFFLINE_AFTER = 40.0
+# A cut longer than the stale interval, as in tests/test_outage.py.
+CUT = 15.0
+STALE_AFTER = 10.0
+OFFLINE_AFTER = 20.0
 TRUCKS = 5
 
 
