@@ -178,6 +178,11 @@ def test_with_brokers_a_second_tab_says_why_it_cannot_start_and_a_reload_gets_th
             press(second, "q")
             second.wait_for_selector("body.-closed", timeout=10_000)
             old = server.wait_tabs(1, 10)
+            # The second tab's dashboard says it in the page first, then on the way out.
+            deadline = time.monotonic() + 10
+            while "another mwm-tui is using" not in server.output:
+                assert time.monotonic() < deadline, f"the refusal not written: {server.output}"
+                time.sleep(0.05)
             refusals = server.output.count("another mwm-tui is using")
             # A reload's new dashboard waits for the old one to let go of the outbox.
             first.reload()
