@@ -22,6 +22,7 @@ from tests.support.brokers import (
     RabbitMQ,
 )
 from tests.support.matrix import PAIR_NAMES, BrokerPair
+from tests.support.sim import Sim
 from tests.support.sshd import Sshd
 
 # The app and the terminals the tests start draw in Unicode unless a test asks for ASCII.
@@ -196,3 +197,18 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
 def chromium_profile(tmp_path: Path) -> Path:
     """Where this test's headless Chromium keeps its profile: ``chromium(chromium_profile)``."""
     return tmp_path / "profile"
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
+    """Starts mwm-sim: ``sim_factory(stomp_url, mqtt_url, *arguments)``; all stopped after."""
+    made: list[Sim] = []
+
+    def make(stomp_url: str, mqtt_url: str, *arguments: str) -> Sim:
+        sim = Sim(stomp_url, mqtt_url, tmp_path / f"sim-{len(made)}", *arguments)
+        made.append(sim)
+        return sim
+
+    yield make
+    for sim in made:
+        sim.stop()

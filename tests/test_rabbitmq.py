@@ -13,7 +13,8 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -47,18 +48,9 @@ def prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def rabbit_sim(tmp_path: Path, rabbitmq: RabbitMQ) -> Iterator[Callable[..., Sim]]:
+def rabbit_sim(sim_factory: Callable[..., Sim], rabbitmq: RabbitMQ) -> Callable[..., Sim]:
     """Starts mwm-sim on the session RabbitMQ (both protocols); all stopped after the test."""
-    made: list[Sim] = []
-
-    def make(*arguments: str) -> Sim:
-        sim = Sim(rabbitmq.url, rabbitmq.mqtt_url, tmp_path, *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
+    return partial(sim_factory, rabbitmq.url, rabbitmq.mqtt_url)
 
 
 def rabbit_app(rabbitmq: RabbitMQ, stomp_vhost: str = "/") -> MwmApp:
