@@ -6,8 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Per-test timeout in seconds; broker start-up inside a fixture counts towards it.
 TEST_TIMEOUT ?= 120
-# Test processes: each has brokers of its own. TEST_WORKERS=0 runs the tests in this process.
-TEST_WORKERS ?= 2
+# Test processes (pytest-xdist); each has brokers of its own. 0 runs the tests in this process.
+# More than the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU.
+TEST_WORKERS ?= 3
+CHECK_WORKERS ?= 4
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow
 PYTEST_ARGS ?=
@@ -18,7 +20,7 @@ SOAK_MINUTES ?= 60
 
 help:
 	@echo "make demo    run the dashboard on simulated data (no broker needed)"
-	@echo "make check   lint, then every test that needs no broker, browser, sshd or tmux (< 1 min)"
+	@echo "make check   lint, then every test that needs no broker, browser, sshd or tmux"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
 	@echo "make bench   install brokers if missing, then run benchmarks/run.py (every figure, verdicts)"
@@ -36,7 +38,7 @@ demo: bootstrap-python
 	$(VENV)/bin/mwm-tui --demo
 
 check: lint
-	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(CHECK_WORKERS) -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
 
 test: bootstrap
 	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
