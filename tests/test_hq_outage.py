@@ -34,6 +34,7 @@ from tests.support.proxy import TcpProxy
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import (
     BAD_WORDS,
+    HQ_LOST_BOTH,
     driven,
     hold,
     log_text,
@@ -279,7 +280,7 @@ async def test_hq_cut_off_from_running_brokers_learns_the_wills_it_missed(
                 "every truck unknown",
                 5,
             )
-            assert "HQ lost STOMP and MQTT" in app.status_bar.render().plain, screen_dump(app)
+            assert HQ_LOST_BOTH.search(app.status_bar.render().plain), screen_dump(app)
             await hold(pilot, app, CUT / 3)
             sim.command(f"kill {victim}")
             await sim_line(pilot, app, sim, f"KILLED {victim}", "the kill")

@@ -22,6 +22,7 @@ from tests.support.brokers import ActiveMQFactory, MosquittoFactory
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import (
     BAD_WORDS,
+    HQ_LOST_BOTH,
     driven,
     hold,
     log_text,
@@ -82,7 +83,7 @@ async def test_hq_outage_is_not_the_fleets(
                 "every truck unknown",
                 5,
             )
-            assert "HQ lost STOMP and MQTT" in app.status_bar.render().plain, screen_dump(app)
+            assert HQ_LOST_BOTH.search(app.status_bar.render().plain), screen_dump(app)
             assert f"{TRUCKS} trucks are unknown (HQ's STOMP and MQTT links down)" in log_text(app)
             await hold(pilot, app, OUTAGE / 3)
             sim.command(f"kill {victim}")
