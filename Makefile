@@ -6,14 +6,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Per-test timeout in seconds; broker start-up inside a fixture counts towards it.
 TEST_TIMEOUT ?= 120
+# Test processes (pytest-xdist); each has brokers of its own. 0 runs the tests in this process.
+# More than the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU.
+TEST_WORKERS ?= 3
+CHECK_WORKERS ?= 4
+# What `make check` leaves out: the tests that need what apt installs, and the long waits.
+CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow
 PYTEST_ARGS ?=
 # Length of the soak in `make bench`, an hour; a quicker look: `make bench SOAK_MINUTES=10`.
 SOAK_MINUTES ?= 60
 
-.PHONY: help bootstrap bootstrap-python demo test lint upgrade-check bench bench-chaos bench-terminal
+.PHONY: help bootstrap bootstrap-python demo check test lint upgrade-check bench bench-chaos bench-terminal
 
 help:
 	@echo "make demo    run the dashboard on simulated data (no broker needed)"
+	@echo "make check   lint, then every test that needs no broker, browser, sshd or tmux"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
 	@echo "make upgrade-check   the newest textual, rich, paho-mqtt, stomp.py, plotext in a scratch"
@@ -32,8 +39,11 @@ bootstrap-python:
 demo: bootstrap-python
 	$(VENV)/bin/mwm-tui --demo
 
+check: lint
+	$(PY) -m pytest -q -ra -n $(CHECK_WORKERS) -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+
 test: bootstrap
-	$(PY) -m pytest -q -ra --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
 
 lint: bootstrap-python
 	$(VENV)/bin/ruff check .

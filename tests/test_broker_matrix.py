@@ -13,7 +13,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -25,7 +25,7 @@ from mwm_tui.adapters.stomp_link import StompLink, stomp_client_id
 from mwm_tui.domain import ids
 from mwm_tui.domain.events import Delivery, LinkName, LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from tests.support.brokers import HOST, ActiveMQ, ActiveMQFactory, RabbitMQ
+from tests.support.brokers import HOST, ActiveMQ, ActiveMQFactory, BrokerStarter, RabbitMQ
 from tests.support.link_events import Recorder, wait_until
 from tests.support.matrix import BrokerPair
 from tests.support.sim import Sim, fleet_ids, unique_prefix
@@ -34,21 +34,6 @@ from tests.test_integration import Hq
 from tests.test_ui_brokers import links_up, pair_app, row_of, until
 
 RETAINED = struct.pack(">ddd", 0.1, 0.2, 0.3)
-
-
-@pytest.fixture
-def sims(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
-    """Starts mwm-sim processes; all stopped after the test."""
-    made: list[Sim] = []
-
-    def make(stomp_url: str, mqtt_url: str, *arguments: str) -> Sim:
-        sim = Sim(stomp_url, mqtt_url, tmp_path / f"sim-{len(made)}", *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
 
 
 def stomp_connect_reply(port: int, client_id: str) -> bytes:
@@ -78,7 +63,7 @@ def _one_connect_reply(port: int, client_id: str) -> bytes:
 
 
 def test_hq_and_trucks_keep_their_client_ids_apart_on_activemq_serving_both(
-    activemq_both: ActiveMQ, sims: Callable[..., Sim]
+    activemq_both: ActiveMQ, sim_factory: Callable[..., Sim]
 ) -> None:
     assert activemq_both.mqtt_url is not None
     client_id = f"hq-{uuid.uuid4().hex[:8]}"
@@ -98,7 +83,9 @@ def test_hq_and_trucks_keep_their_client_ids_apart_on_activemq_serving_both(
             wait_until(lambda link=link: events.state_at(link, LinkState.UP), 30, f"{link} up")
         up_at = time.monotonic()
         # Every device connects on both protocols under its own id: READY needs both.
-        sim = sims(activemq_both.url, activemq_both.mqtt_url, "--devices", "1", "--prefix", prefix)
+        sim = sim_factory(
+            activemq_both.url, activemq_both.mqtt_url, "--devices", "1", "--prefix", prefix
+        )
         sim.wait_ready()
         # ActiveMQ has one namespace: the MQTT ids are taken for STOMP too, and each STOMP
         # connection holds the suffixed id.
@@ -167,18 +154,19 @@ async def test_a_truck_known_only_by_its_retained_motion_is_listed_with_it(
 
 @pytest.fixture(params=["activemq", "rabbitmq"])
 def one_broker(
-    request: pytest.FixtureRequest, fresh_activemq: ActiveMQFactory, tmp_path: Path
-) -> Iterator[ActiveMQ | RabbitMQ]:
+    request: pytest.FixtureRequest,
+    fresh_activemq: ActiveMQFactory,
+    own_brokers: BrokerStarter,
+    tmp_path: Path,
+) -> ActiveMQ | RabbitMQ:
     """A private broker serving both protocols, free to kill and restart."""
     if request.param == "activemq":
-        yield fresh_activemq(mqtt=True)
-        return
-    with RabbitMQ(workdir=tmp_path / "rabbitmq") as rabbit:
-        yield rabbit
+        return fresh_activemq(mqtt=True)
+    return own_brokers(RabbitMQ(workdir=tmp_path / "rabbitmq"))
 
 
 def test_both_links_and_the_fleet_come_back_after_the_one_broker_is_killed(
-    one_broker: ActiveMQ | RabbitMQ, sims: Callable[..., Sim]
+    one_broker: ActiveMQ | RabbitMQ, sim_factory: Callable[..., Sim]
 ) -> None:
     mqtt_url = one_broker.mqtt_url
     assert mqtt_url is not None
@@ -187,7 +175,7 @@ def test_both_links_and_the_fleet_come_back_after_the_one_broker_is_killed(
     try:
         prefix = unique_prefix("kill")
         device_ids = fleet_ids(prefix, 2)
-        sim = sims(
+        sim = sim_factory(
             one_broker.url, mqtt_url, "--devices", "2", "--prefix", prefix,
             "--location-interval", "0.5", "--motion-interval", "0.5",
         )  # fmt: skip

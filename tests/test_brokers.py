@@ -156,7 +156,9 @@ def test_activemq_delivers_a_location_to_a_wildcard_subscriber(activemq: ActiveM
 
 
 @pytest.mark.parametrize("kind", ["mosquitto", "activemq"])
-def test_restart_keeps_the_port(request: pytest.FixtureRequest, kind: str) -> None:
+def test_restart_keeps_the_port(
+    real_brokers: None, request: pytest.FixtureRequest, kind: str
+) -> None:
     broker = _fresh(request, kind)
     port, pid = broker.port, broker.pid
     broker.restart()
@@ -168,7 +170,7 @@ def test_restart_keeps_the_port(request: pytest.FixtureRequest, kind: str) -> No
 
 @pytest.mark.parametrize("kind", ["mosquitto", "activemq"])
 def test_kill_ends_the_process_and_start_brings_it_back(
-    request: pytest.FixtureRequest, kind: str
+    real_brokers: None, request: pytest.FixtureRequest, kind: str
 ) -> None:
     broker = _fresh(request, kind)
     pid = broker.pid
@@ -217,7 +219,7 @@ def test_activemq_mqtt_connector_bridges_to_stomp(fresh_activemq: ActiveMQFactor
         conn.disconnect()
 
 
-def test_a_busy_port_fails_with_the_broker_log(tmp_path: Path) -> None:
+def test_a_busy_port_fails_with_the_broker_log(real_brokers: None, tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
@@ -241,7 +243,7 @@ def test_missing_programs_fail_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ActiveMQ(workdir=tmp_path)
 
 
-def test_a_dying_test_process_takes_its_broker_with_it(tmp_path: Path) -> None:
+def test_a_dying_test_process_takes_its_broker_with_it(real_brokers: None, tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
         "from tests.support.brokers import Mosquitto\n"

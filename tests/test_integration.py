@@ -157,20 +157,6 @@ def hq_factory() -> Iterator[Callable[..., Hq]]:
 
 
 @pytest.fixture
-def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
-    made: list[Sim] = []
-
-    def make(stomp_url: str, mqtt_url: str, *arguments: str) -> Sim:
-        sim = Sim(stomp_url, mqtt_url, tmp_path / f"sim-{len(made)}", *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
-
-
-@pytest.fixture
 def hq(hq_factory: Callable[..., Hq], activemq: ActiveMQ, mosquitto: Mosquitto) -> Hq:
     return hq_factory(activemq.url, mosquitto.url)
 

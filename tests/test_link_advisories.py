@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,15 @@ from mwm_tui.domain.events import (
     QueueConsumers,
 )
 from mwm_tui.domain.targets import Protocol, parse_target
-from tests.support.brokers import ActiveMQ
+from tests.support.brokers import ActiveMQ, BrokerStarter
 from tests.support.link_events import Recorder, publish_location, wait_until
 
 PREFIX = "/topic/ActiveMQ.Advisory.Consumer.Queue.device."
 
 
 @pytest.fixture
-def advisory_activemq(tmp_path: Path) -> Iterator[ActiveMQ]:
-    with ActiveMQ(workdir=tmp_path / "activemq", advisories=True) as broker:
-        yield broker
+def advisory_activemq(tmp_path: Path, own_brokers: BrokerStarter) -> ActiveMQ:
+    return own_brokers(ActiveMQ(workdir=tmp_path / "activemq", advisories=True))
 
 
 def device_connection(port: int) -> stomp.Connection12:

@@ -22,6 +22,7 @@ MESSAGES = 7
 GAP = 30.0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_idle_link_with_a_message_every_30_s_never_reconnects(activemq: ActiveMQ) -> None:
     events = Recorder()

@@ -13,7 +13,8 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -31,7 +32,7 @@ from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.status_bar import StatusBar
-from tests.support.brokers import HOST, RabbitMQ, mqtt_handshake, stomp_handshake
+from tests.support.brokers import HOST, BrokerStarter, RabbitMQ, mqtt_handshake, stomp_handshake
 from tests.support.link_events import Recorder, wait_until
 from tests.support.sim import Sim, unique_prefix
 from tests.support.ui import driven, log_text
@@ -47,18 +48,9 @@ def prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def rabbit_sim(tmp_path: Path, rabbitmq: RabbitMQ) -> Iterator[Callable[..., Sim]]:
+def rabbit_sim(sim_factory: Callable[..., Sim], rabbitmq: RabbitMQ) -> Callable[..., Sim]:
     """Starts mwm-sim on the session RabbitMQ (both protocols); all stopped after the test."""
-    made: list[Sim] = []
-
-    def make(*arguments: str) -> Sim:
-        sim = Sim(rabbitmq.url, rabbitmq.mqtt_url, tmp_path, *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
+    return partial(sim_factory, rabbitmq.url, rabbitmq.mqtt_url)
 
 
 def rabbit_app(rabbitmq: RabbitMQ, stomp_vhost: str = "/") -> MwmApp:
@@ -97,8 +89,10 @@ def test_session_rabbitmq_speaks_both_protocols_on_its_own_loopback_ports(
         stomp_handshake(rabbitmq.port, vhost=HOST)
 
 
-def test_a_killed_rabbitmq_leaves_no_process_behind(tmp_path: Path) -> None:
-    broker = RabbitMQ(workdir=tmp_path / "rabbitmq").start()
+def test_a_killed_rabbitmq_leaves_no_process_behind(
+    tmp_path: Path, own_brokers: BrokerStarter
+) -> None:
+    broker = own_brokers(RabbitMQ(workdir=tmp_path / "rabbitmq"))
     try:
         assert broker.ready_seconds is not None and broker.ready_seconds < 60
         assert broker.pid is not None

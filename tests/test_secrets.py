@@ -11,17 +11,20 @@ from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain.events import LinkName, LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from tests.support.brokers import ActiveMQ, Mosquitto
+from tests.support.brokers import ActiveMQ, BrokerStarter, Mosquitto
 from tests.support.link_events import Recorder, wait_until
 
 SECRET = "S3cr3t-do-not-show"
 
 
 def test_password_stays_out_of_log_and_link_states(
-    tmp_path: Path, activemq: ActiveMQ, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    activemq: ActiveMQ,
+    own_brokers: BrokerStarter,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    mosquitto = Mosquitto(workdir=tmp_path / "m", users={"hq": "right-password"}).start()
+    mosquitto = own_brokers(Mosquitto(workdir=tmp_path / "m", users={"hq": "right-password"}))
     events = Recorder()
     mqtt = parse_target(f"mqtt://hq@127.0.0.1:{mosquitto.port}", Protocol.MQTT)
     stomp = parse_target(f"stomp://hq@127.0.0.1:{activemq.port}", Protocol.STOMP)
@@ -39,7 +42,6 @@ def test_password_stays_out_of_log_and_link_states(
     finally:
         for link in links:
             link.stop()
-        mosquitto.close()
     assert any("authentication failed" in line for line in shown), shown
     assert caplog.text, "nothing was logged, so the check below would prove nothing"
     assert SECRET not in caplog.text

@@ -52,7 +52,7 @@ def press(page: Page, *keys: str) -> None:
 
 
 def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
-    tmp_path: Path, activemq: ActiveMQ, mosquitto: Mosquitto
+    tmp_path: Path, chromium_profile: Path, activemq: ActiveMQ, mosquitto: Mosquitto
 ) -> None:
     began = time.monotonic()
     prefix = unique_prefix("web")
@@ -64,7 +64,7 @@ def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
         ServeProcess(tmp_path / "serve", free_port(), *brokers, env=env) as server,
     ):
         server.wait_listening()
-        with chromium(tmp_path / "profile") as browser:
+        with chromium(chromium_profile) as browser:
             page = browser.open(server.url)
             wait_screen(page, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, "links up")
             sim.wait_ready(20)
@@ -110,6 +110,7 @@ def test_a_browser_tab_orders_the_selected_truck_through_real_brokers(
 
 def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every_command_line(
     tmp_path: Path,
+    chromium_profile: Path,
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text('mqtt_password = "file-secret-7f3a"\n')
@@ -119,7 +120,7 @@ def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every
         tmp_path / "serve", free_port(), "--demo", "--devices", "4", env=env
     ) as server:
         server.wait_listening()
-        with chromium(tmp_path / "profile") as browser:
+        with chromium(chromium_profile) as browser:
             first, second = browser.open(server.url), browser.open(server.url)
             for page in (first, second):
                 wait_screen(page, lambda s: len(list_rows(s)) == 4, 20, "the 4 demo trucks")
@@ -161,13 +162,13 @@ def test_two_tabs_are_two_dashboards_with_the_same_options_and_secrets_off_every
 
 
 def test_with_brokers_a_second_tab_is_a_dashboard_of_the_same_team(
-    tmp_path: Path, activemq: ActiveMQ, mosquitto: Mosquitto
+    tmp_path: Path, chromium_profile: Path, activemq: ActiveMQ, mosquitto: Mosquitto
 ) -> None:
     brokers = ("--stomp", activemq.url, "--mqtt", mosquitto.url)
     env = serve_environment(tmp_path)
     with ServeProcess(tmp_path / "serve", free_port(), *brokers, env=env) as server:
         server.wait_listening()
-        with chromium(tmp_path / "profile") as browser:
+        with chromium(chromium_profile) as browser:
             first = browser.open(server.url)
             links_up = "both links up"
             wait_screen(first, lambda s: "STOMP ▲ up" in s and "MQTT ▲ up" in s, 20, links_up)

@@ -15,7 +15,7 @@ from mwm_tui.adapters.mqtt_link import MqttLink
 from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain.events import Delivery, LinkName, LinkState, LinkStateChanged, OrderOutcome
 from mwm_tui.domain.targets import BrokerTarget, Protocol, TlsOptions, parse_target
-from tests.support.brokers import ActiveMQ, BrokerTls, Mosquitto
+from tests.support.brokers import ActiveMQ, BrokerStarter, BrokerTls, Mosquitto
 from tests.support.link_events import Recorder, wait_until
 from tests.support.pki import KeyPair, TestCA
 
@@ -40,15 +40,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 def tls_mosquitto(workdir: Path, server: KeyPair, ca: TestCA, *, clients: bool) -> Mosquitto:
     tls = BrokerTls(server.cert, server.key, ca.cert, require_certificate=clients)
-    return Mosquitto(workdir=workdir, tls=tls).start()
-
-
-@pytest.fixture
-def brokers() -> Iterator[list[Mosquitto]]:
-    started: list[Mosquitto] = []
-    yield started
-    for broker in started:
-        broker.close()
+    return Mosquitto(workdir=workdir, tls=tls)
 
 
 def mqtts(broker: Mosquitto, options: TlsOptions, host: str = "127.0.0.1") -> BrokerTarget:
@@ -79,12 +71,11 @@ def first_outcome(target: BrokerTarget) -> LinkStateChanged:
 
 
 def test_mqtt_link_verifies_the_broker_with_the_given_ca(
-    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+    pki: dict[str, object], tmp_path: Path, own_brokers: BrokerStarter
 ) -> None:
     ca, server = pki["ca"], pki["server"]
     assert isinstance(ca, TestCA) and isinstance(server, KeyPair)
-    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
-    brokers.append(broker)
+    broker = own_brokers(tls_mosquitto(tmp_path / "m", server, ca, clients=False))
     outcome = first_outcome(mqtts(broker, TlsOptions(cafile=str(ca.cert))))
     assert outcome.state is LinkState.UP, outcome.detail
     # The certificate names broker.test, not the host HQ connects to.
@@ -102,14 +93,13 @@ def test_mqtt_link_verifies_the_broker_with_the_given_ca(
     ],
 )
 def test_mqtt_link_refuses_a_bad_certificate_and_names_the_cause(
-    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto], case: str, cause: str
+    pki: dict[str, object], tmp_path: Path, own_brokers: BrokerStarter, case: str, cause: str
 ) -> None:
     ca, other_ca = pki["ca"], pki["other_ca"]
     assert isinstance(ca, TestCA) and isinstance(other_ca, TestCA)
     server = pki["expired" if case == "expired" else "server"]
     assert isinstance(server, KeyPair)
-    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
-    brokers.append(broker)
+    broker = own_brokers(tls_mosquitto(tmp_path / "m", server, ca, clients=False))
     trusted = other_ca if case == "unknown CA" else ca
     name = "elsewhere.test" if case == "wrong name" else None
     outcome = first_outcome(mqtts(broker, TlsOptions(cafile=str(trusted.cert), server_name=name)))
@@ -118,12 +108,11 @@ def test_mqtt_link_refuses_a_bad_certificate_and_names_the_cause(
 
 
 def test_mqtt_link_presents_a_client_certificate_when_the_broker_requires_one(
-    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+    pki: dict[str, object], tmp_path: Path, own_brokers: BrokerStarter
 ) -> None:
     ca, server, client = pki["ca"], pki["server"], pki["client"]
     assert isinstance(ca, TestCA) and isinstance(server, KeyPair) and isinstance(client, KeyPair)
-    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=True)
-    brokers.append(broker)
+    broker = own_brokers(tls_mosquitto(tmp_path / "m", server, ca, clients=True))
     without = first_outcome(mqtts(broker, TlsOptions(cafile=str(ca.cert))))
     assert without.state is LinkState.DOWN
     assert without.detail == (
@@ -144,12 +133,11 @@ def test_mqtt_link_presents_a_client_certificate_when_the_broker_requires_one(
 
 
 def test_insecure_connects_to_an_unknown_ca_and_says_so(
-    pki: dict[str, object], tmp_path: Path, brokers: list[Mosquitto]
+    pki: dict[str, object], tmp_path: Path, own_brokers: BrokerStarter
 ) -> None:
     ca, server = pki["ca"], pki["server"]
     assert isinstance(ca, TestCA) and isinstance(server, KeyPair)
-    broker = tls_mosquitto(tmp_path / "m", server, ca, clients=False)
-    brokers.append(broker)
+    broker = own_brokers(tls_mosquitto(tmp_path / "m", server, ca, clients=False))
     outcome = first_outcome(mqtts(broker, TlsOptions(insecure=True), host="localhost"))
     assert outcome.state is LinkState.UP, outcome.detail
     assert "INSECURE" in outcome.broker
@@ -209,7 +197,7 @@ def test_stomp_link_names_the_cause_of_a_refused_handshake(
 
 @pytest.fixture(scope="module")
 def activemq_tls(
-    pki: dict[str, object], tmp_path_factory: pytest.TempPathFactory
+    real_brokers: None, pki: dict[str, object], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], ActiveMQ]]:
     """ActiveMQ with a ``stomp+ssl`` connector, by certificate: "server", "expired" or
     "clients" (the server certificate, and a client certificate from the CA required)."""

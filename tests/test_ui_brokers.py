@@ -12,9 +12,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -55,40 +54,14 @@ def prefix(request: pytest.FixtureRequest) -> str:
     return unique_prefix(request.node.name.removeprefix("test_"))
 
 
-@pytest.fixture
-def sim_factory(
-    tmp_path: Path, activemq: ActiveMQ, mosquitto: Mosquitto
-) -> Iterator[Callable[..., Sim]]:
-    """Starts mwm-sim on the session brokers; every one started is stopped after the test."""
-    made: list[Sim] = []
-
-    def make(*arguments: str) -> Sim:
-        sim = Sim(activemq.url, mosquitto.url, tmp_path, *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
-
-
 def make_app(activemq: ActiveMQ, mosquitto: Mosquitto) -> MwmApp:
     return create_app(Settings(stomp=activemq.url, mqtt=mosquitto.url), tune_gc=False)
 
 
 @pytest.fixture
-def pair_sim(tmp_path: Path, broker_pair: BrokerPair) -> Iterator[Callable[..., Sim]]:
+def pair_sim(sim_factory: Callable[..., Sim], broker_pair: BrokerPair) -> Callable[..., Sim]:
     """Starts mwm-sim on the pair of session brokers; all stopped after the test."""
-    made: list[Sim] = []
-
-    def make(*arguments: str) -> Sim:
-        sim = Sim(broker_pair.stomp_url, broker_pair.mqtt_url, tmp_path, *arguments)
-        made.append(sim)
-        return sim
-
-    yield make
-    for sim in made:
-        sim.stop()
+    return partial(sim_factory, broker_pair.stomp_url, broker_pair.mqtt_url)
 
 
 def pair_app(broker_pair: BrokerPair) -> MwmApp:

@@ -47,9 +47,18 @@ def close(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 
 async def paris_drawn(app: MwmApp, pilot: Pilot[None]) -> PositionMap:
-    """The map once it has drawn the six Paris trucks."""
+    """The map once it has drawn the six Paris trucks (a first redraw may come before them)."""
     feed(app, PARIS_TRUCKS)
-    await wait_for(pilot, lambda: app.position_map.redraws > 0, 3.0, "the first map")
+
+    def fitted_to_paris() -> bool:
+        drawn = app.position_map.drawn_view
+        return (
+            drawn is not None
+            and drawn.lon_max - drawn.lon_min < 1.0
+            and all(drawn.contains(lng, lat) for _, lat, lng in PARIS_TRUCKS)
+        )
+
+    await wait_for(pilot, fitted_to_paris, 3.0, "the map fitted to the Paris trucks")
     return app.position_map
 
 

@@ -12,11 +12,13 @@ from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.events import LinkState
 from mwm_tui.domain.targets import Protocol, parse_target
-from tests.support.brokers import ActiveMQ, Mosquitto, free_port
+from tests.support.brokers import ActiveMQ, BrokerStarter, Mosquitto, free_port
 from tests.support.ui import driven, wait_for
 
 
-async def test_r_reconnects_both_links_without_waiting(tmp_path: Path) -> None:
+async def test_r_reconnects_both_links_without_waiting(
+    tmp_path: Path, own_brokers: BrokerStarter
+) -> None:
     stomp_port, mqtt_port = free_port(), free_port()
     hour = Backoff(initial=3600.0, maximum=3600.0)
     made: list[StompLink | MqttLink] = []
@@ -37,9 +39,7 @@ async def test_r_reconnects_both_links_without_waiting(tmp_path: Path) -> None:
     app = create_app(Settings(), links=links, tune_gc=False)
     async with driven(app) as pilot:
         await wait_for(pilot, lambda: all_in(LinkState.DOWN), 15, "both links refused")
-        with (
-            ActiveMQ(stomp_port, tmp_path / "activemq"),
-            Mosquitto(mqtt_port, tmp_path / "mosquitto"),
-        ):
-            await pilot.press("r")
-            await wait_for(pilot, lambda: all_in(LinkState.UP), 10, "both links up after r")
+        own_brokers(ActiveMQ(stomp_port, tmp_path / "activemq"))
+        own_brokers(Mosquitto(mqtt_port, tmp_path / "mosquitto"))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: all_in(LinkState.UP), 10, "both links up after r")

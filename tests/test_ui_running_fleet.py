@@ -19,9 +19,7 @@ from mwm_tui.domain.fleet import DeviceStatus
 from tests.support.brokers import ActiveMQ, Mosquitto, MosquittoFactory
 from tests.support.sim import Sim, fleet_ids, unique_prefix
 from tests.support.ui import driven, log_text
-from tests.test_ui_brokers import make_app, sim_factory, until
-
-__all__ = ["sim_factory"]  # the fixture, used by name below
+from tests.test_ui_brokers import make_app, until
 
 TRUCKS = 20
 
@@ -31,7 +29,7 @@ async def test_start_against_a_running_fleet_logs_no_online_lines(
 ) -> None:
     prefix = unique_prefix("run")
     device_ids = fleet_ids(prefix, TRUCKS)
-    sim = sim_factory("--devices", str(TRUCKS), "--prefix", prefix)
+    sim = sim_factory(activemq.url, mosquitto.url, "--devices", str(TRUCKS), "--prefix", prefix)
     sim.wait_ready()
     time.sleep(1.5)  # every truck has published motion: Mosquitto holds it retained
     app = make_app(activemq, mosquitto)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any, ClassVar, Protocol, Self
+from typing import IO, Any, ClassVar, Protocol, Self, TypeVar
 
 HOST = "127.0.0.1"
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
@@ -1040,6 +1040,15 @@ class RabbitMQ(Broker):
         with self._lock:
             if self.is_running():
                 self._signal_group(signal.SIGCONT)
+
+
+BrokerT = TypeVar("BrokerT", bound=Broker)
+
+
+class BrokerStarter(Protocol):
+    """Type of the ``own_brokers`` fixture: starts the broker it is given and returns it."""
+
+    def __call__(self, broker: BrokerT, /) -> BrokerT: ...
 
 
 class MosquittoFactory(Protocol):

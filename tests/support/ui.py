@@ -94,6 +94,11 @@ def screen_dump(app: MwmApp) -> str:
 
 
 BAD_WORDS = re.compile(r"\b(stale|offline)\b")
+# The status bar once both links are lost, in one second or in two (real brokers die one by one).
+HQ_LOST_BOTH = re.compile(
+    r"HQ lost (STOMP and MQTT \d\d:\d\d:\d\d|STOMP \d\d:\d\d:\d\d, MQTT \d\d:\d\d:\d\d), "
+    r"positions and motion as of then"
+)
 
 
 def no_truck_stale_or_offline(app: MwmApp) -> None:
