@@ -24,6 +24,8 @@ class QueueCounter:
         self._port = port
         self._destination = destination
         self.bodies: Counter[str] = Counter()
+        # The broker's message-id of each copy: a redelivery after a kill keeps its id.
+        self.message_ids: dict[str, set[str]] = {}
         self.connected = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -50,9 +52,16 @@ class QueueCounter:
                 with contextlib.suppress(Exception):
                     connection.disconnect()
 
-    def count(self, body: str) -> None:
+    def count(self, body: str, message_id: str = "") -> None:
         with self._lock:
             self.bodies[body] += 1
+            self.message_ids.setdefault(body, set()).add(message_id)
+
+    def sends(self) -> Counter[str]:
+        """How many distinct messages (by message-id) carried each body: redeliveries of one
+        message count once, a second message with the same body twice."""
+        with self._lock:
+            return Counter({body: len(ids) for body, ids in self.message_ids.items()})
 
     def counts(self) -> Counter[str]:
         with self._lock:
@@ -74,7 +83,7 @@ class _Acker(stomp.ConnectionListener):  # type: ignore[misc]
         self._lost = lost
 
     def on_message(self, frame: stomp.utils.Frame) -> None:
-        self._counter.count(str(frame.body))
+        self._counter.count(str(frame.body), str(frame.headers.get("message-id", "")))
         with contextlib.suppress(Exception):
             self._connection.ack(frame.headers["ack"])
 
