@@ -60,9 +60,15 @@ class DataDir:
             os.fchmod(descriptor, self.file_mode)
 
     def settle_existing(self, *names: str) -> None:
-        """Bring files an earlier run left (a database and its WAL) to this directory's mode."""
+        """Bring files an earlier run left (a database and its WAL) to this directory's mode.
+
+        A file already right is left unopened: closing any descriptor of a file drops every
+        POSIX lock this process holds on it, those of its open SQLite connections included.
+        """
         for name in names:
             try:
+                if stat.S_IMODE(os.lstat(self.path / name).st_mode) == self.file_mode:
+                    continue
                 descriptor = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue

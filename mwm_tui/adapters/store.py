@@ -169,8 +169,11 @@ class Store:
         path = database_path(data_dir)
         connection: sqlite3.Connection | None = None
         try:
+            # Before connecting, and never after: SQLite holds POSIX locks on these files that
+            # closing any other descriptor of them would drop. It gives its WAL files our mode.
             data.settle_existing(*_DATABASE_FILES)
-            data.create(DATABASE_NAME)
+            if not path.exists():
+                data.create(DATABASE_NAME)
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -180,7 +183,6 @@ class Store:
             connection.execute("PRAGMA synchronous = NORMAL")
             store = cls(connection, path, lock)
             store._members = members
-            data.settle_existing(*_DATABASE_FILES)  # the WAL files SQLite made meanwhile
             return store
         except (sqlite3.Error, StoreError, OSError) as error:
             if connection is not None:
