@@ -85,8 +85,15 @@ def test_a_team_of_twenty_loses_no_order_and_flags_every_second_copy_across_a_br
             log = (tmp_path / f"{name}.log").open("wb")
             seats.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log))
             log.close()
+
+        def all_ready() -> bool:
+            pairs = zip(names, seats, strict=True)
+            ended = {name: seat.returncode for name, seat in pairs if seat.poll() is not None}
+            assert not ended, f"dashboards ended: {ended}"
+            return all((tmp_path / f"{name}.ready").exists() for name in names)
+
         wait(
-            lambda: all((tmp_path / f"{name}.ready").exists() for name in names),
+            all_ready,
             120,
             "every dashboard's STOMP link up",
         )
