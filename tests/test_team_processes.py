@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from mwm_tui.adapters.store import database_path
 from tests.support.brokers import ActiveMQ, ActiveMQFactory, Mosquitto
 from tests.support.sim import ROOT, Sim, fleet_ids, send_marker_orders, unique_prefix
 from tests.test_e2e_tmux import SESSION, Tmux, list_rows
@@ -202,7 +204,12 @@ class Dashboard:
             self.tmux.wait(lambda s: "esc Back" in s, 5, "the composer to take the keys")
         self.tmux.type(text)
         self.tmux.keys("Enter")
-        self.tmux.wait(lambda s: "Enter sends" in s, 5, "the order's review, ready for Enter")
+        # This order's review, ready: the screen may still show the last one's a moment.
+        self.tmux.wait(
+            lambda s: "Enter sends" in s and f"order  {text}" in s,
+            5,
+            "the order's review, ready for Enter",
+        )
         self.tmux.keys("Enter")
         return time.monotonic()
 
@@ -229,6 +236,8 @@ def wait_orders_settled(sim: Sim, stomp_url: str, device_ids: list[str], timeout
         time.sleep(0.05)
 
 
+# Includes building the users' virtualenv when it runs first (about 10 s).
+@pytest.mark.timeout(300)
 def test_two_dispatchers_one_team_see_each_others_orders_and_survive_a_kill_9(
     tmp_path: Path,
     shared_place: Place,
@@ -266,7 +275,10 @@ def test_two_dispatchers_one_team_see_each_others_orders_and_survive_a_kill_9(
             for number, text in enumerate(texts):
                 sent_at = d2.order(text, first=number == 0)
                 line = f"{user2}: order to {target} ({text})"
-                d1.tmux.wait(lambda s, line=line: line in s, 5, f"{line!r} in d1")
+                try:
+                    d1.tmux.wait(lambda s, line=line: line in s, 5, f"{line!r} in d1")
+                except AssertionError as error:
+                    raise AssertionError(f"{error}\n{d2.tmux.report('--- d2 ---')}") from None
                 latencies.append(time.monotonic() - sent_at)
             d2.tmux.wait(lambda s: "accepted by the broker" in s, 15, "d2: the outcome")
             wait_orders_settled(sim, stomp_broker.url, device_ids, 30)
@@ -301,3 +313,61 @@ def test_two_dispatchers_one_team_see_each_others_orders_and_survive_a_kill_9(
         finally:
             d1.close()
             d2.close()
+
+
+def saved_status(data_dir: Path, device_id: str) -> str | None:
+    """The status the team's database keeps for ``device_id`` as last known, if any."""
+    db = sqlite3.connect(f"{database_path(data_dir).as_uri()}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        row = db.execute(
+            "SELECT status FROM fleet_state WHERE device_id = ?", (device_id,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # the table not made yet
+        return None
+    finally:
+        db.close()
+    return None if row is None else str(row[0])
+
+
+@pytest.mark.timeout(300)
+def test_a_dispatcher_who_starts_after_a_will_sees_the_truck_offline_at_once(
+    tmp_path: Path,
+    shared_place: Place,
+    team: Team,
+    activemq: ActiveMQ,
+    mosquitto: Mosquitto,
+) -> None:
+    prefix = unique_prefix("will")
+    device_ids = fleet_ids(prefix, 2)
+    gone = device_ids[0]
+    d1 = Dashboard(tmp_path, shared_place, team.users[0], team.directory)
+    d3 = Dashboard(tmp_path, shared_place, team.users[2], team.directory)
+    with Sim(activemq.url, mosquitto.url, tmp_path, "--devices", "2", "--prefix", prefix) as sim:
+        try:
+            d1.start(activemq.url, mosquitto.url)
+            d1.wait_links_up()
+            sim.wait_ready(30)
+            d1.tmux.wait(lambda s: ("online", gone) in list_rows(s), 20, f"{gone} online in d1")
+            sim.command(f"kill {gone}")
+            d1.tmux.wait(lambda s: ("offline", gone) in list_rows(s), 20, f"{gone} offline in d1")
+            deadline = time.monotonic() + 15
+            while saved_status(team.directory, gone) != "offline":
+                assert time.monotonic() < deadline, "the will never reached the team's database"
+                time.sleep(0.1)
+
+            started = time.monotonic()
+            d3.start(activemq.url, mosquitto.url)
+            # The first screen that lists the truck at all lists it offline.
+            screen = d3.tmux.wait(
+                lambda s: gone in {device for _, device in list_rows(s)}, 20, f"{gone} in d3"
+            )
+            shown_after = time.monotonic() - started
+            assert ("offline", gone) in list_rows(screen), d3.tmux.report("not offline first")
+            d3.wait_links_up()
+            screen = d3.tmux.screen()
+            assert ("offline", gone) in list_rows(screen), d3.tmux.report("offline, then not")
+            print(f"\n{gone} offline in a dashboard started after its will: {shown_after:.2f} s")
+        finally:
+            d1.close()
+            d3.close()
