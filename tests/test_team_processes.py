@@ -8,6 +8,7 @@ a virtualenv of the system's ``python3`` with the project installed, built once 
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -104,18 +105,25 @@ def team(shared_place: Place) -> Iterator[Team]:
         directory.chmod(0o2770)
         yield Team(group, users, directory)
     finally:
-        for user in made:
-            _remove_user(user)
-        subprocess.run(["groupdel", group], capture_output=True, timeout=30, check=False)
+        problems = [problem for user in made if (problem := _remove_user(user))]
+        removed = subprocess.run(["groupdel", group], capture_output=True, timeout=30, check=False)
+        if removed.returncode != 0:
+            problems.append(f"groupdel {group}: {removed.stderr.decode(errors='replace')}")
+        assert not problems, problems
 
 
-def _remove_user(user: str) -> None:
-    """userdel, once the processes the test started as ``user`` have ended."""
+def _remove_user(user: str) -> str | None:
+    """userdel, once the processes the test started as ``user`` have ended; what failed."""
     uid = pwd.getpwnam(user).pw_uid
     deadline = time.monotonic() + 10
-    while _pids_of(uid) and time.monotonic() < deadline:
+    while (left := _pids_of(uid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    subprocess.run(["userdel", user], capture_output=True, timeout=30, check=False)
+    if left:
+        return f"{user} still runs {left}: not removed"
+    removed = subprocess.run(["userdel", user], capture_output=True, timeout=30, check=False)
+    if removed.returncode != 0:
+        return f"userdel {user}: {removed.stderr.decode(errors='replace')}"
+    return None
 
 
 def _pids_of(uid: int) -> list[int]:
@@ -214,6 +222,15 @@ class Dashboard:
         return time.monotonic()
 
     def close(self) -> None:
+        """End the dashboard and runuser by pid (tmux's hangup stops at runuser), then tmux."""
+        try:
+            runuser = int(self.tmux.pane("pane_pid"))
+        except (subprocess.SubprocessError, OSError, ValueError):
+            runuser = 0  # no session: nothing was started
+        if runuser:
+            for pid in [*_children(runuser), runuser]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.tmux.kill()
 
 
