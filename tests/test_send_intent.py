@@ -37,6 +37,9 @@ PROSE = (
     "\n"
     "Thanks, and drive safely: the road is icy today!\n"
 )
+# The same hazards, short enough to type key by key: o then text and Enter, a blank line, a
+# line ending in "a" then Enter, the filter and the help.
+SHORT_PROSE = "Go to Orly, not Rungis.\n\nAny news? Call Sara\nA6/A10 is icy!\n"
 KEY_NAMES = {
     "\n": "enter",
     " ": "space",
@@ -169,7 +172,7 @@ async def test_prose_typed_at_the_start_screen_at_a_typists_pace_sends_nothing()
     async with driven(app, (120, 40)) as pilot:
         feed(app, "truck-01", "truck-02", "truck-03")
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 3, 5, "three trucks")
-        await type_slowly(pilot, clock)
+        await type_slowly(pilot, clock, SHORT_PROSE)
         assert app.is_running
         assert sent(app) == [] and app.dispatcher.unsettled() == 0
 
