@@ -9,7 +9,7 @@ TEST_TIMEOUT ?= 120
 # Test processes (pytest-xdist); each has brokers of its own. 0 runs the tests in this process.
 # More than the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU.
 TEST_WORKERS ?= 3
-CHECK_WORKERS ?= 4
+CHECK_WORKERS ?= 6
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow
 PYTEST_ARGS ?=
@@ -40,7 +40,7 @@ demo: bootstrap-python
 	$(VENV)/bin/mwm-tui --demo
 
 check: lint
-	$(PY) -m pytest -q -ra -n $(CHECK_WORKERS) -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(CHECK_WORKERS) --dist worksteal -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
 
 test: bootstrap
 	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)

@@ -161,7 +161,7 @@ async def test_prose_arriving_at_once_at_any_screen_sends_nothing_to_any_truck(w
         await type_burst(pilot, app)
         assert sent(app) == [] and app.dispatcher.unsettled() == 0, where
         # Then again from wherever the prose left the dashboard.
-        await type_burst(pilot, app)
+        await type_burst(pilot, app, SHORT_PROSE)
         assert sent(app) == [] and app.dispatcher.unsettled() == 0, where
 
 
