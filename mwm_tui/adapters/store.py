@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +27,7 @@ from mwm_tui.domain.claims import Claim
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 
 from .data_dir import DataDir, DataDirError, prepare
+from .history_rows import HistoryEntry, HistoryQuery, read_rows
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DATABASE_NAME = "mwm-tui.sqlite3"
@@ -42,22 +42,22 @@ _COLUMNS = (
 )
 
 
+__all__ = [
+    "DATABASE_NAME",
+    "DAY",
+    "LOCK_NAME",
+    "MEMBERS_NAME",
+    "HistoryEntry",
+    "HistoryQuery",
+    "Store",
+    "StoreError",
+    "database_path",
+    "read_history",
+]
+
+
 class StoreError(RuntimeError):
     """The database cannot be used; the message says why, for the operator."""
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One line of history: ``kind`` is status, will, link, order, alert, geofence, or what the
-    team did to a truck: claim, note, ack;
-    ``by`` the dispatcher who did what it tells (None for what the fleet or a link did)."""
-
-    at: float
-    kind: str
-    text: str
-    device_id: str | None = None
-    dispatch_id: str | None = None
-    by: str | None = None
 
 
 def database_path(data_dir: Path) -> Path:
@@ -106,39 +106,6 @@ def _dispatch_row(d: Dispatch) -> tuple[object, ...]:
         d.stage.value, d.attempts, int(d.possible_duplicate), d.send_id, d.detail, d.updated_at,
         d.by,
     )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryQuery:
-    """Which history lines to read; None matches everything."""
-
-    device_id: str | None = None
-    since: float | None = None
-    until: float | None = None
-    by: str | None = None
-    kinds: tuple[str, ...] | None = None
-
-
-def _history_filter(query: HistoryQuery) -> tuple[str, list[object]]:
-    clauses: list[str] = []
-    params: list[object] = []
-    if query.device_id is not None:
-        clauses.append("device_id = ?")
-        params.append(query.device_id)
-    if query.since is not None:
-        clauses.append("at >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        clauses.append("at < ?")
-        params.append(query.until)
-    if query.by is not None:
-        clauses.append("by = ?")
-        params.append(query.by)
-    if query.kinds:
-        clauses.append(f"kind IN ({', '.join('?' for _ in query.kinds)})")
-        params.extend(query.kinds)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return where, params
 
 
 class Store:
@@ -477,23 +444,10 @@ class Store:
         """History lines, oldest first (the newest ``limit`` when given)."""
         query = HistoryQuery(device_id, since, kinds=tuple(kinds) if kinds else None)
         with self._guard:
-            return _read_history(self._db, query, limit)
+            return read_rows(self._db, query, limit)
 
 
-def _read_history(
-    db: sqlite3.Connection, query: HistoryQuery, limit: int | None = None
-) -> list[HistoryEntry]:
-    where, params = _history_filter(query)
-    sql = f"SELECT at, kind, text, device_id, dispatch_id, by FROM history{where} ORDER BY id DESC"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    rows = db.execute(sql, params).fetchall()
-    return [HistoryEntry(float(at), str(kind), str(text), dev, did, by)
-            for at, kind, text, dev, did, by in reversed(rows)]  # fmt: skip
-
-
-def read_history(data_dir: Path, query: HistoryQuery = HistoryQuery()) -> list[HistoryEntry]:
+def read_history(data_dir: Path, query: HistoryQuery | None = None) -> list[HistoryEntry]:
     """History from another process, read only: the dashboard may be writing meanwhile."""
     path = database_path(data_dir)
     if not path.is_file():
@@ -513,7 +467,7 @@ def read_history(data_dir: Path, query: HistoryQuery = HistoryQuery()) -> list[H
                 f"{path} has schema {version}; this mwm-tui reads {SCHEMA_VERSION} "
                 "(a dashboard of this version upgrades it when it starts)"
             )
-        return _read_history(db, query)
+        return read_rows(db, query or HistoryQuery())
     except sqlite3.Error as error:
         raise StoreError(f"cannot read {path}: {error}") from None
     finally:

@@ -17,13 +17,12 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.adapters.recording import Recorder
 from mwm_tui.adapters.store import DAY, HistoryEntry, Store, StoreError
 from mwm_tui.domain import dispatch as rules
-from mwm_tui.domain.claims import Claim, TeamKind
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 from mwm_tui.domain.errors import InvalidDeviceIdError
 from mwm_tui.domain.events import (
@@ -39,9 +38,11 @@ from mwm_tui.domain.events import (
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.leaving import quit_question
 
+from .device_records import DeviceRecord, read_device_record
 from .fleet_memory import FleetMemory
 from .motion_asks import MotionAsks
 from .team_board import TeamBoard
+from .team_following import LEAD_RETRY, TeamFollowing
 
 log = logging.getLogger(__name__)
 
@@ -49,31 +50,9 @@ LINK_OF = {Kind.ORDER: LinkName.STOMP, Kind.ALERT: LinkName.MQTT}
 KIND_OF = {link: kind for kind, link in LINK_OF.items()}
 # Placeholder send id between committing "sending" and the link naming the attempt.
 _HANDING_OVER = "handing-over"
-# How often a follower tries to take the lead.
-LEAD_RETRY = 1.0
-# History kinds another dashboard's line is shown for: what a dispatcher did.
-NEWS_KINDS = frozenset({Kind.ORDER.value, Kind.ALERT.value, *(kind.value for kind in TeamKind)})
-# The team's lines about one truck the detail screen shows.
-TEAM_ROWS = 10
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
-    """What the history keeps of one device: its newest status transitions and last wills
-    (oldest first) and dispatches (newest first). A part the store could not read is empty,
-    its problem said in ``transitions_problem`` or ``dispatches_problem``."""
-
-    transitions: list[HistoryEntry]
-    dispatches: list[Dispatch]
-    transitions_problem: str | None = None
-    dispatches_problem: str | None = None
-    claim: Claim | None = None
-    # The team's claims, notes and acknowledgements of it, oldest first.
-    team: tuple[HistoryEntry, ...] = ()
-    team_problem: str | None = None
-
-
-class Dispatcher:
+class Dispatcher(TeamFollowing):
     """Takes orders and alerts, keeps them until their link can take them, records outcomes.
 
     ``take_reports()`` hands over each dispatch whose stage changed, for the log and composer;
@@ -135,11 +114,6 @@ class Dispatcher:
 
     # Start
 
-    @property
-    def leading(self) -> bool:
-        """This dispatcher sends the team's outbox."""
-        return self.store.leading
-
     def load(self) -> int:
         """Lead if nobody does, and then take up what was left queued or sending; return count."""
         self.store_problem = self.store.write_problem()
@@ -159,21 +133,6 @@ class Dispatcher:
             "orders and alerts from here go through it"
         )
         return 0
-
-    def _take_up(self) -> int:
-        """Now leading: every open dispatch of the team is this dispatcher's to send."""
-        now = self._clock()
-        self._prune(now)
-        try:
-            left = self.store.open_dispatches()
-        except StoreError as error:
-            self._problems.append(str(error))
-            return 0
-        for stored in left:
-            if stored.dispatch_id not in self._open:
-                self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
-        self._commit()
-        return len(left)
 
     # Input from the UI
 
@@ -283,73 +242,7 @@ class Dispatcher:
         if now - self._pruned_at >= DAY:
             self._prune(now)
 
-    def _follow_team(self, now: float) -> None:
-        """Read what other dashboards wrote; lead when the leader is gone; take new dispatches.
-
-        Reads when SQLite says another connection committed, and once a second in any case,
-        so a read that failed (a busy database) is made again."""
-        due = now - self._lead_tried_at >= LEAD_RETRY
-        if due:
-            self._lead_tried_at = now
-            if not self.leading and self.store.try_lead(self.by or "a dashboard"):
-                taken = self._take_up()
-                self._notices.append(
-                    f"leading: this dashboard now sends the team's outbox ({taken} taken up)"
-                )
-        try:
-            version = self.store.data_version()
-            if version == self._data_version and not due:
-                return
-            self._news_from, news = self.store.news_since(self._news_from)
-            self._news.extend(entry for entry in news if entry.kind in NEWS_KINDS)
-            if any(entry.kind == TeamKind.CLAIM.value for entry in news):
-                self.team.refresh()
-            if self.leading:
-                if not self._commit():
-                    return
-                self._take_new(now)
-            self._data_version = version
-        except StoreError as error:
-            self._problems.append(str(error))
-
-    def _take_new(self, now: float) -> None:
-        """Leading: dispatches other dashboards committed since are this one's to send.
-
-        A queued one is taken as it is (its sender's line already told the team); one left
-        sending was a leader's that is gone, and may have arrived."""
-        for stored in self.store.open_dispatches():
-            if stored.dispatch_id in self._open:
-                continue
-            if stored.stage is Stage.QUEUED:
-                self._open[stored.dispatch_id] = rules.expire(stored, now)
-            else:
-                self._change(stored, rules.recovered(stored, now), "taken up from the outbox")
-
-    def following(self) -> str | None:
-        """Whose dashboard leads ("d1's") while this one follows; None while it leads."""
-        return None if self.leading else self.store.leader().partition(",")[0]
-
-    def outbox_size(self) -> int:
-        """Orders and alerts the team's outbox holds: this leader's own count, or the file's."""
-        if self.leading:
-            return len(self._open)
-        try:
-            return self.store.open_count()
-        except StoreError:
-            return 0
-
     # Output to the UI
-
-    def take_notices(self) -> list[str]:
-        """What changed in how this dashboard serves the team (leading, following)."""
-        notices, self._notices = self._notices, []
-        return notices
-
-    def take_news(self) -> list[HistoryEntry]:
-        """Dispatch, claim, note and acknowledgement lines other dashboards of the team wrote
-        since the last call."""
-        news, self._news = self._news, []
-        return news
 
     def take_reports(self) -> list[Dispatch]:
         reports, self._reports = self._reports, []
@@ -370,34 +263,8 @@ class Dispatcher:
 
     def device_record(self, device_id: str, *, transitions: int, dispatches: int) -> DeviceRecord:
         """The newest ``transitions`` and ``dispatches`` the store has kept of ``device_id``."""
-        found_transitions: list[HistoryEntry] = []
-        found_dispatches: list[Dispatch] = []
-        transitions_problem = dispatches_problem = None
-        try:
-            found_transitions = self.store.history(
-                device_id, kinds=("status", "will"), limit=transitions
-            )
-        except StoreError as error:
-            transitions_problem = str(error)
-        try:
-            found_dispatches = self.store.dispatches_for(device_id, dispatches)
-        except StoreError as error:
-            dispatches_problem = str(error)
-        team: list[HistoryEntry] = []
-        team_problem = None
-        try:
-            kinds = tuple(kind.value for kind in TeamKind)
-            team = self.store.history(device_id, kinds=kinds, limit=TEAM_ROWS)
-        except StoreError as error:
-            team_problem = str(error)
-        return DeviceRecord(
-            found_transitions,
-            found_dispatches,
-            transitions_problem,
-            dispatches_problem,
-            self.team.claim_of(device_id),
-            tuple(team),
-            team_problem,
+        return read_device_record(
+            self.store, self.team, device_id, transitions=transitions, dispatches=dispatches
         )
 
     def quit_question(self) -> str | None:

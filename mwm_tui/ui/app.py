@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,7 +18,6 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
-from mwm_tui.domain.dispatch import Kind
 from mwm_tui.domain.events import (
     TELEMETRY_TYPES,
     AlertOutcome,
@@ -35,16 +34,17 @@ from mwm_tui.domain.intent import ARM_DELAY
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy, update_culling
+from mwm_tui.ui.dispatch_actions import DispatchActions
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
-from mwm_tui.ui.pane_actions import FilterInput, PaneActions
-from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt, SendPrompt
+from mwm_tui.ui.pane_actions import FilterInput
+from mwm_tui.ui.screens import DeviceDetail, HelpScreen
 from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screens.quit_prompt import QuitPrompt
 from mwm_tui.ui.screenshot import save_svg, screenshot_folder
 from mwm_tui.ui.team_actions import TeamActions
-from mwm_tui.ui.widgets.composer import Composer, OrderInput, dispatch_line, team_line
+from mwm_tui.ui.widgets.composer import Composer, OrderInput
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
@@ -72,7 +72,7 @@ def stylesheet() -> Path:
     return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
 
 
-class MwmApp(PaneActions):
+class MwmApp(DispatchActions):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
@@ -318,88 +318,7 @@ class MwmApp(PaneActions):
         claimant = self.dispatcher.team.whose(device_id) if device_id else None
         self.composer.set_target(device_id, problem, claimant)
 
-    # ---- orders and alerts -------------------------------------------------------------------
-
-    def _target(self, what: str, device_id: str | None = None) -> str | None:
-        """``device_id`` (else the selected device) if it can be addressed; else say why not."""
-        device_id = device_id if device_id is not None else self.device_list.selected
-        if device_id is None:
-            self.notify(f"Select a device first to send an {what}.", severity="warning")
-            return None
-        device = self.fleet.devices.get(device_id)
-        if device is not None and device.address_problem:
-            self.notify(
-                f"Cannot send an {what} to {literal(device_id, 40)}: {device.address_problem}",
-                severity="error",
-                markup=False,  # the id comes from the network
-            )
-            return None
-        return device_id
-
-    @on(Input.Submitted, "#order-input")
-    def _review_order(self, event: Input.Submitted) -> None:
-        """Enter in the composer opens the review of the order for the truck it names."""
-        device_id = self.composer.device_id
-        text = event.value
-        if isinstance(self.screen, SendPrompt) or not text.strip() or device_id is None:
-            return  # a review is open already: Enters typed ahead of it open no other
-        if self._target("order") != device_id:
-            return
-
-        def reviewed(confirmed: str | None) -> None:
-            if confirmed is not None and self.send_order(confirmed, device_id):
-                self.composer.sent(device_id, confirmed)
-
-        label = literal(device_id, 48)
-        self.team.ask_first(
-            device_id,
-            lambda: self.push_screen(
-                OrderPrompt(label, text, self.prompt_clock, self.arm_delay), reviewed
-            ),
-        )
-
-    def send_order(self, text: str, device_id: str | None = None) -> bool:
-        """Order ``device_id`` (the selected device by default); False when it cannot take it."""
-        target = self._target("order", device_id)
-        if target is not None:
-            self.dispatcher.submit(Kind.ORDER, target, text)
-            self._show_dispatches()
-        return target is not None
-
-    def send_alert(self, colour: str, device_id: str | None = None) -> None:
-        target = self._target("alert", device_id)
-        if target is not None:
-            self.dispatcher.submit(Kind.ALERT, target, colour)
-            self._show_dispatches()
-
-    def _show_dispatches(self) -> None:
-        for dispatch in self.dispatcher.take_reports():
-            line = dispatch_line(dispatch)
-            self.event_log.add(line)
-            self.composer.set_status(line)
-        for entry in self.dispatcher.take_news():
-            line = team_line(entry.text)
-            self.event_log.add(line, devices=[entry.device_id] if entry.device_id else [])
-            if entry.dispatch_id in self.dispatcher.mine:
-                self.composer.set_status(line)
-        for notice in self.dispatcher.take_notices():
-            self.event_log.add(notice, "cyan")
-        for problem in self.dispatcher.take_problems():
-            self.event_log.add(f"history database: {literal(problem, 200)}", "red")
-
     # ---- actions (keys, palette) -------------------------------------------------------------
-
-    async def on_event(self, event: events.Event) -> None:
-        """A prompt that sends takes each key as it arrives, in the order typed."""
-        prompt = self.screen_stack[-1] if self.screen_stack else None
-        if (
-            isinstance(event, events.Key)
-            and not event.is_forwarded
-            and isinstance(prompt, SendPrompt)
-            and prompt.take_key(event)
-        ):
-            return
-        await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key acts only in its scope: the main screen, and what has focus there."""
@@ -420,24 +339,6 @@ class MwmApp(PaneActions):
         if scope is Scope.LOG:
             return isinstance(focused, EventLog)
         return isinstance(focused, OrderInput)
-
-    def action_alert(self) -> None:
-        """Open the alert prompt for the selected truck; only its Enter sends."""
-        device_id = self._target("alert")
-        if device_id is None:
-            return
-
-        def chosen(colour: str | None) -> None:
-            if colour:
-                self.send_alert(colour, device_id)
-
-        label = literal(device_id, 48)
-        self.team.ask_first(
-            device_id,
-            lambda: self.push_screen(
-                ColourPicker(label, self.prompt_clock, self.arm_delay), chosen
-            ),
-        )
 
     def action_claim(self) -> None:
         if (device_id := self._selected("claim")) is not None:

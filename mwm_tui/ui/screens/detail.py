@@ -17,7 +17,8 @@ from textual.widgets import Footer, Static
 
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.text import literal
-from mwm_tui.services.dispatcher import DeviceRecord, Dispatcher
+from mwm_tui.services.device_records import DeviceRecord
+from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.screens.help import HelpScreen
 from mwm_tui.ui.screens.once import OnceModal
