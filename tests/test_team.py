@@ -148,7 +148,8 @@ async def test_a_claim_shows_in_the_other_dashboards_list_within_a_second(
     tmp_path: Path,
 ) -> None:
     d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
-    async with driven(d1) as pilot1, driven(d2) as pilot2:
+    # A wide screen: the list's by column comes after the angles.
+    async with driven(d1) as pilot1, driven(d2, (160, 40)) as pilot2:
         await both_know_truck_07(pilot1, d1, pilot2, d2)
         assert claimant_shown(d2, "truck-07") == ""
         await pilot1.press("c")

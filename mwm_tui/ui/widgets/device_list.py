@@ -47,10 +47,10 @@ _COLUMNS: tuple[_Column, ...] = (
     _Column("mot", 3, right=True),
     _Column("lat", 8, right=True),
     _Column("lng", 9, right=True),
-    _Column("by", 8),  # who claims the truck: from 120 columns on
     _Column("pitch", 5, right=True),
     _Column("roll", 5, right=True),
     _Column("yaw", 5, right=True),
+    _Column("by", 8),  # who claims the truck, on wide screens; the composer names it always
     _Column("motion", 10),
     _Column("dev ts", 6, right=True),
 )
