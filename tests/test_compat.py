@@ -40,7 +40,7 @@ from mwm_tui.domain.targets import Protocol, parse_target
 from mwm_tui.ui import crop_updates, map_base, update_culling
 from mwm_tui.ui.map_render import Marker, render_map
 from tests.support.links import recording_links
-from tests.support.ui import driven, wait_for
+from tests.support.ui import driven, log_rewraps_every_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 # Private names of the four dependencies the project touches: only mwm_tui/compat names them.
@@ -147,18 +147,8 @@ async def test_the_event_log_rewraps_every_line_without_rich_logs_fields(
     monkeypatch.setattr(textual_parts, "rich_log_problem", lambda log: "RichLog changed")
     app = create_app(Settings(), links=recording_links, tune_gc=False)
     async with driven(app, (200, 60)) as pilot:
+        await log_rewraps_every_entry(pilot, app)
         log = app.event_log
-        for number in range(300):
-            log.add(f"entry {number:03d} " + "filler " * 12)
-        await pilot.pause(0.3)
-        await pilot.resize_terminal(120, 40)
-
-        def numbers() -> list[int]:
-            text = " ".join(strip.text for strip in log.lines)
-            return [int(part[:3]) for part in text.split("entry ")[1:]]
-
-        await wait_for(pilot, lambda: len(numbers()) == 300, 20.0, "every entry wrapped again")
-        assert numbers() == list(range(300))
         widest = max(len(strip.text.rstrip()) for strip in log.lines)
         assert widest <= log.scrollable_content_region.width
 

@@ -34,7 +34,7 @@ from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.screens.colour import SWATCH, ColourList, swatch
 from mwm_tui.ui.widgets.status_bar import RATE_WINDOW, StatusBar
 from tests.support.links import recording_links
-from tests.support.ui import driven, screen_text, wait_for
+from tests.support.ui import driven, log_rewraps_every_entry, screen_text, wait_for
 
 
 class Clock:
@@ -151,18 +151,8 @@ async def test_event_log_wraps_again_on_resize_and_never_scrolls_sideways() -> N
 async def test_a_full_log_wraps_again_newest_first_and_keeps_every_line_in_order() -> None:
     app = make_app()
     async with driven(app, (200, 60)) as pilot:
+        await log_rewraps_every_entry(pilot, app)
         log = app.event_log
-        for number in range(300):
-            log.add(f"entry {number:03d} " + "filler " * 12)
-        await pilot.pause(0.3)
-        await pilot.resize_terminal(120, 40)
-
-        def numbers() -> list[int]:
-            text = " ".join(strip.text for strip in log.lines)
-            return [int(part[:3]) for part in text.split("entry ")[1:]]
-
-        await wait_for(pilot, lambda: len(numbers()) == 300, 20.0, "every entry wrapped again")
-        assert numbers() == list(range(300))
         assert log.is_vertical_scroll_end
         widest = max(len(strip.text.rstrip()) for strip in log.lines)
         assert widest <= log.scrollable_content_region.width

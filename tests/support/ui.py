@@ -58,6 +58,22 @@ async def send_from_prompt(pilot: Pilot[None], app: MwmApp, timeout: float = 5.0
     await pilot.press("enter")
 
 
+async def log_rewraps_every_entry(pilot: Pilot[None], app: MwmApp) -> None:
+    """300 long entries, then a narrower screen: every one is wrapped again, in order."""
+    log = app.event_log
+    for number in range(300):
+        log.add(f"entry {number:03d} " + "filler " * 12)
+    await pilot.pause(0.3)
+    await pilot.resize_terminal(120, 40)
+
+    def numbers() -> list[int]:
+        text = " ".join(strip.text for strip in log.lines)
+        return [int(part[:3]) for part in text.split("entry ")[1:]]
+
+    await wait_for(pilot, lambda: len(numbers()) == 300, 20.0, "every entry wrapped again")
+    assert numbers() == list(range(300))
+
+
 def log_text(app: MwmApp) -> str:
     """Every entry of the event log, one per line, as written (before wrapping)."""
     return "\n".join(app.query_one(EventLog).entries)
