@@ -73,10 +73,9 @@ class TeamFollowing:
     def _follow_team(self, now: float) -> None:
         """Read what other dashboards wrote; lead when the leader is gone; take new dispatches.
 
-        Reads when SQLite says another connection committed, and once a second in any case,
-        so a read that failed (a busy database) is made again."""
-        due = now - self._lead_tried_at >= LEAD_RETRY
-        if due:
+        Reads only when SQLite says another connection committed; a read that failed leaves
+        the version unseen, so the next tick reads again."""
+        if now - self._lead_tried_at >= LEAD_RETRY:
             self._lead_tried_at = now
             if not self.leading and self.store.try_lead(self.by or "a dashboard"):
                 taken = self._take_up()
@@ -85,9 +84,9 @@ class TeamFollowing:
                 )
         try:
             version = self.store.data_version()
-            if version == self._data_version and not due:
+            if version == self._data_version:
                 return
-            self._news_from, news = self.store.news_since(self._news_from)
+            news = self._read_news()
             self._news.extend(entry for entry in news if entry.kind in NEWS_KINDS)
             if any(entry.kind == TeamKind.CLAIM.value for entry in news):
                 self.team.refresh()
@@ -98,6 +97,16 @@ class TeamFollowing:
             self._data_version = version
         except StoreError as error:
             self._problems.append(str(error))
+
+    def _read_news(self) -> list[HistoryEntry]:
+        """Every line written since the last read, in as many reads as it takes."""
+        news: list[HistoryEntry] = []
+        while True:
+            newest, more = self.store.news_since(self._news_from)
+            news.extend(more)
+            if newest == self._news_from:
+                return news
+            self._news_from = newest
 
     def _take_new(self, now: float) -> None:
         """Leading: dispatches other dashboards committed since are this one's to send.
