@@ -99,6 +99,9 @@ async def test_quitting_with_an_order_queued_asks_once_and_the_team_sends_it(
         await wait_for(pilot2, lambda: "STOMP ▼" in screen_text(leader), 5, "STOMP down")
         async with driven(d1) as pilot1:
             assert leader.dispatcher.leading and not d1.dispatcher.leading
+            # d1's STOMP link down too: with it up, the lead would go to d1 (next test).
+            d1.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
+            await wait_for(pilot1, lambda: "STOMP ▼" in screen_text(d1), 5, "d1's STOMP down")
             d1.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
             await wait_for(pilot1, lambda: d1.device_list.selected == "truck-07", 5, "a truck")
             await pilot1.press("o", *"Call HQ", "enter")
@@ -120,6 +123,39 @@ async def test_quitting_with_an_order_queued_asks_once_and_the_team_sends_it(
         leader.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.UP, "back"))
         await wait_for(pilot2, lambda: bool(orders_sent(leader)), 5, "the order sent")
         assert orders_sent(leader) == [("/queue/device.truck-07.text", "truck-07", "Call HQ")]
+
+
+async def test_a_leader_whose_link_is_down_hands_the_outbox_to_a_dashboard_whose_link_is_up(
+    tmp_path: Path,
+) -> None:
+    d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
+    async with driven(d1) as pilot1, driven(d2) as pilot2:
+        assert d1.dispatcher.leading and not d2.dispatcher.leading
+        d1.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
+        await wait_for(pilot1, lambda: "STOMP ▼" in screen_text(d1), 5, "d1's STOMP down")
+        d2.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
+        await wait_for(pilot2, lambda: d2.device_list.selected == "truck-07", 5, "a truck")
+        await pilot2.press("o", *"Call HQ", "enter")
+        await send_from_prompt(pilot2, d2)
+        queued_at = time.monotonic()
+        await wait_for(pilot1, lambda: d1.dispatcher.unsettled() == 1, 5, "queued at d1")
+        await wait_for(pilot2, lambda: bool(orders_sent(d2)), 8, "d2 sending it")
+        taken_after = time.monotonic() - queued_at
+        assert orders_sent(d2) == [("/queue/device.truck-07.text", "truck-07", "Call HQ")]
+        assert orders_sent(d1) == []
+        assert d2.dispatcher.leading and not d1.dispatcher.leading
+        assert d1.dispatcher.unsettled() == 0
+        handed = (
+            "the team's outbox goes to another dashboard (its STOMP link is down and d2's is up)"
+        )
+        await wait_for(pilot1, lambda: handed in log_text(d1), 5, "d1 says why")
+        await wait_for(pilot1, lambda: "⇄ d2's dashboard sends" in screen_text(d1), 5, "d1's bar")
+        assert "leading: this dashboard now sends the team's outbox (1 taken up)" in log_text(d2)
+        # Its STOMP link back, d1 follows on: the lead does not bounce back.
+        d1.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.UP, "back"))
+        await pilot1.pause(1.5)
+        assert d2.dispatcher.leading and not d1.dispatcher.leading
+        assert taken_after < 5.0, taken_after
 
 
 def claimant_shown(app: MwmApp, device_id: str) -> str:

@@ -70,6 +70,17 @@ CREATE INDEX fleet_state_by_time ON fleet_state (updated_at);
 _CLAIMS = """
 CREATE TABLE claims (device_id TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL);
 """
+# Which links each running dashboard has up: the team's outbox goes to one that can send.
+_LINKS = """
+CREATE TABLE links (
+    session TEXT PRIMARY KEY,
+    by TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    up TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
 # The steps that build the schema, keyed by the version each produces, applied in order.
 MIGRATIONS = {
     1: _DISPATCHES_AND_HISTORY,
@@ -77,5 +88,6 @@ MIGRATIONS = {
     3: _TEAM,
     4: _FLEET_STATE,
     5: _CLAIMS,
+    6: _LINKS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

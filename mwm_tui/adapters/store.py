@@ -228,6 +228,12 @@ class Store:
         self.leading = True
         return True
 
+    def resign(self) -> None:
+        """Give the lead up (the lock file stays open): another dashboard may take it."""
+        if self.leading and self._lock_file is not None:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self.leading = False
+
     def leader(self) -> str:
         """Whose dashboard leads, as its lock file says ("d1's, pid 42 on hq, since 14:05")."""
         if self.leading or self._lock_file is None:

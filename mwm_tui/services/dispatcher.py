@@ -13,6 +13,7 @@ two and takes up what it left. Every dispatcher reads the dispatch lines the oth
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -22,6 +23,7 @@ from dataclasses import replace
 from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.adapters.recording import Recorder
 from mwm_tui.adapters.store import DAY, HistoryEntry, Store, StoreError
+from mwm_tui.adapters.team_links import TeamLinks
 from mwm_tui.domain import dispatch as rules
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
 from mwm_tui.domain.errors import InvalidDeviceIdError
@@ -93,6 +95,9 @@ class Dispatcher(TeamFollowing):
         self._open: dict[str, Dispatch] = {}
         self._by_send_id: dict[str, str] = {}
         self._link_up: dict[LinkName, bool] = dict.fromkeys(LinkName, False)
+        # When each down link went down: the lead goes to another dashboard after a while.
+        self._down_since: dict[LinkName, float] = dict.fromkeys(LinkName, wall_clock())
+        self.team_links = TeamLinks(store)
         self._consumers: dict[str, int] = {}
         self._unsaved: dict[str, Dispatch] = {}
         self._history: list[HistoryEntry] = []
@@ -282,6 +287,8 @@ class Dispatcher(TeamFollowing):
 
     def close(self) -> None:
         self._commit()
+        with contextlib.suppress(StoreError):
+            self.team_links.withdraw()
         if self.fleet_memory is not None:
             self.fleet_memory.save()
         self.store.close()
@@ -295,6 +302,12 @@ class Dispatcher(TeamFollowing):
         up = event.state is LinkState.UP
         was_up = self._link_up[event.link]
         self._link_up[event.link] = up
+        if up:
+            self._down_since.pop(event.link, None)
+        else:
+            self._down_since.setdefault(event.link, self._clock())
+        if up != was_up:
+            self.publish_links()
         text = f"{event.link} link {event.state}"
         if event.detail:
             text += f": {event.detail}"
@@ -304,6 +317,10 @@ class Dispatcher(TeamFollowing):
             self._recorder.link(str(event.link), str(event.state), event.detail)
         if up and not was_up:
             self._send_queued(KIND_OF[event.link])
+
+    def _waiting_links(self) -> set[LinkName]:
+        """The links the queued dispatches need."""
+        return {LINK_OF[d.kind] for d in self._open.values() if d.stage is Stage.QUEUED}
 
     def _send_queued(self, kind: Kind) -> None:
         """Send every queued dispatch of ``kind``, oldest first, each committed as sending."""

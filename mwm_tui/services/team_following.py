@@ -2,9 +2,11 @@
 
 The holder of the data directory's lock leads (``Store.try_lead``): it alone sends the team's
 outbox. A follower tries to lead once a second, so a leader that quits or dies is replaced
-within a second or two, and the new one takes up what was left. Every dispatcher reads the
-lines other dashboards wrote when SQLite says another connection committed (and once a second
-in any case), for the log, and the leader takes the dispatches they committed.
+within a second or two, and the new one takes up what was left. A leader whose link has been
+down while another dashboard's is up hands the lead over (``domain/team_lead.py``). Every
+dispatcher reads the lines other dashboards wrote when SQLite says another connection committed
+(and once a second in any case), for the log, and the leader takes the dispatches they
+committed.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mwm_tui.adapters.store import HistoryEntry, Store, StoreError
+from mwm_tui.adapters.team_links import TeamLinks
 from mwm_tui.domain import dispatch as rules
 from mwm_tui.domain.claims import TeamKind
 from mwm_tui.domain.dispatch import Dispatch, Kind, Stage
+from mwm_tui.domain.events import LinkName
+from mwm_tui.domain.team_lead import LinkReport, hand_over_reason, should_ask_for_lead
 
 from .team_board import TeamBoard
 
@@ -38,6 +43,13 @@ class TeamFollowing:
     _news_from: int
     _data_version: int
     _lead_tried_at: float
+    team_links: TeamLinks
+    _link_up: dict[LinkName, bool]
+    _down_since: dict[LinkName, float]
+    _by_send_id: dict[str, str]
+
+    def _waiting_links(self) -> set[LinkName]:
+        raise NotImplementedError
 
     def _change(
         self, before: Dispatch, after: Dispatch, note: str = "", *, force: bool = False
@@ -77,7 +89,9 @@ class TeamFollowing:
         the version unseen, so the next tick reads again."""
         if now - self._lead_tried_at >= LEAD_RETRY:
             self._lead_tried_at = now
-            if not self.leading and self.store.try_lead(self.by or "a dashboard"):
+            if self.leading:
+                self._hand_over_if_stuck(now)
+            elif self._may_lead() and self.store.try_lead(self.by or "a dashboard"):
                 taken = self._take_up()
                 self._notices.append(
                     f"leading: this dashboard now sends the team's outbox ({taken} taken up)"
@@ -95,6 +109,40 @@ class TeamFollowing:
                     return
                 self._take_new(now)
             self._data_version = version
+        except StoreError as error:
+            self._problems.append(str(error))
+
+    def _others(self) -> list[LinkReport]:
+        try:
+            return self.team_links.others()
+        except StoreError as error:
+            self._problems.append(str(error))
+            return []
+
+    def _may_lead(self) -> bool:
+        """Unless another dashboard has a link up that this one lacks."""
+        own_up = {link for link, up in self._link_up.items() if up}
+        return should_ask_for_lead(own_up, self._others())
+
+    def _hand_over_if_stuck(self, now: float) -> None:
+        """Leading with dispatches a down link holds back: give the lead to a dashboard whose
+        link is up. What was open stays committed in the outbox for the new leader."""
+        waiting = self._waiting_links()
+        if not any(link in self._down_since for link in waiting):
+            return
+        reason = hand_over_reason(now, waiting, self._down_since, self._others())
+        if reason is None or not self._commit():
+            return
+        self.store.resign()
+        self._open.clear()
+        self._by_send_id.clear()
+        self._notices.append(f"following: the team's outbox goes to another dashboard ({reason})")
+
+    def publish_links(self) -> None:
+        """Tell the team which of this dashboard's links are up."""
+        up = frozenset(link for link, is_up in self._link_up.items() if is_up)
+        try:
+            self.team_links.publish(self.by, up, self._clock())
         except StoreError as error:
             self._problems.append(str(error))
 
