@@ -71,6 +71,7 @@ async def test_an_order_from_one_dashboard_shows_in_the_other_with_its_sender(
             ("/queue/device.truck-07.text", "truck-07", "go to Orly, not Rungis")
         ]
         assert orders_sent(d2) == [], "only the leading dashboard sends"
+        assert isinstance(d1.stomp_link, RecordingLink) and d1.stomp_link.senders == ["d2"]
         # What became of it, as the leader wrote it, is in the sender's log and composer too.
         await wait_for(pilot2, lambda: f"{line} sending" in log_text(d2), 5, "d1's sending line")
         status = str(d2.composer.query_one("#composer-status").render())

@@ -60,11 +60,13 @@ class OrderLink(Link, Protocol):
         *,
         expires_at: float | None = None,
         dispatch_id: str | None = None,
+        by: str = "",
     ) -> str:
         """Queue a text order for one device; return its order id.
 
         ``expires_at`` (epoch seconds) tells the broker to drop it if no truck took it by then;
-        ``dispatch_id`` names the dispatch it belongs to, the same on every resend.
+        ``dispatch_id`` names the dispatch it belongs to, the same on every resend; ``by`` the
+        dispatcher who made it.
 
         Raises InvalidDeviceIdError before anything is sent when the id cannot be addressed.
         The outcome comes back later as an OrderOutcome event.

@@ -293,8 +293,9 @@ class DemoStompLink(_DemoLink):
         *,
         expires_at: float | None = None,
         dispatch_id: str | None = None,
+        by: str = "",
     ) -> str:
-        del expires_at, dispatch_id  # the demo's broker delivers at once and keeps nothing
+        del expires_at, dispatch_id, by  # the demo's broker delivers at once and keeps nothing
         order_destination(device_id)  # the same id rule as the real link, before anything moves
         order_id = self._next_id("order")
         if not self._up:

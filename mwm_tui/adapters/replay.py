@@ -338,8 +338,9 @@ class ReplayStompLink(_ReplayLink):
         *,
         expires_at: float | None = None,
         dispatch_id: str | None = None,
+        by: str = "",
     ) -> str:
-        del text, expires_at, dispatch_id
+        del text, expires_at, dispatch_id, by
         order_destination(device_id)  # the same id rule as the real link
         order_id = f"replay-order-{next(self._ids)}"
         self._sink(OrderOutcome(order_id, device_id, Delivery.FAILED, NOT_SENT, Failure.NOT_SENT))

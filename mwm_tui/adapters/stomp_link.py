@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 ORDER_CONTENT_TYPE = "text/plain;charset=utf-8"
 # Names the dispatch an order belongs to, the same on every resend of it.
 DISPATCH_HEADER = "mwm-dispatch"
+# Names the dispatcher who made an order: every dispatch says who made it, on the wire too.
+BY_HEADER = "mwm-by"
 _SUBSCRIPTION_ID = "mwm-tui-locations"
 # Words in an ERROR frame refusing a login that mark it as an authentication failure.
 _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "denied")
@@ -75,6 +77,7 @@ _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "d
 __all__ = [
     "ADVISORY_SUBSCRIPTION",
     "DEFAULT_HEARTBEATS",
+    "BY_HEADER",
     "DISPATCH_HEADER",
     "ORDER_CONTENT_TYPE",
     "StompLink",
@@ -137,6 +140,7 @@ class StompLink(SupervisedLink[_OrderRequest]):
         *,
         expires_at: float | None = None,
         dispatch_id: str | None = None,
+        by: str = "",
     ) -> str:
         """``expires_at`` (epoch seconds) becomes the broker's ``expires`` (ActiveMQ) and, when
         sent, ``expiration`` (RabbitMQ's time to live): no late delivery."""
@@ -147,6 +151,8 @@ class StompLink(SupervisedLink[_OrderRequest]):
             headers["expires"] = str(int(expires_at * 1000))
         if dispatch_id is not None:
             headers[DISPATCH_HEADER] = dispatch_id
+        if by:
+            headers[BY_HEADER] = by
         self._submit(
             order_id,
             _OrderRequest(order_id, destination, text.encode("utf-8"), headers),

@@ -349,6 +349,7 @@ class Dispatcher(TeamFollowing):
                     dispatch.body,
                     expires_at=dispatch.expires_at,
                     dispatch_id=dispatch.dispatch_id,
+                    by=dispatch.by,
                 )
             else:
                 send_id = self._alert_link.send_alert(

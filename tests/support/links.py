@@ -15,6 +15,8 @@ class RecordingLink:
         self.name = name
         self.sink = sink
         self.sent: list[tuple[str, str, str]] = []
+        # Who made each order, as the link was told (its ``mwm-by`` header on the wire).
+        self.senders: list[str] = []
 
     @property
     def label(self) -> str:
@@ -36,9 +38,11 @@ class RecordingLink:
         *,
         expires_at: float | None = None,
         dispatch_id: str | None = None,
+        by: str = "",
     ) -> str:
         del expires_at, dispatch_id
         self.sent.append((order_destination(device_id), device_id, text))
+        self.senders.append(by)
         return f"order-{len(self.sent)}"
 
     def send_alert(self, device_id: str, colour: str, *, dispatch_id: str | None = None) -> str:
