@@ -76,8 +76,8 @@ _AUTH_WORDS = ("password", "user", "login", "auth", "credential", "security", "d
 # Parts that live beside the link; the simulated fleet takes them from here.
 __all__ = [
     "ADVISORY_SUBSCRIPTION",
-    "DEFAULT_HEARTBEATS",
     "BY_HEADER",
+    "DEFAULT_HEARTBEATS",
     "DISPATCH_HEADER",
     "ORDER_CONTENT_TYPE",
     "StompLink",
