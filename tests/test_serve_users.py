@@ -4,12 +4,15 @@ HTTP, the session cookie, the brake on wrong passwords, seats and the name each 
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import os
+import select
 import socket
 import stat
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -257,6 +260,12 @@ def test_a_browser_logs_in_before_any_dashboard_runs_and_wrong_passwords_are_slo
         assert "alice logged in from 127.0.0.1" in server.stderr_path.read_text()
         status, _, page, _ = client.request("GET", "/", {"Cookie": token})
         assert status == 200 and "data-session-websocket-url" in page
+        # A logged-out session is gone server-side, whatever the browser keeps.
+        other = client.log_in("alice", "correct horse")[1]["Set-Cookie"].split(";", 1)[0]
+        assert other != token
+        logout = {"Cookie": other, "Origin": client.origin}
+        assert client.request("POST", "/logout", logout)[:2][0] == 303
+        assert client.request("GET", "/", {"Cookie": other})[0] == 303
 
         # The one seat: a dashboard named alice; a second socket is refused, nothing started.
         status, sock = websocket_status(port, token)
@@ -282,3 +291,46 @@ def test_a_browser_logs_in_before_any_dashboard_runs_and_wrong_passwords_are_slo
             time.sleep(0.05)
         assert server.stop() == 0
     assert "Traceback" not in server.output
+
+
+def test_users_add_on_a_terminal_asks_twice_without_echo(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    controller, terminal = os.openpty()
+
+    def own_terminal() -> None:  # getpass talks to the controlling terminal, /dev/tty
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        mwm_tui_command("users", "add", "carol", "--users", str(users)),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=clean_environment(),
+        preexec_fn=own_terminal,  # noqa: PLW1509 - the child has no threads yet
+    )
+    os.close(terminal)
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 20
+        while text not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if ready:
+                seen += os.read(controller, 1024)
+
+    try:
+        read_until(b"password for carol: ")
+        os.write(controller, b"typed unseen 42\n")
+        read_until(b"the same again: ")
+        os.write(controller, b"typed unseen 42\n")
+        read_until(b"carol added to")
+        assert process.wait(20) == 0
+    finally:
+        process.kill()
+        process.wait()
+        os.close(controller)
+    assert b"typed unseen" not in seen, seen
+    assert load_users(users)["carol"].matches("typed unseen 42")
