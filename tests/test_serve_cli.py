@@ -141,7 +141,12 @@ def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_
         overlay="a.geojson,b.geojson",
         serve_port=9000,
     )
-    environ = {"PATH": "/usr/bin", "MWM_DEVICES": "99", "LANG": "C.UTF-8"}
+    environ = {
+        "PATH": "/usr/bin",
+        "MWM_DEVICES": "99",
+        "LANG": "C.UTF-8",
+        "MWM_SERVE_SEAT": "mallory",  # only the server names a seat, never its own environment
+    }
     tab = tab_environment(given, environ)
     assert tab["PATH"] == "/usr/bin"
     assert tab["MWM_CONFIG"] == os.devnull
