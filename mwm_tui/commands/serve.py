@@ -41,8 +41,9 @@ from mwm_tui.domain.targets import TargetError
 PROG = "mwm-tui serve"
 
 _DESCRIPTION = """\
-Serve the dashboard to web browsers: every tab that opens the address runs a dashboard of
-its own, with the options given here (--demo, or brokers, TLS, ...)."""
+Serve the dashboard to web browsers: every tab that opens the address is a seat, a dashboard
+of its own with the options given here (--demo, or brokers, TLS, ...); with --users, people
+log in first and each seat signs as its person."""
 
 _EPILOG = f"""\
 --host, --port, --public, --url, --users and --max-seats are also MWM_SERVE_HOST,

@@ -23,8 +23,8 @@ that is there already changes its password.
 --users is also MWM_SERVE_USERS or serve_users in {config_path()}.
 
 examples:
-  mwm-tui users add alice --users /etc/mwm-tui/users
-  mwm-tui serve --users /etc/mwm-tui/users --stomp stomp://hq@broker:61613 ...
+  mwm-tui users add alice --users ~/.config/mwm-tui/users
+  mwm-tui serve --users ~/.config/mwm-tui/users --stomp stomp://hq@broker:61613 ...
 """
 
 
@@ -41,7 +41,10 @@ def users_parser() -> argparse.ArgumentParser:
     )
     actions = parse.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser(
-        "add", help="add a person, or set their password anew", description="add NAME"
+        "add",
+        help="add a person, or set their password anew",
+        description="Add NAME to the users file of mwm-tui serve, or give NAME a new password: "
+        "asked twice without echo on a terminal, else the first line of standard input.",
     )
     add.add_argument("name", metavar="NAME", help=f"their login and dispatcher name: {NAME_RULE}")
     add.add_argument(
