@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mwm_tui.commands.serve import serve_main
 
         return serve_main(arguments[1:])
+    if command == ["users"]:
+        from mwm_tui.commands.users import users_main
+
+        return users_main(arguments[1:])
     if command == ["replay"]:
         from mwm_tui.commands.replay import replay_main
 

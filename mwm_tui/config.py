@@ -69,6 +69,10 @@ class Settings:
     serve_public: bool = False
     # The address browsers use when a reverse proxy stands in front (https://hq.example/mwm)
     serve_url: str | None = None
+    # Names and password hashes of the people who may log in (``mwm-tui users add``)
+    serve_users: str | None = None
+    # Browser seats at most: the tab past it is told so and runs no dashboard
+    serve_max_seats: int = 8
     # Record every message received and every order and alert sent to this file (JSON lines)
     record: str | None = None
     # Size of the record file past which it rotates (FILE.1, FILE.2, FILE.3 kept)
@@ -258,6 +262,10 @@ def load_settings(
         raise ConfigError("record-max-mb must be more than 0")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
+    if not settings.serve_host.strip():
+        settings = replace(settings, serve_host=Settings.serve_host)  # empty: this machine only
+    if settings.serve_max_seats < 1:
+        raise ConfigError("serve max-seats must be at least 1")
     if not 0 < settings.serve_port < 65536:
         raise ConfigError(f"serve port {settings.serve_port} is not a TCP port (1-65535)")
     if not settings.ascii and not locale_is_utf8(environ):

@@ -35,4 +35,6 @@ def test_wheel_ships_styles_and_coastline(tmp_path: Path) -> None:
     assert "mwm_tui/data/borders_110m.json" in names
     assert "mwm_tui/data/places.tsv" in names
     assert "mwm_tui/commands/templates/app_index.html" in names
+    assert "mwm_tui/commands/templates/login.html" in names
+    assert "mwm_tui/commands/templates/seats_full.html" in names
     assert not any(name.startswith("tests/") for name in names)

@@ -24,7 +24,7 @@ from mwm_tui.commands.serve import (
     tab_environment,
 )
 from mwm_tui.commands.terminal import in_browser
-from mwm_tui.config import Settings, load_settings
+from mwm_tui.config import ConfigError, Settings, load_settings
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, alive, mwm_tui_command
 
@@ -88,29 +88,13 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_public_listens_everywhere_and_says_what_that_exposes(tmp_path: Path) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = os.devnull
-    env["MWM_SERVE_HOST"] = "0.0.0.0"
-    env["MWM_SERVE_PUBLIC"] = "1"
-    with ServeProcess(tmp_path, free_port(), "--demo", env=env) as server:
-        server.wait_listening()
-        warning = server.stderr_path.read_text()
-        assert server.stop() == 0
-    assert "listening on 0.0.0.0" in warning
-    assert "no login" in warning
-    assert "send orders" in warning
-    assert f"ssh -L {server.port}:127.0.0.1:{server.port}" in warning
-    assert "TLS and authentication" in warning
-    assert len(warning.splitlines()) <= 5
-
-
 def test_help_names_every_serve_option_and_the_dashboards() -> None:
     text = serve_parser().format_help()
-    for option in ("--host", "--port", "--public", "--url", "--demo", "--stomp", "--cafile"):
+    for option in ("--host", "--port", "--public", "--url", "--users", "--max-seats", "--demo"):
         assert option in text
-    assert "MWM_SERVE_HOST" in text and "serve_port" in text
-    assert "no login" in text
+    assert "--stomp" in text and "--cafile" in text
+    assert "MWM_SERVE_HOST" in text and "MWM_SERVE_MAX_SEATS" in text and "serve_port" in text
+    assert "no login" in text and "mwm-tui users add NAME --users FILE" in text
     main_help = subprocess.run(
         mwm_tui_command("--help"), capture_output=True, text=True, timeout=30, check=True
     ).stdout
@@ -119,14 +103,29 @@ def test_help_names_every_serve_option_and_the_dashboards() -> None:
 
 def test_serve_settings_come_from_variables_and_the_file(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('serve_host = "localhost"\nserve_port = 8123\n')
-    settings = load_settings({}, {"MWM_CONFIG": str(config), "MWM_SERVE_PUBLIC": "yes"})
+    config.write_text(
+        'serve_host = "localhost"\nserve_port = 8123\nserve_users = "/etc/mwm/users"\n'
+        "serve_max_seats = 3\n"
+    )
+    environ = {"MWM_CONFIG": str(config), "MWM_SERVE_PUBLIC": "yes"}
+    settings = load_settings({}, environ)
     assert (settings.serve_host, settings.serve_port, settings.serve_public) == (
         "localhost",
         8123,
         True,
     )
+    assert (settings.serve_users, settings.serve_max_seats) == ("/etc/mwm/users", 3)
+    environ |= {"MWM_SERVE_USERS": "users.txt", "MWM_SERVE_MAX_SEATS": "2"}
+    settings = load_settings({}, environ)
+    assert (settings.serve_users, settings.serve_max_seats) == ("users.txt", 2)
+    assert load_settings({"serve_max_seats": 5}, environ).serve_max_seats == 5
+    with pytest.raises(ConfigError, match="max-seats must be at least 1"):
+        load_settings({"serve_max_seats": 0}, environ)
+    # An empty host is this machine only, never every address.
+    assert load_settings({}, environ | {"MWM_SERVE_HOST": ""}).serve_host == "127.0.0.1"
+    assert load_settings({"serve_host": "  "}, environ).serve_host == "127.0.0.1"
     assert Settings().serve_host == "127.0.0.1" and Settings().serve_port == 8000
+    assert (Settings().serve_users, Settings().serve_max_seats) == (None, 8)
 
 
 def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_line() -> None:
@@ -142,7 +141,12 @@ def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_
         overlay="a.geojson,b.geojson",
         serve_port=9000,
     )
-    environ = {"PATH": "/usr/bin", "MWM_DEVICES": "99", "LANG": "C.UTF-8"}
+    environ = {
+        "PATH": "/usr/bin",
+        "MWM_DEVICES": "99",
+        "LANG": "C.UTF-8",
+        "MWM_SERVE_SEAT": "mallory",  # only the server names a seat, never its own environment
+    }
     tab = tab_environment(given, environ)
     assert tab["PATH"] == "/usr/bin"
     assert tab["MWM_CONFIG"] == os.devnull
@@ -153,6 +157,14 @@ def test_a_tab_gets_every_setting_by_its_environment_and_nothing_on_its_command_
         if not setting.name.startswith("serve_"):
             assert getattr(read_back, setting.name) == getattr(given, setting.name), setting.name
     assert shlex.split(tab_command()) == ["exec", sys.executable, "-m", "mwm_tui.cli"]
+    # A seat's person travels in its dashboard's environment, set by the server alone.
+    assert shlex.split(tab_command("alice")) == [
+        "MWM_SERVE_SEAT=alice",
+        "exec",
+        sys.executable,
+        "-m",
+        "mwm_tui.cli",
+    ]
 
 
 def test_a_tab_draws_unicode_even_when_the_server_runs_under_the_c_locale(
@@ -167,7 +179,7 @@ def test_a_tab_draws_unicode_even_when_the_server_runs_under_the_c_locale(
 
 
 def test_only_pages_of_its_own_origin_are_answered() -> None:
-    local = DashboardServer(Listener("127.0.0.1", 8000, loopback=True), None)
+    local = DashboardServer(Listener("127.0.0.1", 8000, loopback=True), None).doors
     assert local.allows("127.0.0.1:8000", None)
     assert local.allows("localhost:8000", "http://localhost:8000")
     assert local.allows("127.0.0.1:8000", "http://localhost:8000")
@@ -179,12 +191,19 @@ def test_only_pages_of_its_own_origin_are_answered() -> None:
     assert not local.allows("evil.example:8000", "http://evil.example:8000")
     proxied = DashboardServer(
         Listener("127.0.0.1", 8000, loopback=True), "https://hq.example.com/mwm"
-    )
+    ).doors
     assert proxied.allows("hq.example.com", "https://hq.example.com")
     assert not proxied.allows("hq.example.com", "https://evil.example")
-    public = DashboardServer(Listener("0.0.0.0", 8000, loopback=False), None)
+    public = DashboardServer(Listener("0.0.0.0", 8000, loopback=False), "http://hq-host:8000").doors
     assert public.allows("hq-host:8000", "http://hq-host:8000")
+    assert public.allows("hq-host:8000", None)
     assert not public.allows("hq-host:8000", "http://evil.example")
+    assert not public.allows("hq-host:8000", "http://hq-host:9000")
+    assert not public.allows("hq-host:9000", "http://hq-host:8000")
+    # Rebinding a name to the server's address: its Host is that name, not --url's.
+    assert not public.allows("rebound.example:8000", "http://rebound.example:8000")
+    assert not public.allows("10.0.0.5:8000", None)
+    assert not public.allows("localhost:8000", "http://localhost:8000")
 
 
 def test_the_running_server_refuses_a_foreign_host_and_origin(tmp_path: Path) -> None:

@@ -52,3 +52,20 @@ def has_ended(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def is_serve_process(pid: int) -> bool:
+    """True if ``pid`` runs ``mwm-tui serve`` (its command line, Linux /proc) as our account."""
+    try:
+        owner = os.stat(f"/proc/{pid}").st_uid
+        with open(f"/proc/{pid}/cmdline", "rb") as listing:
+            argv = listing.read().split(b"\0")
+    except OSError:
+        return False
+    if owner != os.getuid():
+        return False
+    for index, argument in enumerate(argv[:-1]):
+        program = argument.rsplit(b"/", 1)[-1]
+        if program in (b"mwm-tui", b"mwm_tui.cli") and argv[index + 1] == b"serve":
+            return True
+    return False

@@ -19,6 +19,7 @@ from mwm_tui.commands.terminal import (
     SERVER_PID,
     has_terminal,
     in_browser,
+    seat_name,
 )
 from mwm_tui.composition import create_app
 from mwm_tui.config import ConfigError, Settings
@@ -70,7 +71,7 @@ def dashboard_main(arguments: Sequence[str]) -> int:
         if in_browser() and server.isdigit():
             end_with_parent(int(server))
         try:
-            app = create_app(settings, recorder=recorder)
+            app = create_app(settings, recorder=recorder, dispatcher_name=seat_name())
         except (StoreError, OverlayError) as error:
             return _fail(str(error))
         app.run()

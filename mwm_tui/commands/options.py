@@ -44,7 +44,7 @@ keys: ? shows them all; r reconnects both links now; q quits.
 
 orders and alerts made while a link is down wait in an outbox (SQLite, in --data-dir) and are
 sent when it is back; what happened is kept there too: mwm-tui history --help
-in a web browser instead of a terminal: mwm-tui serve --help
+in a web browser instead of a terminal: mwm-tui serve --help (logins: mwm-tui users --help)
 
 record a shift with --record FILE, then play it back: mwm-tui replay --help,
 or take its positions out as CSV, GPX or GeoJSON: mwm-tui export --help

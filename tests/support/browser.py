@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -108,7 +108,15 @@ def mwm_tui_command(*arguments: str) -> list[str]:
 class ServeProcess:
     """``mwm-tui serve`` on ``port``; output to files; stopped with Ctrl+C as a person would."""
 
-    def __init__(self, workdir: Path, port: int, *arguments: str, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        *arguments: str,
+        env: dict[str, str],
+        prefix: Sequence[str] = (),
+    ) -> None:
+        """``prefix`` runs the server through another command (nsenter into a namespace)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -116,7 +124,7 @@ class ServeProcess:
         self.stderr_path = workdir / "serve.err"
         self._stdout: IO[bytes] = self.stdout_path.open("wb")
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
-        self.argv = mwm_tui_command("serve", "--port", str(port), *arguments)
+        self.argv = [*prefix, *mwm_tui_command("serve", "--port", str(port), *arguments)]
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,
@@ -242,18 +250,38 @@ class Browser:
 @contextlib.contextmanager
 def chromium(profile: Path) -> Iterator[Browser]:
     """A browser for the ``with`` block; closed, and checked gone, after it."""
+    with chromiums(profile) as (browser,):
+        yield browser
+
+
+@contextlib.contextmanager
+def chromiums(*profiles: Path) -> Iterator[list[Browser]]:
+    """One browser per profile (people who share no cookie), all closed and checked gone."""
     if not Path(CHROMIUM).exists():
         raise AssertionError(f"{CHROMIUM} missing: run `bash scripts/bootstrap`")
     with sync_playwright() as playwright:
-        browser = Browser(playwright, profile)
+        browsers: list[Browser] = []
         try:
-            yield browser
+            for profile in profiles:
+                browsers.append(Browser(playwright, profile))
+            yield browsers
         finally:
-            browser.close()
+            for browser in browsers:
+                browser.close()
     deadline = time.monotonic() + 10
-    while left := processes_mentioning(str(profile)):
-        assert time.monotonic() < deadline, f"Chromium processes left: {left}"
-        time.sleep(0.05)
+    for profile in profiles:
+        while left := processes_mentioning(str(profile)):
+            assert time.monotonic() < deadline, f"Chromium processes left: {left}"
+            time.sleep(0.05)
+
+
+def log_in(page: Page, name: str, password: str) -> None:
+    """Fill in the login page the server sent ``page`` to, and send it."""
+    page.wait_for_selector("input[name=password]", timeout=10_000)
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
 
 
 def screen(page: Page) -> str:
