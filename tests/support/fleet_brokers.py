@@ -3,16 +3,13 @@ Mosquitto and ActiveMQ started with the very commands it prints."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,62 +134,3 @@ def start_locked_fleet(
         fleet.close()
         raise
     return fleet
-
-
-def tls_client_context(cafile: Path) -> ssl.SSLContext:
-    """A client context that trusts ``cafile`` and checks the broker's name."""
-    return ssl.create_default_context(cafile=str(cafile))
-
-
-class RawStomp:
-    """One STOMP 1.2 connection over TLS, frames read as they come: the tests' attacker."""
-
-    def __init__(self, port: int, context: ssl.SSLContext, login: str | None, passcode: str):
-        raw = socket.create_connection((HOST, port), timeout=5)
-        self.sock = context.wrap_socket(raw, server_hostname=HOST)
-        self._buffer = b""
-        headers = {"accept-version": "1.2", "host": "/", "heart-beat": "0,0"}
-        if login is not None:
-            headers |= {"login": login, "passcode": passcode}
-        self.send_frame("CONNECT", headers)
-        self.connected = self.next_frame(5.0)
-
-    def send_frame(self, command: str, headers: dict[str, str], body: bytes = b"") -> None:
-        lines = "".join(f"{key}:{value}\n" for key, value in headers.items())
-        self.sock.sendall(f"{command}\n{lines}\n".encode() + body + b"\x00")
-
-    def next_frame(self, timeout: float) -> tuple[str, dict[str, str], bytes] | None:
-        """The next frame (command, headers, body), or None when none came in ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while b"\x00" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except (TimeoutError, ssl.SSLError, OSError):
-                return None
-            if not chunk:
-                return None
-            self._buffer += chunk
-        frame, _, self._buffer = self._buffer.partition(b"\x00")
-        head, _, body = frame.lstrip(b"\r\n").partition(b"\n\n")
-        command, *header_lines = head.decode().split("\n")
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            key, _, value = line.partition(":")
-            headers.setdefault(key, value)
-        return command, headers, body
-
-    def frames(self, timeout: float) -> list[tuple[str, dict[str, str], bytes]]:
-        """Every frame that arrives within ``timeout`` seconds."""
-        found = []
-        deadline = time.monotonic() + timeout
-        while (frame := self.next_frame(max(0.0, deadline - time.monotonic()))) is not None:
-            found.append(frame)
-        return found
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
