@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import pytest
 
 from mwm_tui.domain import codecs, ids
-from mwm_tui.domain.events import AlertOutcome, OrderOutcome, WillReceived
+from mwm_tui.domain.errors import RejectReason
+from mwm_tui.domain.events import AlertOutcome, MessageRejected, OrderOutcome, WillReceived
 from mwm_tui.domain.targets import Protocol
 from tests.support.brokers import HOST
 from tests.support.fleet_brokers import LockedFleet, start_locked_fleet
@@ -190,6 +191,20 @@ def test_a_will_on_another_trucks_topic_is_never_published(fleet: Fleet, hq: Hq)
     assert hq.motions(start, VICTIM) == []
 
 
+def test_a_truck_with_another_trucks_client_id_reads_none_of_its_alerts(
+    fleet: Fleet, hq: Hq
+) -> None:
+    password = fleet.password(ATTACKER)
+    with mqtt_client(fleet.access, ATTACKER, password, client_id=VICTIM) as (attacker, seen):
+        subscribed(attacker, seen, (ids.alert_topic(VICTIM), 1), (ids.alert_topic(ATTACKER), 1))
+        hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(VICTIM, "brown"))
+        hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(ATTACKER, "gray"))
+        wait_until(lambda: seen.of_topic(ids.alert_topic(ATTACKER)), 10, "its own alert")
+        time.sleep(QUIET)
+        with seen.lock:
+            assert seen.messages == [(ids.alert_topic(ATTACKER), b"gray")]
+
+
 # STOMP (ActiveMQ)
 
 
@@ -201,14 +216,24 @@ def test_a_truck_cannot_send_another_trucks_position_or_an_order(fleet: Fleet, h
         for device_id in (VICTIM, ATTACKER):
             message = refused(attacker, "SEND", ids.order_destination(device_id), b"go home")
             assert "not authorized to write" in message
-        # Its own position still goes through, after the forgery.
-        attacker.send_frame(
-            "SEND", {"destination": ids.location_destination(ATTACKER), "receipt": "own"},
-            fix_of(ATTACKER),
-        )  # fmt: skip
-        frame = attacker.next_frame(10.0)
-        assert frame is not None and frame[0] == "RECEIPT", frame
+        for destination in (
+            "/topic/device.>",
+            f"{ids.location_destination(ATTACKER)},device.{VICTIM}.location",
+        ):
+            assert "not authorized to write" in refused(attacker, "SEND", destination, b"{}")
+        # ActiveMQ takes a SEND to the literal topic device.*.location (the rights of the
+        # entries a wildcard matches add up), and HQ's subscription delivers it: as from a
+        # truck named '*', so HQ refuses a fix naming the victim there.
+        for destination, body in (
+            (ids.LOCATION_SUBSCRIPTION, fix_of(VICTIM)),
+            (ids.location_destination(ATTACKER), fix_of(ATTACKER)),
+        ):
+            attacker.send_frame("SEND", {"destination": destination, "receipt": "r"}, body)
+            frame = attacker.next_frame(10.0)
+            assert frame is not None and frame[0] == "RECEIPT", frame
     wait_until(lambda: hq.locations(start, ATTACKER), 10, "the attacker's own fix at HQ")
+    rejected = hq.since(start, MessageRejected, reason=RejectReason.ID_MISMATCH)
+    assert [event.source for event in rejected] == [ids.LOCATION_SUBSCRIPTION], rejected
     time.sleep(QUIET)
     assert hq.locations(start, VICTIM) == []
 
