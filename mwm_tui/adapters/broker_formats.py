@@ -85,7 +85,6 @@ def mosquitto_conf(
         lines += [
             f"certfile {listener.certfile}",
             f"keyfile {listener.keyfile}",
-            f"cafile {listener.certfile}",
             "require_certificate false",
         ]
     lines += [
