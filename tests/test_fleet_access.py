@@ -127,6 +127,11 @@ def test_the_command_refuses_half_of_tls_and_a_bad_id(
     assert mwm_tui(common) == 2
     assert "line 2" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+    # A certificate openssl cannot read leaves nothing behind, no password above all.
+    ids_file.write_text("AAA\n")
+    assert mwm_tui([*common, "--tls-cert", str(ids_file), "--tls-key", str(ids_file)]) == 2
+    assert "ActiveMQ's keystore" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
 
 
 def test_the_simulator_wants_a_private_credentials_file_with_every_device(

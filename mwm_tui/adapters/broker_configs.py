@@ -97,11 +97,12 @@ def activemq_command(conf: Path, home: Path = ACTIVEMQ_HOME, java: str = "java")
     ]
 
 
-def _write(path: Path, text: str, mode: int = 0o600) -> None:
+def _write(path: Path, content: str | bytes, mode: int = 0o600) -> None:
     """Create ``path`` (never over an existing file) with ``mode`` from the first byte on."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        stream.write(text)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(data)
     os.chmod(path, mode)  # the umask narrows O_CREAT's mode
 
 
@@ -153,8 +154,8 @@ def _write_mosquitto(
     certfile = keyfile = None
     if plan.tls_cert is not None and plan.tls_key is not None:
         certfile, keyfile = str(directory / "server.pem"), str(directory / "server.key")
-        _write(Path(certfile), plan.tls_cert.read_text(encoding="ascii"))
-        _write(Path(keyfile), plan.tls_key.read_text(encoding="ascii"))
+        _write(Path(certfile), plan.tls_cert.read_bytes())
+        _write(Path(keyfile), plan.tls_key.read_bytes())
     hashes = {
         name: mosquitto_password_hash(password, secrets.token_bytes(MOSQUITTO_SALT_BYTES))
         for name, password in passwords.items()
@@ -225,6 +226,7 @@ def write_fleet(directory: Path, plan: FleetPlan) -> WrittenFleet:
     stomp_port = plan.stomp_port or default_stomp
     passwords = {account.name: secrets.token_urlsafe(PASSWORD_BYTES) for account in plan.accounts}
     notes: list[str] = []
+    created = not directory.exists()
     try:
         directory.mkdir(mode=0o700, exist_ok=True)
         run_as = _write_mosquitto(directory / "mosquitto", plan, passwords, mqtt_port, notes)
@@ -236,7 +238,18 @@ def write_fleet(directory: Path, plan: FleetPlan) -> WrittenFleet:
         script = directory / "rabbitmq" / "setup.sh"
         _write(script, formats.rabbitmq_script(passwords, plan.accounts), 0o700)
         _write(directory / "credentials", format_credentials(passwords))
-    except OSError as error:
+    except (OSError, FleetConfigError) as error:
+        # Half a fleet, passwords included, is worse than none.
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        if isinstance(error, FleetConfigError):
+            raise
         where = error.filename or directory
         raise FleetConfigError(f"cannot write {where}: {error.strerror}") from None
     return WrittenFleet(

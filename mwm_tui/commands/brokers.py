@@ -95,7 +95,8 @@ def _report(written: WrittenFleet, trucks: int, hq_user: str) -> str:
     quoted = shlex.join
     credentials = written.credentials
     lines = [
-        f"Wrote a locked-down fleet of {trucks} trucks and HQ ({hq_user}) in {written.directory}",
+        f"Wrote a locked-down fleet of {trucks} truck{'s' if trucks != 1 else ''} and HQ "
+        f"({hq_user}) in {written.directory}",
         f"Passwords: {credentials} (0600): hand each truck its line and HQ its own, then",
         "delete the file; they are not kept anywhere else in clear but ActiveMQ's",
         "users.properties and RabbitMQ's setup.sh.",
