@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mwm_tui.commands.replay import replay_main
 
         return replay_main(arguments[1:])
+    if command == ["brokers"]:
+        from mwm_tui.commands.brokers import brokers_main
+
+        return brokers_main(arguments[1:])
     if command == ["export"]:
         from mwm_tui.commands.export import export_main
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import stat
 import sys
 import threading
 from types import FrameType
@@ -12,11 +13,13 @@ from typing import NoReturn, TextIO
 
 from mwm_tui import __version__
 from mwm_tui.domain import ids, simulation
+from mwm_tui.domain.fleet_access import AccessError, parse_credentials
 from mwm_tui.domain.targets import (
     DEFAULT_VHOST,
     BrokerTarget,
     Protocol,
     TargetError,
+    TlsOptions,
     parse_target,
 )
 from mwm_tui.domain.text import literal
@@ -44,7 +47,9 @@ output (stdout, one flushed line each):
 commands (stdin, one a line):
   kill <ID>               the device dies without DISCONNECT, so its will is published
 
-passwords come from MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, never from the URL.
+passwords come from MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, never from the URL;
+with --credentials FILE (as `mwm-tui brokers config` writes it) each device logs in
+as its own id with its own password instead.
 Ctrl-C or SIGTERM disconnects every device cleanly and exits with status 0."""
 
 
@@ -101,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default="mqtt://localhost:1883",
         help="MQTT broker, mqtt:// or mqtts:// (default: %(default)s)",
+    )
+    brokers.add_argument(
+        "--cafile",
+        metavar="FILE",
+        default=os.environ.get("MWM_CAFILE") or None,
+        help="trust the CA certificates in this PEM file for stomp+ssl:// and mqtts:// "
+        "(default: MWM_CAFILE, else the system's CAs)",
+    )
+    brokers.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="'ID PASSWORD' lines: each device logs in as its id with its own password "
+        "(every device needs a line; the file must be its owner's alone)",
     )
     fleet = parser.add_argument_group("fleet")
     fleet.add_argument(
@@ -190,8 +208,35 @@ def _kill_plan(specs: list[str], device_ids: list[str]) -> list[tuple[str, float
     return plan
 
 
-def _target(url: str, protocol: Protocol, password_variable: str) -> BrokerTarget:
-    return parse_target(url, protocol).with_password(os.environ.get(password_variable) or None)
+def _target(
+    url: str, protocol: Protocol, password_variable: str, cafile: str | None
+) -> BrokerTarget:
+    target = parse_target(url, protocol).with_password(os.environ.get(password_variable) or None)
+    return target.with_tls_options(TlsOptions(cafile=cafile)) if cafile else target
+
+
+def _device_passwords(path: str | None, device_ids: list[str]) -> dict[str, str]:
+    """Each device's password from the credentials file; ValueError names what is wrong."""
+    if path is None:
+        return {}
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            raise ValueError(
+                f"{path} holds passwords and group or others can access it "
+                f"(mode {mode:04o}); fix it with: chmod 600 {path}"
+            )
+        with open(path, encoding="utf-8") as stream:
+            passwords = parse_credentials(stream.read(), path)
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    except (AccessError, UnicodeDecodeError) as error:
+        raise ValueError(str(error)) from None
+    missing = [device_id for device_id in device_ids if device_id not in passwords]
+    if missing:
+        names = ", ".join(literal(device_id) for device_id in missing[:5])
+        raise ValueError(f"{path} has no password for {names}")
+    return {device_id: passwords[device_id] for device_id in device_ids}
 
 
 def _read_commands(fleet: FleetSimulator, stream: TextIO) -> None:
@@ -211,12 +256,13 @@ def _read_commands(fleet: FleetSimulator, stream: TextIO) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        stomp_target = _target(args.stomp, Protocol.STOMP, "MWM_STOMP_PASSWORD").with_vhost(
-            args.stomp_vhost
-        )
-        mqtt_target = _target(args.mqtt, Protocol.MQTT, "MWM_MQTT_PASSWORD")
+        stomp_target = _target(
+            args.stomp, Protocol.STOMP, "MWM_STOMP_PASSWORD", args.cafile
+        ).with_vhost(args.stomp_vhost)
+        mqtt_target = _target(args.mqtt, Protocol.MQTT, "MWM_MQTT_PASSWORD", args.cafile)
         device_ids = _device_ids(args)
         kills = _kill_plan(args.kill_after, device_ids)
+        passwords = _device_passwords(args.credentials, device_ids)
     except (TargetError, ValueError) as error:
         print(f"mwm-sim: error: {error}", file=sys.stderr)
         return 2
@@ -226,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         mqtt_target,
         location_interval=args.location_interval,
         motion_interval=args.motion_interval,
+        passwords=passwords,
     )
     fleet = FleetSimulator(
         settings,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.mqtt_link import BufferedClient
 from mwm_tui.domain.simulation import SimulatedTruck
+from mwm_tui.domain.targets import BrokerTarget
 
 
 class Voice(Protocol):
@@ -60,3 +62,13 @@ class SimDevice:
     @property
     def ready(self) -> bool:
         return self.stomp is not None and self.stomp.subscribed and self.mqtt_subscribed
+
+
+def device_target(
+    target: BrokerTarget, passwords: Mapping[str, str], device_id: str
+) -> BrokerTarget:
+    """``target`` as ``device_id`` logs in: its own user and password when it has an account."""
+    password = passwords.get(device_id)
+    if password is None:
+        return target
+    return replace(target, username=device_id, password=password)

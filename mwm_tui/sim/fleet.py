@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
@@ -55,6 +56,8 @@ class SimSettings:
     location_interval: float = 2.0
     motion_interval: float = 1.0
     reconnect: Backoff = field(default_factory=lambda: Backoff(initial=0.25, maximum=5.0))
+    # Device id -> its password: such a device logs in as itself (``--credentials``).
+    passwords: Mapping[str, str] = field(default_factory=dict)
 
 
 class FleetSimulator:
@@ -68,8 +71,8 @@ class FleetSimulator:
         complain: LineWriter | None = None,
     ) -> None:
         self._settings = settings
-        self._stomp = StompSide(settings.stomp, self, CONNECT_TIMEOUT)
-        self._mqtt = MqttSide(settings.mqtt, self, CONNECT_TIMEOUT)
+        self._stomp = StompSide(settings.stomp, self, CONNECT_TIMEOUT, settings.passwords)
+        self._mqtt = MqttSide(settings.mqtt, self, CONNECT_TIMEOUT, settings.passwords)
         self._devices = {
             truck.device_id: SimDevice(truck, settings.reconnect.copy(), settings.reconnect.copy())
             for truck in trucks

@@ -8,7 +8,7 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -21,18 +21,27 @@ from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, Voice
+from .device import SimDevice, Voice, device_target
 
 DEVICE_KEEPALIVE = 30
 
 
 class MqttSide:
-    """Every device's MQTT client of one broker, tended and read from the fleet's loop."""
+    """Every device's MQTT client of one broker, tended and read from the fleet's loop.
 
-    def __init__(self, target: BrokerTarget, voice: Voice, connect_timeout: float) -> None:
+    A device with a password in ``passwords`` logs in as its id with it."""
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        voice: Voice,
+        connect_timeout: float,
+        passwords: Mapping[str, str] | None = None,
+    ) -> None:
         self._target = target
         self._voice = voice
         self._connect_timeout = connect_timeout
+        self._passwords = dict(passwords or {})
 
     def tend(self, device: SimDevice, now: float) -> None:
         """Connect when due; drop a connection that takes too long."""
@@ -56,8 +65,9 @@ class MqttSide:
     def _new_client(self, device: SimDevice) -> BufferedClient:
         device_id = device.device_id
         voice = self._voice
+        target = device_target(self._target, self._passwords, device_id)
         client = new_mqtt_client(
-            self._target, device_id, clean_session=False, connect_timeout=self._connect_timeout
+            target, device_id, clean_session=False, connect_timeout=self._connect_timeout
         )
         client.will_set(ids.WILL_TOPIC, codecs.encode_will(device_id), qos=2, retain=False)
         alert_topic = ids.alert_topic(device_id)

@@ -4,6 +4,7 @@ queue and sends a GPS fix to its location topic."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 
 import stomp
@@ -21,7 +22,7 @@ from mwm_tui.domain.errors import DecodeError
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, StompAttempt, Voice
+from .device import SimDevice, StompAttempt, Voice, device_target
 
 LOCATION_CONTENT_TYPE = "application/json;charset=utf-8"
 # The device app's STOMP heart-beats: it may send every 60 s and wants to hear every 20 s.
@@ -68,12 +69,21 @@ class _DeviceStompListener(stomp.ConnectionListener):  # type: ignore[misc]
 
 
 class StompSide:
-    """Every device's STOMP connection to one broker, tended from the fleet's loop."""
+    """Every device's STOMP connection to one broker, tended from the fleet's loop.
 
-    def __init__(self, target: BrokerTarget, voice: Voice, connect_timeout: float) -> None:
+    A device with a password in ``passwords`` logs in as its id with it."""
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        voice: Voice,
+        connect_timeout: float,
+        passwords: Mapping[str, str] | None = None,
+    ) -> None:
         self._target = target
         self._voice = voice
         self._connect_timeout = connect_timeout
+        self._passwords = dict(passwords or {})
 
     def tend(self, device: SimDevice, now: float) -> None:
         """Connect when due, subscribe once connected, drop an attempt lost or too slow."""
@@ -102,7 +112,7 @@ class StompSide:
             device.stomp_backoff.reset()
 
     def _open(self, device: SimDevice, now: float) -> None:
-        target = self._target
+        target = device_target(self._target, self._passwords, device.device_id)
         receipt = f"{device.device_id}-{ids.order_destination(device.device_id)}"
         connection = new_stomp_connection(target, DEVICE_HEARTBEATS, self._connect_timeout)
         attempt = StompAttempt(connection, receipt, now)
