@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from mwm_tui.adapters.stomp_link import StompLink
 from mwm_tui.domain import ids
-from mwm_tui.domain.events import AlertOutcome, OrderOutcome, WillReceived
-from mwm_tui.domain.targets import Protocol
+from mwm_tui.domain.events import AlertOutcome, LinkName, LinkState, OrderOutcome, WillReceived
+from mwm_tui.domain.targets import Protocol, parse_target
 from tests.support.brokers import RABBITMQ_HOME, RabbitMQ
 from tests.support.fleet_brokers import read_credentials, write_fleet_config
 from tests.support.fleet_clients import (
@@ -32,7 +33,7 @@ from tests.support.fleet_clients import (
     stomp_as,
     subscribed,
 )
-from tests.support.link_events import wait_until
+from tests.support.link_events import Recorder, wait_until
 from tests.support.sim import Sim
 
 ATTACKER, VICTIM = "truck-a", "truck-b"
@@ -43,6 +44,8 @@ QUIET = 1.0
 class RabbitFleet:
     access: FleetAccess
     credentials_file: str
+    # Runs one rabbitmqctl command against the module's node.
+    ctl: Callable[..., None]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,15 @@ def fleet(real_brokers: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
         assert done.returncode == 0, done.stderr
         access = FleetAccess(broker.port, broker.mqtt_port, read_credentials(directory))
-        yield RabbitFleet(access, str(directory / "credentials"))
+
+        def ctl(*arguments: str) -> None:
+            command = [str(RABBITMQ_HOME / "bin" / "rabbitmqctl"), "-n", broker.node_name]
+            done = subprocess.run(
+                [*command, *arguments], env=environment, capture_output=True, text=True, check=False
+            )
+            assert done.returncode == 0, done.stderr
+
+        yield RabbitFleet(access, str(directory / "credentials"), ctl)
     finally:
         broker.close()
         shutil.rmtree(directory.parent, ignore_errors=True)
@@ -165,3 +176,25 @@ def test_hq_and_the_simulated_trucks_work_through_the_locked_down_rabbitmq(
         sim.wait_line(f"ALERT {device_id}: purple", 15)
     sim.command(f"kill {VICTIM}")
     wait_until(lambda: hq.since(start, WillReceived, device_id=VICTIM), 15, "the dead truck's will")
+
+
+def test_hq_refused_the_advisories_by_rabbitmq_connects_again_once_without_them(
+    fleet: RabbitFleet,
+) -> None:
+    # An HQ account that may read the fleet's topics but not the advisories' routing key.
+    fleet.ctl("add_user", "hq-plain", "hq-plain-password")
+    fleet.ctl("set_permissions", "-p", "/", "hq-plain", ".*", ".*", ".*")
+    fleet.ctl("set_topic_permissions", "-p", "/", "hq-plain", "amq.topic", ".*", "^device[.]")
+    events = Recorder()
+    url = fleet.access.url(Protocol.STOMP, "hq-plain")
+    target = parse_target(url, Protocol.STOMP).with_password("hq-plain-password")
+    link = StompLink([target], events)
+    link.start()
+    try:
+        wait_until(lambda: events.state_at(LinkName.STOMP, LinkState.UP), 30, "STOMP up")
+        time.sleep(6.0)  # long enough for several reconnections had it kept asking
+        states = [change.state for _, change in events.states(LinkName.STOMP)]
+    finally:
+        link.stop()
+    assert states.count(LinkState.UP) <= 2, states
+    assert states[-1] is LinkState.UP, states

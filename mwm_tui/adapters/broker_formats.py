@@ -313,8 +313,8 @@ def rabbitmq_permissions(account: Account) -> tuple[list[str], list[str]]:
     read_keys = [_routing_key(d) for d in rights.stomp_subscribe if d.kind is Kind.TOPIC]
     read_keys += [_mqtt_key(topic) for topic in rights.mqtt_subscribe]
     if account.is_hq:
-        # HQ asks every broker for ActiveMQ's advisories; RabbitMQ has none to send, but
-        # refusing the subscription would end HQ's connection (its ERROR names no receipt).
+        # HQ asks every broker for ActiveMQ's advisories; RabbitMQ has none to send, and
+        # refusing the subscription would close HQ's first connection.
         read_keys.append(_regex_literal(_ADVISORY_READ.name))
     return resource, [_any_of(*write_keys), _any_of(*read_keys)]
 

@@ -28,6 +28,7 @@ class StompSession:
 
     subscription_receipt: str
     advisory_receipt: str = ""
+    advisory_confirmed: bool = False
     connected: bool = False
     subscribed: bool = False
     refusal: str | None = None
@@ -78,6 +79,8 @@ class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
             self._session.subscribed = True
             self._link.wake()
         else:
+            if receipt and receipt == self._session.advisory_receipt:
+                self._session.advisory_confirmed = True
             self._link.handle_receipt(frame)
 
     def on_error(self, frame: stomp.utils.Frame) -> None:
@@ -85,13 +88,22 @@ class SessionListener(stomp.ConnectionListener):  # type: ignore[misc]
         receipt = frame.headers.get("receipt-id")
         if not self._session.connected:
             self._session.refusal = message
-        elif receipt and receipt == self._session.advisory_receipt:
+        elif self._refuses_advisories(receipt):
             self._link.handle_advisory_refusal(message)
         elif receipt == self._session.subscription_receipt:
             self._session.lost = f"broker refused the subscription: {message}"
         elif not self._link.handle_error(frame):
             self._session.last_error = message
         self._link.wake()
+
+    def _refuses_advisories(self, receipt: str | None) -> bool:
+        """An ERROR naming the advisory subscription's receipt, or naming none while that
+        subscription waits for its receipt: how RabbitMQ refuses it, closing the connection
+        (the next connection does not ask again)."""
+        asked = self._session.advisory_receipt
+        if not asked:
+            return False
+        return receipt == asked or (not receipt and not self._session.advisory_confirmed)
 
     def on_heartbeat_timeout(self) -> None:
         self._session.heartbeat_timeout = True
