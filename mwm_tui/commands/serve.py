@@ -29,6 +29,7 @@ from textual_serve.server import Server
 from mwm_tui.adapters.lifetime import children_of, has_ended
 from mwm_tui.adapters.tls import TlsSetupError
 from mwm_tui.commands.options import add_dashboard_options, settings_from_args
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.commands.terminal import SERVER_PID
 from mwm_tui.config import ConfigError, Settings, config_path, locale_is_utf8
 from mwm_tui.domain.targets import TargetError
@@ -65,7 +66,7 @@ class ServeError(Exception):
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    parse = TeachingParser(
         prog=PROG,
         description=_DESCRIPTION,
         epilog=_EPILOG,
