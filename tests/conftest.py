@@ -37,6 +37,7 @@ GROUP_OF_FIXTURE = {
     "tmux": "e2e",
     "sshd": "ssh",
     "chromium_profile": "browser",
+    "system_services": "system",
 }
 
 
@@ -184,6 +185,12 @@ def own_brokers(real_brokers: None) -> Iterator[BrokerStarter]:
     yield start
     for broker in started:
         broker.close()
+
+
+@pytest.fixture
+def system_services() -> None:
+    """Asked for by a test that installs services on this machine and removes them: root."""
+    assert os.geteuid() == 0, "the `system` tests change this machine's services: run as root"
 
 
 @pytest.fixture
