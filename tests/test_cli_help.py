@@ -180,6 +180,11 @@ def _history_of_a_start(data_dir: Path, trucks: int) -> None:
         HistoryEntry(at + 2 + n * 0.01, "status", "unknown -> online (fix received)", i)
         for n, i in enumerate(ids)
     ]
+    # A restart within the minute: its sightings are a start of their own.
+    entries += [
+        HistoryEntry(at + 30, "status", "first heard: unknown (retained motion only)", i)
+        for i in ids[:2]
+    ]
     entries.append(HistoryEntry(at + 300, "status", "online -> stale (silent for 15 s)", ids[0]))
     store.save(history=entries)
     store.close()
@@ -191,15 +196,16 @@ def test_history_folds_a_starts_first_sightings_into_one_line(
     _history_of_a_start(tmp_path, 200)
     assert main(["history", "--data-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
+    assert lines[3].endswith("first heard: 2 trucks unknown (truck-001, truck-002)")
     assert lines[1].endswith(
         "first heard: 200 trucks unknown (truck-001, truck-002, truck-003, ... truck-200)"
     )
     assert "200 trucks" in lines[1] and "unknown -> online: 200 trucks (" in lines[2]
-    assert lines[3].endswith("online -> stale (silent for 15 s)")
+    assert lines[4].endswith("online -> stale (silent for 15 s)")
     assert main(["history", "--data-dir", str(tmp_path), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [len(r.get("devices", [])) for r in records] == [0, 200, 200, 0]
+    assert [len(r.get("devices", [])) for r in records] == [0, 200, 200, 2, 0]
     first = records[1]["devices"][0]
     assert first["device"] == "truck-001"
     assert first["text"] == "first heard: unknown (retained motion only)"
@@ -208,6 +214,14 @@ def test_history_folds_a_starts_first_sightings_into_one_line(
     assert [line.split("truck-007")[1].strip() for line in alone] == [
         "first heard: unknown (retained motion only)",
         "unknown -> online (fix received)",
+    ]
+    assert main(["history", "--data-dir", str(tmp_path), "--device", "truck-001"]) == 0
+    restarted = capsys.readouterr().out.splitlines()
+    assert [line.split("truck-001")[1].strip() for line in restarted] == [
+        "first heard: unknown (retained motion only)",
+        "unknown -> online (fix received)",
+        "first heard: unknown (retained motion only)",
+        "online -> stale (silent for 15 s)",
     ]
 
 

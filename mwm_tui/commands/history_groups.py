@@ -23,6 +23,7 @@ class Sightings:
 
     what: str
     entries: list[HistoryEntry] = field(default_factory=list)
+    devices: set[str | None] = field(default_factory=set)
 
     @property
     def at(self) -> float:
@@ -68,10 +69,11 @@ def fold_sightings(entries: list[HistoryEntry], window: float = SIGHTING_WINDOW)
             lines.append(entry)
             continue
         group = open_groups.get(what)
-        if group is None or entry.at - group.at > window:
+        if group is None or entry.at - group.at > window or device in group.devices:
             group = open_groups[what] = Sightings(what)
             lines.append(group)
         group.entries.append(entry)
+        group.devices.add(device)
     return [
         line.entries[0] if isinstance(line, Sightings) and len(line.entries) == 1 else line
         for line in lines
