@@ -44,6 +44,8 @@ def test_export_reads_plain_and_compressed_rotations_oldest_first(tmp_path: Path
     # One rotation left plain, as a crash before its compression would leave it.
     second = tmp_path / "shift.jsonl.2.gz"
     second.with_suffix("").write_bytes(gzip.decompress(second.read_bytes()))
+    cut_short = second.with_name(f"{second.name}.partial")  # and its copy, cut short
+    cut_short.write_bytes(second.read_bytes()[: second.stat().st_size * 2 // 3])
     second.unlink()
     files = [str(f) for f in sorted(tmp_path.iterdir(), reverse=True)]
     out = tmp_path / "shift.csv"
