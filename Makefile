@@ -19,7 +19,7 @@ SOAK_MINUTES ?= 60
 .PHONY: help bootstrap bootstrap-python bootstrap-app demo check test lint upgrade-check bench bench-chaos bench-terminal
 
 help:
-	@echo "make demo    run the dashboard on simulated data (no broker needed)"
+	@echo "make demo    install the app alone, run the dashboard on simulated data (no broker)"
 	@echo "make check   lint, then every test that needs no broker, browser, sshd or tmux"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
