@@ -11,15 +11,15 @@ TEST_TIMEOUT ?= 120
 TEST_WORKERS ?= 3
 CHECK_WORKERS ?= 6
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
-CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow
+CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow and not system
 PYTEST_ARGS ?=
 # Length of the soak in `make bench`, an hour; a quicker look: `make bench SOAK_MINUTES=10`.
 SOAK_MINUTES ?= 60
 
-.PHONY: help bootstrap bootstrap-python demo check test lint upgrade-check bench bench-chaos bench-terminal
+.PHONY: help bootstrap bootstrap-python bootstrap-app demo check test lint upgrade-check bench bench-chaos bench-terminal
 
 help:
-	@echo "make demo    run the dashboard on simulated data (no broker needed)"
+	@echo "make demo    install the app alone, run the dashboard on simulated data (no broker)"
 	@echo "make check   lint, then every test that needs no broker, browser, sshd or tmux"
 	@echo "make test    install brokers if missing, then run the test suite"
 	@echo "make lint    ruff check, ruff format --check, mypy, import contracts"
@@ -36,7 +36,11 @@ bootstrap:
 bootstrap-python:
 	@bash scripts/bootstrap --python-only
 
-demo: bootstrap-python
+# The app alone, without the test and lint tools of the dev extra.
+bootstrap-app:
+	@bash scripts/bootstrap --app-only
+
+demo: bootstrap-app
 	$(VENV)/bin/mwm-tui --demo
 
 check: lint

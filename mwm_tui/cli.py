@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
-# Commands imported where they run: ``history`` and ``export`` never load the UI,
-# and the dashboard itself never loads aiohttp.
-# ruff: noqa: PLC0415
+from mwm_tui.commands.registry import COMMANDS, DASHBOARD, command_named, nearest
+
+# Exit status of a command whose reader went away (``mwm-tui history | head``), as a shell
+# reports a tool that SIGPIPE ended.
+BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    command = arguments[:1]
-    if command == ["history"]:
-        from mwm_tui.commands.history import history_main
-
-        return history_main(arguments[1:])
-    if command == ["serve"]:
-        from mwm_tui.commands.serve import serve_main
-
-        return serve_main(arguments[1:])
-    if command == ["users"]:
-        from mwm_tui.commands.users import users_main
-
-        return users_main(arguments[1:])
-    if command == ["replay"]:
-        from mwm_tui.commands.replay import replay_main
-
-        return replay_main(arguments[1:])
-    if command == ["brokers"]:
-        from mwm_tui.commands.brokers import brokers_main
-
-        return brokers_main(arguments[1:])
-    if command == ["export"]:
-        from mwm_tui.commands.export import export_main
-
-        return export_main(arguments[1:])
-    from mwm_tui.commands.dashboard import dashboard_main
-
-    return dashboard_main(arguments)
+    first = arguments[0] if arguments else "-"
+    command = command_named(first)
+    if command is None and not first.startswith("-"):
+        names = [known.name for known in COMMANDS]
+        guess = nearest(first, names)
+        hint = f"; did you mean '{guess}'?" if guess else f" (commands: {', '.join(names)})"
+        print(f"mwm-tui: unknown command '{first}'{hint}", file=sys.stderr)
+        return 2
+    run = (command or DASHBOARD).runner()
+    try:
+        status = run(arguments[1:] if command else arguments)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Quietly, as other tools end: nothing more can reach the reader.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    return status
 
 
 if __name__ == "__main__":

@@ -75,8 +75,10 @@ class Settings:
     serve_max_seats: int = 8
     # Record every message received and every order and alert sent to this file (JSON lines)
     record: str | None = None
-    # Size of the record file past which it rotates (FILE.1, FILE.2, FILE.3 kept)
+    # Size of the record file past which it rotates, gzip-compressed, to FILE.1.gz ...
     record_max_mb: float = 100.0
+    # Rotated record files kept: 48 x 100 MiB is 30 hours of a 200-truck fleet, ~1 GB on disk
+    record_keep: int = 48
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
@@ -240,6 +242,36 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def setting_sources(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """Where each setting of ``load_settings(overrides, environ)`` comes from: ``default``,
+    the config file's path, ``MWM_*`` (the variable), ``--flag``, or ``locale`` (ascii)."""
+    settings = load_settings(overrides, environ)
+    path = config_path(environ)
+    in_file = from_file(path, required=bool(environ.get("MWM_CONFIG")))
+    in_environment = from_environment(environ)
+    sources: dict[str, str] = {}
+    for setting in fields(Settings):
+        name = setting.name
+        if overrides.get(name) is not None:
+            sources[name] = "--" + name.replace("_", "-")
+        elif name in in_environment:
+            sources[name] = f"MWM_{name.upper()}"
+        elif name in in_file:
+            sources[name] = str(path)
+        elif name == "ascii" and settings.ascii:
+            sources[name] = "locale (not UTF-8)"
+        else:
+            sources[name] = "default"
+    return sources
+
+
+def is_secret(name: str) -> bool:
+    """A setting never shown: a password."""
+    return name in _SECRETS
+
+
 def load_settings(
     overrides: Mapping[str, Any], environ: Mapping[str, str] = os.environ
 ) -> Settings:
@@ -260,6 +292,8 @@ def load_settings(
         raise ConfigError("max-devices must be at least 1")
     if settings.record_max_mb <= 0:
         raise ConfigError("record-max-mb must be more than 0")
+    if settings.record_keep < 1:
+        raise ConfigError("record-keep must be at least 1")
     if settings.history_days <= 0:
         raise ConfigError("history-days must be more than 0")
     if not settings.serve_host.strip():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,8 @@ GROUP_OF_FIXTURE = {
     "tmux": "e2e",
     "sshd": "ssh",
     "chromium_profile": "browser",
+    "system_services": "system",
+    "completion_shells": "e2e",
 }
 
 
@@ -184,6 +187,20 @@ def own_brokers(real_brokers: None) -> Iterator[BrokerStarter]:
     yield start
     for broker in started:
         broker.close()
+
+
+@pytest.fixture
+def completion_shells() -> None:
+    """Asked for by a test that runs zsh and fish (installed by `make bootstrap`), as a person
+    would use them: it joins group `e2e`."""
+    missing = [shell for shell in ("zsh", "fish") if shutil.which(shell) is None]
+    assert not missing, f"{', '.join(missing)} not installed: run `make bootstrap`"
+
+
+@pytest.fixture
+def system_services() -> None:
+    """Asked for by a test that installs services on this machine and removes them: root."""
+    assert os.geteuid() == 0, "the `system` tests change this machine's services: run as root"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The wheel carries what the app loads at run time: the stylesheet and the map data."""
+"""The wheel carries what the app loads at run time (the stylesheet, the map data), the man
+page and the licenses of the code and of the data."""
 
 from __future__ import annotations
 
@@ -38,3 +39,11 @@ def test_wheel_ships_styles_and_coastline(tmp_path: Path) -> None:
     assert "mwm_tui/commands/templates/login.html" in names
     assert "mwm_tui/commands/templates/seats_full.html" in names
     assert not any(name.startswith("tests/") for name in names)
+    assert "mwm_tui-0.1.0.data/data/share/man/man1/mwm-tui.1" in names
+    licenses = "mwm_tui-0.1.0.dist-info/licenses/"
+    assert {f"{licenses}LICENSE", f"{licenses}mwm_tui/data/LICENSE"} <= names
+    with zipfile.ZipFile(wheel) as packed:
+        assert "MIT License" in packed.read(f"{licenses}LICENSE").decode()
+        data_license = packed.read("mwm_tui/data/LICENSE").decode()
+    assert "public domain" in data_license and "CC BY 4.0" in data_license
+    assert "GeoNames" in data_license and "Natural Earth" in data_license

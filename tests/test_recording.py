@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -59,6 +60,15 @@ ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TEXT = '{"deviceID": "\x1b[31mX\u202e", "lat": 1, "lng": "\x00\x07"}'
 
 
+def unzipped_lines_of(path: Path) -> list[dict[str, object]]:
+    plain = path.with_suffix("")
+    plain.write_bytes(gzip.decompress(path.read_bytes()))
+    try:
+        return lines_of(plain)
+    finally:
+        plain.unlink()
+
+
 def lines_of(path: Path) -> list[dict[str, object]]:
     raw = path.read_bytes()
     assert raw.isascii(), "the record file must be ASCII JSON"
@@ -93,15 +103,18 @@ def test_rotation_keeps_the_newest_records_in_few_bounded_files(tmp_path: Path) 
             time.sleep(0.15)  # the writer takes several batches, as it would in a shift
     recorder.close()
     assert recorder.rotations >= 3
-    files = [Path(f"{path}.{n}") for n in (3, 2, 1) if Path(f"{path}.{n}").exists()] + [path]
-    assert [f.name for f in files] == ["shift.jsonl.3", "shift.jsonl.2", "shift.jsonl.1", path.name]
-    assert not Path(f"{path}.4").exists()
-    assert all(f.stat().st_size <= 4096 for f in files)
+    rotated = [Path(f"{path}.{n}.gz") for n in (3, 2, 1) if Path(f"{path}.{n}.gz").exists()]
+    files = [*rotated, path]
+    names = ["shift.jsonl.3.gz", "shift.jsonl.2.gz", "shift.jsonl.1.gz", path.name]
+    assert [f.name for f in files] == names
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(names), "no plain or partial left"
+    assert path.stat().st_size <= 4096
+    assert all(len(gzip.decompress(f.read_bytes())) <= 4096 for f in rotated)
     assert {f.stat().st_mode & 0o777 for f in files} == {0o600}, "the owner's alone"
     numbers = [
         int(str(record["source"])[len("/topic/device.r") :][:4])
         for f in files
-        for record in lines_of(f)
+        for record in (lines_of(f) if f == path else unzipped_lines_of(f))
     ]
     assert numbers == list(range(total - len(numbers), total)), "newest records, in order"
     assert RecordReader.load(files).records[-1]["source"] == "/topic/device.r0399.location"

@@ -105,8 +105,8 @@ async def test_hq_outage_shows_unknown_not_stale_and_says_what_happened() -> Non
         app.status_bar.styles.width = 400
         await pilot.pause(0.1)
         wide = status_line(app)
-        assert f"STOMP ▼ lost {when}, positions as of then" in wide, wide
-        assert f"MQTT ▼ lost {when}, motion as of then" in wide, wide
+        assert f"STOMP ▼ lost {when} at b, positions as of then" in wide, wide
+        assert f"MQTT ▼ lost {when} at b, motion as of then" in wide, wide
         assert "6 tries" in wide, wide
 
         # HQ back: live trucks are online again at once, a silent one waits out the grace.

@@ -28,6 +28,7 @@ from mwm_tui.domain.targets import BrokerTarget
 
 from .backoff import Backoff, reconnect_backoff, refused_backoff
 from .base import EventSink, batch_sink
+from .protocol_probe import other_protocol, wrong_protocol_reason
 from .tls import describe_tls_error
 
 log = logging.getLogger(__name__)
@@ -439,7 +440,7 @@ class SupervisedLink(Generic[Request]):
                 try:
                     self._run_session()
                 except LinkDownError as error:
-                    down = error
+                    down = self._name_the_protocol(error)
                 except Exception as error:
                     # A bug in one session must not end reconnection for good.
                     log.exception("%s session failed", self.name)
@@ -457,6 +458,17 @@ class SupervisedLink(Generic[Request]):
                     log.exception("%s failed to wind up", self.name)
             self._set_state(LinkState.DOWN, "stopped")
             self._waker.close()
+
+    def _name_the_protocol(self, down: LinkDownError) -> LinkDownError:
+        """A handshake that failed before the link was up, on a port that answers the other
+        protocol, says so: the URL names the other broker's port (retried as a refusal)."""
+        if self._state is LinkState.UP or down.refused or down.clash or self._stopping.is_set():
+            return down
+        target = self._targets[self._current]
+        found = other_protocol(target)
+        if found is None:
+            return down
+        return LinkDownError(wrong_protocol_reason(target, found), refused=True)
 
     def _wind_up(self) -> None:
         """Last words to the brokers after a stop, once the final session has ended."""

@@ -15,6 +15,7 @@ from mwm_tui.adapters.broker_configs import (
     WrittenFleet,
     write_fleet,
 )
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.domain.fleet_access import (
     DEFAULT_HQ_USER,
     AccessError,
@@ -37,7 +38,7 @@ DIR/credentials  one "ID PASSWORD" line per account, HQ's first: hand each
 
 
 def brokers_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    parse = TeachingParser(
         prog="mwm-tui brokers",
         description="Broker set-up for mwm-tui's fleet.",
     )

@@ -8,16 +8,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
+from mwm_tui.adapters.export import WRITERS, ExportFormat, Fix, Selection, fixes_of
 from mwm_tui.adapters.recording import RecordError
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
 from mwm_tui.commands.time_args import TIME_HELP, parse_since
 from mwm_tui.config import ConfigError
 
+PROG = "mwm-tui export"
+
 
 def export_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
-        prog="mwm-tui export",
+    parse = TeachingParser(
+        prog=PROG,
         description="Write the positions in a record file (mwm-tui --record FILE) as CSV, GPX 1.1\n"
         "(a track a truck) or GeoJSON (a feature a truck, its id in deviceID).\n"
         "Times are when HQ received each fix, in UTC.",
@@ -35,6 +38,15 @@ def export_parser() -> argparse.ArgumentParser:
     return parse
 
 
+def export_summary(fixes: Sequence[Fix], form: str, output: str | None) -> str:
+    """``wrote 1,204 fixes of 20 trucks as csv to shift.csv``: what the command did."""
+    trucks = len({fix.device_id for fix in fixes})
+    where = output if output else "standard output"
+    fixes_said = f"{len(fixes):,} fix" + ("" if len(fixes) == 1 else "es")
+    trucks_said = f"{trucks:,} truck" + ("" if trucks == 1 else "s")
+    return f"wrote {fixes_said} of {trucks_said} as {form} to {where}"
+
+
 def export_main(argv: Sequence[str]) -> int:
     args = export_parser().parse_args(argv)
     try:
@@ -45,11 +57,14 @@ def export_main(argv: Sequence[str]) -> int:
             parse_since(args.until, now, "--until") if args.until else None,
         )
         reader = load_records(args.files, "export")
-        text = WRITERS[ExportFormat(args.format)](fixes_of(reader.records, selection))
+        fixes = fixes_of(reader.records, selection)
+        text = WRITERS[ExportFormat(args.format)](fixes)
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
         else:
             sys.stdout.write(text)
+            sys.stdout.flush()
+        print(f"{PROG}: {export_summary(fixes, args.format, args.output)}", file=sys.stderr)
     except (ConfigError, RecordError) as error:
         print(f"mwm-tui export: error: {error}", file=sys.stderr)
         return 2

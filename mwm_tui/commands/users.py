@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mwm_tui.adapters.users_file import UsersFileError, store_user
+from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.config import ConfigError, config_path, load_settings
 from mwm_tui.domain.passwords import NAME_RULE, hash_password, password_problem, valid_name
 
@@ -33,7 +34,7 @@ class PasswordError(Exception):
 
 
 def users_parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(
+    parse = TeachingParser(
         prog=PROG,
         description="Manage the people who may log in to mwm-tui serve.",
         epilog=_EPILOG,

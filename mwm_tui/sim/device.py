@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from mwm_tui.adapters.backoff import Backoff
 from mwm_tui.adapters.mqtt_link import BufferedClient
+from mwm_tui.adapters.protocol_probe import other_protocol, wrong_protocol_reason
 from mwm_tui.domain.simulation import SimulatedTruck
 from mwm_tui.domain.targets import BrokerTarget
 
@@ -23,6 +24,23 @@ class Voice(Protocol):
 
 
 @dataclass(slots=True)
+class WrongPort:
+    """Whether a side's port speaks the other protocol: asked once, on its first handshake
+    that got no answer (the probe waits up to a second), then remembered."""
+
+    asked: bool = False
+    said: str | None = None
+
+    def check(self, target: BrokerTarget) -> bool:
+        if not self.asked:
+            self.asked = True
+            found = other_protocol(target)
+            if found is not None:
+                self.said = wrong_protocol_reason(target, found)
+        return self.said is not None
+
+
+@dataclass(slots=True)
 class StompAttempt:
     """One STOMP connection of one device; flags are set by stomp.py's threads."""
 
@@ -33,6 +51,8 @@ class StompAttempt:
     subscribe_sent: bool = False
     subscribed: bool = False
     lost: bool = False
+    # What the broker's ERROR frame said, if one came.
+    error: str | None = None
 
 
 @dataclass(slots=True)

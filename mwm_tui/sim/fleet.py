@@ -84,7 +84,7 @@ class FleetSimulator:
         self._kill_requests: deque[str] = deque()
         self._kill_schedule: list[tuple[float, str]] = []
         self._ready_announced = False
-        self._last_status: tuple[int, int] | None = None
+        self._last_status: tuple[tuple[int, int], tuple[str | None, ...]] | None = None
 
     def complain(self, line: str) -> None:
         self._complain(f"mwm-sim: {line}")
@@ -192,10 +192,18 @@ class FleetSimulator:
             sum(1 for d in living if d.stomp is not None and d.stomp.subscribed),
             sum(1 for d in living if d.mqtt_subscribed),
         )
-        if status != self._last_status:
-            self._last_status = status
-            total = len(living)
-            self.complain(f"STOMP {status[0]}/{total} subscribed, MQTT {status[1]}/{total}")
+        total = len(living)
+        # Why a side is short of devices, while it is: its latest failure.
+        why = tuple(
+            side.failure if count < total else None
+            for side, count in ((self._stomp, status[0]), (self._mqtt, status[1]))
+        )
+        if (status, why) != self._last_status:
+            self._last_status = (status, why)
+            line = f"STOMP {status[0]}/{total} subscribed, MQTT {status[1]}/{total}"
+            named = zip(("STOMP", "MQTT"), why, strict=True)
+            reasons = [f"{name}: {reason}" for name, reason in named if reason]
+            self.complain(f"{line}; {'; '.join(reasons)}" if reasons else line)
         if not self._ready_announced and living and all(d.ready for d in living):
             self._ready_announced = True
             self.say(f"READY {len(living)} devices")

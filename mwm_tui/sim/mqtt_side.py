@@ -16,12 +16,12 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mwm_tui.adapters.mqtt_link import BufferedClient, new_mqtt_client
-from mwm_tui.adapters.supervisor import Waker
+from mwm_tui.adapters.supervisor import Waker, describe_connect_error, host_port
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, Voice, device_target
+from .device import SimDevice, Voice, WrongPort, device_target
 
 DEVICE_KEEPALIVE = 30
 
@@ -42,12 +42,19 @@ class MqttSide:
         self._voice = voice
         self._connect_timeout = connect_timeout
         self._passwords = dict(passwords or {})
+        # Why the latest attempt of any device failed, for the fleet's status line.
+        self.failure: str | None = None
+        self._wrong_port = WrongPort()
 
     def tend(self, device: SimDevice, now: float) -> None:
         """Connect when due; drop a connection that takes too long."""
         if device.mqtt_connected or device.mqtt_connecting_since is not None:
             since = device.mqtt_connecting_since
             if since is not None and now - since > self._connect_timeout:
+                where = host_port(self._target)
+                self.failure = f"no CONNACK from {where} within {self._connect_timeout:g} s"
+                if self._wrong_port.check(self._target):
+                    self.failure = self._wrong_port.said
                 self.drop(device, now)
             return
         if now < device.mqtt_retry_at:
@@ -57,7 +64,8 @@ class MqttSide:
         device.mqtt = client
         try:
             client.connect(self._target.host, self._target.port, DEVICE_KEEPALIVE)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
+            self.failure = describe_connect_error(error, host_port(self._target))
             self.drop(device, now)
             return
         device.mqtt_connecting_since = now
@@ -66,6 +74,7 @@ class MqttSide:
         device_id = device.device_id
         voice = self._voice
         target = device_target(self._target, self._passwords, device_id)
+        side = self
         client = new_mqtt_client(
             target, device_id, clean_session=False, connect_timeout=self._connect_timeout
         )
@@ -75,6 +84,7 @@ class MqttSide:
         def on_connect(c: mqtt.Client, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
             if code.is_failure:
                 voice.complain(f"{device_id}: MQTT broker refused the connection: {code}")
+                side.failure = f"broker refused the connection: {code}"
                 return
             device.mqtt_connecting_since = None
             device.mqtt_connected = True

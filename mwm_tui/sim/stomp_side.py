@@ -11,18 +11,20 @@ import stomp
 import stomp.exception
 import stomp.utils
 
+from mwm_tui.adapters.stomp_connection import connect_failure_reason
 from mwm_tui.adapters.stomp_link import (
     close_stomp_connection,
     error_text,
     new_stomp_connection,
     stomp_client_id,
 )
+from mwm_tui.adapters.supervisor import describe_connect_error, host_port
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.errors import DecodeError
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, StompAttempt, Voice, device_target
+from .device import SimDevice, StompAttempt, Voice, WrongPort, device_target
 
 LOCATION_CONTENT_TYPE = "application/json;charset=utf-8"
 # The device app's STOMP heart-beats: it may send every 60 s and wants to hear every 20 s.
@@ -62,6 +64,7 @@ class _DeviceStompListener(stomp.ConnectionListener):  # type: ignore[misc]
             )
             return
         self._voice.complain(f"{device.device_id}: STOMP error from broker: {message}")
+        self._attempt.error = message
 
     def on_disconnected(self) -> None:
         self._attempt.lost = True
@@ -84,6 +87,9 @@ class StompSide:
         self._voice = voice
         self._connect_timeout = connect_timeout
         self._passwords = dict(passwords or {})
+        # Why the latest attempt of any device failed, for the fleet's status line.
+        self.failure: str | None = None
+        self._wrong_port = WrongPort()
 
     def tend(self, device: SimDevice, now: float) -> None:
         """Connect when due, subscribe once connected, drop an attempt lost or too slow."""
@@ -94,6 +100,7 @@ class StompSide:
             return
         too_slow = not attempt.subscribed and now - attempt.started_at > self._connect_timeout
         if attempt.lost or too_slow:
+            self.failure = self._why_failed(attempt)
             self.drop(device, now)
             return
         if attempt.connected and not attempt.subscribe_sent:
@@ -128,8 +135,27 @@ class StompSide:
                 wait=False,
                 headers={"client-id": client_id},
             )
-        except (OSError, stomp.exception.StompException):
+        except (OSError, stomp.exception.StompException) as error:
+            where = host_port(target)
+            self.failure = (
+                describe_connect_error(error, where)
+                if isinstance(error, OSError)
+                else connect_failure_reason(target, where, self._connect_timeout, connection)
+            )
             self.drop(device, now)
+
+    def _why_failed(self, attempt: StompAttempt) -> str:
+        where = host_port(self._target)
+        if attempt.error is not None:
+            return f"broker error: {attempt.error}"
+        if not attempt.connected and self._wrong_port.check(self._target):
+            return self._wrong_port.said or ""
+        if attempt.lost:
+            return f"{where} closed the connection"
+        waited = f"within {self._connect_timeout:g} s"
+        if not attempt.connected:
+            return f"no CONNECTED frame from {where} {waited}"
+        return f"no receipt for the subscription from {where} {waited}"
 
     def drop(self, device: SimDevice, now: float) -> None:
         """Close the attempt and try again after the device's next backoff delay."""

@@ -23,6 +23,7 @@ from mwm_tui.domain.events import (
     AlertOutcome,
     DeviceNotice,
     Event,
+    LinkState,
     LinkStateChanged,
     MessageRejected,
     OrderOutcome,
@@ -35,6 +36,7 @@ from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy, update_culling
 from mwm_tui.ui.dispatch_actions import DispatchActions
+from mwm_tui.ui.empty_list import why_empty
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
@@ -126,7 +128,13 @@ class MwmApp(DispatchActions):
         self.status_bar = StatusBar(demo=demo, wall_clock=wall_clock, id="status")
         self.filter_input = FilterInput(placeholder="filter: id or status", id="filter")
         self.device_list = DeviceList(
-            fleet, wall_clock=wall_clock, claimant=dispatcher.team.whose, id="devices"
+            fleet,
+            wall_clock=wall_clock,
+            claimant=dispatcher.team.whose,
+            empty_reason=lambda: why_empty(
+                self.status_bar.links, len(fleet.devices), self.device_list.filter_text
+            ),
+            id="devices",
         )
         self.composer = Composer(id="composer")
         self.position_map = PositionMap(fleet, id="map")
@@ -367,6 +375,9 @@ class MwmApp(DispatchActions):
             self.push_screen(DeviceDetail(self.fleet, self.dispatcher, device_id, self.team))
 
     def action_reconnect(self) -> None:
+        if all(event.state is LinkState.UP for event in self.status_bar.links.values()):
+            self.notify("Both links are up; nothing to reconnect.")
+            return
         for link in (self.stomp_link, self.mqtt_link):
             link.reconnect_now()
 

@@ -27,6 +27,7 @@ from mwm_tui.ui.widgets.repaint import changed_region, forget_dirty_regions
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
 _HEADER = Style(bold=True, underline=True)
+_EMPTY = Style(dim=True, italic=True)
 _CURSOR_FOCUSED = Style(reverse=True, bold=True)
 _CURSOR = Style(bgcolor="grey30")
 _DIM = Style(dim=True)
@@ -102,13 +103,16 @@ class DeviceList(ScrollView, can_focus=True):
         *,
         wall_clock: Callable[[], float] = time.time,
         claimant: Callable[[str], str | None] = lambda device_id: None,
+        empty_reason: Callable[[], str] = lambda: "",
         id: str | None = None,
     ) -> None:
-        """``claimant``: the dispatcher who claims a device, shown in the ``by`` column."""
+        """``claimant``: the dispatcher who claims a device, shown in the ``by`` column;
+        ``empty_reason``: the line shown while no row is (why the list is empty)."""
         super().__init__(id=id)
         self._fleet = fleet
         self._wall_clock = wall_clock
         self._claimant = claimant
+        self._empty_reason = empty_reason
         self._order = ListOrder(fleet.devices)
         self._selected: str | None = None
         self._id_width = 2
@@ -156,7 +160,9 @@ class DeviceList(ScrollView, can_focus=True):
     def _view(self) -> tuple[object, ...]:
         """What every line depends on besides the devices: drawn lines are kept while it holds."""
         offset = self.scroll_offset
-        return (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+        empty = "" if len(self._order) else self._empty_reason()
+        view = (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+        return (*view, empty)
 
     def _repaint_changes(self) -> None:
         """Repaint only the cells whose text or style changed since they were drawn."""
@@ -328,6 +334,9 @@ class DeviceList(ScrollView, can_focus=True):
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1
         if not 0 <= index < len(self._order):
+            if y == 1 and not len(self._order):
+                reason = _fit(f" {self._empty_reason()}", width)
+                return Strip([Segment(reason, self._base_style + _EMPTY)])
             return Strip.blank(width, self._base_style)
         device = self._fleet.devices.get(self._order[index])
         if device is None:

@@ -69,6 +69,8 @@ class StatusBar(Widget):
         # When each link was lost (wall clock) and how many attempts failed since; while lost.
         self.lost_at: dict[LinkName, float] = {}
         self.attempts: dict[LinkName, int] = {}
+        # The broker each link was last on or trying, kept while it is down.
+        self.brokers: dict[LinkName, str] = {}
         # (clock, accepted and rejected per link) at each tick, over the last RATE_WINDOW seconds.
         self._samples: deque[tuple[float, dict[LinkName, int]]] = deque()
         # What the bar last showed: a tick that changes nothing writes nothing to the terminal.
@@ -99,6 +101,8 @@ class StatusBar(Widget):
     def link_changed(self, event: LinkStateChanged) -> None:
         before = self.links[event.link].state
         self.links[event.link] = event
+        if event.broker:
+            self.brokers[event.link] = event.broker
         if event.retry_in is None:
             self.retry_at.pop(event.link, None)
         else:
@@ -201,9 +205,17 @@ class StatusBar(Widget):
             arrow, style = _STATE_LOOK[state.state]
             text.append(arrow[0], style=ALARM_STYLE if lost is not None else style)
             return
+        # Which broker of the configured list the link is on, trying, or lost (kept while down).
+        broker = state.broker or self.brokers.get(name, "")
+        # A down link names its broker, unless the reason shown at the end names it already.
+        address = _host_port(broker)
+        named = level == 0 and ":" in address and address in state.detail
+        at_broker = bool(broker) and state.state is LinkState.DOWN and level <= 1 and not named
         if lost is not None:
             stamp = time.strftime("%H:%M:%S", time.localtime(lost))
             text.append(f"▼ lost {stamp}", style=ALARM_STYLE)
+            if at_broker:
+                text.append(f" at {literal(address, 40)}", style="dim")
             if level <= 2:
                 text.append(f", {_AS_OF[name]} as of then")
         else:
@@ -211,13 +223,14 @@ class StatusBar(Widget):
             text.append(label, style=style)
             if state.state is LinkState.UP:
                 text.append(f" {self.rates[name]:.0f}/s")
-        # Which broker of the configured list the link is on or trying (a down one's detail says).
-        if state.broker and (
+            elif at_broker:
+                text.append(f" at {literal(address, 40)}", style="dim")
+        if broker and (
             (state.state is LinkState.UP and level == 0)
             or (state.state is LinkState.CONNECTING and level <= 1)
         ):
             where = "on" if state.state is LinkState.UP else "trying"
-            text.append(f" {where} {literal(_host_port(state.broker), 40)}", style="dim")
+            text.append(f" {where} {literal(address, 40)}", style="dim")
         if state.state is LinkState.UP:
             return
         if level <= 1:
