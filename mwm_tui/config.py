@@ -73,6 +73,8 @@ class Settings:
     record: str | None = None
     # Size of the record file past which it rotates (FILE.1, FILE.2, FILE.3 kept)
     record_max_mb: float = 100.0
+    # Add to an existing record file (else one that exists is refused: HQ writes its own files)
+    record_append: bool = False
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
 
+from mwm_tui.adapters.private_file import Existing, open_private
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 100.0
@@ -182,9 +184,12 @@ class Recorder:
         keep: int = DEFAULT_KEEP,
         queue_limit: int = QUEUE_LIMIT,
         clock: Callable[[], float] = time.time,
+        append: bool = False,
     ) -> None:
-        """Opens FILE for appending at once; raises RecordError when it cannot."""
+        """Creates FILE at once (0600), or with ``append`` adds to the operator's existing one;
+        raises RecordError when it cannot, or when FILE exists and ``append`` is not given."""
         self.path = Path(path)
+        self._append = append
         self._max_bytes = max(max_bytes, 1024)
         self._keep = max(keep, 1)
         self._limit = queue_limit
@@ -203,7 +208,12 @@ class Recorder:
 
     def _open(self) -> TextIO:
         try:
-            return _open_owner_only(self.path)
+            return _open_owner_only(self.path, append=self._append)
+        except FileExistsError:
+            raise RecordError(
+                f"the record file {self.path} exists and this run did not create it: "
+                "name a new file, or give --append to add to it"
+            ) from None
         except OSError as error:
             raise RecordError(
                 f"cannot open the record file {self.path}: {error.strerror or error}"
@@ -317,9 +327,10 @@ class Recorder:
         log.error("%s", self.error)
 
 
-def _open_owner_only(path: Path) -> TextIO:
-    """FILE for appending, created readable by its owner alone (it holds orders and routes)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+def _open_owner_only(path: Path, *, append: bool = False) -> TextIO:
+    """FILE for appending, the owner's alone (it holds orders and routes): created anew, or an
+    existing one with ``append``; never through a symbolic link (``private_file``)."""
+    descriptor = open_private(path, Existing.APPEND if append else Existing.REFUSE)
     return os.fdopen(descriptor, "a", encoding="ascii", newline="\n")
 
 

@@ -32,7 +32,8 @@ def open_recorder(settings: Settings) -> Recorder | None:
     if not settings.record:
         return None
     max_bytes = int(settings.record_max_mb * 1024 * 1024)
-    return Recorder(Path(settings.record).expanduser(), max_bytes=max_bytes)
+    path = Path(settings.record).expanduser()
+    return Recorder(path, max_bytes=max_bytes, append=settings.record_append)
 
 
 def _fail(message: str) -> int:

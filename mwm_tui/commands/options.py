@@ -186,6 +186,13 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
         help="rotate the record file past this size, keeping FILE.1 to FILE.3 [default: 100]",
     )
     parse.add_argument(
+        "--append",
+        dest="record_append",
+        action="store_const",
+        const=True,
+        help="add to the record FILE if it exists [default: refuse a file this run did not create]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
