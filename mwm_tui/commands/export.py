@@ -12,7 +12,7 @@ from pathlib import Path
 from mwm_tui.adapters.export import WRITERS, ExportFormat, Selection, fixes_of
 from mwm_tui.adapters.private_file import Existing, open_private
 from mwm_tui.adapters.recording import RecordError
-from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
+from mwm_tui.commands.records import RECORD_FILES_HELP, load_records, skipped_lines
 from mwm_tui.commands.time_args import TIME_HELP, parse_since
 from mwm_tui.config import ConfigError
 
@@ -52,6 +52,8 @@ def export_main(argv: Sequence[str]) -> int:
             parse_since(args.until, now, "--until") if args.until else None,
         )
         reader = load_records(args.files, "export")
+        if (note := skipped_lines(reader)) is not None:
+            print(f"mwm-tui export: warning: {note}", file=sys.stderr)
         text = WRITERS[ExportFormat(args.format)](fixes_of(reader.records, selection))
         if args.output:
             write_output(Path(args.output), text, force=args.force)
