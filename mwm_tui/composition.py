@@ -117,7 +117,7 @@ def create_app(
         screenshot_dir=settings.screenshot_dir,
         extras=[*extras, *([RecordStatus(recorder)] if recorder is not None else [])],
     )
-    app.position_map.overlay = load_overlays(settings.overlay_files())
+    app.position_map.overlay = load_overlays(settings.overlay_files(), settings.overlay_max_points)
     return app
 
 

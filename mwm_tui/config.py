@@ -5,6 +5,7 @@ Later sources win. Passwords come only from the environment or the file, never t
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mwm_tui.domain.bounded_json import deep_line
 from mwm_tui.domain.fleet import DEFAULT_MAX_DEVICES
+from mwm_tui.domain.overlay import DEFAULT_MAX_POINTS
 from mwm_tui.domain.targets import (
     DEFAULT_VHOST,
     BrokerTarget,
@@ -24,6 +27,12 @@ from mwm_tui.domain.targets import (
 
 DEFAULT_STOMP_URL = "stomp://localhost:61613"
 DEFAULT_MQTT_URL = "mqtt://localhost:1883"
+# A config file is a few lines: its size, and its nesting (a list of URLs is 1 deep).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 8
+# Seconds any time setting may be, and days of history: a year, ten years.
+MAX_SECONDS = 366 * 86_400.0
+MAX_HISTORY_DAYS = 3660.0
 
 
 class ConfigError(ValueError):
@@ -63,6 +72,8 @@ class Settings:
     screenshot_dir: str | None = None
     # The operator's GeoJSON files drawn on the map (comma-separated; a TOML list in the file)
     overlay: str | None = None
+    # Positions all overlay files may hold together (each costs drawing and geofence checks)
+    overlay_max_points: int = DEFAULT_MAX_POINTS
     # ``mwm-tui serve``: where the browser dashboard listens; any but loopback needs serve_public
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000
@@ -79,6 +90,8 @@ class Settings:
     record_max_mb: float = 100.0
     # Rotated record files kept: 48 x 100 MiB is 30 hours of a 200-truck fleet, ~1 GB on disk
     record_keep: int = 48
+    # Add to an existing record file (else one that exists is refused: HQ writes its own files)
+    record_append: bool = False
 
     def overlay_files(self) -> list[str]:
         return [name.strip() for name in (self.overlay or "").split(",") if name.strip()]
@@ -152,7 +165,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         if kind == "int":
             return int(value)
         if kind == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
         if name in _BROKER_LISTS and isinstance(value, list):
             # A TOML list of URLs (or files) is the same as one comma-separated string.
             if not all(isinstance(item, str) for item in value):
@@ -207,9 +223,19 @@ def from_file(path: Path, *, required: bool = False) -> dict[str, Any]:
             raise ConfigError(f"config file {path} (from MWM_CONFIG) {what}")
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES:,} bytes: not a config file")
+        text = raw.decode("utf-8")
+        deep = deep_line(text, MAX_CONFIG_DEPTH, "\"'", "#")
+        if deep is not None:
+            raise ConfigError(f"{path}: line {deep}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:  # below the depth checked above; a clear line all the same
+        raise ConfigError(f"{path}: nested too deep") from None
     unknown = sorted(key for key in data if not _known(key.replace("-", "_")))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
@@ -284,18 +310,20 @@ def load_settings(
     settings = replace(settings, **given)
     if settings.devices < 1:
         raise ConfigError("devices must be at least 1")
-    if not 0 < settings.stale_after < settings.offline_after:
-        raise ConfigError("need 0 < stale-after < offline-after")
-    if settings.order_expiry <= 0:
-        raise ConfigError("order-expiry must be more than 0 seconds")
+    if not 0 < settings.stale_after < settings.offline_after <= MAX_SECONDS:
+        raise ConfigError(f"need 0 < stale-after < offline-after <= {MAX_SECONDS:.0f} (a year)")
+    if not 0 < settings.order_expiry <= MAX_SECONDS:
+        raise ConfigError(f"order-expiry must be more than 0 and at most {MAX_SECONDS:.0f} seconds")
     if settings.max_devices < 1:
         raise ConfigError("max-devices must be at least 1")
+    if settings.overlay_max_points < 1:
+        raise ConfigError("overlay-max-points must be at least 1")
     if settings.record_max_mb <= 0:
         raise ConfigError("record-max-mb must be more than 0")
     if settings.record_keep < 1:
         raise ConfigError("record-keep must be at least 1")
-    if settings.history_days <= 0:
-        raise ConfigError("history-days must be more than 0")
+    if not 0 < settings.history_days <= MAX_HISTORY_DAYS:
+        raise ConfigError(f"history-days must be more than 0 and at most {MAX_HISTORY_DAYS:.0f}")
     if not settings.serve_host.strip():
         settings = replace(settings, serve_host=Settings.serve_host)  # empty: this machine only
     if settings.serve_max_seats < 1:

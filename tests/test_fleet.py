@@ -175,9 +175,12 @@ def test_only_silent_devices_go_stale(fleet: Fleet, clock: FakeClock) -> None:
     assert fleet.devices["CHATTY"].status is ONLINE
 
 
-def test_will_makes_a_device_offline_at_once(fleet: Fleet) -> None:
+def test_will_after_a_silence_makes_a_device_offline_at_once(
+    fleet: Fleet, clock: FakeClock
+) -> None:
     fleet.apply_location(fix("BBB"))
     fleet.take_changes()
+    clock.advance(2)
     fleet.apply(WillReceived("BBB"))
     assert fleet.devices["BBB"].status is OFFLINE
     assert fleet.devices["BBB"].status_reason == "last will"
@@ -186,6 +189,7 @@ def test_will_makes_a_device_offline_at_once(fleet: Fleet) -> None:
 
 def test_device_heard_from_after_will_is_online_again(fleet: Fleet, clock: FakeClock) -> None:
     fleet.apply_location(fix("BBB"))
+    clock.advance(2)
     fleet.apply_will("BBB")
     fleet.take_changes()
     clock.advance(60)
@@ -204,14 +208,17 @@ def test_live_motion_revives_a_stale_device(fleet: Fleet, clock: FakeClock) -> N
     assert fleet.take_changes() == [StatusChange("BBB", STALE, ONLINE, "heard from again")]
 
 
-def test_will_from_an_unknown_device_never_claims_it_was_online(fleet: Fleet) -> None:
+def test_will_for_an_unknown_id_adds_no_device(fleet: Fleet) -> None:
     fleet.apply_will("GHOST")
-    assert fleet.devices["GHOST"].status is OFFLINE
-    assert fleet.take_changes() == [StatusChange("GHOST", None, OFFLINE, "last will")]
+    fleet.apply_will("GHOST", retained=True)
+    assert "GHOST" not in fleet.devices
+    assert fleet.take_changes() == []
+    assert fleet.wills.ignored == 2
 
 
-def test_second_will_changes_nothing(fleet: Fleet) -> None:
+def test_second_will_changes_nothing(fleet: Fleet, clock: FakeClock) -> None:
     fleet.apply_location(fix("BBB"))
+    clock.advance(2)
     fleet.apply_will("BBB")
     fleet.take_changes()
     version = fleet.version
@@ -222,6 +229,7 @@ def test_second_will_changes_nothing(fleet: Fleet) -> None:
 
 def test_sweep_leaves_an_offline_device_offline(fleet: Fleet, clock: FakeClock) -> None:
     fleet.apply_location(fix("BBB"))
+    clock.advance(2)
     fleet.apply_will("BBB")
     fleet.take_changes()
     clock.advance(20)
@@ -285,8 +293,9 @@ def test_retained_motion_does_not_refresh_a_known_device(fleet: Fleet, clock: Fa
     assert fleet.devices["BBB"].status is STALE
 
 
-def test_retained_motion_does_not_revive_an_offline_device(fleet: Fleet) -> None:
+def test_retained_motion_does_not_revive_an_offline_device(fleet: Fleet, clock: FakeClock) -> None:
     fleet.apply_location(fix("BBB"))
+    clock.advance(2)
     fleet.apply_will("BBB")
     fleet.take_changes()
     fleet.apply_motion("BBB", still(), retained=True)
@@ -297,12 +306,13 @@ def test_retained_motion_does_not_revive_an_offline_device(fleet: Fleet) -> None
 # --- counters -------------------------------------------------------------------------
 
 
-def test_counters_per_link_and_per_reject_reason(fleet: Fleet) -> None:
+def test_counters_per_link_and_per_reject_reason(fleet: Fleet, clock: FakeClock) -> None:
     for _ in range(3):
         fleet.apply(LocationReceived(fix("BBB")))
     for _ in range(4):
         fleet.apply(MotionReceived("AAA", still()))
     fleet.apply(MotionReceived("AAA", still(), retained=True))
+    clock.advance(2)
     fleet.apply(WillReceived("AAA"))
     rejects = [
         MessageRejected(LinkName.STOMP, RejectReason.NOT_JSON, "x", "/topic/device.B.location"),
@@ -355,6 +365,7 @@ def test_sweep_marks_changed_devices_dirty(fleet: Fleet, clock: FakeClock) -> No
 def test_take_changes_is_oldest_first_and_then_empty(fleet: Fleet, clock: FakeClock) -> None:
     fleet.apply_location(fix("A"))
     fleet.apply_location(fix("B"))
+    clock.advance(2)
     fleet.apply_will("A")
     changes = fleet.take_changes()
     assert [(c.device_id, c.before, c.after) for c in changes] == [
@@ -428,27 +439,30 @@ def test_memory_does_not_grow_with_messages() -> None:
 
 
 def test_past_the_device_limit_new_ids_are_rejected_and_known_trucks_kept() -> None:
-    fleet = Fleet(clock=lambda: 0.0, max_devices=3)
+    clock = FakeClock()
+    fleet = Fleet(clock=clock, max_devices=3)
     for name in ("A", "B", "C"):
         fleet.apply_location(Position(name, 1.0, 2.0))
     for n in range(100):
         fleet.apply_location(Position(f"new{n}", 1.0, 2.0))
         fleet.apply_motion(f"mq{n}", Motion(0.0, 0.0, 0.0))
-        fleet.apply_will(f"gone{n}")
+        fleet.apply_will(f"gone{n}")  # no truck: ignored, not refused
     assert sorted(fleet.devices) == ["A", "B", "C"]
     assert fleet.full
-    assert fleet.rejects_by_reason == {RejectReason.DEVICE_LIMIT: 300}
-    assert fleet.rejected == {LinkName.STOMP: 100, LinkName.MQTT: 200}
-    assert fleet.accepted == {LinkName.STOMP: 3}
-    assert fleet.last_refused_id == "gone99"
+    assert fleet.rejects_by_reason == {RejectReason.DEVICE_LIMIT: 200}
+    assert fleet.rejected == {LinkName.STOMP: 100, LinkName.MQTT: 100}
+    assert fleet.accepted == {LinkName.STOMP: 3, LinkName.MQTT: 100}
+    assert fleet.wills.ignored == 100
+    assert fleet.last_refused_id == "mq99"
     # A known truck's news and will still apply when the fleet is full.
+    clock.advance(2)
     fleet.apply_location(Position("A", 5.0, 6.0))
     fleet.apply_motion("B", Motion(0.5, 0.0, 0.0))
     fleet.apply_will("C")
     assert fleet.devices["A"].position == Position("A", 5.0, 6.0)
     assert fleet.devices["B"].motion == Motion(0.5, 0.0, 0.0)
     assert fleet.devices["C"].status is DeviceStatus.OFFLINE
-    assert fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT] == 300
+    assert fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT] == 200
 
 
 def test_the_default_device_limit_is_ten_thousand_and_must_be_positive() -> None:

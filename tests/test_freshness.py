@@ -261,9 +261,10 @@ def test_resubscribe_retained_does_not_make_a_live_device_look_fresh() -> None:
 def test_an_offline_device_heard_live_is_online_again() -> None:
     clock = FakeClock()
     fleet = running_fleet(clock, 1)
+    clock.advance(2)
     fleet.apply(WillReceived("truck-000"))
     fleet.take_changes()
-    clock.advance(1)
+    clock.advance(5)
     fleet.apply(motion("truck-000"))
     assert fleet.take_changes() == [
         StatusChange("truck-000", OFFLINE, ONLINE, "heard from again"),

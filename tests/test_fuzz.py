@@ -180,6 +180,8 @@ class Expected:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.known: set[str] = set()
+        # Ids known from retained motion alone, oldest first: live data evicts them when full.
+        self.hearsay: dict[str, None] = {}
         self.accepted: Counter[LinkName] = Counter()
         self.rejected: Counter[LinkName] = Counter()
         self.reasons: Counter[RejectReason] = Counter()
@@ -190,13 +192,26 @@ class Expected:
             self.reasons[event.reason] += 1
             return
         link = LinkName.STOMP if isinstance(event, LocationReceived) else LinkName.MQTT
+        if isinstance(event, WillReceived):
+            self.accepted[link] += 1  # weighed, never a new device nor refused
+            return
         device_id = (
             event.position.device_id if isinstance(event, LocationReceived) else event.device_id
-        )  # type: ignore[union-attr]
-        if device_id not in self.known and len(self.known) >= self.cap:
-            self.rejected[link] += 1
-            self.reasons[RejectReason.DEVICE_LIMIT] += 1
-            return
+        )
+        live = not (isinstance(event, MotionReceived) and event.retained)
+        if device_id not in self.known:
+            if len(self.known) >= self.cap:
+                if not (live and self.hearsay):
+                    self.rejected[link] += 1
+                    self.reasons[RejectReason.DEVICE_LIMIT] += 1
+                    return
+                evicted = next(iter(self.hearsay))
+                del self.hearsay[evicted]
+                self.known.discard(evicted)
+            if not live:
+                self.hearsay[device_id] = None
+        if live:
+            self.hearsay.pop(device_id, None)
         self.known.add(device_id)
         self.accepted[link] += 1
 

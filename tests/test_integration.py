@@ -79,6 +79,7 @@ class Hq:
     def pump(self) -> list[Event]:
         batch = self.inbox.drain(1_000_000)
         self.fleet.apply_all(batch)
+        self.fleet.sweep()  # as the app's timer does: held wills are believed after silence
         self.log.extend(batch)
         return batch
 

@@ -365,6 +365,7 @@ def test_saves_are_throttled_to_one_transaction_whatever_the_message_rate(tmp_pa
             fleet_clock.advance(1 / 16)
             memory.tick()
     assert memory.saves == 2
+    fleet_clock.advance(2)  # silent a while: the will is believed at once
     fleet.apply_will("t3")
     memory.save()  # the last, on quit
     assert memory.saves == 3

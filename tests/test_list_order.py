@@ -180,6 +180,7 @@ def test_new_devices_land_in_order_and_widen_the_id_column() -> None:
 def test_filter_by_text_or_status_and_back() -> None:
     clock, fleet = fleet_of(120)
     order = ListOrder(fleet.devices)
+    clock.advance(2)  # silent a while: wills are believed at once
     fleet.apply_will("truck-0042")
     order.update(fleet.take_dirty())
     order.set_filter("offline")

@@ -19,9 +19,15 @@ from textual.pilot import Pilot
 from mwm_tui.adapters.identity import unix_account
 from mwm_tui.config import Settings
 from mwm_tui.domain import ids
-from mwm_tui.domain.codecs import Position
+from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.dispatch import Stage
-from mwm_tui.domain.events import LinkName, LinkState, LocationReceived, WillReceived
+from mwm_tui.domain.events import (
+    LinkName,
+    LinkState,
+    LocationReceived,
+    MotionReceived,
+    WillReceived,
+)
 from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen, help_table
@@ -186,6 +192,9 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
     away, here = prefix + "away", prefix + "here"
     app = make_app(Settings(stomp=activemq.url, mqtt=mosquitto.url))
     async with driven(app, notifications=True) as pilot:
+        app.inbox.put(MotionReceived(away, Motion(0.0, 0.0, 0.0)))  # heard live, no fix yet
+        await wait_for(pilot, lambda: away in app.fleet.devices, 5, "the truck's motion")
+        await pilot.pause(1.2)  # silent a while: its will is believed at once
         app.inbox.put(WillReceived(away))
         for step in range(3):
             app.inbox.put(LocationReceived(Position(here, 48.85 + step / 100, 2.35)))
@@ -240,7 +249,7 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         await wait_for(pilot, lambda: isinstance(app.screen, DeviceDetail), 5, "the details")
         shown = screen_text(app)
         assert f"truck {away}" in shown
-        assert "first heard: offline (last will)" in shown
+        assert "online -> offline (last will)" in shown
         assert "(Call HQ) accepted by the broker" in shown and "PUBACK" in shown
         assert "position fix" in shown and "no position yet" in shown
         assert "Close" in shown  # the footer names the key

@@ -36,6 +36,7 @@ def test_a_fleet_status_change_is_news() -> None:
     assert pacer.due(fleet.version, 0.0)
     fleet.apply_location(Position("truck-1", 48.1, 2.0))  # a new value only
     assert not pacer.due(fleet.version, 0.3)
+    now[0] = 2.0  # silent a while: the will is believed at once
     fleet.apply_will("truck-1")  # offline: news
     assert pacer.due(fleet.version, 0.35)
     fleet.apply_location(Position("truck-2", 48.0, 2.0))  # a new device: news

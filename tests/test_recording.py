@@ -385,7 +385,7 @@ def test_a_message_line_is_the_json_of_its_record(payload: bytes, source: str) -
 
 
 def test_a_file_that_cannot_be_written_is_said_once_and_nothing_more_is_lost_silently() -> None:
-    recorder = Recorder("/dev/full")  # opens, and every write fails: no space left
+    recorder = Recorder("/dev/full", append=True)  # opens, and every write fails: no space left
     recorder.message("MQTT", "/mwm/a/motion", b"0" * 24, False)
     wait_until(lambda: recorder.error is not None, 10, "the write error")
     for _ in range(5):

@@ -20,7 +20,6 @@ from mwm_tui.domain.events import (
     LocationReceived,
     MessageRejected,
     MotionReceived,
-    WillReceived,
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.ui.app import MwmApp
@@ -28,6 +27,7 @@ from mwm_tui.ui.screens import ColourPicker
 from mwm_tui.ui.screens.send_prompt import HINT_INTERVAL
 from tests.support.links import recording_links
 from tests.support.ui import wait_for
+from tests.support.wills import believe_will
 
 NOON = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC
 FLEET = [
@@ -50,6 +50,12 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def still_app(*, ascii_only: bool = False) -> MwmApp:
     fleet = Fleet(clock=lambda: 5000.0)
+    for number, (device_id, lat, lng) in enumerate(FLEET):
+        fleet.apply(LocationReceived(Position(device_id, lat, lng)))
+        for step in range(30):
+            swing = (step - 15 + number) / 10
+            fleet.apply(MotionReceived(device_id, Motion(swing / 2, -swing / 3, swing)))
+    believe_will(fleet, "truck-03")
     app = create_app(
         Settings(ascii=ascii_only),
         links=recording_links,
@@ -57,12 +63,6 @@ def still_app(*, ascii_only: bool = False) -> MwmApp:
         tune_gc=False,
         wall_clock=lambda: NOON,
     )
-    for number, (device_id, lat, lng) in enumerate(FLEET):
-        app.inbox.put(LocationReceived(Position(device_id, lat, lng)))
-        for step in range(30):
-            swing = (step - 15 + number) / 10
-            app.inbox.put(MotionReceived(device_id, Motion(swing / 2, -swing / 3, swing)))
-    app.inbox.put(WillReceived("truck-03"))
     app.inbox.put(
         MessageRejected(LinkName.MQTT, RejectReason.WRONG_LENGTH, "23 bytes", "/mwm/x/motion")
     )
@@ -105,6 +105,7 @@ async def hq_outage(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, MwmApp)
     await wait_for(pilot, lambda: len(app.fleet.devices) == len(FLEET), 5.0, "the fleet")
+    await wait_for(pilot, lambda: sum(app.fleet.rejected.values()) == 1, 5.0, "the first drain")
     for name in LinkName:
         app.inbox.put(LinkStateChanged(name, LinkState.DOWN, "connection lost", retry_in=9.0))
     await wait_for(pilot, lambda: bool(app.status_bar.lost_at), 5.0, "the loss")

@@ -37,11 +37,15 @@ async def test_a_restarted_dashboard_shows_the_will_and_the_last_positions_at_on
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "team"
-    first = make_app(data_dir, FakeClock(5000.0), FakeClock(NOON))
+    first_clock, first_wall = FakeClock(5000.0), FakeClock(NOON)
+    first = make_app(data_dir, first_clock, first_wall)
     async with driven(first) as pilot:
         for number, lat in ((7, 48.8581), (12, 45.4642)):
             first.inbox.put(LocationReceived(Position(f"truck-{number}", lat, 9.19)))
             first.inbox.put(MotionReceived(f"truck-{number}", Motion(0.1, -0.2, 0.3)))
+        await wait_for(pilot, lambda: len(first.fleet.devices) == 2, 5, "both trucks")
+        first_clock.advance(2)  # silent a while: the will is believed at once
+        first_wall.advance(2)
         first.inbox.put(WillReceived("truck-12"))
         await wait_for(pilot, lambda: "offline" in list_text(first), 5, "the will shown")
 

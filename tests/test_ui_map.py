@@ -169,6 +169,7 @@ async def test_selected_offline_truck_shows_offline_on_the_map() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         feed(app, PARIS_TRUCKS[:2])
         await wait_for(pilot, lambda: "paris-1" in list_text(app), 3.0, "two rows")
+        await pilot.pause(1.2)  # silent a while: its will is believed at once
         app.inbox.put(WillReceived("paris-0"))
         await wait_for(pilot, lambda: "✕ paris-0" in map_text(app), 3.0, "the offline label")
         assert "◉✕ paris-0" in map_text(app) or "paris-0 ✕◉" in map_text(app)

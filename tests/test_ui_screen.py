@@ -84,6 +84,8 @@ async def three_states(pilot: Pilot[None], app: MwmApp, clock: Clock) -> None:
     clock.now += 30
     for device_id in ("truck-a", "truck-c"):
         app.inbox.put(LocationReceived(Position(device_id, 48.86, 2.36)))
+    await wait_for(pilot, lambda: "truck-c" in app.fleet.devices, 5.0, "truck-c")
+    clock.now += 2  # silent a while: its will is believed at once
     app.inbox.put(WillReceived("truck-c"))
 
     def settled() -> bool:

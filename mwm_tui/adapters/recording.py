@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, overload
 
+from mwm_tui.adapters.private_file import Existing, open_private
+from mwm_tui.domain.bounded_json import JsonError, loads_bounded
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 100.0
@@ -77,6 +80,12 @@ def record_line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False) + "\n"
 
 
+# What a reader takes: a file, a line, its nesting (the writer's lines are 2 deep), its time.
+MAX_FILE_BYTES = 2 * 1024**3
+MAX_LINE_CHARS = 4 * 1024**2
+MAX_LINE_DEPTH = 32
+EARLIEST_AT, LATEST_AT = 0.0, 4_102_444_800.0  # 1970 to 2100, UTC
+
 # Where the writer puts it: a line's time, read without parsing the whole line.
 _LEADING_AT = re.compile(r'^\{"at":(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)[,}]')
 _MESSAGE_KIND = '"kind":"message"'
@@ -106,8 +115,8 @@ class RecordLines(Sequence[dict[str, Any]]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         try:
-            record = json.loads(self._lines[index])
-        except ValueError:
+            record = _parsed(self._lines[index])
+        except JsonError:
             record = None
         if not isinstance(record, dict):
             return {"at": self.times[index], "kind": "unreadable"}
@@ -134,22 +143,36 @@ def _source_of_parsed(record: Mapping[str, Any]) -> str | None:
 
 @dataclass
 class RecordReader:
-    """Records from one or more files (rotated ones too), oldest first; bad lines counted."""
+    """Records from one or more files (rotated ones too), oldest first; bad lines counted, the
+    first of them named in ``first_problem`` ("FILE line N: what is wrong")."""
 
     paths: list[Path]
     bad_lines: int = 0
     records: RecordLines = field(default_factory=lambda: RecordLines([], []))
+    first_problem: str | None = None
 
     @classmethod
     def load(cls, paths: Iterable[str | Path]) -> RecordReader:
-        """Raises RecordError when a file cannot be read."""
+        """Raises RecordError when a file cannot be read or is over ``MAX_FILE_BYTES``."""
         reader = cls([Path(p) for p in paths])
         found: list[tuple[float, str]] = []
         for path in reader.paths:
             try:
                 with _open_record(path) as file:
-                    for line in file:
-                        at = reader._time_of(line)
+                    size = os.fstat(file.fileno()).st_size
+                    if size > MAX_FILE_BYTES:
+                        raise RecordError(
+                            f"{path}: {size:,} bytes, over the {MAX_FILE_BYTES:,} a record "
+                            "file may hold (--record-max-mb rotates it sooner)"
+                        )
+                    for number, line in enumerate(_bounded_lines(file), 1):
+                        try:
+                            if line is None:
+                                raise JsonError(f"a line over {MAX_LINE_CHARS:,} characters")
+                            at = _time_of(line)
+                        except JsonError as error:
+                            reader._bad(f"{path} line {number}: {error.problem}")
+                            continue
                         if at is not None:
                             found.append((at, line))
             except OSError as error:
@@ -161,23 +184,42 @@ class RecordReader:
         reader.records = RecordLines([at for at, _ in found], [line for _, line in found])
         return reader
 
-    def _time_of(self, line: str) -> float | None:
-        if not line.strip():
-            return None
-        leading = _LEADING_AT.match(line)
-        if leading:
-            at: object = float(leading.group(1))
+    def _bad(self, problem: str) -> None:
+        self.bad_lines += 1
+        if self.first_problem is None:
+            self.first_problem = problem
+
+
+def _bounded_lines(file: TextIO) -> Iterable[str | None]:
+    """The file's lines; one over ``MAX_LINE_CHARS`` is skipped unread and given as None."""
+    while line := file.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            while (rest := file.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                pass
+            yield None
         else:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                self.bad_lines += 1
-                return None
-            at = record.get("at") if isinstance(record, dict) else None
-        if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
-            self.bad_lines += 1
-            return None
-        return float(at)
+            yield line
+
+
+def _parsed(line: str) -> Any:
+    return loads_bounded(line, max_chars=MAX_LINE_CHARS, max_depth=MAX_LINE_DEPTH)
+
+
+def _time_of(line: str) -> float | None:
+    """A line's time (None: a blank line); JsonError says what is wrong with a bad one."""
+    if not line.strip():
+        return None
+    leading = _LEADING_AT.match(line)
+    if leading and line.count("{") + line.count("[") <= MAX_LINE_DEPTH:
+        at: object = float(leading.group(1))
+    else:
+        record = _parsed(line)
+        at = record.get("at") if isinstance(record, dict) else None
+    if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
+        raise JsonError('no "at" time')
+    if not EARLIEST_AT <= at <= LATEST_AT:
+        raise JsonError(f'"at" {at:g} is not a time between 1970 and 2100')
+    return float(at)
 
 
 def _open_record(path: Path) -> TextIO:
@@ -203,9 +245,12 @@ class Recorder:
         keep: int = DEFAULT_KEEP,
         queue_limit: int = QUEUE_LIMIT,
         clock: Callable[[], float] = time.time,
+        append: bool = False,
     ) -> None:
-        """Opens FILE for appending at once; raises RecordError when it cannot."""
+        """Creates FILE at once (0600), or with ``append`` adds to the operator's existing one;
+        raises RecordError when it cannot, or when FILE exists and ``append`` is not given."""
         self.path = Path(path)
+        self._append = append
         self._max_bytes = max(max_bytes, 1024)
         self._keep = max(keep, 1)
         self._limit = queue_limit
@@ -224,7 +269,12 @@ class Recorder:
 
     def _open(self) -> TextIO:
         try:
-            return _open_owner_only(self.path)
+            return _open_owner_only(self.path, append=self._append)
+        except FileExistsError:
+            raise RecordError(
+                f"the record file {self.path} exists and this run did not create it: "
+                "name a new file, or give --append to add to it"
+            ) from None
         except OSError as error:
             raise RecordError(
                 f"cannot open the record file {self.path}: {error.strerror or error}"
@@ -355,7 +405,11 @@ def _remove_rotation(path: Path, number: int) -> None:
 def _compress(path: Path) -> None:
     """PATH becomes PATH.gz (the owner's alone), PATH removed once the copy is whole."""
     partial = Path(f"{path}{GZIP_SUFFIX}.partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        descriptor = open_private(partial, Existing.REPLACE)  # a crash may have left one
+    except OSError as error:
+        log.warning("record %s: left uncompressed: %s", path, error.strerror or error)
+        return
     try:
         with (
             path.open("rb") as plain,
@@ -375,9 +429,10 @@ def _compress(path: Path) -> None:
 _COPY_CHUNK = 1 << 20
 
 
-def _open_owner_only(path: Path) -> TextIO:
-    """FILE for appending, created readable by its owner alone (it holds orders and routes)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+def _open_owner_only(path: Path, *, append: bool = False) -> TextIO:
+    """FILE for appending, the owner's alone (it holds orders and routes): created anew, or an
+    existing one with ``append``; never through a symbolic link (``private_file``)."""
+    descriptor = open_private(path, Existing.APPEND if append else Existing.REFUSE)
     return os.fdopen(descriptor, "a", encoding="ascii", newline="\n")
 
 

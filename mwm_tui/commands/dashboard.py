@@ -34,7 +34,9 @@ def open_recorder(settings: Settings) -> Recorder | None:
         return None
     max_bytes = int(settings.record_max_mb * 1024 * 1024)
     path = Path(settings.record).expanduser()
-    return Recorder(path, max_bytes=max_bytes, keep=settings.record_keep)
+    return Recorder(
+        path, max_bytes=max_bytes, keep=settings.record_keep, append=settings.record_append
+    )
 
 
 def _fail(message: str) -> int:

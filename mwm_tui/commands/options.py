@@ -168,6 +168,12 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
         help="draw this GeoJSON file's depots, zones and routes on the map (repeatable)",
     )
     parse.add_argument(
+        "--overlay-max-points",
+        type=int,
+        metavar="N",
+        help="refuse overlay files holding more positions than this in all [default: 100000]",
+    )
+    parse.add_argument(
         "--ascii",
         action="store_const",
         const=True,
@@ -199,6 +205,13 @@ def add_dashboard_options(parse: argparse.ArgumentParser) -> None:
         "records about 165 MB an hour, so 48 x 100 MB hold its last 30 hours, in about 1 GB]",
     )
     parse.add_argument(
+        "--append",
+        dest="record_append",
+        action="store_const",
+        const=True,
+        help="add to the record FILE if it exists [default: refuse a file this run did not create]",
+    )
+    parse.add_argument(
         "--log-file",
         metavar="PATH",
         help="append link and broker diagnostics to this file (the screen is the dashboard's)",
@@ -215,7 +228,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         args.overlay = ",".join(args.overlay)
     settings = load_settings(vars(args), environ)
     try:
-        load_overlays(settings.overlay_files())
+        load_overlays(settings.overlay_files(), settings.overlay_max_points)
     except OverlayError as error:
         raise ConfigError(f"overlay {error}") from None
     targets = settings.stomp_targets() + settings.mqtt_targets()

@@ -12,7 +12,7 @@ from mwm_tui.adapters.overlay_file import load_overlays
 from mwm_tui.adapters.recording import RecordError
 from mwm_tui.adapters.replay import SPEEDS
 from mwm_tui.commands.parsing import TeachingParser
-from mwm_tui.commands.records import RECORD_FILES_HELP, load_records
+from mwm_tui.commands.records import RECORD_FILES_HELP, load_records, skipped_lines
 from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
 from mwm_tui.composition import create_replay_app
 from mwm_tui.config import ConfigError, Settings, load_settings
@@ -77,6 +77,8 @@ def replay_main(argv: Sequence[str]) -> int:
     except (ConfigError, RecordError) as error:
         print(f"mwm-tui replay: error: {error}", file=sys.stderr)
         return 2
+    if (note := skipped_lines(reader)) is not None:
+        print(f"mwm-tui replay: warning: {note}", file=sys.stderr)
     if not has_terminal():
         print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
         return 2

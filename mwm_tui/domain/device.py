@@ -34,6 +34,7 @@ class Device:
         "status_reason",
         "trail_lat",
         "trail_lng",
+        "will_at",
         "yaw",
     )
 
@@ -66,6 +67,8 @@ class Device:
         self.motion_count = 0
         # True while it shows only what an earlier run knew: it has not spoken live since.
         self.last_known = False
+        # Clock time of the will that took it offline, while its own data may still dispute it.
+        self.will_at: float | None = None
 
     @property
     def last_seen(self) -> float | None:

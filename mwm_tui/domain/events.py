@@ -48,7 +48,11 @@ class MotionReceived(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class WillReceived:
+    """A will on ``/mwm/lastWill``; ``retained`` when the broker kept it from before HQ
+    subscribed (so of unknown age)."""
+
     device_id: str
+    retained: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Memory grows with the number of devices, never with the number of messages: histories are
 fixed rings and counters are integers. The number of devices is capped (``max_devices``): past
-it a new id is counted as rejected, and no known device is ever evicted. Time comes from an
-injected clock.
+it a new id is refused and counted, unless live data can take the place of the oldest device
+known only from retained messages (evicted and counted). Wills are weighed (``wills``). Time
+comes from an injected clock.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .events import (
 )
 from .freshness import AGE_UNKNOWN, DeviceStatus, LinkView, StatusRule
 from .last_known import LastKnown
+from .wills import WillBook, WillVerdict
 
 Clock = Callable[[], float]
 
@@ -55,6 +57,9 @@ class Fleet:
         self.max_devices = max_devices
         # The newest id refused for the device limit, for the log.
         self.last_refused_id: str | None = None
+        # Devices known only from retained messages, evicted for live ones, and the newest.
+        self.evicted = 0
+        self.last_evicted_id: str | None = None
         self.rule = StatusRule(stale_after, offline_after)
         self.clock = clock
         self.stale_after = stale_after
@@ -81,6 +86,9 @@ class Fleet:
         self._status_counts: Counter[DeviceStatus] = Counter()
         # (due time, serial, id): when each device's status may next change by silence alone.
         self._due: list[tuple[float, int, str]] = []
+        # Ids of devices never heard live (retained messages only), oldest first: evicted first.
+        self._hearsay: dict[str, None] = {}
+        self.wills = WillBook(stale_after)
 
     def apply(self, event: Event) -> None:
         """Apply one fleet event; other kinds of event are not the fleet's and are ignored."""
@@ -89,7 +97,7 @@ class Fleet:
         elif isinstance(event, LocationReceived):
             self.apply_location(event.position)
         elif isinstance(event, WillReceived):
-            self.apply_will(event.device_id)
+            self.apply_will(event.device_id, retained=event.retained)
         elif isinstance(event, MessageRejected):
             self.record_reject(event.link, event.reason, event.count)
         elif isinstance(event, LinkStateChanged):
@@ -100,10 +108,12 @@ class Fleet:
             self.apply(event)
 
     def apply_location(self, position: Position) -> None:
-        device = self._device(position.device_id, LinkName.STOMP)
+        device = self._device(position.device_id, LinkName.STOMP, live=True)
         if device is None:
             return
         now = self.clock()
+        if self._hearsay or self.wills.held:
+            self._spoke(position.device_id, now)
         device.last_known = False
         device.position = position
         device.trail_lat.append(position.lat)
@@ -123,9 +133,11 @@ class Fleet:
         if retained:
             device = self._device(device_id, LinkName.MQTT, DeviceStatus.UNKNOWN, AGE_UNKNOWN)
         else:
-            device = self._device(device_id, LinkName.MQTT)
+            device = self._device(device_id, LinkName.MQTT, live=True)
         if device is None:
             return
+        if not retained and (self._hearsay or self.wills.held):
+            self._spoke(device_id, self.clock())
         device.motion = motion
         device.pitch.append(motion.pitch)
         device.roll.append(motion.roll)
@@ -143,13 +155,21 @@ class Fleet:
         if device.status is not DeviceStatus.ONLINE:
             self._heard(device, now)
 
-    def apply_will(self, device_id: str) -> None:
-        # Believed even while another link is down: only a live MQTT link delivers a will.
-        device = self._device(device_id, LinkName.MQTT, DeviceStatus.OFFLINE, "last will")
-        if device is None:
-            return
+    def apply_will(self, device_id: str, *, retained: bool = False) -> None:
+        """Weigh a will (``wills``): offline now, held, disputed or ignored; never a new device."""
         self.accepted[LinkName.MQTT] += 1
-        self._set_status(device, DeviceStatus.OFFLINE, "last will")
+        device = self.devices.get(device_id)
+        if device is None:
+            self.wills.ignored += 1
+            return
+        now, links = self.clock(), self.links
+        up = {"stomp_up": links[LinkName.STOMP].up, "mqtt_up": links[LinkName.MQTT].up}
+        verdict = self.wills.weigh(device, now, retained=retained, **up)
+        if verdict is WillVerdict.OFFLINE:
+            device.will_at = now
+            self._set_status(
+                device, DeviceStatus.OFFLINE, "retained will" if retained else "last will"
+            )
 
     def record_reject(self, link: LinkName, reason: RejectReason, count: int = 1) -> None:
         self.rejected[link] += count
@@ -178,6 +198,12 @@ class Fleet:
         however many devices there are; the outcome is the same as ``sweep_all``.
         """
         now = self.clock()
+        if self.wills.held:
+            for device_id, will_at in self.wills.confirmed(now):
+                device = self.devices.get(device_id)
+                if device is not None:
+                    device.will_at = will_at
+                    self._set_status(device, DeviceStatus.OFFLINE, "last will")
         due = self._due
         taken: list[Device] = []
         # A little early is harmless (the rule decides); late by a rounding error is not.
@@ -192,7 +218,12 @@ class Fleet:
             if device.status is not DeviceStatus.OFFLINE:
                 self._judge(device, now)
         if len(due) > 2 * len(self.devices) + 64:
-            self._due = [entry for entry in due if self.devices[entry[2]].due_at == entry[0]]
+            devices = self.devices
+            self._due = [
+                entry
+                for entry in due
+                if (device := devices.get(entry[2])) is not None and device.due_at == entry[0]
+            ]
             heapq.heapify(self._due)
 
     def sweep_all(self) -> None:
@@ -205,6 +236,8 @@ class Fleet:
     def forget_devices(self) -> None:
         """Forget every device and reject count, as a replay going back in time must."""
         self.devices.clear()
+        self._hearsay.clear()
+        self.wills.held.clear()
         self.accepted.clear()
         self.rejected.clear()
         self.rejects_by_reason.clear()
@@ -275,6 +308,8 @@ class Fleet:
             self._judge_soon(device, now)
         device.status, device.status_reason = status, reason
         self.devices[state.device_id] = device
+        if last_seen is None:
+            self._hearsay[state.device_id] = None
         self._status_counts[status] += 1
         self._dirty.add(state.device_id)
 
@@ -337,11 +372,16 @@ class Fleet:
         link: LinkName,
         status: DeviceStatus = DeviceStatus.ONLINE,
         reason: str = "first message",
+        *,
+        live: bool = False,
     ) -> Device | None:
-        """The known device, a new one, or None (counted as a reject) when the fleet is full."""
+        """The known device, a new one, or None (counted as a reject) when the fleet is full.
+
+        A ``live`` message finds room in a full fleet by evicting a device never heard live.
+        """
         device = self.devices.get(device_id)
         if device is None:
-            if len(self.devices) >= self.max_devices:
+            if len(self.devices) >= self.max_devices and not (live and self._evict_hearsay()):
                 self.record_reject(link, RejectReason.DEVICE_LIMIT)
                 self.last_refused_id = device_id
                 return None
@@ -351,6 +391,8 @@ class Fleet:
             device.status = status
             device.status_reason = reason
             self.devices[device_id] = device
+            if not live:
+                self._hearsay[device_id] = None
             self._status_counts[status] += 1
             self.version += 1
             self._changes.append(StatusChange(device_id, None, status, reason))
@@ -363,8 +405,31 @@ class Fleet:
         """A live message from a device that was not online (rare, so off the hot path)."""
         if device.status is DeviceStatus.OFFLINE:
             # Only a live message ends offline, whatever made it offline.
-            self._set_status(device, DeviceStatus.ONLINE, "heard from again")
+            self._set_status(device, DeviceStatus.ONLINE, self.wills.back_reason(device, now))
         self._judge(device, now)
+
+    def _spoke(self, device_id: str, now: float) -> None:
+        """A live message: the device is no hearsay, and a will held for it is disputed."""
+        self._hearsay.pop(device_id, None)
+        self.wills.spoke(device_id, now)
+
+    def _evict_hearsay(self) -> bool:
+        """Drop the oldest device known only from retained messages; False when there is none."""
+        if not self._hearsay:
+            return False
+        victim = next(iter(self._hearsay))
+        del self._hearsay[victim]
+        device = self.devices.pop(victim)
+        self._status_counts[device.status] -= 1
+        self.wills.held.pop(victim, None)
+        self._dirty.add(victim)  # the list drops it
+        self._unkept.discard(victim)
+        self._moved.discard(victim)
+        self.evicted += 1
+        self.last_evicted_id = victim
+        self.version += 1
+        self.map_version += 1
+        return True
 
     def _views(self, device: Device) -> tuple[LinkView | None, LinkView | None]:
         """HQ's STOMP and MQTT links as judging ``device`` needs them: None where not seen."""

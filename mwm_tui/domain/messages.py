@@ -31,7 +31,7 @@ def mqtt_event(topic: str, payload: bytes, retained: bool = False) -> Event:
     """An MQTT PUBLISH from ``/mwm/+/motion`` or ``/mwm/lastWill``."""
     try:
         if topic == WILL_TOPIC:
-            return WillReceived(decode_will(payload))
+            return WillReceived(decode_will(payload), retained)
         return MotionReceived(id_from_motion_topic(topic), decode_motion(payload), retained)
     except DecodeError as error:
         return MessageRejected(LinkName.MQTT, error.reason, error.detail, topic)

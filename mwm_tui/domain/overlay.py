@@ -6,12 +6,12 @@ is an event. Pure: the caller reads the file and hands its text here.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mwm_tui.domain.bounded_json import JsonError, loads_bounded
 from mwm_tui.domain.geo import Point
 
 __all__ = [
@@ -24,6 +24,13 @@ __all__ = [
     "Zone",
     "parse_overlay",
 ]
+
+# Points (positions) all overlay files may hold together: each costs map drawing and geofence
+# checks at every fix. ``--overlay-max-points`` sets it.
+DEFAULT_MAX_POINTS = 100_000
+# A GeoJSON document's text, and its nesting (a MultiPolygon in a collection is 7 deep).
+MAX_CHARS = 64 * 1024 * 1024
+MAX_DEPTH = 32
 
 
 class OverlayError(ValueError):
@@ -69,6 +76,13 @@ class Overlay:
     routes: tuple[Route, ...] = ()
     zones: tuple[Zone, ...] = ()
 
+    def point_count(self) -> int:
+        """Positions in all: what ``--overlay-max-points`` counts."""
+        lines = sum(len(route.points) for route in self.routes)
+        return (
+            len(self.depots) + lines + sum(len(ring) for zone in self.zones for ring in zone.rings)
+        )
+
     def merged(self, other: Overlay) -> Overlay:
         return Overlay(
             f"{self.source}, {other.source}" if self.source else other.source,
@@ -86,14 +100,31 @@ def _in_ring(ring: Sequence[Point], lon: float, lat: float) -> bool:
     return inside
 
 
-def parse_overlay(text: str, source: str) -> Overlay:
-    """Depots, routes and zones from a GeoJSON document; OverlayError names what is wrong."""
+class _Budget:
+    """Points left to take; past them, one OverlayError naming the feature that went over."""
+
+    def __init__(self, points: int, already: int) -> None:
+        self.limit, self.left = points, points - already
+
+    def take(self, count: int, at: str) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise OverlayError(
+                f"{at}: over {self.limit:,} points in all (--overlay-max-points; "
+                "a simpler outline, or a higher limit)"
+            )
+
+
+def parse_overlay(
+    text: str, source: str, *, max_points: int = DEFAULT_MAX_POINTS, already: int = 0
+) -> Overlay:
+    """Depots, routes and zones from a GeoJSON document, with ``already`` positions from other
+    files at most ``max_points`` in all; OverlayError names the file, the place and the fault."""
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise OverlayError(
-            f"{source}: not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        ) from None
+        document = loads_bounded(text, max_chars=MAX_CHARS, max_depth=MAX_DEPTH)
+    except JsonError as error:
+        raise OverlayError(f"{source}: {error}") from None
+    budget = _Budget(max_points, already)
     depots: list[Depot] = []
     routes: list[Route] = []
     zones: list[Zone] = []
@@ -103,14 +134,15 @@ def parse_overlay(text: str, source: str) -> Overlay:
         for kind, coordinates in _simple_geometries(geometry, f"{source}: {where}"):
             at = f"{source}: {where}"
             if kind == "Point":
+                budget.take(1, at)
                 lon, lat = _position(coordinates, at)
                 depots.append(Depot(name, lon, lat))
             elif kind == "LineString":
-                routes.append(Route(name, _line(coordinates, at, least=2)))
+                routes.append(Route(name, _line(coordinates, at, least=2, budget=budget)))
             else:
                 if not isinstance(coordinates, list) or not coordinates:
                     raise OverlayError(f"{at}: a Polygon needs at least one ring")
-                rings = tuple(_ring(ring, at) for ring in coordinates)
+                rings = tuple(_ring(ring, at, budget) for ring in coordinates)
                 zones.append(Zone(name, rings, geofence))
     return Overlay(source, tuple(depots), tuple(routes), tuple(zones))
 
@@ -189,14 +221,15 @@ def _position(value: Any, at: str) -> Point:
     return lon, lat
 
 
-def _line(value: Any, at: str, *, least: int) -> tuple[Point, ...]:
+def _line(value: Any, at: str, *, least: int, budget: _Budget) -> tuple[Point, ...]:
     if not isinstance(value, list) or len(value) < least:
         raise OverlayError(f"{at}: a line needs at least {least} positions")
+    budget.take(len(value), at)
     return tuple(_position(item, at) for item in value)
 
 
-def _ring(value: Any, at: str) -> tuple[Point, ...]:
-    ring = _line(value, at, least=4)
+def _ring(value: Any, at: str, budget: _Budget) -> tuple[Point, ...]:
+    ring = _line(value, at, least=4, budget=budget)
     if ring[0] != ring[-1]:
         raise OverlayError(f"{at}: a polygon ring must end where it starts")
     return ring

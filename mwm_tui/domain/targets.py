@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 class Protocol(StrEnum):
@@ -79,12 +79,14 @@ class BrokerTarget:
 
 def parse_target(url: str, expected: Protocol) -> BrokerTarget:
     """Parse a broker URL; passwords are refused here because URLs end up in argv and logs."""
-    shown = _without_password(url)
+    shown = _shown(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as error:
-        raise TargetError(f"{shown!r} is not a broker URL: {error}") from None
+        # urlsplit quotes the port it could not read, which may be part of a password.
+        said = "its port is not a number" if "cast to integer" in str(error) else str(error)
+        raise TargetError(f"{shown!r} is not a broker URL: {said}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(f"{name}://" for name, spec in _SCHEMES.items() if spec[0] is expected)
@@ -92,7 +94,8 @@ def parse_target(url: str, expected: Protocol) -> BrokerTarget:
     protocol, tls, default_port = _SCHEMES[scheme]
     if protocol is not expected:
         raise TargetError(f"{shown!r} is a {protocol} URL where a {expected} URL is expected")
-    if parts.password is not None or ":" in _decoded(parts.username or ""):
+    in_query = _names_a_secret(parts.query) or _names_a_secret(parts.fragment)
+    if parts.password is not None or ":" in _decoded(parts.username or "") or in_query:
         raise TargetError(
             f"{protocol} URL holds a password; put it in MWM_{protocol.upper()}_PASSWORD "
             "or the config file instead"
@@ -111,7 +114,7 @@ def parse_targets(urls: str, expected: Protocol) -> list[BrokerTarget]:
     if not any(items):
         raise TargetError(f"no {expected} broker URL given")
     if not all(items):
-        raise TargetError(f"{_without_password(urls)!r}: empty {expected} broker URL in the list")
+        raise TargetError(f"{_shown(urls)!r}: empty {expected} broker URL in the list")
     targets = [parse_target(item, expected) for item in items]
     seen: set[tuple[str, int]] = set()
     for target in targets:
@@ -129,6 +132,31 @@ def _decoded(text: str) -> str:
             break
         text = decoded
     return text
+
+
+# Query parameters that carry a password in one client's URLs or another's.
+_SECRET_NAMES = frozenset({"password", "passcode", "passwd", "pass", "pwd"})
+
+
+def _names_a_secret(query: str) -> bool:
+    """True when ``query`` (or a fragment) has a password-like parameter, however encoded."""
+    pairs = parse_qsl(_decoded(query), keep_blank_values=True)
+    return any(_decoded(name).strip().lower() in _SECRET_NAMES for name, _ in pairs)
+
+
+def _shown(url: str) -> str:
+    """``url`` as an error message may show it: no password, and no query or fragment (they
+    may hold one: ``?password=``); a ``?`` or ``#`` before an ``@`` hides the whole address."""
+    url = _without_password(url)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    if cut < 0:
+        return url
+    if "@" in rest[cut:]:
+        return f"{scheme}{sep}***"
+    return f"{scheme}{sep}{rest[: cut + 1]}***"
 
 
 def _without_password(url: str) -> str:

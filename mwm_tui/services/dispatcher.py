@@ -35,10 +35,10 @@ from mwm_tui.domain.events import (
     LinkStateChanged,
     OrderOutcome,
     QueueConsumers,
-    WillReceived,
 )
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.leaving import quit_question
+from mwm_tui.domain.wills import WillNote
 
 from .device_records import DeviceRecord, read_device_record
 from .fleet_memory import FleetMemory
@@ -206,10 +206,6 @@ class Dispatcher(TeamFollowing):
             self._link_changed(event)
         elif isinstance(event, QueueConsumers):
             self._consumers[event.device_id] = event.consumers
-        elif isinstance(event, WillReceived) and self.leading:
-            self._history.append(
-                HistoryEntry(self._clock(), "will", "last will: went away", event.device_id)
-            )
 
     def record_changes(self, changes: Iterable[StatusChange]) -> None:
         """The fleet's status changes, for the history: the leading dashboard's only."""
@@ -224,6 +220,13 @@ class Dispatcher(TeamFollowing):
                     text += f" ({change.reason})"
             if self.leading:
                 self._history.append(HistoryEntry(now, "status", text, change.device_id))
+
+    def record_wills(self, notes: Iterable[WillNote]) -> None:
+        """The wills the fleet weighed, believed or disputed: the leading dashboard's only."""
+        if self.leading:
+            now = self._clock()
+            for note in notes:
+                self._history.append(HistoryEntry(now, "will", note.text, note.device_id))
 
     def record_geofence(self, device_id: str, line: str) -> None:
         """A truck entered or left one of the operator's geofences."""

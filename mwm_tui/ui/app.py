@@ -240,6 +240,10 @@ class MwmApp(DispatchActions):
         changes = fleet.take_changes()
         self.dispatcher.record_changes(changes)
         self.event_log.log_changes(changes)
+        wills = fleet.wills.take_notes()
+        if wills:
+            self.dispatcher.record_wills(wills)
+            self.event_log.log_wills(wills)
         self.dispatcher.tick()
         self._show_dispatches()
         if fleet.has_dirty:  # the list takes them when it next syncs

@@ -25,6 +25,7 @@ from mwm_tui.domain.errors import RejectReason
 from mwm_tui.domain.events import LinkName, LinkState, LinkStateChanged
 from mwm_tui.domain.fleet import DeviceStatus, Fleet, StatusChange
 from mwm_tui.domain.text import literal
+from mwm_tui.domain.wills import WillNote, WillVerdict
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 
 MAX_ENTRIES = 2000
@@ -84,6 +85,24 @@ def status_lines(changes: Iterable[StatusChange]) -> list[LogLine]:
             lines.extend(_one_change(change) for change in group)
         else:
             lines.append(_many_changes(status, group))
+    return lines
+
+
+def will_lines(notes: Iterable[WillNote]) -> list[LogLine]:
+    """Wills HQ did not believe (yet): a line each, the first few of one drain, then a count.
+
+    A believed will needs no line of its own: the truck's status change says "(last will)".
+    """
+    doubted = [note for note in notes if note.verdict is not WillVerdict.OFFLINE]
+    lines = [
+        LogLine(
+            f"? {literal(note.device_id, 40)}: {note.text}", "yellow", frozenset((note.device_id,))
+        )
+        for note in doubted[:SINGLE_LINES_UP_TO]
+    ]
+    rest = [note.device_id for note in doubted[SINGLE_LINES_UP_TO:]]
+    if rest:
+        lines.append(LogLine(f"? … and {len(rest)} more disputed wills", "yellow", frozenset(rest)))
     return lines
 
 
@@ -170,6 +189,7 @@ class EventLog(RichLog):
         self.device_filter: str | None = None
         self._mention: re.Pattern[str] | None = None
         self._limit_refusals_logged = 0
+        self._evictions_logged = 0
         self._wrapped_at = 0  # the width the shown lines were wrapped to
         self._generation = 0  # a new rewrap or filter makes older pending wraps stale
         self.rejects = RejectSummary()
@@ -191,13 +211,28 @@ class EventLog(RichLog):
         for line in status_lines(changes):
             self.add_line(line)
 
+    def log_wills(self, notes: Iterable[WillNote]) -> None:
+        for line in will_lines(notes):
+            self.add_line(line)
+
     def link_changed(self, event: LinkStateChanged) -> None:
         line = self.links.line(event, self._wall_clock())
         if line is not None:
             self.add_line(line)
 
     def device_limit(self, fleet: Fleet) -> None:
-        """A line when new ids were refused for the device limit since the last call."""
+        """A line when new ids were refused for the device limit since the last call, and one
+        when trucks known only from retained messages were evicted for live ones."""
+        if fleet.evicted != self._evictions_logged:
+            newest = literal(fleet.last_evicted_id or "", 40)
+            self.add(
+                f"device limit {fleet.max_devices:,} reached: "
+                f"{fleet.evicted - self._evictions_logged:,} ids known only from retained "
+                f"messages evicted for trucks sending live data (newest {newest}), "
+                f"{fleet.evicted:,} in all",
+                "bold yellow",
+            )
+            self._evictions_logged = fleet.evicted
         refused = fleet.rejects_by_reason[RejectReason.DEVICE_LIMIT]
         if refused == self._limit_refusals_logged:
             return
