@@ -174,7 +174,7 @@ class DeviceDetail(OnceModal[None]):
         lines = []
         for dispatch in record.dispatches:
             line = Text(f"{_clock(dispatch.created_at)}  ")
-            line.append_text(dispatch_line(dispatch))
+            line.append_text(dispatch_line(dispatch, whole=True))
             lines.append(line)
         return lines
 

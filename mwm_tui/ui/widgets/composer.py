@@ -28,9 +28,10 @@ REPLAY = "a replay: nothing can be sent from here"
 TONE_STYLE = {Tone.GOOD: "green", Tone.WAIT: "yellow", Tone.BAD: "bold red", Tone.BUSY: "cyan"}
 
 
-def dispatch_line(dispatch: Dispatch) -> Text:
-    """What became of an order or alert, coloured by how well it went."""
-    line, tone = describe(dispatch)
+def dispatch_line(dispatch: Dispatch, *, whole: bool = False) -> Text:
+    """What became of an order or alert, coloured by how well it went; ``whole``: the order's
+    text uncut."""
+    line, tone = describe(dispatch, None) if whole else describe(dispatch)
     return Text(line, style=TONE_STYLE[tone])
 
 

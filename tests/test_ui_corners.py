@@ -1,0 +1,59 @@
+"""The screen in its corners: live ages, whole orders, sorting, filters, copying, narrow
+terminals, as a dispatcher would meet them."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+
+from mwm_tui.cli import main
+from mwm_tui.composition import create_app
+from mwm_tui.config import Settings
+from mwm_tui.domain.codecs import Motion, Position
+from mwm_tui.domain.events import LocationReceived, MotionReceived
+from mwm_tui.domain.fleet import Fleet
+from mwm_tui.ui.app import MwmApp
+from mwm_tui.ui.screens import DeviceDetail
+from tests.support.links import RecordingLink, recording_links
+from tests.support.ui import driven, list_text, log_text, screen_text, send_from_prompt, wait_for
+
+# Past the live log's 40 characters, short enough for one line of the details at 160 columns.
+LONG_ORDER = "unload at gate 7 then go to the north depot for the night"
+
+
+def make_app(fleet: Fleet | None = None, **settings: object) -> MwmApp:
+    return create_app(Settings(**settings), links=recording_links, fleet=fleet, tune_gc=False)  # type: ignore[arg-type]
+
+
+def feed(app: MwmApp, *device_ids: str) -> None:
+    for number, device_id in enumerate(device_ids):
+        app.inbox.put(LocationReceived(Position(device_id, 48.85 + number / 100, 2.35)))
+        app.inbox.put(MotionReceived(device_id, Motion(0.1, -0.2, 0.3)))
+
+
+async def fleet_of(pilot: Pilot[None], app: MwmApp, *device_ids: str) -> None:
+    feed(app, *device_ids)
+    last = device_ids[-1]
+    await wait_for(pilot, lambda: last in list_text(app), 5.0, f"{last} listed")
+
+
+async def test_orders_are_whole_in_the_details_and_the_history(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app()
+    async with driven(app, (160, 50)) as pilot:
+        await fleet_of(pilot, app, "AAA")
+        await pilot.press("o", *LONG_ORDER, "enter")
+        await send_from_prompt(pilot, app)
+        stomp = app.stomp_link
+        assert isinstance(stomp, RecordingLink)
+        await wait_for(pilot, lambda: bool(stomp.sent), 5.0, "the order sent")
+        await wait_for(pilot, lambda: "order to AAA" in log_text(app), 5.0, "the log's line")
+        assert LONG_ORDER not in screen_text(app), "the live log shortens it"
+        await pilot.press("escape", "l", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceDetail), 5.0, "the details")
+        await pilot.pause(0.2)
+        assert f"order to AAA ({LONG_ORDER})" in screen_text(app)
+    assert main(["history", "--kind", "order"]) == 0
+    printed = capsys.readouterr().out
+    assert f"order to AAA ({LONG_ORDER})" in printed, printed
