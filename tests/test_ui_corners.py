@@ -57,3 +57,15 @@ async def test_orders_are_whole_in_the_details_and_the_history(
     assert main(["history", "--kind", "order"]) == 0
     printed = capsys.readouterr().out
     assert f"order to AAA ({LONG_ORDER})" in printed, printed
+
+
+async def test_y_copies_the_selected_trucks_id_and_says_so() -> None:
+    app = make_app()
+    async with driven(app, (160, 50)) as pilot:
+        await fleet_of(pilot, app, "AAA", "BBB")
+        assert "y Copy id" in screen_text(app).splitlines()[-1], "in the footer"
+        await pilot.press("j", "y")
+        assert app.clipboard == "BBB"
+        await wait_for(pilot, lambda: "copied BBB's id" in log_text(app), 5.0, "the log's line")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "Copy the selected truck's id" in screen_text(app), 5, "?")

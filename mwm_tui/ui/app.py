@@ -34,6 +34,7 @@ from mwm_tui.domain.intent import ARM_DELAY
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy, update_culling
+from mwm_tui.ui.copy_actions import CopyActions
 from mwm_tui.ui.dispatch_actions import DispatchActions
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
@@ -72,7 +73,7 @@ def stylesheet() -> Path:
     return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
 
 
-class MwmApp(DispatchActions):
+class MwmApp(DispatchActions, CopyActions):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()

@@ -119,6 +119,13 @@ KEYMAP: tuple[KeyAction, ...] = (
         Scope.LIST,
         "Show the selected truck: ages, status history, orders and alerts, trail",
     ),
+    KeyAction(
+        "y",
+        "copy_id",
+        "Copy id",
+        Scope.APP,
+        "Copy the selected truck's id to the clipboard (through the terminal, OSC 52)",
+    ),
     KeyAction("e", "focus_log", "Log", Scope.APP, "Give the event log focus (arrows scroll)"),
     KeyAction(
         "t",
