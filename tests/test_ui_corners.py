@@ -21,6 +21,14 @@ from tests.support.ui import driven, list_text, log_text, screen_text, send_from
 LONG_ORDER = "unload at gate 7 then go to the north depot for the night"
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def make_app(fleet: Fleet | None = None, **settings: object) -> MwmApp:
     return create_app(Settings(**settings), links=recording_links, fleet=fleet, tune_gc=False)  # type: ignore[arg-type]
 
@@ -69,3 +77,23 @@ async def test_y_copies_the_selected_trucks_id_and_says_so() -> None:
         await wait_for(pilot, lambda: "copied BBB's id" in log_text(app), 5.0, "the log's line")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: "Copy the selected truck's id" in screen_text(app), 5, "?")
+
+
+async def test_both_ages_in_the_details_tick_while_they_are_open() -> None:
+    clock = Clock()
+    app = make_app(Fleet(clock=clock))
+    async with driven(app, (160, 50)) as pilot:
+        app.inbox.put(LocationReceived(Position("AAA", 48.85, 2.35)))
+        await wait_for(pilot, lambda: "AAA" in list_text(app), 5.0, "AAA listed")
+        clock.now += 30
+        await wait_for(pilot, lambda: "stale" in list_text(app), 5.0, "AAA stale")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceDetail), 5.0, "the details")
+        for silent in (30, 42, 96):
+            clock.now = 1000.0 + silent
+            ages = (f"stale  (silent for {silent} s)", f"received {silent} s ago")
+
+            def both_shown(ages: tuple[str, str] = ages) -> bool:
+                return all(age in screen_text(app) for age in ages)
+
+            await wait_for(pilot, both_shown, 5.0, f"both ages at {silent} s")
