@@ -97,3 +97,30 @@ async def test_both_ages_in_the_details_tick_while_they_are_open() -> None:
                 return all(age in screen_text(app) for age in ages)
 
             await wait_for(pilot, both_shown, 5.0, f"both ages at {silent} s")
+
+
+async def test_esc_in_the_list_clears_a_kept_filter_and_no_match_says_so() -> None:
+    app = make_app()
+    async with driven(app, (120, 40)) as pilot:
+        await fleet_of(pilot, app, "alpha-1", "bravo-2", "alpha-3")
+        await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the map")
+        await pilot.press("/", *"alpha", "enter")
+        assert app.device_list.row_ids == ["alpha-1", "alpha-3"]
+        assert "esc Show all" in screen_text(app).splitlines()[-1]
+        await pilot.press("escape")
+        assert app.device_list.row_ids == ["alpha-1", "alpha-3", "bravo-2"]
+        assert not app.filter_input.display and app.focused is app.device_list
+        await pilot.pause(0.2)
+        assert "Show all" not in screen_text(app).splitlines()[-1]
+
+        await wait_for(pilot, lambda: "48.86°N" in screen_text(app), 5.0, "the map's ticks")
+        view = app.position_map.view
+        drawn = app.position_map.redraws
+        await pilot.press("/", *"zulu", "enter")
+        await wait_for(pilot, lambda: app.position_map.redraws > drawn, 5.0, "the map redrawn")
+        shown = screen_text(app)
+        assert "no truck matches “zulu”" in shown, shown
+        assert app.position_map.view == view and "48.86°N" in shown, "the map keeps its view"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "bravo-2" in list_text(app), 5.0, "every truck again")
+        assert "no truck matches" not in screen_text(app)

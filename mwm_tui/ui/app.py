@@ -332,7 +332,9 @@ class MwmApp(DispatchActions, CopyActions):
         if scope is Scope.APP:
             return not isinstance(focused, Input)
         if scope is Scope.LIST:
-            return isinstance(focused, DeviceList)
+            return isinstance(focused, DeviceList) and (
+                action != "drop_filter" or bool(self.device_list.filter_text.strip())
+            )
         if scope is Scope.MAP:
             return isinstance(focused, PositionMap)
         if scope is Scope.FILTER:

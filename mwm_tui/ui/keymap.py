@@ -208,6 +208,14 @@ KEYMAP: tuple[KeyAction, ...] = (
     ),
     KeyAction(
         "escape",
+        "drop_filter",
+        "Show all",
+        Scope.LIST,
+        "Clear the kept filter: every truck again",
+        in_palette=False,
+    ),
+    KeyAction(
+        "escape",
         "log_all",
         "All events",
         Scope.LOG,

@@ -328,6 +328,8 @@ class DeviceList(ScrollView, can_focus=True):
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1
         if not 0 <= index < len(self._order):
+            if index == 0 and self._order.filter_text.strip():
+                return self._no_match(width)
             return Strip.blank(width, self._base_style)
         device = self._fleet.devices.get(self._order[index])
         if device is None:
@@ -337,6 +339,11 @@ class DeviceList(ScrollView, can_focus=True):
             cursor = _CURSOR_FOCUSED if self.has_focus else _CURSOR
             strip = strip.apply_style(cursor)
         return strip
+
+    def _no_match(self, width: int) -> Strip:
+        wanted = literal(self._order.filter_text.strip(), 40)
+        line = Strip([Segment(f"no truck matches “{wanted}” (Esc clears the filter)", _DIM)])
+        return line.crop(0, width).adjust_cell_length(width).apply_style(self._base_style)
 
     def _header(self, columns: tuple[_Column, ...], width: int) -> Strip:
         arrow = "▼" if self.sort_reversed else "▲"
