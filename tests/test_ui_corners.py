@@ -3,6 +3,8 @@ terminals, as a dispatcher would meet them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.pilot import Pilot
 
@@ -12,8 +14,11 @@ from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived
 from mwm_tui.domain.fleet import Fleet
+from mwm_tui.domain.list_order import SortKey
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail
+from mwm_tui.ui.widgets.device_list import DeviceList
+from mwm_tui.ui.widgets.list_columns import COLUMNS, layout
 from tests.support.links import RecordingLink, recording_links
 from tests.support.ui import driven, list_text, log_text, screen_text, send_from_prompt, wait_for
 
@@ -124,3 +129,56 @@ async def test_esc_in_the_list_clears_a_kept_filter_and_no_match_says_so() -> No
         await pilot.press("escape")
         await wait_for(pilot, lambda: "bravo-2" in list_text(app), 5.0, "every truck again")
         assert "no truck matches" not in screen_text(app)
+
+
+def header_of(app: MwmApp) -> str:
+    return list_text(app).splitlines()[0]
+
+
+def arrow_on(header: str, title: str) -> str | None:
+    """The arrow beside ``title`` in the list's header, if any."""
+    found = re.search(rf"([▲▼]?)\b{re.escape(title)}\b([▲▼]?)", header)
+    return (found.group(1) or found.group(2) or None) if found else None
+
+
+@pytest.mark.parametrize("size", [(200, 50), (120, 40), (80, 24)], ids=["200", "120", "80"])
+async def test_s_sorts_by_every_column_shown_with_its_arrow(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with driven(app, size) as pilot:
+        await fleet_of(pilot, app, "AAA", "BBB", "CCC")
+        shown = layout(app.device_list.size.width, app.device_list._id_width)
+        titles = [column.title for column in shown]
+        if size[0] == 200:
+            assert titles == [column.title for column in COLUMNS], "every column fits"
+        for title in [*titles[1:], titles[0]]:
+            await pilot.press("s")
+            header = header_of(app)
+            assert arrow_on(header, title) == "▲", header
+            others = [other for other in titles if other != title]
+            assert all(arrow_on(header, other) is None for other in others), header
+        assert app.device_list.sort_key is SortKey.STATUS
+
+
+async def test_a_click_on_a_title_sorts_by_it_and_again_reverses() -> None:
+    app = make_app()
+    async with driven(app, (200, 50)) as pilot:
+        for number, device_id in enumerate(["AAA", "BBB", "CCC"]):
+            app.inbox.put(LocationReceived(Position(device_id, 48.85, 2.35)))
+            swing = (1 - number) * 0.4  # pitch, roll and yaw each rank the trucks differently
+            app.inbox.put(MotionReceived(device_id, Motion(swing, -swing, abs(swing))))
+        await wait_for(pilot, lambda: "CCC" in list_text(app), 5.0, "three trucks")
+        expected = {
+            "pitch": ["CCC", "BBB", "AAA"],
+            "roll": ["AAA", "BBB", "CCC"],
+            "yaw": ["BBB", "AAA", "CCC"],
+        }
+        for title, ascending in expected.items():
+            x = header_of(app).index(title)
+            await pilot.click(DeviceList, offset=(x + 2, 1))  # the border, then the header
+            assert arrow_on(header_of(app), title) == "▲", header_of(app)
+            assert app.device_list.row_ids == ascending, title
+            rows = list_text(app).splitlines()[1:4]
+            assert [row.split()[2] for row in rows] == ascending, "as drawn"
+            await pilot.click(DeviceList, offset=(header_of(app).index(title) + 2, 1))
+            assert arrow_on(header_of(app), title) == "▼", header_of(app)
+            assert app.device_list.row_ids == ascending[::-1], title

@@ -239,7 +239,7 @@ class MwmApp(DispatchActions, CopyActions):
             self._list_dirty = True
         if self.dispatcher.team.version != self._claims_shown:
             self._claims_shown = self.dispatcher.team.version
-            self.device_list.refresh()
+            self.device_list.claims_changed()
             self._aim_composer(self.composer.device_id)
         for device_id, line in self.position_map.geofence_lines(fleet.take_moved()):
             self.event_log.add(line, "yellow", devices=[device_id])

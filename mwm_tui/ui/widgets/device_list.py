@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Self
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,70 +19,19 @@ from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.list_order import ListOrder, SortKey
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
+from mwm_tui.ui.widgets.list_columns import Column, column_at, fit, header, layout
 from mwm_tui.ui.widgets.repaint import changed_region, forget_dirty_regions
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
-_HEADER = Style(bold=True, underline=True)
 _CURSOR_FOCUSED = Style(reverse=True, bold=True)
 _CURSOR = Style(bgcolor="grey30")
 _DIM = Style(dim=True)
 _STATUS = {status: Style.parse(style) for status, style in STATUS_STYLE.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Column:
-    title: str
-    width: int
-    right: bool = False
-
-
-_COLUMNS: tuple[_Column, ...] = (
-    _Column("status", 9),
-    _Column("id", 10),
-    _Column("fix", 3, right=True),
-    _Column("mot", 3, right=True),
-    _Column("lat", 8, right=True),
-    _Column("lng", 9, right=True),
-    _Column("pitch", 5, right=True),
-    _Column("roll", 5, right=True),
-    _Column("yaw", 5, right=True),
-    _Column("by", 8),  # who claims the truck, on wide screens; the composer names it always
-    _Column("motion", 10),
-    _Column("dev ts", 6, right=True),
-)
 # The motion column of a device whose only motion came retained: last known, age unknown.
 RETAINED_AGE = "?"
-_ID_MIN = 12
-_ID_MAX = 36  # a UUID, the book's device ids
-
-
-@functools.lru_cache(maxsize=32)
-def _layout(width: int, id_width: int) -> tuple[_Column, ...]:
-    """Columns that fit ``width`` cells in priority order; then the id column takes the rest.
-
-    The id starts at most ``_ID_MIN`` wide so that positions fit before a long id is shown whole.
-    """
-    wanted = min(max(id_width, 2), _ID_MAX)
-    chosen: list[_Column] = []
-    used = 0
-    for candidate in _COLUMNS:
-        column = _Column("id", min(wanted, _ID_MIN)) if candidate.title == "id" else candidate
-        if used + column.width + 1 > width and len(chosen) >= 2:
-            break
-        chosen.append(column)
-        used += column.width + 1
-    spare = max(width - used, 0)
-    return tuple(
-        _Column("id", min(c.width + spare, wanted)) if c.title == "id" else c for c in chosen
-    )
-
-
-def _fit(text: str, width: int) -> str:
-    """Pad or cut ``text`` to ``width`` cells, marking a cut with an ellipsis."""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
 
 
 class DeviceList(ScrollView, can_focus=True):
@@ -109,7 +55,7 @@ class DeviceList(ScrollView, can_focus=True):
         self._fleet = fleet
         self._wall_clock = wall_clock
         self._claimant = claimant
-        self._order = ListOrder(fleet.devices)
+        self._order = ListOrder(fleet.devices, claimant=claimant)
         self._selected: str | None = None
         self._id_width = 2
         # The widget's own style, looked up once per repaint rather than once per row.
@@ -211,12 +157,29 @@ class DeviceList(ScrollView, can_focus=True):
             self._scroll_to_cursor()
 
     def cycle_sort(self) -> SortKey:
-        keys = list(SortKey)
+        """Sort by the next column on screen (the first after the last)."""
+        shown = [column.sort for column in layout(self.size.width, self._id_width)]
+        keys = shown if self.sort_key in shown else list(SortKey)
+        self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+        return self.sort_key
+
+    def sort_by(self, key: SortKey) -> None:
+        """Sort ascending by ``key``; by the key already sorted by, the other way round."""
+        if key is self.sort_key:
+            self.reverse_sort()
+            return
         self._fleet.take_dirty()  # the new key places every device afresh
-        self._order.set_key(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+        self._order.reverse = False
+        self._order.set_key(key)
         self._reordered()
         self.refresh()
-        return self.sort_key
+
+    def claims_changed(self) -> None:
+        """Someone claimed or released a truck: the claimant's column and its order change."""
+        if self.sort_key is SortKey.BY:
+            self._order.rebuild()
+            self._reordered()
+        self.refresh()
 
     def reverse_sort(self) -> None:
         self._catch_up()
@@ -283,8 +246,17 @@ class DeviceList(ScrollView, can_focus=True):
         self._move(len(self._order))
 
     def on_click(self, event: events.Click) -> None:
-        index = round(self.scroll_offset.y) + event.y - 1
-        if event.y >= 1 and 0 <= index < len(self._order):
+        """A click on a row selects it; on a column's title, sorts by it (again: reversed)."""
+        at = event.get_content_offset(self)
+        if at is None:
+            return
+        if at.y == 0:
+            column = column_at(layout(self.size.width, self._id_width), at.x)
+            if column is not None:
+                self.sort_by(column.sort)
+            return
+        index = round(self.scroll_offset.y) + at.y - 1
+        if 0 <= index < len(self._order):
             self._select(self._order[index])
 
     def on_resize(self, event: events.Resize) -> None:
@@ -323,7 +295,7 @@ class DeviceList(ScrollView, can_focus=True):
 
     def _line(self, y: int) -> Strip:
         width = self.size.width
-        columns = _layout(width, self._id_width)
+        columns = layout(width, self._id_width)
         if y == 0:
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1
@@ -345,23 +317,11 @@ class DeviceList(ScrollView, can_focus=True):
         line = Strip([Segment(f"no truck matches “{wanted}” (Esc clears the filter)", _DIM)])
         return line.crop(0, width).adjust_cell_length(width).apply_style(self._base_style)
 
-    def _header(self, columns: tuple[_Column, ...], width: int) -> Strip:
-        arrow = "▼" if self.sort_reversed else "▲"
-        sorted_title = {
-            SortKey.STATUS: "status",
-            SortKey.ID: "id",
-            SortKey.AGE: "fix",
-            SortKey.LAT: "lat",
-            SortKey.LNG: "lng",
-        }[self.sort_key]
-        segments = []
-        for column in columns:
-            title = column.title + (arrow if column.title == sorted_title else "")
-            text = title.rjust(column.width) if column.right else title.ljust(column.width)
-            segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
-        return Strip(segments).adjust_cell_length(width).apply_style(self._base_style)
+    def _header(self, columns: tuple[Column, ...], width: int) -> Strip:
+        line = header(columns, width, self.sort_key, self.sort_reversed)
+        return line.apply_style(self._base_style)
 
-    def _row(self, device: Device, columns: tuple[_Column, ...], width: int) -> Strip:
+    def _row(self, device: Device, columns: tuple[Column, ...], width: int) -> Strip:
         now = self._fleet.clock()
         position = device.position
         motion = device.motion
@@ -398,9 +358,9 @@ class DeviceList(ScrollView, can_focus=True):
                 text = text.rjust(column.width)
             # Neighbours in one style are one segment: fewer segments, less work per frame.
             if segments and segments[-1][1] is style:
-                segments[-1] = (segments[-1][0] + _fit(text, column.width), style)
+                segments[-1] = (segments[-1][0] + fit(text, column.width), style)
             else:
-                segments.append((_fit(text, column.width), style))
+                segments.append((fit(text, column.width), style))
             if style is None:
                 segments[-1] = (segments[-1][0] + " ", None)
             else:
