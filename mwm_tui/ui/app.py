@@ -40,6 +40,7 @@ from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput
+from mwm_tui.ui.readable_greys import readable_filters
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen
 from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screens.quit_prompt import QuitPrompt
@@ -163,7 +164,7 @@ class MwmApp(DispatchActions, CopyActions):
         yield Footer()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
-        return [*super().get_line_filters(), *self._ascii_filter]
+        return [*readable_filters(list(super().get_line_filters())), *self._ascii_filter]
 
     def get_key_display(self, binding: Binding) -> str:
         shown = super().get_key_display(binding)
