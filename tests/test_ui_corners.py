@@ -3,7 +3,9 @@ terminals, as a dispatcher would meet them."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -12,7 +14,7 @@ from mwm_tui.cli import main
 from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
-from mwm_tui.domain.events import LocationReceived, MotionReceived
+from mwm_tui.domain.events import LocationReceived, MotionReceived, WillReceived
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.list_order import SortKey
 from mwm_tui.ui.app import MwmApp
@@ -182,3 +184,71 @@ async def test_a_click_on_a_title_sorts_by_it_and_again_reverses() -> None:
             await pilot.click(DeviceList, offset=(header_of(app).index(title) + 2, 1))
             assert arrow_on(header_of(app), title) == "▼", header_of(app)
             assert app.device_list.row_ids == ascending[::-1], title
+
+
+DEPOT_NORD = json.dumps(
+    {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "Depot Nord"},
+                "geometry": {"type": "Point", "coordinates": [2.36, 48.90]},
+            }
+        ],
+    }
+)
+
+
+async def test_depots_and_their_names_stay_above_200_trucks(tmp_path: Path) -> None:
+    path = tmp_path / "depots.geojson"
+    path.write_text(DEPOT_NORD, encoding="utf-8")
+    app = make_app(overlay=str(path))
+    async with driven(app, (120, 40)) as pilot:
+        # A 20 x 10 grid of trucks around the depot, the depot's own cell and its name's too;
+        # every other one is offline, and problem trucks are never folded into a cluster's count.
+        for number in range(200):
+            row, col = divmod(number, 20)
+            fix = Position(f"t{number:03d}", 48.85 + row * 0.01, 2.30 + col * 0.006)
+            app.inbox.put(LocationReceived(fix))
+            if number % 2:
+                app.inbox.put(WillReceived(fix.device_id))
+        await wait_for(pilot, lambda: len(app.fleet.devices) == 200, 5.0, "200 trucks")
+        await pilot.press("f")
+
+        def depot_shown() -> bool:
+            return "⌂ Depot Nord" in app.position_map.render().plain
+
+        await wait_for(pilot, depot_shown, 5.0, "the depot over the trucks")
+        assert "⌂ Depot Nord" in screen_text(app)
+
+
+def selected_label(plain: str) -> str | None:
+    """The selected truck's label on the map: after "◉● " or before " ●◉", up to a blank
+    (another truck's mark right beside it is a truck, not a label running into it)."""
+    found = re.search(r"◉\S (\S+)", plain) or re.search(r"(\S+) \S◉", plain)
+    return found.group(1).strip("●◐✕") if found else None
+
+
+def stands_alone(label: str | None, device_id: str) -> bool:
+    """The label is the id, whole or shortened with an ellipsis, and nothing runs into it."""
+    if label is None:
+        return False
+    return label == device_id or (label.endswith("…") and device_id.startswith(label[:-1]))
+
+
+async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> None:
+    """The demo's fleet around Paris: each truck in turn is selected, its label read whole."""
+    app = create_app(Settings(demo=True), tune_gc=False)
+    async with driven(app, (80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(app.device_list.row_ids) == 20, 10.0, "the fleet")
+        for device_id in app.device_list.row_ids:
+            app.device_list.select(device_id)
+
+            def drawn(device_id: str = device_id) -> bool:
+                plain = app.position_map.render().plain
+                return stands_alone(selected_label(plain), device_id)
+
+            await wait_for(pilot, drawn, 5.0, f"{device_id}'s label alone")
+            plain = app.position_map.render().plain
+            assert re.search(r"●\s*on\b.*\bstale\b.*\bOFF\b.*\bunk\b.*\bsel\b", plain), plain
