@@ -148,7 +148,7 @@ async def test_s_sorts_by_every_column_shown_with_its_arrow(size: tuple[int, int
     app = make_app()
     async with driven(app, size) as pilot:
         await fleet_of(pilot, app, "AAA", "BBB", "CCC")
-        shown = layout(app.device_list.size.width, app.device_list._id_width)
+        shown = layout(app.device_list.size.width, app.device_list.id_width)
         titles = [column.title for column in shown]
         if size[0] == 200:
             assert titles == [column.title for column in COLUMNS], "every column fits"
@@ -252,3 +252,21 @@ async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> Non
             await wait_for(pilot, drawn, 5.0, f"{device_id}'s label alone")
             plain = app.position_map.render().plain
             assert re.search(r"●\s*on\b.*\bstale\b.*\bOFF\b.*\bunk\b.*\bsel\b", plain), plain
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24), (160, 50)], ids=["120", "80", "160"])
+async def test_the_event_log_takes_the_cells_the_list_leaves_empty(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with driven(app, size) as pilot:
+        await fleet_of(pilot, app, "AAA", "BBB")
+        # Both panes keep their borders; the list's spare cells go to the right-hand panes.
+        left = app.device_list.size.width
+        used = sum(column.width + 1 for column in layout(left, app.device_list.id_width))
+        await wait_for(pilot, lambda: app.device_list.size.width - used <= 1, 5.0, "the fit")
+        header = header_of(app)
+        assert len(header) - len(header.rstrip()) <= 2, header
+        width = app.event_log.size.width
+        assert width >= size[0] - app.device_list.size.width - 8
+        line = "x" * (width - len("12:00:00 ") - 1) + "!"
+        app.event_log.add(line)
+        await wait_for(pilot, lambda: line in screen_text(app), 5.0, "the line on one row")

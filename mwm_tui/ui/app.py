@@ -40,6 +40,7 @@ from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput
+from mwm_tui.ui.pane_widths import fit_left_pane
 from mwm_tui.ui.readable_greys import readable_filters
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen
 from mwm_tui.ui.screens.once import OncePalette
@@ -293,6 +294,8 @@ class MwmApp(DispatchActions, CopyActions):
         if self._list_dirty and self._list_pacer.due(self.fleet.version, time.monotonic()):
             self._list_dirty = False
             self.device_list.sync()
+        # In the same frame as the rows: a longer id widens the pane as it widens the list.
+        fit_left_pane(self.device_list, self.size.width)
 
     def _refresh_map(self) -> None:
         self.position_map.redraw_if_dirty()

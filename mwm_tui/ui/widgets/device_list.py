@@ -79,6 +79,11 @@ class DeviceList(ScrollView, can_focus=True):
         return self._order.reverse
 
     @property
+    def id_width(self) -> int:
+        """Cells the widest shown id takes, as the columns were last laid out for."""
+        return self._id_width
+
+    @property
     def filter_text(self) -> str:
         return self._order.filter_text
 
@@ -260,7 +265,8 @@ class DeviceList(ScrollView, can_focus=True):
             self._select(self._order[index])
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self._order) + 1)
+        # The same width as _reordered gives it: a second, different one would repaint it all.
+        self.virtual_size = Size(self.size.width, len(self._order) + 1)
 
     def refresh(
         self,
