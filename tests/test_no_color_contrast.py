@@ -14,7 +14,7 @@ from rich.style import Style
 from textual.pilot import Pilot
 
 from mwm_tui.ui.app import MwmApp
-from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
+from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt
 from tests.support.ui import driven, screen_text, wait_for
 from tests.test_snapshots import settled, still_app
 from tests.test_ui_screen import rows
@@ -86,10 +86,15 @@ async def details(pilot: Pilot[None], app: MwmApp) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, DeviceDetail), 5, "the details")
 
 
-async def filter_and_composer(pilot: Pilot[None], app: MwmApp) -> None:
+async def filter_field(pilot: Pilot[None], app: MwmApp) -> None:
     await settled(pilot)
-    await pilot.press("/")
-    await pilot.press("l", "o", *"go")
+    await pilot.press("/", *"truck")
+
+
+async def order_review(pilot: Pilot[None], app: MwmApp) -> None:
+    await settled(pilot)
+    await pilot.press("o", *"go north", "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the review")
 
 
 async def alert_prompt(pilot: Pilot[None], app: MwmApp) -> None:
@@ -103,7 +108,7 @@ Scene = Callable[[Pilot[None], MwmApp], Awaitable[None]]
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize(
-    "scene", [main_screen, help_screen, details, filter_and_composer, alert_prompt]
+    "scene", [main_screen, help_screen, details, filter_field, order_review, alert_prompt]
 )
 async def test_every_text_is_readable_without_colour(
     monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], scene: Scene
