@@ -184,6 +184,9 @@ async def test_a_click_on_a_title_sorts_by_it_and_again_reverses() -> None:
             await pilot.click(DeviceList, offset=(header_of(app).index(title) + 2, 1))
             assert arrow_on(header_of(app), title) == "▼", header_of(app)
             assert app.device_list.row_ids == ascending[::-1], title
+        # A click on a row (the border, the header, then the rows) still selects that row.
+        await pilot.click(DeviceList, offset=(3, 3))
+        assert app.device_list.selected == app.device_list.row_ids[1]
 
 
 DEPOT_NORD = json.dumps(
