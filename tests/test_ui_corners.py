@@ -20,7 +20,7 @@ from mwm_tui.domain.list_order import SortKey
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import DeviceDetail
 from mwm_tui.ui.widgets.device_list import DeviceList
-from mwm_tui.ui.widgets.list_columns import COLUMNS, layout
+from mwm_tui.ui.widgets.list_columns import COLUMNS
 from tests.support.links import RecordingLink, recording_links
 from tests.support.ui import driven, list_text, log_text, screen_text, send_from_prompt, wait_for
 
@@ -148,7 +148,11 @@ async def test_s_sorts_by_every_column_shown_with_its_arrow(size: tuple[int, int
     app = make_app()
     async with driven(app, size) as pilot:
         await fleet_of(pilot, app, "AAA", "BBB", "CCC")
-        shown = layout(app.device_list.size.width, app.device_list.id_width)
+        assert "by" not in header_of(app), "nobody claims a truck: no claimant's column"
+        await pilot.press("c")  # one claimed: the column is wanted
+        await wait_for(pilot, lambda: app.device_list.shows_claims, 5.0, "the claim")
+        await pilot.pause(0.5)
+        shown = app.device_list.columns()
         titles = [column.title for column in shown]
         if size[0] == 200:
             assert titles == [column.title for column in COLUMNS], "every column fits"
@@ -264,7 +268,7 @@ async def test_the_event_log_takes_the_cells_the_list_leaves_empty(size: tuple[i
         await fleet_of(pilot, app, "AAA", "BBB")
         # Both panes keep their borders; the list's spare cells go to the right-hand panes.
         left = app.device_list.size.width
-        used = sum(column.width + 1 for column in layout(left, app.device_list.id_width))
+        used = sum(column.width + 1 for column in app.device_list.columns(left))
         await wait_for(pilot, lambda: app.device_list.size.width - used <= 1, 5.0, "the fit")
         header = header_of(app)
         assert len(header) - len(header.rstrip()) <= 2, header

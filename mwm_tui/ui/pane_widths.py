@@ -16,10 +16,10 @@ LEFT_SHARE: Final = 3 / 5
 LIST_FRAME: Final = 3
 
 
-def left_width(screen_width: int, id_width: int) -> int:
+def left_width(screen_width: int, id_width: int, claims: bool = True) -> int:
     """Its share of ``screen_width``, less the cells the list's columns would leave empty."""
     share = int(screen_width * LEFT_SHARE)
-    columns = layout(max(share - LIST_FRAME, 0), id_width)
+    columns = layout(max(share - LIST_FRAME, 0), id_width, claims)
     used = sum(column.width + 1 for column in columns)
     return min(share, used + LIST_FRAME)
 
@@ -29,7 +29,7 @@ def fit_left_pane(device_list: DeviceList, screen_width: int) -> None:
     pane = device_list.parent
     if not isinstance(pane, Widget):
         return
-    wanted = left_width(screen_width, device_list.id_width)
+    wanted = left_width(screen_width, device_list.id_width, device_list.shows_claims)
     current = pane.styles.width
     if current is None or not current.is_cells or current.value != wanted:
         pane.styles.width = wanted

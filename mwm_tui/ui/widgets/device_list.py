@@ -58,6 +58,8 @@ class DeviceList(ScrollView, can_focus=True):
         self._order = ListOrder(fleet.devices, claimant=claimant)
         self._selected: str | None = None
         self._id_width = 2
+        # Whether a shown truck may be claimed: without, the claimant's column is left out.
+        self._claims = False
         # The widget's own style, looked up once per repaint rather than once per row.
         self._base_style = Style()
         # What each line of the widget shows, and the view (scroll, size, focus) it was drawn in.
@@ -77,6 +79,16 @@ class DeviceList(ScrollView, can_focus=True):
     @property
     def sort_reversed(self) -> bool:
         return self._order.reverse
+
+    @property
+    def shows_claims(self) -> bool:
+        """Whether the claimant's column is wanted: someone claims a truck of the fleet."""
+        return self._claims
+
+    def columns(self, width: int | None = None) -> tuple[Column, ...]:
+        """The columns shown in ``width`` cells (the list's own width by default)."""
+        shown = self.size.width if width is None else width
+        return layout(shown, self._id_width, self._claims)
 
     @property
     def id_width(self) -> int:
@@ -107,7 +119,8 @@ class DeviceList(ScrollView, can_focus=True):
     def _view(self) -> tuple[object, ...]:
         """What every line depends on besides the devices: drawn lines are kept while it holds."""
         offset = self.scroll_offset
-        return (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+        view = (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
+        return (*view, self._claims)
 
     def _repaint_changes(self) -> None:
         """Repaint only the cells whose text or style changed since they were drawn."""
@@ -132,6 +145,8 @@ class DeviceList(ScrollView, can_focus=True):
         changed = self._fleet.take_dirty()
         if changed:
             self._order.update(changed)
+            # A truck claimed before HQ heard of it shows its claimant once it is heard.
+            self._claims = self._claims or any(self._claimant(i) for i in changed)
         return bool(changed)
 
     def _reordered(self) -> None:
@@ -163,7 +178,7 @@ class DeviceList(ScrollView, can_focus=True):
 
     def cycle_sort(self) -> SortKey:
         """Sort by the next column on screen (the first after the last)."""
-        shown = [column.sort for column in layout(self.size.width, self._id_width)]
+        shown = [column.sort for column in self.columns()]
         keys = shown if self.sort_key in shown else list(SortKey)
         self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
         return self.sort_key
@@ -181,6 +196,7 @@ class DeviceList(ScrollView, can_focus=True):
 
     def claims_changed(self) -> None:
         """Someone claimed or released a truck: the claimant's column and its order change."""
+        self._claims = any(self._claimant(device_id) for device_id in self._fleet.devices)
         if self.sort_key is SortKey.BY:
             self._order.rebuild()
             self._reordered()
@@ -256,7 +272,7 @@ class DeviceList(ScrollView, can_focus=True):
         if at is None:
             return
         if at.y == 0:
-            column = column_at(layout(self.size.width, self._id_width), at.x)
+            column = column_at(self.columns(), at.x)
             if column is not None:
                 self.sort_by(column.sort)
             return
@@ -301,7 +317,7 @@ class DeviceList(ScrollView, can_focus=True):
 
     def _line(self, y: int) -> Strip:
         width = self.size.width
-        columns = layout(width, self._id_width)
+        columns = self.columns(width)
         if y == 0:
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1

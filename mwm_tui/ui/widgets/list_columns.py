@@ -46,15 +46,18 @@ COLUMNS: tuple[Column, ...] = (
 
 
 @functools.lru_cache(maxsize=32)
-def layout(width: int, id_width: int) -> tuple[Column, ...]:
+def layout(width: int, id_width: int, claims: bool = True) -> tuple[Column, ...]:
     """Columns that fit ``width`` cells in priority order; then the id column takes the rest.
 
     The id starts at most ``_ID_MIN`` wide so that positions fit before a long id is shown whole.
+    Without ``claims`` (nobody claims a truck) the claimant's column, empty, is left out.
     """
     wanted = min(max(id_width, 2), _ID_MAX)
     chosen: list[Column] = []
     used = 0
     for candidate in COLUMNS:
+        if candidate.sort is SortKey.BY and not claims:
+            continue
         column = candidate
         if candidate.sort is SortKey.ID:
             column = Column("id", min(wanted, _ID_MIN), SortKey.ID)
@@ -67,12 +70,6 @@ def layout(width: int, id_width: int) -> tuple[Column, ...]:
         Column("id", min(c.width + spare, wanted), SortKey.ID) if c.sort is SortKey.ID else c
         for c in chosen
     )
-
-
-def needed_width(id_width: int) -> int:
-    """Cells every column takes, the id shown whole, separators included."""
-    wanted = min(max(id_width, 2), _ID_MAX)
-    return sum((wanted if c.sort is SortKey.ID else c.width) + 1 for c in COLUMNS)
 
 
 def fit(text: str, width: int) -> str:
