@@ -179,8 +179,8 @@ class DeviceList(ScrollView, can_focus=True):
     def cycle_sort(self) -> SortKey:
         """Sort by the next column on screen (the first after the last)."""
         shown = [column.sort for column in self.columns()]
-        keys = shown if self.sort_key in shown else list(SortKey)
-        self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+        at = shown.index(self.sort_key) if self.sort_key in shown else -1
+        self.sort_by(shown[(at + 1) % len(shown)])
         return self.sort_key
 
     def sort_by(self, key: SortKey) -> None:
