@@ -58,7 +58,7 @@ class DeviceList(ScrollView, can_focus=True):
         self._order = ListOrder(fleet.devices, claimant=claimant)
         self._selected: str | None = None
         self._id_width = 2
-        # Whether a shown truck may be claimed: without, the claimant's column is left out.
+        # Whether someone claims a truck of the fleet: if not, the empty claimant column goes.
         self._claims = False
         # The widget's own style, looked up once per repaint rather than once per row.
         self._base_style = Style()
