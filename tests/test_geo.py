@@ -563,6 +563,11 @@ def test_a_name_goes_to_the_side_without_trucks() -> None:
     capital = [Place("City", 5.0, 5.0, 50, capital=True)]
     (kept,) = pick_places(capital, view, 40, 10, most=1, avoid=both)
     assert not kept.leftwards
+    # The selected truck's label or a depot: nobody covers it, a capital neither.
+    (left,) = pick_places(capital, view, 40, 10, most=1, keep_clear={(col + 3, row)})
+    assert left.leftwards
+    boxed = {(col + 3, row), (col - 3, row)}
+    assert pick_places(capital, view, 40, 10, most=1, keep_clear=boxed) == []
 
 
 def test_cell_of_maps_the_corners_and_clamps_the_far_edges() -> None:

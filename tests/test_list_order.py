@@ -21,27 +21,52 @@ RANK = {
 IDS = ["a1", "A2", "b1", "bb", "c", "Ab-9", "z", "online", "x\u202ey"]
 
 
-def plain_sort(fleet: Fleet, key: SortKey, *, reverse: bool, filter_text: str) -> list[str]:
+def plain_sort(
+    fleet: Fleet,
+    key: SortKey,
+    *,
+    reverse: bool,
+    filter_text: str,
+    claims: dict[str, str] | None = None,
+) -> list[str]:
     """What the list showed before it was incremental: filter, sort everything, reverse."""
     now = fleet.clock()
     wanted = filter_text.strip().casefold()
+    claimed = claims or {}
     devices = [
         d
         for d in fleet.devices.values()
         if not wanted or wanted in d.device_id.casefold() or wanted == d.status.value
     ]
 
+    def age(then: float | None) -> float:
+        return now - then if then is not None else float("inf")
+
     def sort_by(d: Device) -> tuple[float | str, ...]:
+        motion, position = d.motion, d.position
         if key is SortKey.STATUS:
             return (RANK[d.status], d.device_id)
         if key is SortKey.ID:
             return (d.device_id,)
         if key is SortKey.AGE:
-            fix_at = d.last_location_at
-            return (now - fix_at if fix_at is not None else float("inf"), d.device_id)
+            return (age(d.last_location_at), d.device_id)
+        if key is SortKey.MOTION_AGE:
+            return (age(None if d.motion_is_retained else d.last_motion_at), d.device_id)
+        if key in (SortKey.PITCH, SortKey.ROLL, SortKey.YAW):
+            value = getattr(motion, key.value) if motion else float("inf")
+            return (value, d.device_id)
+        if key is SortKey.BY:
+            by = claimed.get(d.device_id)
+            return (0 if by else 1, by or "", d.device_id)
+        if key is SortKey.MOTION:
+            pitch = d.pitch.values()
+            return (max(pitch) - min(pitch) if pitch else float("inf"), d.device_id)
+        if key is SortKey.DEVICE_TS:
+            stamp = position.ts if position else None
+            return (age(stamp.timestamp() if stamp else None), d.device_id)
         if key is SortKey.LAT:
-            return (d.position.lat if d.position else float("inf"), d.device_id)
-        return (d.position.lng if d.position else float("inf"), d.device_id)
+            return (position.lat if position else float("inf"), d.device_id)
+        return (position.lng if position else float("inf"), d.device_id)
 
     ordered = sorted(devices, key=sort_by)
     if reverse:
@@ -49,8 +74,10 @@ def plain_sort(fleet: Fleet, key: SortKey, *, reverse: bool, filter_text: str) -
     return [d.device_id for d in ordered]
 
 
-def assert_matches(order: ListOrder, fleet: Fleet) -> None:
-    expected = plain_sort(fleet, order.key, reverse=order.reverse, filter_text=order.filter_text)
+def assert_matches(order: ListOrder, fleet: Fleet, claims: dict[str, str] | None = None) -> None:
+    expected = plain_sort(
+        fleet, order.key, reverse=order.reverse, filter_text=order.filter_text, claims=claims
+    )
     assert order.ids() == expected
     assert len(order) == len(expected)
     assert [order[row] for row in range(len(order))] == expected
@@ -61,7 +88,12 @@ def assert_matches(order: ListOrder, fleet: Fleet) -> None:
 
 step = st.one_of(
     st.tuples(st.just("fix"), st.sampled_from(IDS), st.sampled_from([-10.0, 0.0, 3.5, 45.0])),
-    st.tuples(st.just("motion"), st.sampled_from(IDS), st.booleans()),
+    st.tuples(
+        st.just("motion"),
+        st.sampled_from(IDS),
+        st.tuples(st.booleans(), st.sampled_from([-1.0, 0.0, 0.5])),
+    ),
+    st.tuples(st.just("claim"), st.sampled_from(IDS), st.sampled_from(["", "ann", "bob"])),
     st.tuples(st.just("will"), st.sampled_from(IDS), st.none()),
     st.tuples(st.just("advance"), st.sampled_from([0.5, 1.0, 16.0, 130.0]), st.none()),
     st.tuples(st.just("remove"), st.sampled_from(IDS), st.none()),
@@ -92,7 +124,8 @@ def test_incremental_order_matches_a_plain_full_sort(
 def replay(steps: list[tuple[str, object, object]], *, batch: bool) -> None:
     clock = FakeClock()
     fleet = Fleet(clock=clock, stale_after=15.0, offline_after=120.0)
-    order = ListOrder(fleet.devices)
+    claims: dict[str, str] = {}
+    order = ListOrder(fleet.devices, claimant=claims.get)
     removed: set[str] = set()
     for kind, first, second in steps:
         if kind == "fix":
@@ -100,8 +133,17 @@ def replay(steps: list[tuple[str, object, object]], *, batch: bool) -> None:
             clock.advance(0.25)
             fleet.apply_location(Position(first, second, -second))
         elif kind == "motion":
-            assert isinstance(first, str) and isinstance(second, bool)
-            fleet.apply_motion(first, Motion(0.0, 0.0, 0.0), retained=second)
+            assert isinstance(first, str) and isinstance(second, tuple)
+            retained, value = second
+            fleet.apply_motion(first, Motion(value, -value, value / 2), retained=retained)
+        elif kind == "claim":
+            assert isinstance(first, str) and isinstance(second, str)
+            if second:
+                claims[first] = second
+            else:
+                claims.pop(first, None)
+            if order.key is SortKey.BY:  # as the list does when the team's claims change
+                order.rebuild()
         elif kind == "will":
             assert isinstance(first, str)
             fleet.apply_will(first)
@@ -130,9 +172,9 @@ def replay(steps: list[tuple[str, object, object]], *, batch: bool) -> None:
         if not batch:
             order.update(fleet.take_dirty() | removed)
             removed.clear()
-            assert_matches(order, fleet)
+            assert_matches(order, fleet, claims)
     order.update(fleet.take_dirty() | removed)
-    assert_matches(order, fleet)
+    assert_matches(order, fleet, claims)
 
 
 def fleet_of(count: int) -> tuple[FakeClock, Fleet]:

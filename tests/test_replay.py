@@ -376,3 +376,18 @@ def test_a_jump_applies_only_what_a_fleet_keeps_and_ends_in_the_same_state(tmp_p
         assert device.trail() == other.trail()
         assert device.yaw.values() == other.yaw.values()
     assert quick.devices["rp-b"].status is DeviceStatus.OFFLINE  # its will, before the horizon
+
+
+async def test_the_composer_of_a_replay_says_nothing_can_be_sent(tmp_path: Path) -> None:
+    path = write_shift(tmp_path / "shift.jsonl")
+    app = create_replay_app(Settings(), [path], RecordReader.load([path]), tune_gc=False)
+    async with driven(app) as pilot:
+        await wait_for(pilot, lambda: app.device_list.selected is not None, 10, "a truck")
+        await pilot.pause(0.2)
+        shown = screen_text(app)
+        assert "a replay: nothing can be sent from here" in shown, shown
+        assert "press o to write an order" not in shown
+        await pilot.press("o")
+        await pilot.pause(0.1)
+        assert not app.composer.order_input.has_focus
+        assert "a replay: nothing can be sent from here" in screen_text(app)

@@ -6,6 +6,7 @@ key the app takes moves it 120 ms on, however fast the test delivers the keys.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -76,7 +77,11 @@ async def type_burst(pilot: Pilot[None], app: MwmApp, text: str = PROSE) -> None
         key = KEY_NAMES.get(character, character)
         assert key.isalnum() or key != character, f"name the key for {character!r}"
         app.post_message(events.Key(key, None if key == "enter" else character))
-    await pilot.pause(0.3)
+    # The app takes its messages in order: once this callback ran, every key was dispatched.
+    handled = asyncio.Event()
+    app.call_later(handled.set)
+    await asyncio.wait_for(handled.wait(), 30)
+    await pilot.pause(0.3)  # and the screens they were forwarded to took them
     await wait_for(pilot, lambda: app.is_running, 1, "the app")
 
 

@@ -54,5 +54,5 @@ async def test_an_empty_list_says_why_and_r_with_both_links_up_says_so() -> None
         app.inbox.put(LocationReceived(Position("truck-1", 48.85, 2.35)))
         await wait_for(pilot, lambda: first_row(app).startswith("●"), 5, "truck-1 listed")
         await pilot.press("slash", "z", "z", "z", "enter")
-        nothing = "no truck of 1 matches 'zzz' (Esc in the filter clears it)"
+        nothing = "no truck matches “zzz” (Esc clears the filter)"
         await wait_for(pilot, lambda: first_row(app) == nothing, 5, "the filter said")

@@ -189,12 +189,18 @@ def tone_of_line(line: str) -> Tone:
     return GLYPH_TONE.get(line[:1], Tone.BUSY)
 
 
-def describe(dispatch: Dispatch) -> tuple[str, Tone]:
+# The live log and the composer cut an order here; the details and the history keep it whole.
+LIVE_ORDER_LIMIT = 40
+
+
+def describe(dispatch: Dispatch, order_limit: int | None = LIVE_ORDER_LIMIT) -> tuple[str, Tone]:
     """One line for the log and the composer: what became of it, in the dispatcher's words,
-    led by who sent it ("d1: order to truck-07 (...) accepted by the broker")."""
+    led by who sent it ("d1: order to truck-07 (...) accepted by the broker").
+
+    ``order_limit``: the order's text is cut there with an ellipsis; None keeps it whole."""
     truck = literal(dispatch.device_id, 40)
     if dispatch.kind is Kind.ORDER:
-        what = f"order to {truck} ({literal(dispatch.body, 40)})"
+        what = f"order to {truck} ({literal(dispatch.body, order_limit)})"
     else:
         what = f"alert {literal(dispatch.body, 20)} to {truck}"
     if dispatch.by:

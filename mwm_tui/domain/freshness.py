@@ -23,6 +23,8 @@ HEARD = "heard from"
 AGE_UNKNOWN = "last known, age unknown"
 AWAITING = "awaiting data since HQ's link returned"
 LAST_KNOWN = "last known"  # what an earlier run heard, nothing since
+# A stale or offline status's reason starts so, followed by the seconds of silence.
+SILENT_FOR = "silent for "
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +99,11 @@ class StatusRule:
         counted_from = max([last, *returns])
         silent = now - counted_from
         if silent >= self.offline_after:
-            return DeviceStatus.OFFLINE, f"silent for {silent:.0f} s"
+            return DeviceStatus.OFFLINE, f"{SILENT_FOR}{silent:.0f} s"
         if silent >= self.stale_after:
             if current is DeviceStatus.STALE:
                 return current, ""
-            return DeviceStatus.STALE, f"silent for {silent:.0f} s"
+            return DeviceStatus.STALE, f"{SILENT_FOR}{silent:.0f} s"
         if current is DeviceStatus.STALE:
             return current, ""
         if not heard_times:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -29,18 +29,35 @@ OrderKey: TypeAlias = tuple[float | str, ...]
 
 
 class SortKey(StrEnum):
+    """Every column of the list, in its order on screen; the value is how a notice names it."""
+
     STATUS = "status"
     ID = "id"
-    AGE = "age"
-    LAT = "lat"
-    LNG = "lng"
+    AGE = "fix age"
+    MOTION_AGE = "motion age"
+    LAT = "latitude"
+    LNG = "longitude"
+    PITCH = "pitch"
+    ROLL = "roll"
+    YAW = "yaw"
+    BY = "claimant"
+    MOTION = "motion swing"
+    DEVICE_TS = "device clock"
 
 
-def order_key(key: SortKey, device: Device) -> OrderKey:
+def _newest_first(at: float | None) -> float:
+    return -at if at is not None else _INF
+
+
+def order_key(
+    key: SortKey, device: Device, claimant: Callable[[str], str | None] = lambda _id: None
+) -> OrderKey:
     """Where ``device`` sorts: ties broken by id, devices without the value last.
 
-    Age sorts by the fix's receive time, newest first: the same order as "now - fix time"
-    ascending, without a key that changes every second.
+    Ages sort by the receive time, newest first: the same order as "now - time" ascending,
+    without a key that changes every second (so does the device's own clock). A motion's
+    swing is how far its recent pitch moved (largest last); ``claimant`` names who claims a
+    device, unclaimed ones last.
     """
     device_id = device.device_id
     if key is SortKey.STATUS:
@@ -48,12 +65,30 @@ def order_key(key: SortKey, device: Device) -> OrderKey:
     if key is SortKey.ID:
         return (device_id,)
     if key is SortKey.AGE:
-        fix_at = device.last_location_at
-        return (-fix_at if fix_at is not None else _INF, device_id)
+        return (_newest_first(device.last_location_at), device_id)
+    if key is SortKey.MOTION_AGE:
+        live = None if device.motion_is_retained else device.last_motion_at
+        return (_newest_first(live), device_id)
+    if key is SortKey.BY:
+        by = claimant(device_id)
+        return (0 if by else 1, by or "", device_id)
+    if key in _MOTION_PARTS:
+        motion = device.motion
+        return (getattr(motion, key.value) if motion else _INF, device_id)
+    if key is SortKey.MOTION:
+        swing = device.pitch.values()
+        return (max(swing) - min(swing) if swing else _INF, device_id)
     position = device.position
     if position is None:
         return (_INF, device_id)
+    if key is SortKey.DEVICE_TS:
+        stamp = position.ts  # a time without a zone is no time on HQ's clock: last
+        known = stamp.timestamp() if stamp is not None and stamp.tzinfo is not None else None
+        return (_newest_first(known), device_id)
     return (position.lat if key is SortKey.LAT else position.lng, device_id)
+
+
+_MOTION_PARTS = frozenset((SortKey.PITCH, SortKey.ROLL, SortKey.YAW))
 
 
 class ListOrder:
@@ -66,8 +101,11 @@ class ListOrder:
         *,
         reverse: bool = False,
         filter_text: str = "",
+        claimant: Callable[[str], str | None] = lambda _id: None,
     ) -> None:
+        """``claimant``: who claims a device, for the claimant's column."""
         self._devices = devices
+        self._claimant = claimant
         self.key = key
         self.reverse = reverse
         self._wanted = filter_text.strip().casefold()
@@ -133,7 +171,8 @@ class ListOrder:
     def rebuild(self) -> None:
         """Place every device afresh."""
         key, devices = self.key, self._devices
-        self._keys = {device_id: order_key(key, d) for device_id, d in devices.items()}
+        claimant = self._claimant
+        self._keys = {device_id: order_key(key, d, claimant) for device_id, d in devices.items()}
         self._refilter()
 
     def update(self, changed: Iterable[str]) -> None:
@@ -147,7 +186,7 @@ class ListOrder:
                 if old is not None:
                     moves.append((device_id, old, None))
                 continue
-            new = order_key(self.key, device)
+            new = order_key(self.key, device, self._claimant)
             if new != old or (device_id in shown_ids) != self._matches(device):
                 moves.append((device_id, old, new))
         if len(moves) * _REBUILD_SHARE > len(keys) + 64:

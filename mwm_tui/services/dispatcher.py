@@ -408,7 +408,7 @@ class Dispatcher(TeamFollowing):
             self._reports.append(after)
 
     def _entry(self, dispatch: Dispatch, now: float, note: str = "") -> HistoryEntry:
-        line, _ = rules.describe(dispatch)
+        line, _ = rules.describe(dispatch, order_limit=None)
         if note:
             line += f" ({note})"
         kind, device_id, dispatch_id = dispatch.kind.value, dispatch.device_id, dispatch.dispatch_id

@@ -35,12 +35,15 @@ from mwm_tui.domain.intent import ARM_DELAY
 from mwm_tui.domain.text import literal
 from mwm_tui.services.dispatcher import Dispatcher
 from mwm_tui.ui import crop_updates, gc_policy, update_culling
+from mwm_tui.ui.copy_actions import CopyActions
 from mwm_tui.ui.dispatch_actions import DispatchActions
 from mwm_tui.ui.empty_list import why_empty
 from mwm_tui.ui.glyphs import AsciiFilter, ascii_key
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, bindings, palette_actions
 from mwm_tui.ui.pacing import RefreshPacer
 from mwm_tui.ui.pane_actions import FilterInput
+from mwm_tui.ui.pane_widths import fit_left_pane
+from mwm_tui.ui.readable_greys import readable_filters
 from mwm_tui.ui.screens import DeviceDetail, HelpScreen
 from mwm_tui.ui.screens.once import OncePalette
 from mwm_tui.ui.screens.quit_prompt import QuitPrompt
@@ -74,7 +77,7 @@ def stylesheet() -> Path:
     return packaged if packaged.exists() else package.parent / "styles" / "app.tcss"
 
 
-class MwmApp(DispatchActions):
+class MwmApp(DispatchActions, CopyActions):
     CSS_PATH = stylesheet()
     TITLE = "mwm-tui"
     BINDINGS = bindings()
@@ -170,7 +173,7 @@ class MwmApp(DispatchActions):
         yield Footer()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
-        return [*super().get_line_filters(), *self._ascii_filter]
+        return [*readable_filters(list(super().get_line_filters())), *self._ascii_filter]
 
     def get_key_display(self, binding: Binding) -> str:
         shown = super().get_key_display(binding)
@@ -250,7 +253,7 @@ class MwmApp(DispatchActions):
             self._list_dirty = True
         if self.dispatcher.team.version != self._claims_shown:
             self._claims_shown = self.dispatcher.team.version
-            self.device_list.refresh()
+            self.device_list.claims_changed()
             self._aim_composer(self.composer.device_id)
         for device_id, line in self.position_map.geofence_lines(fleet.take_moved()):
             self.event_log.add(line, "yellow", devices=[device_id])
@@ -303,6 +306,8 @@ class MwmApp(DispatchActions):
         if self._list_dirty and self._list_pacer.due(self.fleet.version, time.monotonic()):
             self._list_dirty = False
             self.device_list.sync()
+        # In the same frame as the rows: a longer id widens the pane as it widens the list.
+        fit_left_pane(self.device_list, self.size.width)
 
     def _refresh_map(self) -> None:
         self.position_map.redraw_if_dirty()
@@ -343,7 +348,9 @@ class MwmApp(DispatchActions):
         if scope is Scope.APP:
             return not isinstance(focused, Input)
         if scope is Scope.LIST:
-            return isinstance(focused, DeviceList)
+            return isinstance(focused, DeviceList) and (
+                action != "drop_filter" or bool(self.device_list.filter_text.strip())
+            )
         if scope is Scope.MAP:
             return isinstance(focused, PositionMap)
         if scope is Scope.FILTER:

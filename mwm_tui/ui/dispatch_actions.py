@@ -34,6 +34,8 @@ class DispatchActions(PaneActions):
 
     async def on_event(self, event: events.Event) -> None:
         """A prompt that sends takes each key as it arrives, in the order typed."""
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return  # closing: the last screen is gone, and a key has nowhere to go
         prompt = self.screen_stack[-1] if self.screen_stack else None
         if (
             isinstance(event, events.Key)

@@ -12,8 +12,8 @@ def why_empty(links: Mapping[LinkName, LinkStateChanged], known: int, filter_tex
     """One line for an empty list; ``known`` trucks are in the fleet, ``filter_text`` hides
     the ones that do not match it."""
     if known and filter_text.strip():
-        shown = literal(filter_text.strip(), 24)
-        return f"no truck of {known} matches '{shown}' (Esc in the filter clears it)"
+        shown = literal(filter_text.strip(), 40)
+        return f"no truck matches “{shown}” (Esc clears the filter)"
     up = [name for name, event in links.items() if event.state is LinkState.UP]
     if not up:
         trying = any(event.state is LinkState.CONNECTING for event in links.values())

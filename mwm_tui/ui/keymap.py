@@ -108,7 +108,14 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Keep the map centred on the selected device",
         show=False,
     ),
-    KeyAction("s", "sort_next", "Sort", Scope.APP, "Sort the list by the next column", show=False),
+    KeyAction(
+        "s",
+        "sort_next",
+        "Sort",
+        Scope.APP,
+        "Sort the list by the next column (or click a column's title; again reverses)",
+        show=False,
+    ),
     KeyAction("S", "sort_reverse", "Reverse", Scope.APP, "Reverse the list order", show=False),
     KeyAction("m", "focus_map", "Map", Scope.APP, "Give the map focus (arrows pan)", show=False),
     KeyAction("l", "focus_list", "List", Scope.APP, "Give the device list focus", show=False),
@@ -118,6 +125,13 @@ KEYMAP: tuple[KeyAction, ...] = (
         "Details",
         Scope.LIST,
         "Show the selected truck: ages, status history, orders and alerts, trail",
+    ),
+    KeyAction(
+        "y",
+        "copy_id",
+        "Copy id",
+        Scope.APP,
+        "Copy the selected truck's id to the clipboard (through the terminal, OSC 52)",
     ),
     KeyAction("e", "focus_log", "Log", Scope.APP, "Give the event log focus (arrows scroll)"),
     KeyAction(
@@ -198,6 +212,14 @@ KEYMAP: tuple[KeyAction, ...] = (
     ),
     KeyAction(
         "escape", "clear_filter", "Clear", Scope.FILTER, "Clear the filter", in_palette=False
+    ),
+    KeyAction(
+        "escape",
+        "drop_filter",
+        "Show all",
+        Scope.LIST,
+        "Clear the kept filter: every truck again",
+        in_palette=False,
     ),
     KeyAction(
         "escape",

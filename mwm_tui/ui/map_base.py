@@ -6,7 +6,8 @@ Made once per view and size and kept: a redraw with moved trucks takes them from
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Final
+from collections.abc import Collection
+from typing import Any, Final, NamedTuple
 
 import plotext
 from rich.cells import cell_len
@@ -48,7 +49,7 @@ from mwm_tui.ui.map_looks import (
 _CELLS_PER_PLACE: Final = 150
 _MOST_PLACES: Final = 40
 _BASE_CACHE_SIZE: Final = 8
-_base_cache: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = OrderedDict()
+_base_cache: OrderedDict[tuple[Any, ...], Base] = OrderedDict()
 _label_cache: dict[tuple[Any, ...], list[Any]] = {}
 _PLACE_TAG_CACHE_SIZE: Final = 512
 _place_tags: dict[tuple[str, bool, bool], Any] = {}
@@ -61,6 +62,14 @@ def clear_caches() -> None:
     _place_tags.clear()
 
 
+class Base(NamedTuple):
+    """The map's fixed layers for one view and size."""
+
+    outlines: list[Any]  # the borders, the coast and the operator's zones and routes
+    depots: list[Any]  # the operator's depots and their names, drawn over the trucks
+    depot_cells: frozenset[tuple[int, int]]  # the cells those take, kept clear of place names
+
+
 def base_signals(
     fig: Any,
     view: Viewport,
@@ -70,11 +79,8 @@ def base_signals(
     context: bool,
     ascii_only: bool,
     overlay: Overlay | None,
-) -> tuple[list[Any], list[Any]]:
-    """What lies under the trucks, made once per view and size: (outlines, depot names).
-
-    Outlines are the borders, the coast and the operator's zones and routes.
-    """
+) -> Base:
+    """The map's fixed layers, made once per view and size."""
     key = (view, layout.canvas_width, layout.canvas_height, coastline, context, ascii_only, overlay)
     cached = _base_cache.get(key)
     if cached is not None:
@@ -88,6 +94,7 @@ def base_signals(
     if coastline:
         layers.append((clip_rings(load_land_rings(), view), COAST_COLOUR, COAST_ASCII))
     depots: list[Any] = []
+    depot_cells: frozenset[tuple[int, int]] = frozenset()
     if overlay is not None:
         for geofence in (False, True):
             rings = [r for z in overlay.zones if z.geofence == geofence for r in z.rings]
@@ -95,26 +102,28 @@ def base_signals(
             layers.append((clip_rings(rings, view), colour, ZONE_ASCII))
         routes = [route.points for route in overlay.routes]
         layers.append((clip_lines(routes, view), ROUTE_COLOUR, ROUTE_ASCII))
-        depots = _depot_signals(fig, overlay, view, layout, ascii_only)
+        depots, depot_cells = _depot_signals(fig, overlay, view, layout, ascii_only)
     signals = []
     for lines, colour, ascii_symbol in layers:
         signal = _outline_signal(fig, lines, scale, colour, line_symbol or ascii_symbol)
         signals += [signal] if signal is not None else []
-    _base_cache[key] = (signals, depots)
+    base = _base_cache[key] = Base(signals, depots, depot_cells)
     if len(_base_cache) > _BASE_CACHE_SIZE:
         _base_cache.popitem(last=False)
-    return signals, depots
+    return base
 
 
 def _depot_signals(
     fig: Any, overlay: Overlay, view: Viewport, layout: Layout, ascii_only: bool
-) -> list[Any]:
-    """The operator's points with their names, in one signal; a name reads leftwards where
-    the right edge is near, as plotext leaves out a mark that does not fit."""
+) -> tuple[list[Any], frozenset[tuple[int, int]]]:
+    """The operator's points with their names, in one signal, and the cells they take (one
+    more at each end); a name reads leftwards where the right edge is near, as plotext
+    leaves out a mark that does not fit."""
     shown = [d for d in overlay.depots if view.contains(d.lon, d.lat)]
     if not shown:
-        return []
+        return [], frozenset()
     columns, rows = layout.canvas_width, layout.canvas_height
+    cells: set[tuple[int, int]] = set()
     mark = plotext.colorize(DEPOT.symbol(ascii_only), pixel=DEPOT.pixel()).matrix()
     name_pixel = plotext.pixel(foreground=DEPOT_NAME_COLOUR)
     marks = []
@@ -122,19 +131,25 @@ def _depot_signals(
         name = literal(depot.name, 40)
         if ascii_only and name:
             name = ascii_name(name)
-        col, _ = cell_of(view, columns, rows, depot.lon, depot.lat)
+        col, row = cell_of(view, columns, rows, depot.lon, depot.lat)
         room = max(columns - col - 2, col - 1)
         if name and cell_len(name) > room:
             name = shorten(name, room, ascii_only)
         if not name:
             marks.append(plotext.marker(mark, ha="left"))
+            cells.update((col + i, row) for i in (-1, 0, 1))
             continue
         shown_name = plotext.colorize(name, pixel=name_pixel).matrix()
-        if col + cell_len(name) + 2 <= columns:
+        length = cell_len(name) + 2
+        if col + length <= columns:
             marks.append(plotext.marker(mark + " " + shown_name, ha="left"))
+            first = col
         else:
             marks.append(plotext.marker(shown_name + " " + mark, ha="right"))
-    return [plotext_parts.signal(fig, [d.lon for d in shown], [d.lat for d in shown], marks)]
+            first = col - length + 1
+        cells.update((first + i, row) for i in range(-1, length + 1))
+    lons, lats = [d.lon for d in shown], [d.lat for d in shown]
+    return [plotext_parts.signal(fig, lons, lats, marks)], frozenset(cells)
 
 
 def _outline_signal(
@@ -156,17 +171,30 @@ def _outline_signal(
 
 
 def place_signals(
-    fig: Any, view: Viewport, layout: Layout, taken: set[tuple[int, int]], ascii_only: bool
+    fig: Any,
+    view: Viewport,
+    layout: Layout,
+    taken: set[tuple[int, int]],
+    ascii_only: bool,
+    *,
+    keep_clear: Collection[tuple[int, int]] = (),
 ) -> tuple[list[Any], set[tuple[int, int]]]:
     """A dot and a name for each place that fits, capitals and large places first.
 
-    Names go to the side of their dot that no truck covers, where there is one. Also returns
-    the cells the names take, for the cluster counts to keep off.
+    Names go to the side of their dot that no truck covers, where there is one, and never
+    over ``keep_clear``. Also returns the cells the names take, for the cluster counts.
     """
     columns, rows = layout.canvas_width, layout.canvas_height
     most = min(max(2, columns * rows // _CELLS_PER_PLACE), _MOST_PLACES)
     labels = pick_places(
-        place_index().ranked(view), view, columns, rows, most=most, name_width=cell_len, avoid=taken
+        place_index().ranked(view),
+        view,
+        columns,
+        rows,
+        most=most,
+        name_width=cell_len,
+        avoid=taken,
+        keep_clear=keep_clear,
     )
     cells: set[tuple[int, int]] = set()
     for label in labels:

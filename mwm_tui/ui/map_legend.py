@@ -30,14 +30,20 @@ def legend_line(
     *,
     looks: dict[str, Look],
 ) -> Text:
-    """The marker legend, and a scale bar in km at the right end when there is room."""
+    """The marker legend, and a scale bar in km at the right end when there is room.
+
+    Over the canvas where it fits, else from the left edge (over the latitude labels): a
+    narrow map keeps its legend and gives up the scale bar first."""
     text_style = Style(color=Color.from_ansi(LEGEND_TEXT_COLOUR))
     longest_bar = min(20, max(canvas_width // 4, 1))
     line = Text()
     # Wordings from the longest to none: full words, short words, short words packed tight.
     gaps = {1: (" ", "  "), 2: (" ", " "), 3: ("", " ")}
-    for words, with_bar in ((1, True), (2, True), (3, True), (2, False), (3, False), (0, True)):
-        line = Text(" " * indent, no_wrap=True, overflow="crop", end="")
+    wordings = ((1, True), (2, True), (3, True), (2, False), (3, False))
+    tries = [(words, bar, indent) for words, bar in wordings]
+    tries += [(words, bar, 0) for words, bar in wordings if indent and not bar]
+    for words, with_bar, start in [*tries, (0, True, indent)]:
+        line = Text(" " * start, no_wrap=True, overflow="crop", end="")
         for key, *names in _LEGEND if words else ():
             look = SELECTED if key == "selected" else looks[key]
             before, after = gaps[words]

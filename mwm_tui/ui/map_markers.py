@@ -122,12 +122,47 @@ def taken_cells(
         digits = len(str(len(cluster.members)))
         taken.update((col - (digits - 1) // 2 + i, row) for i in range(digits))
     for marker in selected:
-        col, row = cell_of(view, columns, rows, marker.lon, marker.lat)
-        # Mark, status, a space and the label, on whichever side it goes.
-        length = cell_len(marker.device_id) + 3
-        first = col if col + length + 1 <= columns else col - length + 1
-        taken.update((first + i, row) for i in range(length))
+        taken |= label_cells(marker, view, layout, ascii_only=False)
     return taken
+
+
+class SelectedTag(NamedTuple):
+    """Where the selected truck's label goes: its text (maybe shortened) and side."""
+
+    label: str
+    rightwards: bool
+
+
+def selected_tag(
+    marker: Marker, view: Viewport, canvas_width: int, ascii_only: bool
+) -> SelectedTag:
+    """The selected truck's label as drawn: to the right of its mark where it fits, else to
+    the left, shortened to the wider side; "" when there is no room at all."""
+    label = literal(marker.device_id).strip()
+    if ascii_only:
+        label = label.encode("ascii", "backslashreplace").decode("ascii")
+    col = min(int((marker.lon - view.lon_min) / view.lon_span * canvas_width), canvas_width - 1)
+    # One cell is kept free at each end, as the cell plotext picks may differ by one from ours.
+    room_right = canvas_width - col - 4
+    room_left = col - 3
+    if label and cell_len(label) > max(room_right, room_left):
+        label = shorten(label, max(room_right, room_left), ascii_only)
+    if not label:
+        return SelectedTag("", col + 1 < canvas_width)
+    return SelectedTag(label, cell_len(label) <= room_right)
+
+
+def label_cells(
+    marker: Marker, view: Viewport, layout: Layout, *, ascii_only: bool
+) -> set[tuple[int, int]]:
+    """The cells the selected truck's mark and label cover, and one more at each end (plotext
+    may place a mark one cell off ours)."""
+    columns, rows = layout.canvas_width, layout.canvas_height
+    col, row = cell_of(view, columns, rows, marker.lon, marker.lat)
+    tag = selected_tag(marker, view, columns, ascii_only)
+    length = 2 + (cell_len(tag.label) + 1 if tag.label else 0)
+    first = col if tag.rightwards else col - length + 1
+    return {(first + i, row) for i in range(-1, length + 1)}
 
 
 def draw_trail(
@@ -160,31 +195,19 @@ def draw_selected(
     glyph = plotext.colorize(SELECTED.symbol(ascii_only), pixel=SELECTED.pixel()).matrix()
     status = plotext.colorize(status_look.symbol(ascii_only), pixel=status_look.pixel()).matrix()
     label_pixel = plotext.pixel(foreground=LABEL_COLOUR, style="bold")
-    label = literal(marker.device_id).strip()
-    if ascii_only:
-        label = label.encode("ascii", "backslashreplace").decode("ascii")
-    canvas_width = layout.canvas_width
-    col = min(int((marker.lon - view.lon_min) / view.lon_span * canvas_width), canvas_width - 1)
-    # One cell is kept free at each end, as the cell plotext picks may differ by one from ours.
-    room_right = canvas_width - col - 4
-    room_left = col - 3
-    if label:
-        shown = plotext.colorize(label, pixel=label_pixel).matrix()
-        if shown.width() > max(room_right, room_left):
-            label = shorten(label, max(room_right, room_left), ascii_only)
-            shown = plotext.colorize(label, pixel=label_pixel).matrix() if label else None
-        if shown is not None:
-            if shown.width() <= room_right:
-                tag, align = glyph + status + " " + shown, "left"
-            else:
-                tag, align = shown + " " + status + glyph, "right"
-            # The glyph travels inside the tag, as a later point on the same cell replaces it.
-            tag_marker = plotext.marker(tag, ha=align)
-            plotext_parts.put(
-                fig, plotext_parts.signal(fig, [marker.lon], [marker.lat], tag_marker)
-            )
-            return
-    right = col + 1 < canvas_width
-    tag = glyph + status if right else status + glyph
-    alone = plotext.marker(tag, ha="left" if right else "right")
+    tag = selected_tag(marker, view, layout.canvas_width, ascii_only)
+    if tag.label:
+        shown = plotext.colorize(tag.label, pixel=label_pixel).matrix()
+        if tag.rightwards:
+            joined, align = glyph + status + " " + shown, "left"
+        else:
+            joined, align = shown + " " + status + glyph, "right"
+        # The glyph travels inside the tag, as a later point on the same cell replaces it.
+        tag_marker = plotext.marker(joined, ha=align)
+        plotext_parts.put(fig, plotext_parts.signal(fig, [marker.lon], [marker.lat], tag_marker))
+        return
+    right = tag.rightwards
+    alone = plotext.marker(
+        glyph + status if right else status + glyph, ha="left" if right else "right"
+    )
     plotext_parts.put(fig, plotext_parts.signal(fig, [marker.lon], [marker.lat], alone))

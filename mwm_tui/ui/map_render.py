@@ -28,6 +28,7 @@ from mwm_tui.ui.map_markers import (
     draw_counts,
     draw_selected,
     draw_trail,
+    label_cells,
     markers_inside,
     split_clusters,
     taken_cells,
@@ -69,8 +70,8 @@ def render_map(
     x is longitude and y latitude, their limits exactly the view; markers outside it are left
     out. ``context`` adds country borders and place names, ``legend`` a first line with the
     marker legend and a scale bar, ``trail`` (lon, lat points, oldest first) a line behind
-    the selected marker, ``overlay`` the operator's depots, zones and routes (under the
-    trucks). ``no_color`` picks marks that stay apart when the terminal shows greys
+    the selected marker, ``overlay`` the operator's zones and routes (under the trucks) and
+    depots (over them). ``no_color`` picks marks that stay apart when the terminal shows greys
     only. Below MIN_WIDTH x MIN_HEIGHT a short message is returned instead.
     """
     width, height = max(width, 0), max(height, 0)
@@ -158,7 +159,7 @@ def _plot(
         found, by_status[status] = split_clusters(by_status[status], view, layout)
         clusters += found
 
-    outlines, depots = base_signals(
+    base = base_signals(
         fig,
         view,
         layout,
@@ -167,19 +168,21 @@ def _plot(
         ascii_only=ascii_only,
         overlay=overlay,
     )
-    for signal in outlines:
+    for signal in base.outlines:
         plotext_parts.put(fig, signal)
     # The trail goes under the names: a few hidden fixes matter less than a city's name.
     draw_trail(fig, trail, view, layout, ascii_only)
     lone = taken_cells(by_status, [], selected, view, layout)
     if context:
         taken = lone | taken_cells({}, clusters, [], view, layout)
-        signals, named = place_signals(fig, view, layout, taken, ascii_only)
+        # No place name covers the selected truck's label or a depot, a capital's neither.
+        clear = base.depot_cells.union(
+            *(label_cells(m, view, layout, ascii_only=ascii_only) for m in selected)
+        )
+        signals, named = place_signals(fig, view, layout, taken, ascii_only, keep_clear=clear)
         for signal in signals:
             plotext_parts.put(fig, signal)
         lone |= named
-    for signal in depots:
-        plotext_parts.put(fig, signal)
 
     draw_counts(fig, clusters, view, layout, lone)
     statuses = [s for s in by_status if s not in DRAW_ORDER]
@@ -195,6 +198,9 @@ def _plot(
         )
     for marker in selected:
         draw_selected(fig, marker, view, layout, ascii_only, looks=looks)
+    # The operator's depots go over the trucks: a fleet in the yard must not hide the yard.
+    for signal in base.depots:
+        plotext_parts.put(fig, signal)
 
     matrix = fig.build()
     if matrix.size() != (width, height):

@@ -104,6 +104,7 @@ class PaneActions(App[None]):
         if not field.value:
             field.display = False
         self._focus_now(self.device_list)
+        self.refresh_bindings()
 
     def action_clear_filter(self) -> None:
         field = self.filter_input
@@ -111,6 +112,13 @@ class PaneActions(App[None]):
         field.display = False
         self.device_list.set_filter("")
         self._focus_now(self.device_list)
+        self.refresh_bindings()
+
+    def action_drop_filter(self) -> None:
+        """Esc in the list: a kept filter goes, and every truck shows again."""
+        if self.device_list.filter_text.strip():
+            self.action_clear_filter()
+            self.position_map.redraw_soon()
 
     def action_fit_map(self) -> None:
         self.position_map.fit()

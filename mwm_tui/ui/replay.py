@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 from textual.app import SystemCommand
 from textual.screen import Screen
@@ -14,6 +15,7 @@ from mwm_tui.domain.events import TELEMETRY_TYPES, Event, MessageRejected, WillR
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.keymap import SCOPE_OF_ACTION, Scope, palette_actions
 from mwm_tui.ui.screens import JumpScreen
+from mwm_tui.ui.widgets.composer import REPLAY
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
 
 REFUSED = "Replay: orders and alerts are not sent; nothing goes to a broker during a replay."
@@ -26,6 +28,10 @@ class ReplayApp(MwmApp):
     """MwmApp whose links play a record file; ``player`` is set by the composition root."""
 
     player: ReplayPlayer
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.composer.read_only = REPLAY
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if SCOPE_OF_ACTION.get(action) is Scope.REPLAY:

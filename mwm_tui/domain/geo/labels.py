@@ -29,13 +29,15 @@ def pick_places(
     most: int,
     name_width: Callable[[str], int] = len,
     avoid: Collection[tuple[int, int]] = (),
+    keep_clear: Collection[tuple[int, int]] = (),
 ) -> list[PlacedLabel]:
     """Names for the places in rank order, as long as each fits without touching another.
 
     Each name takes its dot's cell plus one blank cell and the name, to the right of the dot
     or else to its left; labels on one row keep a blank cell between them. A name may not
     cover a cell in ``avoid`` (the trucks), except a capital's, which takes the side that
-    covers fewer.
+    covers fewer. No name covers a cell in ``keep_clear`` (the selected truck's label, the
+    operator's depots), a capital's neither.
     """
     chosen: list[PlacedLabel] = []
     # Per row, 1 where a label (or the blank cell kept beside it) or a truck already is.
@@ -44,6 +46,10 @@ def pick_places(
     for col, row in avoid:
         if 0 <= row < rows and 0 <= col < columns:
             trucks[row][col + 1] = 1
+    # Taken as if by a label: nothing may cover it.
+    for col, row in keep_clear:
+        if 0 <= row < rows and -1 <= col <= columns:
+            labels[row][col + 1] = 1
     for place in ranked:
         if len(chosen) >= most:
             break

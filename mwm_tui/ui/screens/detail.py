@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from mwm_tui.domain.fleet import Fleet
+from mwm_tui.domain.freshness import SILENT_FOR
 from mwm_tui.domain.text import literal
 from mwm_tui.services.device_records import DeviceRecord
 from mwm_tui.services.dispatcher import Dispatcher
@@ -46,6 +47,13 @@ def _age(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.1f} h ago"
+
+
+def _live_reason(reason: str, heard_at: float, now: float) -> str:
+    """The status's reason, its silence counted to ``now`` rather than to the status change."""
+    if reason.startswith(SILENT_FOR):
+        return f"{SILENT_FOR}{max(now - heard_at, 0.0):.0f} s"
+    return reason
 
 
 def _clock(at: float) -> str:
@@ -99,8 +107,8 @@ class DeviceDetail(OnceModal[None]):
             return [Text("HQ no longer knows this device.", style="dim")]
         now, wall = self._fleet.clock(), self._wall_clock()
         status = Text(f"{STATUS_GLYPH[device.status]} {device.status}", STATUS_STYLE[device.status])
-        if device.status_reason:
-            status.append(f"  ({device.status_reason})", style="dim")
+        if reason := _live_reason(device.status_reason, device.last_seen or device.known_at, now):
+            status.append(f"  ({reason})", style="dim")
         ages = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
         ages.add_column(style="bold")
         ages.add_column()
@@ -174,7 +182,7 @@ class DeviceDetail(OnceModal[None]):
         lines = []
         for dispatch in record.dispatches:
             line = Text(f"{_clock(dispatch.created_at)}  ")
-            line.append_text(dispatch_line(dispatch))
+            line.append_text(dispatch_line(dispatch, whole=True))
             lines.append(line)
         return lines
 

@@ -24,12 +24,14 @@ from mwm_tui.domain.text import literal
 FOCUSED = "type the order, Enter to review it"
 UNFOCUSED = "press o to write an order"
 NO_TARGET = "select a truck to write an order"
+REPLAY = "a replay: nothing can be sent from here"
 TONE_STYLE = {Tone.GOOD: "green", Tone.WAIT: "yellow", Tone.BAD: "bold red", Tone.BUSY: "cyan"}
 
 
-def dispatch_line(dispatch: Dispatch) -> Text:
-    """What became of an order or alert, coloured by how well it went."""
-    line, tone = describe(dispatch)
+def dispatch_line(dispatch: Dispatch, *, whole: bool = False) -> Text:
+    """What became of an order or alert, coloured by how well it went; ``whole``: the order's
+    text uncut."""
+    line, tone = describe(dispatch, None) if whole else describe(dispatch)
     return Text(line, style=TONE_STYLE[tone])
 
 
@@ -85,6 +87,8 @@ class Composer(Vertical):
         self.order_input = OrderInput(id="order-input")
         self.device_id: str | None = None
         self.drafts = Drafts()
+        # Set when nothing can be sent from here (a replay): the input says so and takes no keys.
+        self.read_only: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="composer-target")
@@ -136,6 +140,10 @@ class Composer(Vertical):
 
     def _name_target(self) -> None:
         """The input says whether it takes keys now."""
+        if self.read_only is not None:
+            self.order_input.placeholder = self.read_only
+            self.order_input.disabled = True
+            return
         if self.device_id is None:
             self.order_input.placeholder = NO_TARGET
             return

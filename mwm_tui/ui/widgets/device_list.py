@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Self
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,11 +19,11 @@ from mwm_tui.domain.fleet import Device, Fleet
 from mwm_tui.domain.list_order import ListOrder, SortKey
 from mwm_tui.domain.text import literal
 from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE, age, age_since, degrees, sparkline
+from mwm_tui.ui.widgets.list_columns import Column, column_at, fit, header, layout
 from mwm_tui.ui.widgets.repaint import changed_region, forget_dirty_regions
 
 __all__ = ["RETAINED_AGE", "DeviceList", "SortKey"]
 
-_HEADER = Style(bold=True, underline=True)
 _EMPTY = Style(dim=True, italic=True)
 _CURSOR_FOCUSED = Style(reverse=True, bold=True)
 _CURSOR = Style(bgcolor="grey30")
@@ -34,59 +31,8 @@ _DIM = Style(dim=True)
 _STATUS = {status: Style.parse(style) for status, style in STATUS_STYLE.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Column:
-    title: str
-    width: int
-    right: bool = False
-
-
-_COLUMNS: tuple[_Column, ...] = (
-    _Column("status", 9),
-    _Column("id", 10),
-    _Column("fix", 3, right=True),
-    _Column("mot", 3, right=True),
-    _Column("lat", 8, right=True),
-    _Column("lng", 9, right=True),
-    _Column("pitch", 5, right=True),
-    _Column("roll", 5, right=True),
-    _Column("yaw", 5, right=True),
-    _Column("by", 8),  # who claims the truck, on wide screens; the composer names it always
-    _Column("motion", 10),
-    _Column("dev ts", 6, right=True),
-)
 # The motion column of a device whose only motion came retained: last known, age unknown.
 RETAINED_AGE = "?"
-_ID_MIN = 12
-_ID_MAX = 36  # a UUID, the book's device ids
-
-
-@functools.lru_cache(maxsize=32)
-def _layout(width: int, id_width: int) -> tuple[_Column, ...]:
-    """Columns that fit ``width`` cells in priority order; then the id column takes the rest.
-
-    The id starts at most ``_ID_MIN`` wide so that positions fit before a long id is shown whole.
-    """
-    wanted = min(max(id_width, 2), _ID_MAX)
-    chosen: list[_Column] = []
-    used = 0
-    for candidate in _COLUMNS:
-        column = _Column("id", min(wanted, _ID_MIN)) if candidate.title == "id" else candidate
-        if used + column.width + 1 > width and len(chosen) >= 2:
-            break
-        chosen.append(column)
-        used += column.width + 1
-    spare = max(width - used, 0)
-    return tuple(
-        _Column("id", min(c.width + spare, wanted)) if c.title == "id" else c for c in chosen
-    )
-
-
-def _fit(text: str, width: int) -> str:
-    """Pad or cut ``text`` to ``width`` cells, marking a cut with an ellipsis."""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
 
 
 class DeviceList(ScrollView, can_focus=True):
@@ -113,9 +59,11 @@ class DeviceList(ScrollView, can_focus=True):
         self._wall_clock = wall_clock
         self._claimant = claimant
         self._empty_reason = empty_reason
-        self._order = ListOrder(fleet.devices)
+        self._order = ListOrder(fleet.devices, claimant=claimant)
         self._selected: str | None = None
         self._id_width = 2
+        # Whether someone claims a truck of the fleet: if not, the empty claimant column goes.
+        self._claims = False
         # The widget's own style, looked up once per repaint rather than once per row.
         self._base_style = Style()
         # What each line of the widget shows, and the view (scroll, size, focus) it was drawn in.
@@ -135,6 +83,21 @@ class DeviceList(ScrollView, can_focus=True):
     @property
     def sort_reversed(self) -> bool:
         return self._order.reverse
+
+    @property
+    def shows_claims(self) -> bool:
+        """Whether the claimant's column is wanted: someone claims a truck of the fleet."""
+        return self._claims
+
+    def columns(self, width: int | None = None) -> tuple[Column, ...]:
+        """The columns shown in ``width`` cells (the list's own width by default)."""
+        shown = self.size.width if width is None else width
+        return layout(shown, self._id_width, self._claims)
+
+    @property
+    def id_width(self) -> int:
+        """Cells the widest shown id takes, as the columns were last laid out for."""
+        return self._id_width
 
     @property
     def filter_text(self) -> str:
@@ -162,7 +125,7 @@ class DeviceList(ScrollView, can_focus=True):
         offset = self.scroll_offset
         empty = "" if len(self._order) else self._empty_reason()
         view = (offset.x, offset.y, self.size, self.has_focus, self.rich_style, self._id_width)
-        return (*view, empty)
+        return (*view, empty, self._claims)
 
     def _repaint_changes(self) -> None:
         """Repaint only the cells whose text or style changed since they were drawn."""
@@ -187,6 +150,8 @@ class DeviceList(ScrollView, can_focus=True):
         changed = self._fleet.take_dirty()
         if changed:
             self._order.update(changed)
+            # A truck claimed before HQ heard of it shows its claimant once it is heard.
+            self._claims = self._claims or any(self._claimant(i) for i in changed)
         return bool(changed)
 
     def _reordered(self) -> None:
@@ -217,12 +182,30 @@ class DeviceList(ScrollView, can_focus=True):
             self._scroll_to_cursor()
 
     def cycle_sort(self) -> SortKey:
-        keys = list(SortKey)
+        """Sort by the next column on screen (the first after the last)."""
+        shown = [column.sort for column in self.columns()]
+        at = shown.index(self.sort_key) if self.sort_key in shown else -1
+        self.sort_by(shown[(at + 1) % len(shown)])
+        return self.sort_key
+
+    def sort_by(self, key: SortKey) -> None:
+        """Sort ascending by ``key``; by the key already sorted by, the other way round."""
+        if key is self.sort_key:
+            self.reverse_sort()
+            return
         self._fleet.take_dirty()  # the new key places every device afresh
-        self._order.set_key(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+        self._order.reverse = False
+        self._order.set_key(key)
         self._reordered()
         self.refresh()
-        return self.sort_key
+
+    def claims_changed(self) -> None:
+        """Someone claimed or released a truck: the claimant's column and its order change."""
+        self._claims = any(self._claimant(device_id) for device_id in self._fleet.devices)
+        if self.sort_key is SortKey.BY:
+            self._order.rebuild()
+            self._reordered()
+        self.refresh()
 
     def reverse_sort(self) -> None:
         self._catch_up()
@@ -289,12 +272,22 @@ class DeviceList(ScrollView, can_focus=True):
         self._move(len(self._order))
 
     def on_click(self, event: events.Click) -> None:
-        index = round(self.scroll_offset.y) + event.y - 1
-        if event.y >= 1 and 0 <= index < len(self._order):
+        """A click on a row selects it; on a column's title, sorts by it (again: reversed)."""
+        at = event.get_content_offset(self)
+        if at is None:
+            return
+        if at.y == 0:
+            column = column_at(self.columns(), at.x)
+            if column is not None:
+                self.sort_by(column.sort)
+            return
+        index = round(self.scroll_offset.y) + at.y - 1
+        if 0 <= index < len(self._order):
             self._select(self._order[index])
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self._order) + 1)
+        # The same width as _reordered gives it: a second, different one would repaint it all.
+        self.virtual_size = Size(self.size.width, len(self._order) + 1)
 
     def refresh(
         self,
@@ -329,13 +322,13 @@ class DeviceList(ScrollView, can_focus=True):
 
     def _line(self, y: int) -> Strip:
         width = self.size.width
-        columns = _layout(width, self._id_width)
+        columns = self.columns(width)
         if y == 0:
             return self._header(columns, width)
         index = round(self.scroll_offset.y) + y - 1
         if not 0 <= index < len(self._order):
             if y == 1 and not len(self._order):
-                reason = _fit(f" {self._empty_reason()}", width)
+                reason = fit(f" {self._empty_reason()}", width)
                 return Strip([Segment(reason, self._base_style + _EMPTY)])
             return Strip.blank(width, self._base_style)
         device = self._fleet.devices.get(self._order[index])
@@ -347,23 +340,11 @@ class DeviceList(ScrollView, can_focus=True):
             strip = strip.apply_style(cursor)
         return strip
 
-    def _header(self, columns: tuple[_Column, ...], width: int) -> Strip:
-        arrow = "▼" if self.sort_reversed else "▲"
-        sorted_title = {
-            SortKey.STATUS: "status",
-            SortKey.ID: "id",
-            SortKey.AGE: "fix",
-            SortKey.LAT: "lat",
-            SortKey.LNG: "lng",
-        }[self.sort_key]
-        segments = []
-        for column in columns:
-            title = column.title + (arrow if column.title == sorted_title else "")
-            text = title.rjust(column.width) if column.right else title.ljust(column.width)
-            segments.append(Segment(set_cell_size(text, column.width) + " ", _HEADER))
-        return Strip(segments).adjust_cell_length(width).apply_style(self._base_style)
+    def _header(self, columns: tuple[Column, ...], width: int) -> Strip:
+        line = header(columns, width, self.sort_key, self.sort_reversed)
+        return line.apply_style(self._base_style)
 
-    def _row(self, device: Device, columns: tuple[_Column, ...], width: int) -> Strip:
+    def _row(self, device: Device, columns: tuple[Column, ...], width: int) -> Strip:
         now = self._fleet.clock()
         position = device.position
         motion = device.motion
@@ -400,9 +381,9 @@ class DeviceList(ScrollView, can_focus=True):
                 text = text.rjust(column.width)
             # Neighbours in one style are one segment: fewer segments, less work per frame.
             if segments and segments[-1][1] is style:
-                segments[-1] = (segments[-1][0] + _fit(text, column.width), style)
+                segments[-1] = (segments[-1][0] + fit(text, column.width), style)
             else:
-                segments.append((_fit(text, column.width), style))
+                segments.append((fit(text, column.width), style))
             if style is None:
                 segments[-1] = (segments[-1][0] + " ", None)
             else:

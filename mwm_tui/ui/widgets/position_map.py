@@ -131,11 +131,16 @@ class PositionMap(PictureWidget, can_focus=True):
         return [devices[i] for i in shown if i in devices]
 
     def _fitted_view(self) -> Viewport:
-        return Viewport.fit(
+        """The view that fits the shown devices; the current one when none has a position
+        (a filter that matches nothing leaves the map where it was)."""
+        points = [
             (device.position.lng, device.position.lat)
             for device in self._shown_devices()
             if device.position is not None
-        )
+        ]
+        if not points and self.view is not None:
+            return self.view
+        return Viewport.fit(points)
 
     def _current_view(self) -> Viewport:
         if self.view is None:
