@@ -56,3 +56,19 @@ def test_connections_are_let_through_at_the_rate_asked() -> None:
         through += gate.let_through(now + step / 100)
     assert len(through) == 5 + 100
     assert [index for index, _ in through] == list(range(105))
+
+
+def test_a_slow_turn_loses_no_connections_and_an_idle_spell_saves_one_burst() -> None:
+    gate = ConnectGate(rate=128)  # a power of two: the sums below are exact
+    for index in range(1_000):
+        gate.ask(index, "MQTT")
+    now = 1024.0
+    assert len(gate.let_through(now)) == 6
+    assert len(gate.let_through(now + 0.5)) == 64  # the turn came half a second late
+    assert len(gate.let_through(now + 0.625)) == 16
+    idle = ConnectGate(rate=128)
+    idle.let_through(now)
+    for index in range(1_000):
+        idle.ask(index, "MQTT")
+    assert len(idle.let_through(now + 0.25)) == 32  # what the last quarter second earned
+    assert len(idle.let_through(now + 0.3125)) == 8

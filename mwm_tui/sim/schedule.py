@@ -65,7 +65,9 @@ class ConnectGate:
     def let_through(self, now: float) -> list[tuple[int, str]]:
         """The attempts whose turn has come by ``now``, in the order they asked."""
         if self._filled_at is not None:
-            self._tokens = min(self.burst, self._tokens + (now - self._filled_at) * self.rate)
+            earned = (now - self._filled_at) * self.rate
+            # A slow turn of the loop loses nothing; an idle spell saves up only one burst.
+            self._tokens = min(self._tokens + earned, max(self.burst, earned))
         self._filled_at = now
         out = []
         while self._waiting and self._tokens >= 1:
