@@ -631,6 +631,16 @@ class Mosquitto(Broker):
         mqtt_handshake(self._port, timeout=timeout, username=user, password=password)
 
 
+# The NIO transport's worker pool grows to 1,024 threads by default: at 10,000 trucks sending a
+# fix a second they kept both cores busy (185 %); 8 to 32 threads with a queue took 63 %.
+_NIO_POOL = "org.apache.activemq.transport.nio.SelectorManager"
+NIO_WORKERS = (
+    f"-D{_NIO_POOL}.corePoolSize=8",
+    f"-D{_NIO_POOL}.maximumPoolSize=32",
+    f"-D{_NIO_POOL}.workQueueCapacity=4096",
+)
+
+
 class ActiveMQ(Broker):
     """ActiveMQ serving STOMP on ``stomp://127.0.0.1:PORT`` (and MQTT too if ``mqtt=True``).
 
@@ -854,6 +864,7 @@ http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
             self.java(),
             f"-Xms{self.heap}",
             f"-Xmx{self.heap}",
+            *NIO_WORKERS,
             f"-Dactivemq.home={ACTIVEMQ_HOME}",
             f"-Dactivemq.base={base}",
             f"-Dactivemq.conf={self.conf_dir}",
