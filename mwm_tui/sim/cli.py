@@ -34,9 +34,9 @@ for alerts on /mwm/<ID>/alert and leaves a last will on /mwm/lastWill.
 Devices reconnect on their own when a broker restarts, at --connect-rate new
 connections a second over the whole fleet. Each device has a connection of its
 own on each protocol, all served by one event loop per process; --processes
-spreads the devices over several. A device's client id is
-<ID> on both protocols, as the book's apps send it; a broker that serves both
-with one client-id namespace (ActiveMQ) refuses the second, and the device's
+spreads the devices over several. A device's client id is <ID> on both
+protocols, as the book's apps send it; a broker that serves both with one
+client-id namespace (ActiveMQ) refuses the second, and the device's
 STOMP connection then uses <ID>.stomp (said once on stderr)."""
 
 EPILOG = """\
