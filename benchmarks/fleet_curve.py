@@ -9,8 +9,9 @@ one JSON line per size. Per size: fresh Mosquitto and ActiveMQ; ``mwm-sim`` (one
 - *CPU* (% of one core), *bytes/s* to the terminal and *peak RSS* (VmHWM) over the window;
 - *key p99*: ``j`` pressed every 2 s, each timed until the motion pane's title names the newly
   selected truck;
-- *will to offline*: trucks killed in the window (``kill ID`` to mwm-sim); from their will
-  reaching a watching MQTT client to HQ's status bar counting one more offline.
+- *will to offline*: trucks on screen killed at random moments of the window (``kill ID`` to
+  mwm-sim); from the will reaching a watching MQTT client until HQ shows it offline: its row
+  says so, or the status bar counts one more offline, whichever is seen first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import queue
+import random
 import re
 import select
 import subprocess
@@ -55,6 +57,7 @@ ACTIVEMQ_HEAP = "2G"
 _ONLINE = re.compile(r"(\d+) online")
 _OFFLINE = re.compile(r"(\d+) offline")
 _MOTION_TITLE = re.compile(r"motion · (\S+)")
+_TRUCK = re.compile(r"bench-\d+")
 _CSI = re.compile(rb"\x1b\[([0-9;?]*)([@-~])")
 
 Say = Callable[[str], None]
@@ -283,8 +286,24 @@ def _title(text: str) -> str:
     return found.group(1) if found else ""
 
 
-def _more_offline_than(before: int) -> Callable[[str], bool]:
-    return lambda text: _count(_OFFLINE, text) > before
+def _offline_mark(victim: str, before: int) -> Callable[[str], bool]:
+    """The victim's row says offline, or the status bar counts more than ``before``."""
+
+    def shown(text: str) -> bool:
+        row = next((line for line in text.splitlines() if victim in line), "")
+        return "offline" in row or _count(_OFFLINE, text) > before
+
+    return shown
+
+
+def _victim(text: str, taken: set[str]) -> str | None:
+    """A truck listed on screen and online, not the selected one, not killed before."""
+    selected = _title(text)
+    for line in text.splitlines():
+        for device_id in _TRUCK.findall(line):
+            if device_id not in taken and device_id != selected and "online" in line:
+                return str(device_id)
+    return None
 
 
 def _title_other_than(before: str) -> Callable[[str], bool]:
@@ -346,8 +365,10 @@ def _measure_hq(
     cpu_before, sim_cpu_before = cpu_seconds(pid), sim.cpu()
     bytes_before, began = watch.bytes, time.monotonic()
     end = began + seconds
-    victims = [f"bench-{n:0{len(str(trucks))}d}" for n in range(2, trucks, trucks // KILLS)]
-    kill_times = [began + seconds * (k + 0.5) / KILLS for k in range(KILLS)]
+    # At random moments: HQ's once-a-second work must not be met always at the same phase.
+    moments = random.Random(trucks)
+    kill_times = sorted(began + moments.uniform(5, seconds - 10) for _ in range(KILLS))
+    killed: set[str] = set()
     keys: list[float] = []
     missed_keys = 0
     offline: list[float] = []
@@ -357,10 +378,11 @@ def _measure_hq(
         now = time.monotonic()
         if kill_times and now >= kill_times[0]:
             kill_times.pop(0)
-            victim = victims.pop(0)
-            before = _count(_OFFLINE, watch.screen.text())
+            text = watch.screen.text()
+            victim = _victim(text, killed) or f"bench-{2 + len(killed):0{len(str(trucks))}d}"
+            killed.add(victim)
             sim.kill(victim)
-            shown = watch.read_until(_more_offline_than(before), 10)
+            shown = watch.read_until(_offline_mark(victim, _count(_OFFLINE, text)), 10)
             will = watcher.heard.get(victim)
             if shown is None or will is None:
                 missed_offline += 1
