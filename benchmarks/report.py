@@ -812,10 +812,11 @@ def _fleet(results: Results) -> list[str]:
         "own (user + system, all threads) in % of one core, *bytes/s* what it wrote to the "
         "terminal, *peak RSS* its VmHWM at the end. *Key* = `j` pressed every 2 s, from the "
         "write to the terminal until the motion pane's title names the newly selected truck. "
-        "*Will to offline* = three trucks killed during the window (`kill ID` to mwm-sim: a "
-        "reset, no DISCONNECT), from the will reaching an MQTT client of the benchmark's own "
-        "to HQ's status bar counting one more offline. Load averages: 1, 5 and 15 minutes, "
-        "at the end of the window.",
+        "*Will to offline* = three trucks listed on screen killed at random moments of the "
+        "window (`kill ID` to mwm-sim: a reset, no DISCONNECT), from the will reaching an MQTT "
+        "client of the benchmark's own until HQ shows the truck offline (its row, or one more "
+        "offline in the status bar, whichever comes first). Load averages: 1, 5 and 15 "
+        "minutes, at the end of the window.",
         "",
     ]
     if busiest > BUSY_LOAD_PER_CORE * cores or max(r["others_cores"] for r in runs) > 0.25:
