@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # Length of the soak in `make bench`, an hour; a quicker look: `make bench SOAK_MINUTES=10`.
 SOAK_MINUTES ?= 60
 
-.PHONY: help bootstrap bootstrap-python bootstrap-app demo check test lint upgrade-check bench bench-chaos bench-terminal
+.PHONY: help bootstrap bootstrap-python bootstrap-app demo check test lint upgrade-check bench bench-chaos bench-terminal bench-fleet
 
 help:
 	@echo "make demo    install the app alone, run the dashboard on simulated data (no broker)"
@@ -29,6 +29,7 @@ help:
 	@echo "             SOAK_MINUTES=10 for a 10-minute soak (default: $(SOAK_MINUTES))"
 	@echo "make bench-chaos   only the chaos benchmark (1,000 orders + 1,000 alerts, broker kills)"
 	@echo "make bench-terminal   only bytes/s to a 120x40 terminal, CPU, RSS: demo, 1,000 trucks, top"
+	@echo "make bench-fleet   only HQ at 1,000, 3,000 and 10,000 trucks: CPU, RSS, bytes/s, keys, wills"
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -67,3 +68,6 @@ bench-chaos: bootstrap
 
 bench-terminal: bootstrap
 	$(PY) benchmarks/run.py --only terminal
+
+bench-fleet: bootstrap
+	$(PY) benchmarks/run.py --only fleet

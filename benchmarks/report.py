@@ -41,6 +41,8 @@ class Plan:
     terminal_seconds: float = 60.0
     trucks: int = 1_000
     soak_minutes: float = 60.0
+    fleet_sizes: tuple[int, ...] = (1_000, 3_000, 10_000)
+    fleet_seconds: float = 60.0
 
 
 Run = dict[str, Any]
@@ -60,6 +62,8 @@ class Results:
     # top, demo, idle, trucks: one run each, in a real pseudo-terminal
     terminal: list[Run] = field(default_factory=list)
     soak: Run | None = None
+    # HQ at each fleet size (benchmarks/fleet_curve.py), smallest first
+    fleet: list[Run] = field(default_factory=list)
     app_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -67,7 +71,7 @@ class Results:
 def all_runs(results: Results) -> list[Run]:
     runs = [run for by_who in results.throughput.values() for r in by_who.values() for run in r]
     runs += results.gc_untuned + results.latency + results.first_paint
-    runs += list(results.rss.values()) + results.terminal
+    runs += list(results.rss.values()) + results.terminal + results.fleet
     runs += [run for run in (results.chaos, results.soak) if run is not None]
     return runs
 
@@ -160,7 +164,7 @@ def verdicts(results: Results) -> list[Verdict]:
                 run["lost"] == 0,
             )
         )
-    return out + _terminal_verdicts(results)
+    return out + _terminal_verdicts(results) + _fleet_verdicts(results)
 
 
 # Issue 11's targets for what a remote user pays.
@@ -282,7 +286,7 @@ def markdown(results: Results, findings: str) -> str:
         out += _gc(results)
     if results.chaos:
         out += _chaos(results)
-    findings = with_terminal(findings, results)
+    findings = with_fleet(with_terminal(findings, results), results)
     if findings:
         out += ["", findings.rstrip()]
     return "\n".join(out) + "\n"
@@ -674,8 +678,9 @@ def updated(existing: str, results: Results) -> str:
     before, marker, rest = existing.partition("\n## Findings")
     findings = marker.lstrip("\n") + rest
     if marker:
-        return before + "\n" + with_terminal(findings, results)
-    return existing.rstrip("\n") + "\n\n" + with_terminal("", results).rstrip("\n") + "\n"
+        return before + "\n" + with_fleet(with_terminal(findings, results), results)
+    added = with_fleet(with_terminal("", results), results)
+    return existing.rstrip("\n") + "\n\n" + added.rstrip("\n") + "\n"
 
 
 def _with_chaos(existing: str, results: Results) -> str:
@@ -719,3 +724,141 @@ def kept_findings() -> str:
         return ""
     _, marker, rest = RESULTS_FILE.read_text().partition("\n## Findings")
     return marker.lstrip("\n") + rest if marker else ""
+
+
+# The targets of HQ at the largest fleet size of the curve.
+FLEET_CPU_PCT = 30.0
+FLEET_RSS_MB = 200.0
+FLEET_KEY_P99_MS = 100.0
+FLEET_WILL_TO_OFFLINE_S = 1.0
+FLEET_ONLINE_S = 60.0
+FLEET_HEADING = (
+    "## 11. HQ's cost as the fleet grows (`make bench`; this part alone: `make bench-fleet`)"
+)
+# A load average over this many runnable tasks a core means the machine was shared.
+BUSY_LOAD_PER_CORE = 1.0
+
+
+def _fleet_verdicts(results: Results) -> list[Verdict]:
+    runs = sorted(results.fleet, key=lambda run: run["trucks"])
+    if not runs:
+        return []
+    big, small = runs[-1], runs[0]
+    size = f"{big['trucks']:,} trucks at 1 Hz"
+    keys = big["key_ms"]
+    p99 = percentile(keys, 0.99)
+    wills = big["will_to_offline_s"]
+    worst = max(wills, default=math.nan)
+    ratio = big["bytes_per_s"] / small["bytes_per_s"] if small["bytes_per_s"] else math.inf
+    online = big["online_s"]
+    load = f"load average {' / '.join(big['loadavg_all'])}"
+    return [
+        Verdict(
+            f"fleet curve: HQ CPU, {size}",
+            f"{big['cpu_core_pct']:.1f} % of one core ({load})",
+            f"<= {FLEET_CPU_PCT:g} %",
+            big["cpu_core_pct"] <= FLEET_CPU_PCT,
+        ),
+        Verdict(
+            f"fleet curve: HQ peak RSS, {size}",
+            f"{big['peak_rss_mb']:.0f} MB",
+            f"<= {FLEET_RSS_MB:g} MB",
+            big["peak_rss_mb"] <= FLEET_RSS_MB,
+        ),
+        Verdict(
+            f"fleet curve: key press to visible, p99, {size}",
+            f"{p99:.0f} ms of {len(keys)} presses"
+            + (f", {big['missed_keys']} missed" if big["missed_keys"] else ""),
+            f"< {FLEET_KEY_P99_MS:g} ms",
+            p99 < FLEET_KEY_P99_MS and not big["missed_keys"],
+        ),
+        Verdict(
+            f"fleet curve: will to offline mark, {size}",
+            f"worst {worst:.2f} s of {len(wills)} kills"
+            + (f", {big['missed_offline']} never shown" if big["missed_offline"] else ""),
+            f"< {FLEET_WILL_TO_OFFLINE_S:g} s",
+            worst < FLEET_WILL_TO_OFFLINE_S and not big["missed_offline"],
+        ),
+        Verdict(
+            f"fleet curve: bytes/s to the terminal, {size} / {small['trucks']:,} trucks",
+            f"{ratio:.2f} ({big['bytes_per_s']:,} / {small['bytes_per_s']:,} B/s)",
+            "<= 1",
+            ratio <= 1,
+        ),
+        Verdict(
+            f"fleet curve: every truck online on screen, {size}",
+            "never" if online is None else f"{online:.0f} s after HQ started",
+            f"<= {FLEET_ONLINE_S:g} s",
+            online is not None and online <= FLEET_ONLINE_S,
+        ),
+    ]
+
+
+def _fleet(results: Results) -> list[str]:
+    machine, plan = results.machine, results.plan
+    runs = sorted(results.fleet, key=lambda run: run["trucks"])
+    cores = int(machine.get("cores", "0") or 0) or 1
+    busiest = max(float(run["loadavg_all"][0]) for run in runs)
+    out = [
+        f"Measured by `make bench` ({machine.get('date', '?')}, commit "
+        f"{machine.get('commit', '?')}; `benchmarks/fleet_curve.py`). For each size: a fresh "
+        "Mosquitto and a fresh ActiveMQ (NIO STOMP connector, 2 GB heap), `mwm-sim` with that "
+        "many trucks (a fix on STOMP and a motion on MQTT per truck each second, one process "
+        "per 5,000 trucks, each truck its own two connections) until it says READY; then "
+        f"`mwm-tui` on a real pseudo-terminal of {SCREEN} (`TERM=xterm-256color`, no "
+        "`COLORTERM`), its output read into a screen model (cursor moves and text). *Online* = "
+        "from HQ's start until its status bar counts every truck online. Then "
+        f"{WARM_UP_S:g} s of warm-up and a window of {plan.fleet_seconds:g} s: *CPU* is HQ's "
+        "own (user + system, all threads) in % of one core, *bytes/s* what it wrote to the "
+        "terminal, *peak RSS* its VmHWM at the end. *Key* = `j` pressed every 2 s, from the "
+        "write to the terminal until the motion pane's title names the newly selected truck. "
+        "*Will to offline* = three trucks listed on screen killed at random moments of the "
+        "window (`kill ID` to mwm-sim: a reset, no DISCONNECT), from the will reaching an MQTT "
+        "client of the benchmark's own until HQ shows the truck offline (its row, or one more "
+        "offline in the status bar, whichever comes first). Load averages: 1, 5 and 15 "
+        "minutes, at the end of the window.",
+        "",
+    ]
+    if busiest > BUSY_LOAD_PER_CORE * cores or max(r["others_cores"] for r in runs) > 0.25:
+        out += [
+            f"**Run on a loaded machine**: other work kept up to "
+            f"{max(r['others_cores'] for r in runs):.2f} of its {cores} cores busy and the load "
+            f"average reached {busiest:.2f}; HQ's CPU, key and will timings are higher and "
+            "noisier than on a quiet machine.",
+            "",
+        ]
+    out += [
+        "| trucks | online on screen | HQ CPU, % of one core | HQ peak RSS | bytes/s | key p50 / "
+        "p99 (presses) | will to offline mark | mwm-sim READY after, CPU, threads | other "
+        "processes, cores | load average |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in runs:
+        keys = run["key_ms"]
+        online = "never" if run["online_s"] is None else f"{run['online_s']:.1f} s"
+        wills = ", ".join(f"{w:.2f}" for w in run["will_to_offline_s"]) or "-"
+        out.append(
+            f"| {run['trucks']:,} | {online} | {run['cpu_core_pct']:.1f} | "
+            f"{run['peak_rss_mb']:.0f} MB | {run['bytes_per_s']:,} | "
+            f"{percentile(keys, 0.5):.0f} / {percentile(keys, 0.99):.0f} ms ({len(keys)}"
+            + (f", {run['missed_keys']} missed" if run["missed_keys"] else "")
+            + f") | {wills} s"
+            + (f" ({run['missed_offline']} never shown)" if run["missed_offline"] else "")
+            + f" | {run['sim_ready_s']:.0f} s, {run['sim_cpu_core_pct']:.0f} %, "
+            f"{run['sim_threads']} | {run['others_cores']:.2f} | "
+            f"{' / '.join(run['loadavg_all'])} |"
+        )
+    return out
+
+
+def with_fleet(findings: str, results: Results) -> str:
+    """``findings`` with the fleet curve's block replaced by this run's, or the section added."""
+    if not results.fleet:
+        return findings
+    body = "\n".join([_begin("fleet"), *_fleet(results), _end("fleet")])
+    before, begin, rest = findings.partition(_begin("fleet"))
+    _, end, after = rest.partition(_end("fleet"))
+    if begin and end:
+        return before + body + after
+    section = "\n".join([FLEET_HEADING, "", body])
+    return findings.rstrip("\n") + ("\n\n" if findings else "") + section + "\n"

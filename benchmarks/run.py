@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.fleet_curve import measure_curve  # noqa: E402
 from benchmarks.load import OtherCpu, loadavg  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     RESULTS_FILE,
@@ -334,10 +335,10 @@ def machine_info() -> dict[str, str]:
     }
 
 
-SECTIONS = ("throughput", "latency", "paint", "rss", "chaos", "terminal", "soak")
+SECTIONS = ("throughput", "latency", "paint", "rss", "chaos", "terminal", "soak", "fleet")
 # Sections measured on the shared ActiveMQ and idle Mosquitto; the others start their own.
 # Sections that update their part of an existing RESULTS.md when run alone.
-PARTIAL = {"chaos", "terminal", "soak"}
+PARTIAL = {"chaos", "terminal", "soak", "fleet"}
 ON_SHARED_BROKERS = {"throughput", "latency", "paint", "rss", "chaos"}
 
 
@@ -374,6 +375,10 @@ def run(plan: Plan, sections: set[str]) -> Results:
         )
         results.terminal = [run for run in runs if run["kind"] != "soak"]
         results.soak = next((run for run in runs if run["kind"] == "soak"), None)
+    if "fleet" in sections:
+        sizes = ", ".join(f"{size:,}" for size in plan.fleet_sizes)
+        say(f"fleet curve: HQ with {sizes} trucks at 1 Hz, {plan.fleet_seconds:g} s each")
+        results.fleet = measure_curve(plan.fleet_seconds, plan.fleet_sizes, say=say)
     results.seconds = time.monotonic() - started
     return results
 
@@ -417,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             chaos_count=100,
             terminal_seconds=10,
             soak_minutes=1,
+            fleet_sizes=(200, 1_000),
+            fleet_seconds=20,
         )
     if args.reps:
         plan.reps = args.reps

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import resource
 import socket
 import struct
 from functools import partial
@@ -36,7 +35,6 @@ from mwm_tui.domain.events import (
 )
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.targets import Protocol, parse_target
-from mwm_tui.sim.mqtt_side import poll_readable
 
 HOSTILE_IDS = ["*", "a.b", "+", "x/y", "#", ">", "", "a b", "nul\x00", "esc\x1b[31m"]
 
@@ -441,23 +439,3 @@ def test_buffered_client_serves_pahos_small_reads_from_one_recv() -> None:
     finally:
         client._sock = None
         ours.close()
-
-
-def test_the_simulated_fleet_waits_on_descriptors_past_1024() -> None:
-    # A thousand simulated trucks hold more sockets than select() can watch.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
-    pairs: list[tuple[socket.socket, socket.socket]] = []
-    try:
-        while not pairs or pairs[-1][0].fileno() <= 1100:
-            pairs.append(socket.socketpair())
-        quiet, talking = pairs[-2][0], pairs[-1][0]
-        pairs[-1][1].send(b"x")
-        fds = [quiet.fileno(), talking.fileno()]
-        assert poll_readable(fds, [], 1.0) == {talking.fileno()}
-        assert poll_readable([quiet.fileno()], [quiet.fileno()], 0.05) == set()
-    finally:
-        for first, second in pairs:
-            first.close()
-            second.close()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -109,3 +109,61 @@ def test_a_terminal_run_alone_rewrites_its_rows_and_blocks_and_keeps_the_rest() 
     assert "+0.20 MB/hour" in once
     assert once.endswith(f"{HAND_WRITTEN}\n")
     assert "Found by hand." in once
+
+
+def _fleet_run(trucks: int, cpu: float, bytes_per_s: int, worst_will: float) -> dict[str, Any]:
+    return {
+        "trucks": trucks,
+        "seconds": 60.0,
+        "online_s": 41.0,
+        "cpu_core_pct": cpu,
+        "peak_rss_mb": 150.0,
+        "bytes_per_s": bytes_per_s,
+        "key_ms": [40.0] * 29 + [90.0],
+        "missed_keys": 0,
+        "will_to_offline_s": [0.4, worst_will, 0.5],
+        "missed_offline": 0,
+        "sim_ready_s": 40.0,
+        "sim_cpu_core_pct": 80.0,
+        "sim_threads": 6,
+        "others_cores": 0.1,
+        "loadavg": 1.5,
+        "loadavg_all": ["1.50", "1.20", "1.00"],
+    }
+
+
+def _fleet_results(big_cpu: float, big_bytes: int, worst_will: float) -> Results:
+    results = Results(Plan(), machine={"date": "today", "commit": "abc1234", "cores": "2"})
+    results.fleet = [
+        _fleet_run(1_000, 8.0, 3_000, 0.5),
+        _fleet_run(3_000, 12.0, 3_000, 0.5),
+        _fleet_run(10_000, big_cpu, big_bytes, worst_will),
+    ]
+    return results
+
+
+def test_the_fleet_curve_is_judged_at_its_largest_size() -> None:
+    met = verdicts(_fleet_results(29.0, 3_000, 0.9))
+    assert [(v.what.split(",")[0], v.word) for v in met] == [
+        ("fleet curve: HQ CPU", "met"),
+        ("fleet curve: HQ peak RSS", "met"),
+        ("fleet curve: key press to visible", "met"),
+        ("fleet curve: will to offline mark", "met"),
+        ("fleet curve: bytes/s to the terminal", "met"),
+        ("fleet curve: every truck online on screen", "met"),
+    ]
+    missed = verdicts(_fleet_results(31.0, 3_001, 1.2))
+    assert [v.word for v in missed] == ["NOT met", "met", "met", "NOT met", "NOT met", "met"]
+
+
+def test_a_fleet_run_alone_adds_its_section_then_rewrites_it() -> None:
+    once = updated(EXISTING, _fleet_results(31.0, 3_000, 0.9))
+    assert "| fleet curve: HQ CPU, 10,000 trucks at 1 Hz | 31.0 % of one core" in once
+    assert "## 11. HQ's cost as the fleet grows" in once
+    assert "| 10,000 | 41.0 s | 31.0 | 150 MB | 3,000 | 40 / 90 ms (30) |" in once
+    assert "Run on a loaded machine" not in once
+    again = updated(once, _fleet_results(25.0, 3_000, 0.9))
+    assert again.count("## 11. HQ's cost as the fleet grows") == 1
+    assert "31.0 % of one core" not in again
+    assert "old terminal table" in again
+    assert f"{HAND_WRITTEN}\n" in again

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import stat
 import sys
 import threading
 from types import FrameType
-from typing import NoReturn, TextIO
+from typing import NoReturn
 
 from mwm_tui import __version__
 from mwm_tui.domain import ids, simulation
@@ -24,7 +25,8 @@ from mwm_tui.domain.targets import (
 )
 from mwm_tui.domain.text import literal
 
-from .fleet import FleetSimulator, LineWriter, SimSettings
+from .fleet import DEFAULT_CONNECT_RATE, FleetSimulator, LineWriter, SimSettings
+from .processes import WorkerOutput, WorkerPool, serve_commands, split
 
 DESCRIPTION = """\
 Simulate a fleet of trucks, each behaving like the two device apps of the book
@@ -32,9 +34,12 @@ Simulate a fleet of trucks, each behaving like the two device apps of the book
 /topic/device.<ID>.location and reads text orders from /queue/device.<ID>.text;
 over MQTT it publishes its phone's motion, retained, to /mwm/<ID>/motion, listens
 for alerts on /mwm/<ID>/alert and leaves a last will on /mwm/lastWill.
-Devices reconnect on their own when a broker restarts. A device's client id is
-<ID> on both protocols, as the book's apps send it; a broker that serves both
-with one client-id namespace (ActiveMQ) refuses the second, and the device's
+Devices reconnect on their own when a broker restarts, at --connect-rate new
+connections a second over the whole fleet. Each device has a connection of its
+own on each protocol, all served by one event loop per process; --processes
+spreads the devices over several. A device's client id is <ID> on both
+protocols, as the book's apps send it; a broker that serves both with one
+client-id namespace (ActiveMQ) refuses the second, and the device's
 STOMP connection then uses <ID>.stomp (said once on stderr)."""
 
 EPILOG = """\
@@ -66,6 +71,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
 
 
@@ -146,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="seed of the routes; the same seed drives the same routes (default: %(default)s)",
     )
+    fleet.add_argument(
+        "--processes",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="processes the devices are spread over, one event loop each; about one per "
+        "5,000 devices at 1 Hz (default: %(default)s)",
+    )
     timing = parser.add_argument_group("timing")
     timing.add_argument(
         "--location-interval",
@@ -160,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=1.0,
         help="seconds between motion messages of a device (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--connect-rate",
+        metavar="N",
+        type=_positive_rate,
+        default=DEFAULT_CONNECT_RATE,
+        help="new connections a second, over all devices and both protocols, at the start "
+        "and when a broker comes back (default: %(default)g)",
     )
     timing.add_argument(
         "--kill-after",
@@ -239,18 +270,20 @@ def _device_passwords(path: str | None, device_ids: list[str]) -> dict[str, str]
     return {device_id: passwords[device_id] for device_id in device_ids}
 
 
-def _read_commands(fleet: FleetSimulator, stream: TextIO) -> None:
-    """Serve ``kill <ID>`` lines from stdin until it closes."""
-    for line in stream:
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "kill" and len(words) == 2:
-            if not fleet.kill(words[1]):
-                fleet.complain(f"no device {literal(words[1])!r} to kill")
-        else:
-            command = literal(line.strip())
-            fleet.complain(f"unknown command {command!r}; the one command is: kill <ID>")
+def _raise_file_limit(devices: int) -> str | None:
+    """Let this process hold two sockets a device; why it cannot, or None."""
+    needed = 2 * devices + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted_hard = hard if hard == resource.RLIM_INFINITY or hard >= needed else needed
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, wanted_hard))
+        except (ValueError, OSError):
+            return (
+                f"{devices:,} devices in one process need {needed:,} file descriptors and "
+                f"the limit is {hard:,}: raise it (ulimit -n) or spread them with --processes"
+            )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,37 +299,66 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, ValueError) as error:
         print(f"mwm-sim: error: {error}", file=sys.stderr)
         return 2
+    trucks = simulation.make_trucks(device_ids, args.seed)
+    shares = split(trucks, args.processes)
+    problem = _raise_file_limit(max(len(share) for share in shares))
+    if problem is not None:
+        print(f"mwm-sim: error: {problem}", file=sys.stderr)
+        return 2
 
     settings = SimSettings(
         stomp_target,
         mqtt_target,
         location_interval=args.location_interval,
         motion_interval=args.motion_interval,
+        connect_rate=args.connect_rate / len(shares),
         passwords=passwords,
     )
-    fleet = FleetSimulator(
-        settings,
-        simulation.make_trucks(device_ids, args.seed),
-        LineWriter(sys.stdout),
-        LineWriter(sys.stderr),
+    say, complain = LineWriter(sys.stdout), LineWriter(sys.stderr)
+    complain(
+        f"mwm-sim: {len(device_ids)} devices, STOMP {stomp_target.display()}, "
+        f"MQTT {mqtt_target.display()}" + (f", {len(shares)} processes" if len(shares) > 1 else "")
     )
-    for device_id, delay in kills:
-        fleet.kill_after(device_id, delay)
+
+    def make_fleet(share: list[simulation.SimulatedTruck], output: WorkerOutput) -> FleetSimulator:
+        fleet = FleetSimulator(
+            settings, share, output.say, output.complain, on_status=output.status
+        )
+        _plan_kills(fleet, kills, share)
+        return fleet
+
+    runner: FleetSimulator | WorkerPool
+    if len(shares) == 1:
+        runner = FleetSimulator(settings, trucks, say, complain)
+        _plan_kills(runner, kills, trucks)
+    else:
+        runner = WorkerPool(shares, make_fleet, say, complain)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        fleet.stop()
+        runner.stop()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     if sys.stdin is not None:
         threading.Thread(
-            target=_read_commands, args=(fleet, sys.stdin), name="mwm-sim-stdin", daemon=True
+            target=serve_commands,
+            args=(sys.stdin, runner.kill, complain),
+            name="mwm-sim-stdin",
+            daemon=True,
         ).start()
-    fleet.complain(
-        f"{len(device_ids)} devices, STOMP {stomp_target.display()}, MQTT {mqtt_target.display()}"
-    )
-    fleet.run()
+    if isinstance(runner, WorkerPool):
+        return runner.run()
+    runner.run()
     return 0
+
+
+def _plan_kills(
+    fleet: FleetSimulator, kills: list[tuple[str, float]], share: list[simulation.SimulatedTruck]
+) -> None:
+    mine = {truck.device_id for truck in share}
+    for device_id, delay in kills:
+        if device_id in mine:
+            fleet.kill_after(device_id, delay)
 
 
 if __name__ == "__main__":

@@ -1,208 +1,129 @@
 """A simulated device's MQTT side, as the book's MQTT device app: it publishes its phone's
-motion, retained, listens for alerts and leaves a last will. One poll serves every device."""
+motion, retained, listens for alerts and leaves a last will."""
 
 from __future__ import annotations
 
-import contextlib
-import select
-import socket
-import struct
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
-
-from mwm_tui.adapters.mqtt_link import BufferedClient, new_mqtt_client
-from mwm_tui.adapters.supervisor import Waker, describe_connect_error, host_port
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, Voice, WrongPort, device_target
+from . import mqtt_wire
+from .link import DeviceLink, LinkDevice, LinkOwner
+from .mqtt_wire import MalformedPacketError, Packet
 
 DEVICE_KEEPALIVE = 30
+_SUBSCRIBE_ID = 1
 
 
-class MqttSide:
-    """Every device's MQTT client of one broker, tended and read from the fleet's loop.
+class MqttLink(DeviceLink):
+    """One device's MQTT 3.1.1 connection: CONNECT with its will and a kept session (clean
+    session off), SUBSCRIBE to its alert topic at QoS 1, then a retained motion a second."""
 
-    A device with a password in ``passwords`` logs in as its id with it."""
+    side = "MQTT"
 
-    def __init__(
-        self,
-        target: BrokerTarget,
-        voice: Voice,
-        connect_timeout: float,
-        passwords: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, device: LinkDevice, owner: LinkOwner, target: BrokerTarget) -> None:
+        super().__init__(device, owner)
         self._target = target
-        self._voice = voice
-        self._connect_timeout = connect_timeout
-        self._passwords = dict(passwords or {})
-        # Why the latest attempt of any device failed, for the fleet's status line.
-        self.failure: str | None = None
-        self._wrong_port = WrongPort()
+        self._reader = mqtt_wire.PacketReader()
+        self._ping_sent_at: float | None = None
 
-    def tend(self, device: SimDevice, now: float) -> None:
-        """Connect when due; drop a connection that takes too long."""
-        if device.mqtt_connected or device.mqtt_connecting_since is not None:
-            since = device.mqtt_connecting_since
-            if since is not None and now - since > self._connect_timeout:
-                where = host_port(self._target)
-                self.failure = f"no CONNACK from {where} within {self._connect_timeout:g} s"
-                if self._wrong_port.check(self._target):
-                    self.failure = self._wrong_port.said
-                self.drop(device, now)
-            return
-        if now < device.mqtt_retry_at:
-            return
-        # A new client per attempt: the broker keeps the session (clean session off) by id.
-        client = self._new_client(device)
-        device.mqtt = client
+    def opened(self) -> None:
+        device_id = self.device.device_id
+        will = mqtt_wire.Will(ids.WILL_TOPIC, codecs.encode_will(device_id), qos=2)
+        target = self._target
+        self.write(
+            mqtt_wire.connect_packet(
+                device_id,
+                DEVICE_KEEPALIVE,
+                clean_session=False,
+                will=will,
+                username=target.username,
+                password=target.password,
+            )
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = time.monotonic()
         try:
-            client.connect(self._target.host, self._target.port, DEVICE_KEEPALIVE)
-        except (OSError, ValueError) as error:
-            self.failure = describe_connect_error(error, host_port(self._target))
-            self.drop(device, now)
+            packets = self._reader.feed(data)
+        except MalformedPacketError as error:
+            self.owner.complain(f"{self.device.device_id}: MQTT broker sent nonsense: {error}")
+            self.abort()
             return
-        device.mqtt_connecting_since = now
-
-    def _new_client(self, device: SimDevice) -> BufferedClient:
-        device_id = device.device_id
-        voice = self._voice
-        target = device_target(self._target, self._passwords, device_id)
-        side = self
-        client = new_mqtt_client(
-            target, device_id, clean_session=False, connect_timeout=self._connect_timeout
-        )
-        client.will_set(ids.WILL_TOPIC, codecs.encode_will(device_id), qos=2, retain=False)
-        alert_topic = ids.alert_topic(device_id)
-
-        def on_connect(c: mqtt.Client, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
-            if code.is_failure:
-                voice.complain(f"{device_id}: MQTT broker refused the connection: {code}")
-                side.failure = f"broker refused the connection: {code}"
+        for packet in packets:
+            self._handle(packet)
+            if self.closed:
                 return
-            device.mqtt_connecting_since = None
-            device.mqtt_connected = True
-            c.subscribe(alert_topic, qos=1)
 
-        def on_subscribe(
-            _c: mqtt.Client, _u: Any, _m: int, codes: list[ReasonCode], _p: Any
-        ) -> None:
-            device.mqtt_subscribed = bool(codes) and not any(code.is_failure for code in codes)
-            if device.mqtt_subscribed:
-                device.mqtt_backoff.reset()
+    def _handle(self, packet: Packet) -> None:
+        kind = packet.kind
+        if kind == mqtt_wire.PUBLISH:
+            self._publish(packet)
+        elif kind == mqtt_wire.CONNACK:
+            self._connack(packet)
+        elif kind == mqtt_wire.SUBACK:
+            codes = packet.body[2:]
+            if codes and 0x80 not in codes and not self.subscribed:
+                self.subscribed = True
+                self.owner.link_subscribed(self)
+        elif kind == mqtt_wire.PINGRESP:
+            self._ping_sent_at = None
+        elif kind == mqtt_wire.PUBREL and len(packet.body) >= 2:
+            self.write(mqtt_wire.ack_packet(mqtt_wire.PUBCOMP, _packet_id(packet)))
 
-        def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-            colour = bytes(message.payload).decode("utf-8", "replace")
-            voice.say(f"ALERT {literal(device_id)}: {literal(colour)}")
-
-        client.on_connect = on_connect
-        client.on_subscribe = on_subscribe
-        client.on_message = on_message
-        return client
-
-    def drop(self, device: SimDevice, now: float) -> None:
-        """Close the client and try again after the device's next backoff delay."""
-        client = device.mqtt
-        if client is not None:
-            sock = client.socket()
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
-            device.mqtt = None
-        device.mqtt_connecting_since = None
-        device.mqtt_connected = False
-        device.mqtt_subscribed = False
-        device.mqtt_retry_at = now + device.mqtt_backoff.next_delay()
-
-    def publish_motion(self, device: SimDevice) -> None:
-        """The truck's motion now, retained, if connected; a refused publish drops the client."""
-        client = device.mqtt
-        if client is None or not device.mqtt_connected:
+    def _connack(self, packet: Packet) -> None:
+        code = packet.body[1] if len(packet.body) >= 2 else 0xFF
+        if code:
+            reason = mqtt_wire.REFUSALS.get(code, f"return code {code}")
+            self.owner.complain(
+                f"{self.device.device_id}: MQTT broker refused the connection: {reason}"
+            )
+            self.abort()
             return
-        payload = codecs.encode_motion(device.truck.motion())
-        info = client.publish(ids.motion_topic(device.device_id), payload, qos=0, retain=True)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
-            self.drop(device, time.monotonic())
+        self.connected = True
+        topic = ids.alert_topic(self.device.device_id)
+        self.write(mqtt_wire.subscribe_packet(_SUBSCRIBE_ID, topic, qos=1))
 
-    def pump(self, devices: Iterable[SimDevice], waker: Waker, timeout: float) -> None:
-        """One poll over every device's MQTT socket and the waker, then paho's loop steps."""
-        by_fd: dict[int, SimDevice] = {}
-        writing: list[int] = []
-        for device in devices:
-            sock = device.mqtt.socket() if device.mqtt is not None else None
-            if sock is None or device.mqtt is None:
-                continue
-            fd = sock.fileno()
-            by_fd[fd] = device
-            if device.mqtt.want_write():
-                writing.append(fd)
-        waker_fd = waker.fileno()
-        # A client may hold bytes already read that poll cannot see.
-        buffered = any(
-            device.mqtt is not None and device.mqtt.buffered_bytes for device in by_fd.values()
-        )
-        wait = 0.0 if buffered else timeout
-        readable = poll_readable([*by_fd, waker_fd], writing, wait)
-        if waker_fd in readable:
-            waker.drain()
-        now = time.monotonic()
-        for fd, device in by_fd.items():
-            client = device.mqtt
-            if client is None:
-                continue
-            codes = []
-            if fd in readable or client.buffered_bytes:
-                codes.append(client.loop_read())
-                while client.buffered_bytes and codes[-1] == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    codes.append(client.loop_read())
-            if client.socket() is not None and client.want_write():
-                codes.append(client.loop_write())
-            if client.socket() is not None:
-                codes.append(client.loop_misc())
-            failed = any(code != MQTTErrorCode.MQTT_ERR_SUCCESS for code in codes)
-            if failed or client.socket() is None:
-                self.drop(device, now)
-
-    @staticmethod
-    def crash(device: SimDevice) -> None:
-        """Reset the connection as a crash does: no DISCONNECT, so the will is published."""
-        client = device.mqtt
-        if client is None:
+    def _publish(self, packet: Packet) -> None:
+        try:
+            message = mqtt_wire.parse_publish(packet)
+        except MalformedPacketError as error:
+            self.owner.complain(f"{self.device.device_id}: MQTT broker sent nonsense: {error}")
+            self.abort()
             return
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                # Linger 0: the close resets the connection.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
+        if message.qos == 1:
+            self.write(mqtt_wire.ack_packet(mqtt_wire.PUBACK, message.packet_id))
+        elif message.qos == 2:
+            self.write(mqtt_wire.ack_packet(mqtt_wire.PUBREC, message.packet_id))
+        colour = message.payload.decode("utf-8", "replace")
+        self.owner.say(f"ALERT {literal(self.device.device_id)}: {literal(colour)}")
 
-    @staticmethod
-    def disconnect(device: SimDevice) -> None:
-        """Send DISCONNECT, so the broker does not publish the will."""
-        if device.mqtt is not None and device.mqtt_connected:
-            with contextlib.suppress(Exception):
-                device.mqtt.disconnect()
-                device.mqtt.loop_write()
+    def tend(self, now: float, connect_timeout: float) -> None:
+        """Keepalive: a PINGREQ after a keepalive of quiet either way; the broker given up
+        when the ping goes a keepalive unanswered."""
+        super().tend(now, connect_timeout)
+        if not self.connected or self.closed:
+            return
+        if self._ping_sent_at is not None:
+            if now - self._ping_sent_at > DEVICE_KEEPALIVE:
+                self.abort()
+        elif now - self.last_heard >= DEVICE_KEEPALIVE or now - self.last_sent >= DEVICE_KEEPALIVE:
+            self._ping_sent_at = now
+            self.write(mqtt_wire.PINGREQ_PACKET)
 
-    @staticmethod
-    def close(device: SimDevice) -> None:
-        sock = device.mqtt.socket() if device.mqtt is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+    def send(self, packet: bytes) -> None:
+        """A PUBLISH built by the fleet, if the connection can take it."""
+        if self.open:
+            self.write(packet)
+
+    def say_goodbye(self) -> None:
+        """DISCONNECT, so the broker does not publish the will, then close."""
+        if self.connected and not self.closed:
+            self.write(mqtt_wire.DISCONNECT_PACKET)
+        self.close()
 
 
-def poll_readable(reading: list[int], writing: list[int], timeout: float) -> set[int]:
-    """The descriptors of ``reading`` that can be read; poll, because select stops at fd 1024."""
-    poller = select.poll()
-    wants_write = set(writing)
-    for fd in reading:
-        poller.register(fd, select.POLLIN | (select.POLLOUT if fd in wants_write else 0))
-    events = poller.poll(timeout * 1000)
-    return {fd for fd, mask in events if mask & (select.POLLIN | select.POLLERR | select.POLLHUP)}
+def _packet_id(packet: Packet) -> int:
+    return int.from_bytes(packet.body[:2], "big")

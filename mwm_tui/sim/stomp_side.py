@@ -3,195 +3,123 @@ queue and sends a GPS fix to its location topic."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
-from datetime import datetime
+import time
 
-import stomp
-import stomp.exception
 import stomp.utils
 
-from mwm_tui.adapters.stomp_connection import connect_failure_reason
-from mwm_tui.adapters.stomp_link import (
-    close_stomp_connection,
-    error_text,
-    new_stomp_connection,
-    stomp_client_id,
-)
-from mwm_tui.adapters.supervisor import describe_connect_error, host_port
+from mwm_tui.adapters.stomp_frames import FrameReader, StompFrame
+from mwm_tui.adapters.stomp_link import error_text, stomp_client_id
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.errors import DecodeError
 from mwm_tui.domain.targets import BrokerTarget
 from mwm_tui.domain.text import literal
 
-from .device import SimDevice, StompAttempt, Voice, WrongPort, device_target
+from . import stomp_wire
+from .link import DeviceLink, LinkDevice, LinkOwner
 
-LOCATION_CONTENT_TYPE = "application/json;charset=utf-8"
 # The device app's STOMP heart-beats: it may send every 60 s and wants to hear every 20 s.
 DEVICE_HEARTBEATS = (60000, 20000)
+# Silence, in agreed intervals, after which the broker is given up: ActiveMQ skips a heart-beat
+# after other traffic, so its frames can come two intervals apart.
+SILENT_INTERVALS = 3.0
+_SHUTDOWN_RECEIPT = "bye"
 
 
-class _DeviceStompListener(stomp.ConnectionListener):  # type: ignore[misc]
-    def __init__(self, voice: Voice, device: SimDevice, attempt: StompAttempt) -> None:
-        self._voice = voice
-        self._device = device
-        self._attempt = attempt
+class StompLink(DeviceLink):
+    """One device's STOMP connection: CONNECT, SUBSCRIBE to its order queue with a receipt,
+    then a SEND per fix; orders come as MESSAGE frames, read by HQ's own frame reader."""
 
-    def on_connected(self, frame: stomp.utils.Frame) -> None:
-        self._attempt.connected = True
-        self._voice.wake()
+    side = "STOMP"
 
-    def on_receipt(self, frame: stomp.utils.Frame) -> None:
-        if frame.headers.get("receipt-id") == self._attempt.receipt:
-            self._attempt.subscribed = True
-            self._voice.wake()
+    def __init__(self, device: LinkDevice, owner: LinkOwner, target: BrokerTarget) -> None:
+        super().__init__(device, owner)
+        self._target = target
+        self._reader = FrameReader()
+        self._receipt = f"{device.device_id}-{ids.order_destination(device.device_id)}"
+        self.send_every = 0.0
+        self.expect_every = 0.0
 
-    def on_message(self, frame: stomp.utils.Frame) -> None:
+    def opened(self) -> None:
+        device = self.device
+        client_id = device.device_id
+        if device.stomp_id_clashes:
+            client_id = stomp_client_id(client_id)
+        target = self._target
+        self.write(
+            stomp_wire.connect_frame(
+                client_id, target.vhost, DEVICE_HEARTBEATS, target.username, target.password
+            )
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = time.monotonic()
+        for item in self._reader.feed(data):
+            if isinstance(item, StompFrame):
+                self._handle(item)
+            if self.closed:
+                return
+
+    def _handle(self, frame: StompFrame) -> None:
+        command = frame.command
+        if command == "MESSAGE":
+            self._order(frame)
+        elif command == "CONNECTED":
+            self.connected = True
+            self.send_every, self.expect_every = stomp_wire.agreed_heartbeats(
+                DEVICE_HEARTBEATS, frame.headers.get("heart-beat", "0,0")
+            )
+            device_id = self.device.device_id
+            self.write(
+                stomp_wire.subscribe_frame(
+                    ids.order_destination(device_id), f"{device_id}-orders", self._receipt
+                )
+            )
+        elif command == "RECEIPT":
+            receipt = frame.headers.get("receipt-id")
+            if receipt == self._receipt and not self.subscribed:
+                self.subscribed = True
+                self.owner.link_subscribed(self)
+            elif receipt == _SHUTDOWN_RECEIPT:
+                self.close()
+        elif command == "ERROR":
+            self._error(frame)
+
+    def _order(self, frame: StompFrame) -> None:
         try:
-            text = literal(codecs.decode_order(frame.body or b""))
+            text = literal(codecs.decode_order(frame.body))
         except DecodeError as error:
             text = f"(unreadable order: {error})"
-        self._voice.say(f"ORDER {literal(self._device.device_id)}: {text}")
+        self.owner.say(f"ORDER {literal(self.device.device_id)}: {text}")
 
-    def on_error(self, frame: stomp.utils.Frame) -> None:
-        message = error_text(frame)
-        device = self._device
+    def _error(self, frame: StompFrame) -> None:
+        message = error_text(stomp.utils.Frame(frame.command, frame.headers, frame.body))
+        device = self.device
         if "already connected" in message.lower() and not device.stomp_id_clashes:
             device.stomp_id_clashes = True
-            self._voice.complain(
+            self.owner.complain(
                 f"{device.device_id}: the broker shares client ids between STOMP and MQTT; "
                 f"STOMP connects as {stomp_client_id(device.device_id)} from now on"
             )
             return
-        self._voice.complain(f"{device.device_id}: STOMP error from broker: {message}")
-        self._attempt.error = message
+        self.owner.complain(f"{device.device_id}: STOMP error from broker: {message}")
 
-    def on_disconnected(self) -> None:
-        self._attempt.lost = True
-        self._voice.wake()
-
-
-class StompSide:
-    """Every device's STOMP connection to one broker, tended from the fleet's loop.
-
-    A device with a password in ``passwords`` logs in as its id with it."""
-
-    def __init__(
-        self,
-        target: BrokerTarget,
-        voice: Voice,
-        connect_timeout: float,
-        passwords: Mapping[str, str] | None = None,
-    ) -> None:
-        self._target = target
-        self._voice = voice
-        self._connect_timeout = connect_timeout
-        self._passwords = dict(passwords or {})
-        # Why the latest attempt of any device failed, for the fleet's status line.
-        self.failure: str | None = None
-        self._wrong_port = WrongPort()
-
-    def tend(self, device: SimDevice, now: float) -> None:
-        """Connect when due, subscribe once connected, drop an attempt lost or too slow."""
-        attempt = device.stomp
-        if attempt is None:
-            if now >= device.stomp_retry_at:
-                self._open(device, now)
+    def tend(self, now: float, connect_timeout: float) -> None:
+        """Heart-beats: one sent after ``send_every`` of quiet, the broker given up after
+        ``SILENT_INTERVALS`` of its silence."""
+        super().tend(now, connect_timeout)
+        if not self.connected or self.closed:
             return
-        too_slow = not attempt.subscribed and now - attempt.started_at > self._connect_timeout
-        if attempt.lost or too_slow:
-            self.failure = self._why_failed(attempt)
-            self.drop(device, now)
-            return
-        if attempt.connected and not attempt.subscribe_sent:
-            attempt.subscribe_sent = True
-            try:
-                attempt.connection.subscribe(
-                    ids.order_destination(device.device_id),
-                    id=f"{device.device_id}-orders",
-                    ack="auto",
-                    headers={"receipt": attempt.receipt},
-                )
-            except (OSError, stomp.exception.StompException):
-                self.drop(device, now)
-                return
-        if attempt.subscribed:
-            device.stomp_backoff.reset()
+        if self.expect_every and now - self.last_heard > self.expect_every * SILENT_INTERVALS:
+            self.abort()
+        elif self.send_every and now - self.last_sent >= self.send_every:
+            self.write(stomp_wire.HEARTBEAT)
 
-    def _open(self, device: SimDevice, now: float) -> None:
-        target = device_target(self._target, self._passwords, device.device_id)
-        receipt = f"{device.device_id}-{ids.order_destination(device.device_id)}"
-        connection = new_stomp_connection(target, DEVICE_HEARTBEATS, self._connect_timeout)
-        attempt = StompAttempt(connection, receipt, now)
-        connection.set_listener("device", _DeviceStompListener(self._voice, device, attempt))
-        device.stomp = attempt
-        client_id = device.device_id
-        if device.stomp_id_clashes:
-            client_id = stomp_client_id(client_id)
-        try:
-            connection.connect(
-                username=target.username,
-                passcode=target.password,
-                wait=False,
-                headers={"client-id": client_id},
-            )
-        except (OSError, stomp.exception.StompException) as error:
-            where = host_port(target)
-            self.failure = (
-                describe_connect_error(error, where)
-                if isinstance(error, OSError)
-                else connect_failure_reason(target, where, self._connect_timeout, connection)
-            )
-            self.drop(device, now)
+    def send(self, frame: bytes) -> None:
+        """A SEND frame built by the fleet, if the connection can take it."""
+        if self.open:
+            self.write(frame)
 
-    def _why_failed(self, attempt: StompAttempt) -> str:
-        where = host_port(self._target)
-        if attempt.error is not None:
-            return f"broker error: {attempt.error}"
-        if not attempt.connected and self._wrong_port.check(self._target):
-            return self._wrong_port.said or ""
-        if attempt.lost:
-            return f"{where} closed the connection"
-        waited = f"within {self._connect_timeout:g} s"
-        if not attempt.connected:
-            return f"no CONNECTED frame from {where} {waited}"
-        return f"no receipt for the subscription from {where} {waited}"
-
-    def drop(self, device: SimDevice, now: float) -> None:
-        """Close the attempt and try again after the device's next backoff delay."""
-        if device.stomp is not None:
-            close_stomp_connection(device.stomp.connection)
-        device.stomp = None
-        device.stomp_retry_at = now + device.stomp_backoff.next_delay()
-
-    def send_location(self, device: SimDevice, wall: datetime) -> None:
-        """The truck's fix now, if connected; a failed send marks the attempt lost."""
-        attempt = device.stomp
-        if attempt is None or not attempt.connected or attempt.lost:
-            return
-        body = codecs.encode_location(device.truck.fix(wall))
-        try:
-            attempt.connection.send(
-                ids.location_destination(device.device_id),
-                body,
-                content_type=LOCATION_CONTENT_TYPE,
-            )
-        except (OSError, stomp.exception.StompException):
-            attempt.lost = True
-
-    @staticmethod
-    def is_open(device: SimDevice) -> bool:
-        attempt = device.stomp
-        return attempt is not None and attempt.connected and not attempt.lost
-
-    def disconnect(self, device: SimDevice) -> None:
-        """Send DISCONNECT, so the broker knows the device left on purpose."""
-        if device.stomp is not None and self.is_open(device):
-            with contextlib.suppress(Exception):
-                device.stomp.connection.disconnect()
-
-    @staticmethod
-    def close(device: SimDevice) -> None:
-        """Close the connection without a word, as a device losing power."""
-        if device.stomp is not None:
-            close_stomp_connection(device.stomp.connection)
+    def say_goodbye(self) -> None:
+        """DISCONNECT with a receipt; the connection closes when the receipt comes."""
+        if self.connected and not self.closed:
+            self.write(stomp_wire.disconnect_frame(_SHUTDOWN_RECEIPT))
