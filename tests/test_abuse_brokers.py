@@ -85,7 +85,8 @@ async def test_a_flood_of_new_ids_past_the_limit_is_counted_exactly_and_evicts_n
         )
         await asyncio.to_thread(publish_location, activemq, Position(KNOWN[1], 12.5, 45.25))
 
-        refused = len(FLOOD) - (LIMIT - len(KNOWN)) + len(FLOOD_WILLS)
+        # A will for an id never heard live adds no truck: ignored, counted apart.
+        refused = len(FLOOD) - (LIMIT - len(KNOWN))
         await wait_for(
             pilot,
             lambda: (
@@ -104,6 +105,7 @@ async def test_a_flood_of_new_ids_past_the_limit_is_counted_exactly_and_evicts_n
         await pilot.pause(1.5)  # nothing more arrives: the count is exact, not a lower bound
         assert fleet.rejects_by_reason == {RejectReason.DEVICE_LIMIT: refused}
         assert fleet.rejected == {LinkName.MQTT: refused}
+        assert fleet.wills.ignored == len(FLOOD_WILLS)
         assert len(fleet.devices) == LIMIT
         assert set(KNOWN) <= set(fleet.devices)
         assert set(fleet.devices) - set(KNOWN) == set(FLOOD[: LIMIT - len(KNOWN)])

@@ -13,6 +13,11 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.domain.inbox import EventInbox
 
 
+def died(seen: set[tuple[DeviceStatus | None, DeviceStatus]]) -> bool:
+    live = (DeviceStatus.ONLINE, DeviceStatus.STALE)
+    return any(before in live and after is DeviceStatus.OFFLINE for before, after in seen)
+
+
 def test_silence_death_return_and_a_malformed_message_all_happen() -> None:
     inbox = EventInbox()
     fleet = Fleet(stale_after=0.8, offline_after=30.0)
@@ -29,17 +34,18 @@ def test_silence_death_return_and_a_malformed_message_all_happen() -> None:
             seen |= {(change.before, change.after) for change in fleet.take_changes()}
             wanted = {
                 (DeviceStatus.ONLINE, DeviceStatus.STALE),
-                (DeviceStatus.ONLINE, DeviceStatus.OFFLINE),
                 (DeviceStatus.OFFLINE, DeviceStatus.ONLINE),
             }
-            if wanted <= seen and fleet.rejects_by_reason:
+            if wanted <= seen and died(seen) and fleet.rejects_by_reason:
                 break
             time.sleep(0.05)
     finally:
         for link in links:
             link.stop()
     assert (DeviceStatus.ONLINE, DeviceStatus.STALE) in seen, seen
-    assert (DeviceStatus.ONLINE, DeviceStatus.OFFLINE) in seen, seen
+    # A death goes silent first and its will follows (stale by then, at this pace): offline
+    # long before offline_after, so by the will.
+    assert died(seen), seen
     assert (DeviceStatus.OFFLINE, DeviceStatus.ONLINE) in seen, seen
     assert sum(fleet.rejects_by_reason.values()) >= 1
     assert len(fleet.devices) == 6

@@ -35,6 +35,7 @@ from mwm_tui.domain.ids import (
 )
 from mwm_tui.domain.messages import location_event, mqtt_event
 from mwm_tui.domain.simulation import SimulatedTruck, device_ids, make_trucks
+from mwm_tui.domain.wills import SPOKE_BEFORE
 
 from .base import EventSink, InProcessLink, MessageTap
 
@@ -43,6 +44,8 @@ _TICK = 0.1
 _FIRST_INCIDENT = 5.0
 # One of each within the first half minute, then round again: every state shows in a minute.
 _INCIDENTS = ("silent", "malformed", "dies")
+# Real seconds from a death to its will: past ``SPOKE_BEFORE``, so HQ believes it at once.
+WILL_AFTER_SILENCE = SPOKE_BEFORE + 0.5
 
 
 @dataclass(order=True)
@@ -229,12 +232,17 @@ class DemoFleet:
             self._trucks[device_id].silent_until = now + 22.0 * self._pace
         elif kind == "dies":
             self._die(device_id)
-            self.later(self._rng.uniform(15.0, 25.0) * self._pace, lambda: self._revive(device_id))
+            back = WILL_AFTER_SILENCE + self._rng.uniform(15.0, 25.0) * self._pace
+            self.later(back, lambda: self._revive(device_id))
         else:
             self._malformed(device_id)
 
     def _die(self, device_id: str) -> None:
+        """Silent at once; its will follows, as a broker notices a lost connection late."""
         self._trucks[device_id].dead = True
+        self.later(WILL_AFTER_SILENCE, lambda: self._publish_will(device_id))
+
+    def _publish_will(self, device_id: str) -> None:
         self._publish_mqtt(WILL_TOPIC, encode_will(device_id))
 
     def _revive(self, device_id: str) -> None:

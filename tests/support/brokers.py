@@ -225,6 +225,21 @@ def mqtt_handshake(
         return reply
 
 
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Until every thread of ``pid`` is stopped (state T in /proc), or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop within {timeout:g} s of SIGSTOP")
+
+
 class Broker:
     """One broker process on 127.0.0.1 with its own work dir; subclasses say how to run it.
 
@@ -394,10 +409,12 @@ class Broker:
             Broker._live.discard(self)
 
     def freeze(self) -> None:
-        """SIGSTOP the broker: its sockets stay open, it reads and answers nothing."""
+        """SIGSTOP the broker: its sockets stay open, it reads and answers nothing. Returns
+        once every thread of it has stopped (a busy machine can take a moment)."""
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGSTOP)
+                _wait_stopped(self._proc.pid)
 
     def thaw(self) -> None:
         """SIGCONT a frozen broker."""
