@@ -44,8 +44,10 @@ bootstrap-app:
 demo: bootstrap-app
 	$(VENV)/bin/mwm-tui --demo
 
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): without
+# it every worker compiles the code, and pytest rewrites the tests' asserts, anew on every run.
 check: lint
-	$(PY) -m pytest -q -ra -n $(CHECK_WORKERS) --dist worksteal -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -ra -n $(CHECK_WORKERS) --dist worksteal -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
 
 test: bootstrap
 	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)

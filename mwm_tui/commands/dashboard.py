@@ -21,11 +21,9 @@ from mwm_tui.commands.terminal import (
     in_browser,
     seat_name,
 )
-from mwm_tui.composition import create_app
 from mwm_tui.config import ConfigError, Settings
 from mwm_tui.domain.overlay import OverlayError
 from mwm_tui.domain.targets import TargetError
-from mwm_tui.ui.notice import StartupNotice
 
 
 def open_recorder(settings: Settings) -> Recorder | None:
@@ -42,6 +40,8 @@ def open_recorder(settings: Settings) -> Recorder | None:
 def _fail(message: str) -> int:
     print(f"mwm-tui: error: {message}", file=sys.stderr)
     if in_browser():
+        from mwm_tui.ui.notice import StartupNotice  # noqa: PLC0415
+
         StartupNotice(f"mwm-tui: {message}").run()
     return 2
 
@@ -73,6 +73,9 @@ def dashboard_main(arguments: Sequence[str]) -> int:
         server = os.environ.get(SERVER_PID, "")
         if in_browser() and server.isdigit():
             end_with_parent(int(server))
+        # The UI is loaded only now: help, a bad option or no terminal answer at once.
+        from mwm_tui.composition import create_app  # noqa: PLC0415
+
         try:
             app = create_app(settings, recorder=recorder, dispatcher_name=seat_name())
         except (StoreError, OverlayError) as error:

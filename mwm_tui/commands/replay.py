@@ -14,7 +14,6 @@ from mwm_tui.adapters.replay import SPEEDS
 from mwm_tui.commands.parsing import TeachingParser
 from mwm_tui.commands.records import RECORD_FILES_HELP, load_records, skipped_lines
 from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
-from mwm_tui.composition import create_replay_app
 from mwm_tui.config import ConfigError, Settings, load_settings
 from mwm_tui.domain.overlay import OverlayError
 
@@ -82,6 +81,9 @@ def replay_main(argv: Sequence[str]) -> int:
     if not has_terminal():
         print(f"mwm-tui replay: error: {NO_TERMINAL}", file=sys.stderr)
         return 2
+    # The UI is loaded only now: help, a bad file or no terminal answer at once.
+    from mwm_tui.composition import create_replay_app  # noqa: PLC0415
+
     try:
         app = create_replay_app(settings, [Path(f) for f in args.files], reader)
     except OverlayError as error:
