@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_TOOLS = ("pytest", "mypy", "ruff", "playwright", "hypothesis", "import-linter", "lxml")
 
@@ -15,6 +17,7 @@ def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+@pytest.mark.slow  # a whole virtualenv installed from the package registry: a long wait
 def test_the_demo_installs_the_app_alone(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     env = os.environ | {"MWM_VENV": str(venv)}

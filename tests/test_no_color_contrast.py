@@ -106,23 +106,46 @@ async def alert_prompt(pilot: Pilot[None], app: MwmApp) -> None:
 Scene = Callable[[Pilot[None], MwmApp], Awaitable[None]]
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-@pytest.mark.parametrize(
-    "scene", [main_screen, help_screen, details, filter_field, order_review, alert_prompt]
+SCENES: tuple[Scene, ...] = (
+    main_screen,
+    help_screen,
+    details,
+    filter_field,
+    order_review,
+    alert_prompt,
 )
+
+
+async def back_to_the_list(pilot: Pilot[None], app: MwmApp) -> None:
+    """Esc until the dashboard alone is on screen with the list focused, as before a scene."""
+    for _ in range(4):
+        if app.screen is app.screen_stack[0] and app.focused is app.device_list:
+            return
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+    assert app.focused is app.device_list, screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 async def test_every_text_is_readable_without_colour(
-    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], scene: Scene
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
+    """Every scene in turn in one dashboard: its screen, then Esc back to the list."""
     monkeypatch.setenv("NO_COLOR", "1")
     app = still_app()
+    problems: list[str] = []
     async with driven(app, size) as pilot:
         assert app.no_color
-        await scene(pilot, app)
-        await pilot.pause(0.3)
-        texts = sum(1 for row in rows(app) for s in row if not set(s.text) <= BLANK)
-        assert texts > 50, screen_text(app)
-        problems = unreadable(app, scene.__name__)
-        assert not problems, "\n".join(problems[:40]) + "\n" + screen_text(app)
+        for scene in SCENES:
+            await scene(pilot, app)
+            await pilot.pause(0.3)
+            texts = sum(1 for row in rows(app) for s in row if not set(s.text) <= BLANK)
+            assert texts > 50, f"{scene.__name__}:\n{screen_text(app)}"
+            found = unreadable(app, scene.__name__)
+            if found:
+                problems += [*found[:40], screen_text(app)]
+            await back_to_the_list(pilot, app)
+    assert not problems, "\n".join(problems)
 
 
 def test_the_measure_tells_the_reported_greys_apart() -> None:

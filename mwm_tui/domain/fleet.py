@@ -193,17 +193,10 @@ class Fleet:
 
     def sweep(self) -> None:
         """Judge the devices whose status may have changed by silence: stale, then offline.
-
-        Only those due by ``StatusRule.next_change`` are judged, so a quiet sweep costs nothing
-        however many devices there are; the outcome is the same as ``sweep_all``.
-        """
+        Only those due by ``StatusRule.next_change`` are judged (a quiet sweep costs nothing
+        however many devices there are), with the outcome of ``sweep_all``."""
         now = self.clock()
-        if self.wills.held:
-            for device_id, will_at in self.wills.confirmed(now):
-                device = self.devices.get(device_id)
-                if device is not None:
-                    device.will_at = will_at
-                    self._set_status(device, DeviceStatus.OFFLINE, "last will")
+        self._confirm_held_wills(now)
         due = self._due
         taken: list[Device] = []
         # A little early is harmless (the rule decides); late by a rounding error is not.
@@ -229,9 +222,17 @@ class Fleet:
     def sweep_all(self) -> None:
         """Judge every device by the status rule (a link changed: every deadline may move)."""
         now = self.clock()
+        self._confirm_held_wills(now)
         for device in self.devices.values():
             if device.status is not DeviceStatus.OFFLINE:
                 self._judge(device, now)
+
+    def _confirm_held_wills(self, now: float) -> None:
+        """Held wills whose truck stayed silent long enough take it offline now."""
+        for device_id, will_at in self.wills.confirmed(now) if self.wills.held else ():
+            if (device := self.devices.get(device_id)) is not None:
+                device.will_at = will_at
+                self._set_status(device, DeviceStatus.OFFLINE, "last will")
 
     def forget_devices(self) -> None:
         """Forget every device and reject count, as a replay going back in time must."""
