@@ -20,7 +20,14 @@ import pytest
 
 from mwm_tui.domain import codecs, ids
 from mwm_tui.domain.errors import RejectReason
-from mwm_tui.domain.events import AlertOutcome, MessageRejected, OrderOutcome, WillReceived
+from mwm_tui.domain.events import (
+    AlertOutcome,
+    LinkName,
+    LinkState,
+    MessageRejected,
+    OrderOutcome,
+    WillReceived,
+)
 from mwm_tui.domain.targets import Protocol
 from tests.support.brokers import HOST
 from tests.support.fleet_brokers import LockedFleet, start_locked_fleet
@@ -321,3 +328,44 @@ def test_hq_and_the_simulated_trucks_work_through_the_locked_down_brokers(
     wait_until(
         lambda: hq.since(start, WillReceived, device_id=OTHER), 15, "the killed truck's will"
     )
+
+
+def test_after_both_brokers_restart_hq_and_the_trucks_log_in_again_and_carry_on(
+    fleet: Fleet, hq: Hq, sim_factory: Callable[..., Sim]
+) -> None:
+    sim = sim_factory(
+        fleet.access.url(Protocol.STOMP),
+        fleet.access.url(Protocol.MQTT),
+        "--credentials", str(fleet.brokers.directory / "credentials"),
+        "--cafile", str(fleet.access.cafile),
+        "--ids", f"{ATTACKER},{VICTIM}",
+        "--location-interval", "0.5",
+        "--motion-interval", "0.5",
+    )  # fmt: skip
+    sim.wait_ready(30)
+    killed_at = time.monotonic()
+    fleet.brokers.activemq.kill()
+    fleet.brokers.mosquitto.kill()
+    for link in LinkName:
+        wait_until(
+            lambda n=link: hq.events.state_at(n, LinkState.DOWN, killed_at), 30, f"{link} down"
+        )
+    back_at = time.monotonic()
+    fleet.brokers.mosquitto.start()
+    fleet.brokers.activemq.start(timeout=90)
+    for link in LinkName:
+        wait_until(lambda n=link: hq.events.state_at(n, LinkState.UP, back_at), 30, f"{link} up")
+    # Each truck logs in again as itself: its fixes and live motion reach HQ, and so do orders
+    # and alerts to it.
+    for device_id in (ATTACKER, VICTIM):
+        wait_until(lambda d=device_id: hq.locations(back_at, d), 30, f"a fix of {device_id}")
+        wait_until(
+            lambda d=device_id: [m for m in hq.motions(back_at, d) if not m.retained],
+            30,
+            f"live motion of {device_id}",
+        )
+        order_text = f"after the restart {device_id} {time.monotonic_ns()}"
+        hq.confirmed(OrderOutcome, order_id=hq.stomp.send_order(device_id, order_text))
+        sim.wait_line(f"ORDER {device_id}: {order_text}", 15)
+        hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(device_id, "teal"))
+        sim.wait_line(f"ALERT {device_id}: teal", 15)
