@@ -298,32 +298,44 @@ def test_activemq_refuses_a_client_without_its_own_password(
 # HQ and mwm-sim through the same brokers
 
 
-def test_hq_and_the_simulated_trucks_work_through_the_locked_down_brokers(
-    fleet: Fleet, hq: Hq, sim_factory: Callable[..., Sim]
-) -> None:
-    start = time.monotonic()
+def locked_in_trucks(fleet: Fleet, sim_factory: Callable[..., Sim], device_ids: list[str]) -> Sim:
+    """mwm-sim's trucks, each logged in as itself over TLS, subscribed on both brokers."""
     sim = sim_factory(
         fleet.access.url(Protocol.STOMP),
         fleet.access.url(Protocol.MQTT),
         "--credentials", str(fleet.brokers.directory / "credentials"),
         "--cafile", str(fleet.access.cafile),
-        "--ids", ",".join(DEVICES),
+        "--ids", ",".join(device_ids),
         "--location-interval", "0.5",
         "--motion-interval", "0.5",
     )  # fmt: skip
     sim.wait_ready(30)
+    return sim
+
+
+def both_ways(hq: Hq, sim: Sim, since: float, device_id: str, *, colour: str, wait: float) -> None:
+    """The truck's fixes and live motion reach HQ since ``since``; an order and an alert of
+    HQ's reach the truck, each confirmed by its broker."""
+    wait_until(lambda: hq.locations(since, device_id), wait, f"a fix of {device_id}")
+    wait_until(
+        lambda: [m for m in hq.motions(since, device_id) if not m.retained],
+        wait,
+        f"live motion of {device_id}",
+    )
+    order_text = f"order for {device_id} {time.monotonic_ns()}"
+    hq.confirmed(OrderOutcome, order_id=hq.stomp.send_order(device_id, order_text))
+    sim.wait_line(f"ORDER {device_id}: {order_text}", 15)
+    hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(device_id, colour))
+    sim.wait_line(f"ALERT {device_id}: {colour}", 15)
+
+
+def test_hq_and_the_simulated_trucks_work_through_the_locked_down_brokers(
+    fleet: Fleet, hq: Hq, sim_factory: Callable[..., Sim]
+) -> None:
+    start = time.monotonic()
+    sim = locked_in_trucks(fleet, sim_factory, DEVICES)
     for device_id in DEVICES:
-        wait_until(lambda d=device_id: hq.locations(start, d), 15, f"a fix of {device_id}")
-        wait_until(
-            lambda d=device_id: [m for m in hq.motions(start, d) if not m.retained],
-            15,
-            f"live motion of {device_id}",
-        )
-        order_text = f"order for {device_id} {time.monotonic_ns()}"
-        hq.confirmed(OrderOutcome, order_id=hq.stomp.send_order(device_id, order_text))
-        sim.wait_line(f"ORDER {device_id}: {order_text}", 15)
-        hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(device_id, "orange"))
-        sim.wait_line(f"ALERT {device_id}: orange", 15)
+        both_ways(hq, sim, start, device_id, colour="orange", wait=15)
     sim.command(f"kill {OTHER}")
     wait_until(
         lambda: hq.since(start, WillReceived, device_id=OTHER), 15, "the killed truck's will"
@@ -333,16 +345,7 @@ def test_hq_and_the_simulated_trucks_work_through_the_locked_down_brokers(
 def test_after_both_brokers_restart_hq_and_the_trucks_log_in_again_and_carry_on(
     fleet: Fleet, hq: Hq, sim_factory: Callable[..., Sim]
 ) -> None:
-    sim = sim_factory(
-        fleet.access.url(Protocol.STOMP),
-        fleet.access.url(Protocol.MQTT),
-        "--credentials", str(fleet.brokers.directory / "credentials"),
-        "--cafile", str(fleet.access.cafile),
-        "--ids", f"{ATTACKER},{VICTIM}",
-        "--location-interval", "0.5",
-        "--motion-interval", "0.5",
-    )  # fmt: skip
-    sim.wait_ready(30)
+    sim = locked_in_trucks(fleet, sim_factory, [ATTACKER, VICTIM])
     killed_at = time.monotonic()
     fleet.brokers.activemq.kill()
     fleet.brokers.mosquitto.kill()
@@ -358,14 +361,4 @@ def test_after_both_brokers_restart_hq_and_the_trucks_log_in_again_and_carry_on(
     # Each truck logs in again as itself: its fixes and live motion reach HQ, and so do orders
     # and alerts to it.
     for device_id in (ATTACKER, VICTIM):
-        wait_until(lambda d=device_id: hq.locations(back_at, d), 30, f"a fix of {device_id}")
-        wait_until(
-            lambda d=device_id: [m for m in hq.motions(back_at, d) if not m.retained],
-            30,
-            f"live motion of {device_id}",
-        )
-        order_text = f"after the restart {device_id} {time.monotonic_ns()}"
-        hq.confirmed(OrderOutcome, order_id=hq.stomp.send_order(device_id, order_text))
-        sim.wait_line(f"ORDER {device_id}: {order_text}", 15)
-        hq.confirmed(AlertOutcome, alert_id=hq.mqtt.send_alert(device_id, "teal"))
-        sim.wait_line(f"ALERT {device_id}: teal", 15)
+        both_ways(hq, sim, back_at, device_id, colour="teal", wait=30)
