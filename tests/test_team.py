@@ -49,6 +49,20 @@ def orders_sent(app: MwmApp) -> list[tuple[str, str, str]]:
     return link.sent
 
 
+async def stomp_down(pilot: Pilot[None], app: MwmApp) -> None:
+    """The dashboard's STOMP link goes down, as its status bar shows."""
+    app.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
+    await wait_for(pilot, lambda: "STOMP ▼" in screen_text(app), 5, "STOMP down")
+
+
+async def order_to_truck_07(pilot: Pilot[None], app: MwmApp, text: str) -> None:
+    """truck-07 is heard of and selected, and ``text`` sent to it from the review."""
+    app.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
+    await wait_for(pilot, lambda: app.device_list.selected == "truck-07", 5, "a truck")
+    await pilot.press("o", *text, "enter")
+    await send_from_prompt(pilot, app)
+
+
 async def test_an_order_from_one_dashboard_shows_in_the_other_with_its_sender(
     tmp_path: Path,
 ) -> None:
@@ -96,17 +110,12 @@ async def test_quitting_with_an_order_queued_asks_once_and_the_team_sends_it(
 ) -> None:
     leader, d1 = dashboard(tmp_path, "d2"), dashboard(tmp_path, "d1")
     async with driven(leader) as pilot2:
-        leader.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
-        await wait_for(pilot2, lambda: "STOMP ▼" in screen_text(leader), 5, "STOMP down")
+        await stomp_down(pilot2, leader)
         async with driven(d1) as pilot1:
             assert leader.dispatcher.leading and not d1.dispatcher.leading
             # d1's STOMP link down too: with it up, the lead would go to d1 (next test).
-            d1.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
-            await wait_for(pilot1, lambda: "STOMP ▼" in screen_text(d1), 5, "d1's STOMP down")
-            d1.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
-            await wait_for(pilot1, lambda: d1.device_list.selected == "truck-07", 5, "a truck")
-            await pilot1.press("o", *"Call HQ", "enter")
-            await send_from_prompt(pilot1, d1)
+            await stomp_down(pilot1, d1)
+            await order_to_truck_07(pilot1, d1, "Call HQ")
             await wait_for(pilot2, lambda: leader.dispatcher.unsettled() == 1, 5, "queued")
             await pilot1.press("escape", "q")
             await wait_for(pilot1, lambda: isinstance(d1.screen, QuitPrompt), 5, "the question")
@@ -132,12 +141,8 @@ async def test_a_leader_whose_link_is_down_hands_the_outbox_to_a_dashboard_whose
     d1, d2 = dashboard(tmp_path, "d1"), dashboard(tmp_path, "d2")
     async with driven(d1) as pilot1, driven(d2) as pilot2:
         assert d1.dispatcher.leading and not d2.dispatcher.leading
-        d1.inbox.put(LinkStateChanged(LinkName.STOMP, LinkState.DOWN, "refused"))
-        await wait_for(pilot1, lambda: "STOMP ▼" in screen_text(d1), 5, "d1's STOMP down")
-        d2.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
-        await wait_for(pilot2, lambda: d2.device_list.selected == "truck-07", 5, "a truck")
-        await pilot2.press("o", *"Call HQ", "enter")
-        await send_from_prompt(pilot2, d2)
+        await stomp_down(pilot1, d1)
+        await order_to_truck_07(pilot2, d2, "Call HQ")
         queued_at = time.monotonic()
         await wait_for(pilot1, lambda: d1.dispatcher.unsettled() == 1, 5, "queued at d1")
         await wait_for(pilot2, lambda: bool(orders_sent(d2)), 8, "d2 sending it")
