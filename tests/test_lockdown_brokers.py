@@ -35,6 +35,7 @@ from tests.support.fleet_clients import (
     FleetAccess,
     Hq,
     RawStomp,
+    acknowledged,
     crash,
     fix_of,
     motion_payload,
@@ -122,13 +123,15 @@ def test_a_truck_cannot_publish_another_trucks_motion_or_an_alert(fleet: Fleet, 
     victim = fleet.password(VICTIM)
     with (
         mqtt_client(fleet.access, VICTIM, victim) as (victim_client, victim_seen),
-        mqtt_client(fleet.access, ATTACKER, fleet.password(ATTACKER)) as (attacker, _),
+        mqtt_client(fleet.access, ATTACKER, fleet.password(ATTACKER)) as (attacker, told),
     ):
         subscribed(victim_client, victim_seen, (ids.alert_topic(VICTIM), 1))
         for retain in (False, True):
-            attacker.publish(ids.motion_topic(VICTIM), motion_payload(0.5), qos=1, retain=retain)
-        attacker.publish(ids.alert_topic(VICTIM), b"red", qos=1).wait_for_publish(5)
-        attacker.publish(ids.motion_topic(ATTACKER), motion_payload(0.25), qos=1)
+            acknowledged(
+                attacker, told, ids.motion_topic(VICTIM), motion_payload(0.5), retain=retain
+            )
+        acknowledged(attacker, told, ids.alert_topic(VICTIM), b"red")
+        acknowledged(attacker, told, ids.motion_topic(ATTACKER), motion_payload(0.25))
         wait_until(lambda: hq.motions(start, ATTACKER), 10, "the attacker's own motion at HQ")
         alert_id = hq.mqtt.send_alert(VICTIM, "green")
         hq.confirmed(AlertOutcome, alert_id=alert_id)

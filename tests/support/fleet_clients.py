@@ -131,6 +131,7 @@ class MqttSeen:
     subacks: list[list[int]] = field(default_factory=list)
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     disconnected: bool = False
+    disconnect_reasons: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def of_topic(self, topic: str) -> list[bytes]:
@@ -174,8 +175,10 @@ def mqtt_client(
         with seen.lock:
             seen.messages.append((message.topic, bytes(message.payload)))
 
-    def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, _code: ReasonCode, _p: Any) -> None:
+    def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
         seen.disconnected = True
+        with seen.lock:
+            seen.disconnect_reasons.append(str(code))
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -199,6 +202,24 @@ def subscribed(client: mqtt.Client, seen: MqttSeen, *topics: tuple[str, int]) ->
     client.subscribe(list(topics))
     wait_until(lambda: len(seen.subacks) > before, 10, "a SUBACK")
     return seen.subacks[before]
+
+
+def acknowledged(
+    client: mqtt.Client, seen: MqttSeen, topic: str, payload: bytes, *, retain: bool = False
+) -> None:
+    """Publish at QoS 1 and wait for the broker's PUBACK, which it sends after judging the
+    message (a refused one too, MQTT 3.1.1): proof that the broker received it.
+
+    A connection lost before the PUBACK is reconnected by paho's loop, and the message sent
+    again once; the reasons are kept for the failure's message."""
+    for _ in range(2):
+        wait_until(client.is_connected, 15, f"{topic}: a connection to publish on")
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        with contextlib.suppress(RuntimeError):
+            info.wait_for_publish(5)
+        if info.is_published():
+            return
+    raise AssertionError(f"no PUBACK for {topic}; disconnections: {seen.disconnect_reasons}")
 
 
 def crash(client: mqtt.Client) -> None:
