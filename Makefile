@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 # Per-test timeout in seconds; broker start-up inside a fixture counts towards it.
 TEST_TIMEOUT ?= 120
 # Test processes (pytest-xdist); each has brokers of its own. 0 runs the tests in this process.
-# More than the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU.
-TEST_WORKERS ?= 3
+# Twice the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU
+# (3 processes kept the cores half idle; 5 made Pilot tests starve each other).
+TEST_WORKERS ?= 4
 CHECK_WORKERS ?= 6
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow and not system

@@ -144,7 +144,7 @@ async def test_a_leader_whose_link_is_down_hands_the_outbox_to_a_dashboard_whose
         await stomp_down(pilot1, d1)
         await order_to_truck_07(pilot2, d2, "Call HQ")
         queued_at = time.monotonic()
-        await wait_for(pilot1, lambda: d1.dispatcher.unsettled() == 1, 5, "queued at d1")
+        await wait_for(pilot1, lambda: d1.dispatcher.unsettled() == 1, 10, "queued at d1")
         await wait_for(pilot2, lambda: bool(orders_sent(d2)), 8, "d2 sending it")
         taken_after = time.monotonic() - queued_at
         assert orders_sent(d2) == [("/queue/device.truck-07.text", "truck-07", "Call HQ")]
