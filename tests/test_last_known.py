@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -367,8 +368,9 @@ def test_saves_are_throttled_to_one_transaction_whatever_the_message_rate(tmp_pa
     assert memory.saves == 2
     fleet_clock.advance(2)  # silent a while: the will is believed at once
     fleet.apply_will("t3")
-    memory.save()  # the last, on quit
+    memory.close()  # the last save, on quit, written before it returns
     assert memory.saves == 3
+    assert memory.take_problems() == []
     store.close()
 
     again = Store.open(tmp_path)
@@ -377,6 +379,52 @@ def test_saves_are_throttled_to_one_transaction_whatever_the_message_rate(tmp_pa
     assert restored.devices["t3"].status_reason == "last will"
     assert restored.devices["t999"].position == Position("t999", 1.0, 9.0)
     again.close()
+
+
+def test_a_save_takes_the_fleet_a_slice_a_tick_and_writes_it_in_one_go(tmp_path: Path) -> None:
+    fleet_clock, ticks = FakeClock(), FakeClock(0.0)
+    fleet = make_fleet(fleet_clock, max_devices=3000)
+    store = Store.open(tmp_path)
+    memory = FleetMemory(
+        store, fleet, wall_clock=lambda: WALL, keep_days=7, every=5.0, clock=ticks, slice_size=1000
+    )
+    for truck in range(2500):
+        fleet.apply_location(Position(f"t{truck}", 1.0, 2.0))
+    ticks.advance(5.0)
+    left = []
+    for _ in range(4):
+        memory.tick()
+        left.append(fleet.unkept)
+    assert left == [1500, 500, 0, 0]
+    assert memory.saves == 1  # handed over once, when the last slice was taken
+    memory.close()
+    assert len(load_fleet_state(store, 5000)) == 2500
+    store.close()
+
+
+def test_a_failed_write_is_told_and_its_states_go_with_the_next(tmp_path: Path) -> None:
+    fleet_clock, ticks = FakeClock(), FakeClock(0.0)
+    fleet = make_fleet(fleet_clock)
+    store = Store.open(tmp_path)
+    memory = FleetMemory(store, fleet, wall_clock=lambda: WALL, keep_days=7, clock=ticks)
+    other = sqlite3.connect(database_path(tmp_path), isolation_level=None)
+    schema = other.execute("SELECT sql FROM sqlite_master WHERE name = 'fleet_state'").fetchone()
+    other.execute("DROP TABLE fleet_state")  # another hand breaks the table under the writer
+    fleet.apply_location(Position("first", 1.0, 2.0))
+    memory.save()
+    problems: list[str] = []
+    deadline = time.monotonic() + 10
+    while not problems and time.monotonic() < deadline:
+        problems += memory.take_problems()
+        time.sleep(0.01)
+    assert len(problems) == 1 and "no such table: fleet_state" in problems[0], problems
+    other.execute(schema[0])
+    other.close()
+    fleet.apply_location(Position("second", 1.0, 2.0))
+    memory.close()
+    assert memory.take_problems() == []
+    assert sorted(s.device_id for s in load_fleet_state(store, 10)) == ["first", "second"]
+    store.close()
 
 
 def test_two_dashboards_opening_an_old_database_at_once_migrate_it_once(tmp_path: Path) -> None:

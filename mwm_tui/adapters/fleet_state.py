@@ -7,13 +7,16 @@ dashboard that heard less never takes back what another heard later.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.freshness import DeviceStatus
 from mwm_tui.domain.last_known import LastKnown
 
-from .store import DAY, Store
+from .store import DAY, Store, StoreError, connect
 
 _COLUMNS = (
     "device_id, status, reason, lat, lng, device_ts, fix_at, pitch, roll, yaw, motion_at, "
@@ -115,3 +118,117 @@ def prune_fleet_state(store: Store, now: float, days: float) -> int:
         return int(
             db.execute("DELETE FROM fleet_state WHERE updated_at < ?", (now - days * DAY,)).rowcount
         )
+
+
+class FleetStateWriter:
+    """Saves last known states on a thread of its own, over a connection of its own, so that
+    writing thousands of rows never holds up the screen.
+
+    ``submit`` hands states over and returns at once. What is handed over while a write runs
+    joins the next one (a device's newer state replaces its older); the states of a failed
+    write wait for the next ``submit`` or ``close``, and ``take_problems`` tells the failure.
+    ``close`` writes what is left and waits for it. A store without a file (the demo's) is
+    written on the caller's thread.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Condition()
+        self._pending: dict[str, LastKnown] = {}
+        self._writing = False
+        self._failed = False
+        self._closing = False
+        self._problems: list[str] = []
+        self._thread: threading.Thread | None = None
+        self.writes = 0
+
+    def submit(self, states: Sequence[LastKnown]) -> None:
+        if not states:
+            return
+        with self._lock:
+            for state in states:
+                self._pending[state.device_id] = state
+            if self._store.path is None:
+                self._write_here()
+                return
+            if self._thread is None and not self._closing:
+                self._thread = threading.Thread(
+                    target=self._run, name="mwm-fleet-state", daemon=True
+                )
+                self._thread.start()
+            self._failed = False
+            self._lock.notify()
+
+    def idle(self) -> bool:
+        """Nothing handed over is waiting or being written."""
+        with self._lock:
+            return not self._pending and not self._writing
+
+    def take_problems(self) -> list[str]:
+        with self._lock:
+            problems, self._problems = self._problems, []
+        return problems
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Try once more what is left, then stop the thread (``timeout`` s at most)."""
+        with self._lock:
+            self._closing, self._failed = True, False
+            self._lock.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _write_here(self) -> None:
+        states, self._pending = list(self._pending.values()), {}
+        try:
+            save_fleet_state(self._store, states)
+        except StoreError as error:
+            self._keep(states, str(error))
+            return
+        self.writes += 1
+
+    def _keep(self, states: list[LastKnown], problem: str) -> None:
+        """Under the lock: a failed write's states wait for the next, unless newer ones came."""
+        for state in states:
+            self._pending.setdefault(state.device_id, state)
+        self._problems.append(problem)
+
+    def _run(self) -> None:
+        path = self._store.path
+        assert path is not None
+        connection: sqlite3.Connection | None = None
+        while True:
+            with self._lock:
+                while (not self._pending or self._failed) and not self._closing:
+                    self._lock.wait()
+                if not self._pending or self._failed:
+                    break  # closing, with nothing left or after its last try
+                states, self._pending = list(self._pending.values()), {}
+                self._writing = True
+            connection, problem = _write(connection, path, states)
+            with self._lock:
+                self._writing, self._failed = False, problem is not None
+                if problem is None:
+                    self.writes += 1
+                else:
+                    self._keep(states, f"cannot write {path}: {problem}")
+        if connection is not None:
+            connection.close()
+
+
+def _write(
+    connection: sqlite3.Connection | None, path: Path, states: list[LastKnown]
+) -> tuple[sqlite3.Connection | None, str | None]:
+    """Upsert ``states`` in one transaction, connecting first if need be; the connection, and
+    the database's complaint or None when written."""
+    try:
+        if connection is None:
+            connection = connect(path)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(_UPSERT, [_row(state) for state in states])
+        connection.execute("COMMIT")
+    except sqlite3.Error as error:
+        if connection is not None and connection.in_transaction:
+            connection.rollback()
+        return connection, str(error)
+    return connection, None

@@ -108,6 +108,17 @@ def _dispatch_row(d: Dispatch) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to HQ's database file that waits for another writer (5 s) instead of failing.
+
+    Usable from any one thread at a time; its commits survive mwm-tui being killed (only a
+    power loss may take the last ones)."""
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    connection.execute("PRAGMA busy_timeout = 5000")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    return connection
+
+
 class Store:
     """The writer. ``Store.open(dir)`` for the real file, ``Store.memory()`` for the demo."""
 
@@ -141,13 +152,10 @@ class Store:
             data.settle_existing(*_DATABASE_FILES)
             if not path.exists():
                 data.create(DATABASE_NAME)
-            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA busy_timeout = 5000")
+            connection = connect(path)
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: SQLite refused WAL mode ({mode})")
-            # A commit survives mwm-tui being killed; only a power loss may take the last ones.
-            connection.execute("PRAGMA synchronous = NORMAL")
             store = cls(connection, path, lock)
             store._members = members
             return store

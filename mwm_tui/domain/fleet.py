@@ -29,7 +29,7 @@ from .events import (
     WillReceived,
 )
 from .freshness import AGE_UNKNOWN, DeviceStatus, LinkView, StatusRule
-from .last_known import LastKnown
+from .last_known import LastKnown, last_known_of
 from .wills import WillBook, WillVerdict
 
 Clock = Callable[[], float]
@@ -314,34 +314,21 @@ class Fleet:
         self._status_counts[status] += 1
         self._dirty.add(state.device_id)
 
-    def take_last_known(self, wall_now: float) -> list[LastKnown]:
-        """The last known state of each device changed since the last call (``wall_now``: the
-        wall clock now, which the states' times are given in)."""
-        now = self.clock()
+    def take_last_known(self, wall_now: float, limit: int | None = None) -> list[LastKnown]:
+        """The last known state of the devices changed since they were last taken, in id order:
+        all of them, or ``limit`` at most (``wall_now``: the wall clock now)."""
+        if limit is None or limit >= len(self._unkept):
+            taken, self._unkept = self._unkept, set()
+        else:
+            taken = {self._unkept.pop() for _ in range(limit)}
+        offset = wall_now - self.clock()
+        devices = (self.devices.get(device_id) for device_id in sorted(taken))
+        return [last_known_of(device, offset, wall_now) for device in devices if device is not None]
 
-        def wall_time(at: float | None) -> float | None:
-            return None if at is None else wall_now - (now - at)
-
-        taken, self._unkept = self._unkept, set()
-        states = []
-        for device_id in sorted(taken):
-            device = self.devices.get(device_id)
-            if device is None:
-                continue
-            retained = device.motion_is_retained
-            states.append(
-                LastKnown(
-                    device_id=device_id,
-                    status=device.status,
-                    reason=device.status_reason,
-                    position=device.position,
-                    fix_at=wall_time(device.last_location_at),
-                    motion=device.motion,
-                    motion_at=None if retained else wall_time(device.last_motion_at),
-                    updated_at=wall_now,
-                )
-            )
-        return states
+    @property
+    def unkept(self) -> int:
+        """How many devices changed since their last known state was last taken."""
+        return len(self._unkept)
 
     def take_changes(self) -> list[StatusChange]:
         """Status changes since the last call, oldest first."""

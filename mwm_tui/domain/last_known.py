@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codecs import Motion, Position
+from .device import Device
 from .freshness import DeviceStatus
 
 
@@ -35,3 +36,19 @@ class LastKnown:
         """Wall time of the newest live message, None when there was none."""
         heard = [at for at in (self.fix_at, self.motion_at) if at is not None]
         return max(heard, default=None)
+
+
+def last_known_of(device: Device, wall_offset: float, wall_now: float) -> LastKnown:
+    """``device`` as it is now; ``wall_offset`` turns the fleet's clock into wall time."""
+    fix_at = device.last_location_at
+    motion_at = None if device.motion_is_retained else device.last_motion_at
+    return LastKnown(
+        device_id=device.device_id,
+        status=device.status,
+        reason=device.status_reason,
+        position=device.position,
+        fix_at=None if fix_at is None else fix_at + wall_offset,
+        motion=device.motion,
+        motion_at=None if motion_at is None else motion_at + wall_offset,
+        updated_at=wall_now,
+    )

@@ -293,7 +293,7 @@ class Dispatcher(TeamFollowing):
         with contextlib.suppress(StoreError):
             self.team_links.withdraw()
         if self.fleet_memory is not None:
-            self.fleet_memory.save()
+            self.fleet_memory.close()
         self.store.close()
 
     # Inside
