@@ -211,6 +211,18 @@ def test_devices_spread_over_processes_behave_as_in_one(
         assert sorted(watcher.wills) == [device_ids[14], device_ids[25]]
         wait_until(lambda: "no device 'nobody' to kill" in sim.err, 10, "the refusal")
 
+        # A quiet device stops sending and stays connected: no will, the others carry on.
+        hushed = device_ids[5]
+        sim.command(f"quiet {hushed}")
+        sim.command("quiet nobody")
+        wait_until(lambda: "no device 'nobody' to quiet" in sim.err, 10, "the quiet's refusal")
+        living = set(device_ids) - {device_ids[14], device_ids[25], hushed}
+        for _ in range(2):  # the first round lets the command reach its worker
+            watcher.forget()
+            wait_until(lambda: watcher.moved >= living, 20, "the living still moving")
+            wait_until(lambda: watcher.located >= living, 20, "the living still located")
+        assert hushed not in watcher.moved | watcher.located
+
         assert sim.stop() == 0
         assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
         marker = f"{prefix}marker"

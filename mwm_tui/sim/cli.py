@@ -26,7 +26,7 @@ from mwm_tui.domain.targets import (
 from mwm_tui.domain.text import literal
 
 from .fleet import DEFAULT_CONNECT_RATE, FleetSimulator, LineWriter, SimSettings
-from .processes import WorkerOutput, WorkerPool, serve_commands, split
+from .processes import WorkerOutput, WorkerPool, fleet_commands, serve_commands, split
 
 DESCRIPTION = """\
 Simulate a fleet of trucks, each behaving like the two device apps of the book
@@ -51,6 +51,7 @@ output (stdout, one flushed line each):
 
 commands (stdin, one a line):
   kill <ID>               the device dies without DISCONNECT, so its will is published
+  quiet <ID>              the device stops sending fixes and motion, still connected
 
 passwords come from MWM_STOMP_PASSWORD and MWM_MQTT_PASSWORD, never from the URL;
 with --credentials FILE (as `mwm-tui brokers config` writes it) each device logs in
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdin is not None:
         threading.Thread(
             target=serve_commands,
-            args=(sys.stdin, runner.kill, complain),
+            args=(sys.stdin, fleet_commands(runner.kill, runner.quiet), complain),
             name="mwm-sim-stdin",
             daemon=True,
         ).start()

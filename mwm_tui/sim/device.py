@@ -22,6 +22,8 @@ class SimDevice:
     stomp_backoff: Backoff
     mqtt_backoff: Backoff
     alive: bool = True
+    # False once told ``quiet``: connected still, but sending no fix or motion.
+    sending: bool = True
     stomp: StompLink | None = None
     mqtt: MqttLink | None = None
     # The contract's STOMP client id is the device id; a broker with one client-id namespace

@@ -99,7 +99,8 @@ class _Endpoint:
 
 
 class FleetSimulator:
-    """Runs on the calling thread until ``stop``; ``kill`` and ``stop`` are thread-safe.
+    """Runs on the calling thread until ``stop``; ``kill``, ``quiet`` and ``stop`` are
+    thread-safe.
 
     ``say`` gets the output lines (READY, ORDER, ALERT, KILLED), ``complain`` the diagnostics;
     ``on_status`` (default: a line to ``complain`` when it changed) gets, once a second, how
@@ -163,6 +164,14 @@ class FleetSimulator:
         if device_id not in self._devices:
             return False
         self._call_soon(lambda: self._kill_now(device_id), early_kill=device_id)
+        return True
+
+    def quiet(self, device_id: str) -> bool:
+        """Make a device stop sending, its connections kept; False for an id it does not have."""
+        device = self._devices.get(device_id)
+        if device is None:
+            return False
+        self._call_soon(lambda: setattr(device, "sending", False))
         return True
 
     def kill_after(self, device_id: str, seconds: float) -> None:
@@ -242,14 +251,14 @@ class FleetSimulator:
                 device.next_location_at = _next_tick(at, settings.location_interval, now)
                 self._schedule.add(device.next_location_at, Due.LOCATION, index)
                 self._advance(device, now)
-                if device.stomp is not None:
+                if device.stomp is not None and device.sending:
                     body = codecs.encode_location(device.truck.fix(wall))
                     device.stomp.send(stomp_wire.send_frame(device.location_prefix, body))
             elif what is Due.MOTION:
                 device.next_motion_at = _next_tick(at, settings.motion_interval, now)
                 self._schedule.add(device.next_motion_at, Due.MOTION, index)
                 self._advance(device, now)
-                if device.mqtt is not None:
+                if device.mqtt is not None and device.sending:
                     payload = codecs.encode_motion(device.truck.motion())
                     device.mqtt.send(device.motion_prefix + payload)
             elif what is Due.STOMP_RETRY:

@@ -1,6 +1,6 @@
 """mwm-sim over several processes: the devices split among forked workers, each serving its
-share on one event loop of its own; this process hands each ``kill`` to the worker that owns
-the device and merges what the workers print into one stdout and one status line."""
+share on one event loop of its own; this process hands each ``kill`` and ``quiet`` to the worker
+that owns the device and merges what the workers print into one stdout and one status line."""
 
 from __future__ import annotations
 
@@ -56,18 +56,31 @@ def split(trucks: list[SimulatedTruck], count: int) -> list[list[SimulatedTruck]
     return [trucks[len(trucks) * n // count : len(trucks) * (n + 1) // count] for n in range(count)]
 
 
-def serve_commands(stream: TextIO, kill: Callable[[str], bool], complain: LineWriter) -> None:
-    """Serve ``kill <ID>`` lines from ``stream`` until it closes."""
+# The commands of stdin: each takes a device id and says whether the fleet has that device.
+COMMANDS = ("kill", "quiet")
+DeviceCommand = Callable[[str], bool]
+
+
+def serve_commands(
+    stream: TextIO, commands: dict[str, DeviceCommand], complain: LineWriter
+) -> None:
+    """Serve ``kill <ID>`` and ``quiet <ID>`` lines from ``stream`` until it closes."""
     for line in stream:
         words = line.split()
         if not words:
             continue
-        if words[0] == "kill" and len(words) == 2:
-            if not kill(words[1]):
-                complain(f"mwm-sim: no device {literal(words[1])!r} to kill")
+        command = commands.get(words[0]) if len(words) == 2 else None
+        if command is not None:
+            if not command(words[1]):
+                complain(f"mwm-sim: no device {literal(words[1])!r} to {words[0]}")
         else:
-            command = literal(line.strip())
-            complain(f"mwm-sim: unknown command {command!r}; the one command is: kill <ID>")
+            said = literal(line.strip())
+            known = ", ".join(f"{name} <ID>" for name in COMMANDS)
+            complain(f"mwm-sim: unknown command {said!r}; the commands are: {known}")
+
+
+def fleet_commands(kill: DeviceCommand, quiet: DeviceCommand) -> dict[str, DeviceCommand]:
+    return {"kill": kill, "quiet": quiet}
 
 
 def _worker_main(trucks: list[SimulatedTruck], make: FleetMaker) -> int:
@@ -83,7 +96,7 @@ def _worker_main(trucks: list[SimulatedTruck], make: FleetMaker) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     def commands() -> None:
-        serve_commands(sys.stdin, fleet.kill, output.complain)
+        serve_commands(sys.stdin, fleet_commands(fleet.kill, fleet.quiet), output.complain)
         fleet.stop()  # the parent is gone or stopping
 
     threading.Thread(target=commands, name="mwm-sim-commands", daemon=True).start()
@@ -142,10 +155,17 @@ class WorkerPool:
 
     def kill(self, device_id: str) -> bool:
         """Hand ``kill <ID>`` to the worker that owns the device; False when none does."""
+        return self._hand("kill", device_id)
+
+    def quiet(self, device_id: str) -> bool:
+        """Hand ``quiet <ID>`` to the worker that owns the device; False when none does."""
+        return self._hand("quiet", device_id)
+
+    def _hand(self, command: str, device_id: str) -> bool:
         for worker in self._workers:
             if device_id in worker.ids:
                 with self._lock, contextlib.suppress(OSError):
-                    worker.commands.write(f"kill {device_id}\n".encode())
+                    worker.commands.write(f"{command} {device_id}\n".encode())
                 return True
         return False
 

@@ -133,7 +133,7 @@ class Sim:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def command(self, line: str) -> None:
-        """Write one command (``kill <ID>``) to the simulator's stdin."""
+        """Write one command (``kill <ID>``, ``quiet <ID>``) to the simulator's stdin."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
