@@ -9,9 +9,11 @@ one JSON line per size. Per size: fresh Mosquitto and ActiveMQ; ``mwm-sim`` (one
 - *CPU* (% of one core), *bytes/s* to the terminal and *peak RSS* (VmHWM) over the window;
 - *key p99*: ``j`` pressed every 2 s, each timed until the motion pane's title names the newly
   selected truck;
-- *will to offline*: trucks on screen killed at random moments of the window (``kill ID`` to
-  mwm-sim); from the will reaching a watching MQTT client until HQ shows it offline: its row
-  says so, or the status bar counts one more offline, whichever is seen first.
+- *will to offline*: trucks on screen fall silent at random moments of the window (``quiet ID``
+  to mwm-sim) and die ``QUIET_FIRST`` s later (``kill ID``), so that HQ believes the will at
+  once (a will within ``SPOKE_BEFORE`` of the truck's data is weighed for ``HOLD`` s: see
+  ``domain/wills.py``); from the will reaching a watching MQTT client until HQ shows it
+  offline: its row says so, or the status bar counts one more offline, whichever comes first.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.load import OtherCpu, loadavg  # noqa: E402
 from benchmarks.terminal import BIN, COLUMNS, ROWS, Terminal, base_env, cpu_seconds  # noqa: E402
 from mwm_tui.domain import codecs, ids  # noqa: E402
+from mwm_tui.domain.wills import SPOKE_BEFORE  # noqa: E402
 from tests.support.brokers import ActiveMQ, Mosquitto  # noqa: E402
 
 SIZES = (1_000, 3_000, 10_000)
@@ -50,6 +53,8 @@ TRUCKS_PER_SIM_PROCESS = 5_000
 WARM_UP = 5.0
 KEY_EVERY = 2.0
 KILLS = 3
+# Seconds a victim stays silent before it dies: past SPOKE_BEFORE, its will is believed at once.
+QUIET_FIRST = SPOKE_BEFORE + 0.5
 ONLINE_LIMIT = 60.0
 # The heap ActiveMQ needs for 10,000 STOMP clients each on its own queue (about 60 kB each).
 ACTIVEMQ_HEAP = "2G"
@@ -209,9 +214,10 @@ class SimProcess:
             if line.startswith("READY"):
                 return
 
-    def kill(self, device_id: str) -> None:
+    def command(self, command: str, device_id: str) -> None:
+        """``kill`` or ``quiet`` a device."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"kill {device_id}\n")
+        self.proc.stdin.write(f"{command} {device_id}\n")
         self.proc.stdin.flush()
 
     def threads(self) -> int:
@@ -263,6 +269,12 @@ class Watch:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
+            self.read(min(left, 0.05))
+
+    def read_for(self, seconds: float) -> None:
+        """Keep the screen up to date for ``seconds``."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
             self.read(min(left, 0.05))
 
     def read(self, seconds: float) -> None:
@@ -358,9 +370,7 @@ def _measure_hq(
     pid = watch.terminal.pid
     online_at = watch.read_until(lambda text: _count(_ONLINE, text) >= trucks, ONLINE_LIMIT + 30)
     online_s = None if online_at is None else online_at - started
-    settle = time.monotonic() + WARM_UP
-    while time.monotonic() < settle:
-        watch.read(0.05)
+    watch.read_for(WARM_UP)
     others = OtherCpu()
     cpu_before, sim_cpu_before = cpu_seconds(pid), sim.cpu()
     bytes_before, began = watch.bytes, time.monotonic()
@@ -381,7 +391,9 @@ def _measure_hq(
             text = watch.screen.text()
             victim = _victim(text, killed) or f"bench-{2 + len(killed):0{len(str(trucks))}d}"
             killed.add(victim)
-            sim.kill(victim)
+            sim.command("quiet", victim)
+            watch.read_for(QUIET_FIRST)
+            sim.command("kill", victim)
             shown = watch.read_until(_offline_mark(victim, _count(_OFFLINE, text)), 10)
             will = watcher.heard.get(victim)
             if shown is None or will is None:
