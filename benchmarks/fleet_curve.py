@@ -9,11 +9,14 @@ one JSON line per size. Per size: fresh Mosquitto and ActiveMQ; ``mwm-sim`` (one
 - *CPU* (% of one core), *bytes/s* to the terminal and *peak RSS* (VmHWM) over the window;
 - *key p99*: ``j`` pressed every 2 s, each timed until the motion pane's title names the newly
   selected truck;
-- *will to offline*: trucks on screen fall silent at random moments of the window (``quiet ID``
-  to mwm-sim) and die ``QUIET_FIRST`` s later (``kill ID``), so that HQ believes the will at
-  once (a will within ``SPOKE_BEFORE`` of the truck's data is weighed for ``HOLD`` s: see
-  ``domain/wills.py``); from the will reaching a watching MQTT client until HQ shows it
-  offline: its row says so, or the status bar counts one more offline, whichever comes first.
+- *silence shown*: trucks on screen fall silent at random moments of the window (``quiet ID``
+  to mwm-sim, connections kept); seconds until their row shows ``SILENT_SHOWN`` s of age on
+  both the fix and the motion column. On time, that is 2-3 s (the last message was up to a
+  second old); more is what HQ's intake lags behind the brokers;
+- *will to offline*: each silent truck then dies (``kill ID``), and HQ, having seen it silent
+  past ``SPOKE_BEFORE``, believes its will at once (``domain/wills.py``); from the will
+  reaching a watching MQTT client until HQ shows it offline: its row says so, or the status
+  bar counts one more offline, whichever comes first.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import paho.mqtt.client as mqtt
+import stomp
+import stomp.utils
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +58,10 @@ TRUCKS_PER_SIM_PROCESS = 5_000
 WARM_UP = 5.0
 KEY_EVERY = 2.0
 KILLS = 3
-# Seconds a victim stays silent before it dies: past SPOKE_BEFORE, its will is believed at once.
-QUIET_FIRST = SPOKE_BEFORE + 0.5
+# The age a silent truck's row must show before it is killed: past SPOKE_BEFORE, so its will
+# is believed at once.
+SILENT_SHOWN = math.ceil(SPOKE_BEFORE) + 1
+SILENT_TIMEOUT = 30.0
 ONLINE_LIMIT = 60.0
 # The heap ActiveMQ needs for 10,000 STOMP clients each on its own queue (about 60 kB each).
 ACTIVEMQ_HEAP = "2G"
@@ -178,6 +185,32 @@ class WillWatcher:
         self._client.disconnect()
 
 
+class FixProbe(stomp.ConnectionListener):  # type: ignore[misc]
+    """When one truck's fixes reach a STOMP client of our own: how late the brokers' side
+    still delivers them after the truck fell silent."""
+
+    def __init__(self, port: int) -> None:
+        self.arrivals: list[float] = []
+        self._subscription = 0
+        self._connection = stomp.Connection([("127.0.0.1", port)], heartbeats=(0, 0))
+        self._connection.set_listener("probe", self)
+        self._connection.connect(wait=True)
+
+    def watch(self, device_id: str) -> None:
+        if self._subscription:
+            self._connection.unsubscribe(str(self._subscription))
+        self._subscription += 1
+        self.arrivals = []
+        destination = ids.location_destination(device_id)
+        self._connection.subscribe(destination, id=str(self._subscription), ack="auto")
+
+    def on_message(self, frame: stomp.utils.Frame) -> None:
+        self.arrivals.append(time.monotonic())
+
+    def close(self) -> None:
+        self._connection.disconnect()
+
+
 class SimProcess:
     """mwm-sim with its stdout read on a thread and its stdin kept for ``kill`` commands."""
 
@@ -196,6 +229,7 @@ class SimProcess:
             text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        self.printed: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -219,6 +253,14 @@ class SimProcess:
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"{command} {device_id}\n")
         self.proc.stdin.flush()
+
+    def said(self, line: str) -> bool:
+        """Whether mwm-sim printed ``line`` since it was last asked (lines read are kept)."""
+        while True:
+            try:
+                self.printed.append(self.lines.get_nowait())
+            except queue.Empty:
+                return line in self.printed
 
     def threads(self) -> int:
         """Threads of mwm-sim and its workers."""
@@ -308,6 +350,28 @@ def _offline_mark(victim: str, before: int) -> Callable[[str], bool]:
     return shown
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _ages(victim: str, text: str) -> tuple[int, int] | None:
+    """The fix and motion ages the victim's row shows, in seconds; None when not listed."""
+    found = re.search(rf"{re.escape(victim)}\s+(\d+)([smhd])\s+(\d+)([smhd])", text)
+    if found is None:
+        return None
+    fix, fix_unit, motion, motion_unit = found.groups()
+    return int(fix) * _UNIT_SECONDS[fix_unit], int(motion) * _UNIT_SECONDS[motion_unit]
+
+
+def _silent_for(victim: str, seconds: int) -> Callable[[str], bool]:
+    """The victim's row shows neither a fix nor a motion newer than ``seconds``."""
+
+    def shown(text: str) -> bool:
+        ages = _ages(victim, text)
+        return ages is not None and min(ages) >= seconds
+
+    return shown
+
+
 def _victim(text: str, taken: set[str]) -> str | None:
     """A truck listed on screen and online, not the selected one, not killed before."""
     selected = _title(text)
@@ -333,6 +397,7 @@ def measure_size(trucks: int, seconds: float, workdir: Path, say: Say) -> dict[s
         sim_began = time.monotonic()
         sim = SimProcess(activemq.url, mosquitto.url, trucks)
         watcher = WillWatcher(mosquitto.port)
+        probe = FixProbe(activemq.port)
         try:
             sim.wait_ready(600)
             sim_ready_s = time.monotonic() - sim_began
@@ -345,6 +410,7 @@ def measure_size(trucks: int, seconds: float, workdir: Path, say: Say) -> dict[s
                     watch,
                     sim=sim,
                     watcher=watcher,
+                    probe=probe,
                     trucks=trucks,
                     seconds=seconds,
                     started=started,
@@ -353,6 +419,7 @@ def measure_size(trucks: int, seconds: float, workdir: Path, say: Say) -> dict[s
             finally:
                 watch.terminal.stop(b"q")
         finally:
+            probe.close()
             watcher.close()
             sim.stop()
 
@@ -362,6 +429,7 @@ def _measure_hq(
     *,
     sim: SimProcess,
     watcher: WillWatcher,
+    probe: FixProbe,
     trucks: int,
     seconds: float,
     started: float,
@@ -383,6 +451,9 @@ def _measure_hq(
     missed_keys = 0
     offline: list[float] = []
     missed_offline = 0
+    misses: list[str] = []
+    silences: list[float | None] = []
+    upstream: list[float] = []
     next_key = began + 1.0
     while time.monotonic() < end:
         now = time.monotonic()
@@ -391,13 +462,24 @@ def _measure_hq(
             text = watch.screen.text()
             victim = _victim(text, killed) or f"bench-{2 + len(killed):0{len(str(trucks))}d}"
             killed.add(victim)
+            probe.watch(victim)
+            watch.read_for(0.5)
+            quiet_at = time.monotonic()
             sim.command("quiet", victim)
-            watch.read_for(QUIET_FIRST)
+            silent = watch.read_until(_silent_for(victim, SILENT_SHOWN), SILENT_TIMEOUT)
+            silences.append(None if silent is None else round(silent - quiet_at, 2))
+            upstream.append(round(max(probe.arrivals, default=quiet_at) - quiet_at, 2))
+            text = watch.screen.text()
             sim.command("kill", victim)
             shown = watch.read_until(_offline_mark(victim, _count(_OFFLINE, text)), 10)
             will = watcher.heard.get(victim)
             if shown is None or will is None:
                 missed_offline += 1
+                text = watch.screen.text()
+                row = next((line for line in text.splitlines() if victim in line), "(not listed)")
+                why = "no will heard" if will is None else "will heard, no mark"
+                why += f" ({'KILLED' if sim.said(f'KILLED {victim}') else 'no KILLED'} line)"
+                misses.append(f"{victim}: {why}; row {row.strip()!r}; {_count(_OFFLINE, text)} off")
             else:
                 offline.append(shown - will)
         elif now >= next_key:
@@ -424,6 +506,9 @@ def _measure_hq(
         "missed_keys": missed_keys,
         "will_to_offline_s": [round(o, 3) for o in offline],
         "missed_offline": missed_offline,
+        "offline_misses": misses,
+        "silence_shown_s": silences,
+        "brokers_last_fix_after_quiet_s": upstream,
         "sim_ready_s": round(sim_ready_s, 1),
         "sim_cpu_core_pct": round((sim.cpu() - sim_cpu_before) / elapsed * 100, 1),
         "sim_threads": sim.threads(),

@@ -732,11 +732,19 @@ FLEET_RSS_MB = 200.0
 FLEET_KEY_P99_MS = 100.0
 FLEET_WILL_TO_OFFLINE_S = 1.0
 FLEET_ONLINE_S = 60.0
+# A silent truck's row shows 2 s of age within 3 s when HQ keeps up (the last message was up
+# to 1 s old) and the list repaints 3 times a second: more is HQ's intake lagging.
+FLEET_SILENCE_SHOWN_S = 3.5
 FLEET_HEADING = (
     "## 11. HQ's cost as the fleet grows (`make bench`; this part alone: `make bench-fleet`)"
 )
 # A load average over this many runnable tasks a core means the machine was shared.
 BUSY_LOAD_PER_CORE = 1.0
+
+
+def _worst_silence(silences: list[float | None]) -> str:
+    shown = [t for t in silences if t is not None]
+    return "never shown" if len(shown) < len(silences) else f"{max(shown):.1f} s"
 
 
 def _fleet_verdicts(results: Results) -> list[Verdict]:
@@ -752,6 +760,7 @@ def _fleet_verdicts(results: Results) -> list[Verdict]:
     ratio = big["bytes_per_s"] / small["bytes_per_s"] if small["bytes_per_s"] else math.inf
     online = big["online_s"]
     load = f"load average {' / '.join(big['loadavg_all'])}"
+    silences = big.get("silence_shown_s", [])
     return [
         Verdict(
             f"fleet curve: HQ CPU, {size}",
@@ -771,6 +780,12 @@ def _fleet_verdicts(results: Results) -> list[Verdict]:
             + (f", {big['missed_keys']} missed" if big["missed_keys"] else ""),
             f"< {FLEET_KEY_P99_MS:g} ms",
             p99 < FLEET_KEY_P99_MS and not big["missed_keys"],
+        ),
+        Verdict(
+            f"fleet curve: HQ keeps up (a silent truck shown silent), {size}",
+            "-" if not silences else f"worst {_worst_silence(silences)} of {len(silences)}",
+            f"<= {FLEET_SILENCE_SHOWN_S:g} s",
+            bool(silences) and None not in silences and max(silences) <= FLEET_SILENCE_SHOWN_S,
         ),
         Verdict(
             f"fleet curve: will to offline mark, {size}",
@@ -812,11 +827,14 @@ def _fleet(results: Results) -> list[str]:
         "own (user + system, all threads) in % of one core, *bytes/s* what it wrote to the "
         "terminal, *peak RSS* its VmHWM at the end. *Key* = `j` pressed every 2 s, from the "
         "write to the terminal until the motion pane's title names the newly selected truck. "
-        "*Will to offline* = three trucks listed on screen killed at random moments of the "
-        "window (`kill ID` to mwm-sim: a reset, no DISCONNECT), from the will reaching an MQTT "
-        "client of the benchmark's own until HQ shows the truck offline (its row, or one more "
-        "offline in the status bar, whichever comes first). Load averages: 1, 5 and 15 "
-        "minutes, at the end of the window.",
+        "*Silence shown* = three trucks listed on screen fall silent at random moments of the "
+        "window (`quiet ID` to mwm-sim: no more fixes or motion, connections kept): seconds "
+        "until their row shows both ages at 2 s or more, 2-3 s when HQ keeps up with the "
+        "brokers, more by what its intake lags. *Will to offline* = each such truck then "
+        "killed (`kill ID`: a reset, no DISCONNECT), from its will reaching an MQTT client of "
+        "the benchmark's own until HQ shows it offline (its row, or one more offline in the "
+        "status bar, whichever comes first). Load averages: 1, 5 and 15 minutes, at the end "
+        "of the window.",
         "",
     ]
     if busiest > BUSY_LOAD_PER_CORE * cores or max(r["others_cores"] for r in runs) > 0.25:
@@ -829,20 +847,22 @@ def _fleet(results: Results) -> list[str]:
         ]
     out += [
         "| trucks | online on screen | HQ CPU, % of one core | HQ peak RSS | bytes/s | key p50 / "
-        "p99 (presses) | will to offline mark | mwm-sim READY after, CPU, threads | other "
-        "processes, cores | load average |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "p99 (presses) | silence shown | will to offline mark | mwm-sim READY after, CPU, "
+        "threads | other processes, cores | load average |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in runs:
         keys = run["key_ms"]
         online = "never" if run["online_s"] is None else f"{run['online_s']:.1f} s"
         wills = ", ".join(f"{w:.2f}" for w in run["will_to_offline_s"]) or "-"
+        silences = run.get("silence_shown_s", [])
+        silence = ", ".join("never" if t is None else f"{t:.1f}" for t in silences) or "-"
         out.append(
             f"| {run['trucks']:,} | {online} | {run['cpu_core_pct']:.1f} | "
             f"{run['peak_rss_mb']:.0f} MB | {run['bytes_per_s']:,} | "
             f"{percentile(keys, 0.5):.0f} / {percentile(keys, 0.99):.0f} ms ({len(keys)}"
             + (f", {run['missed_keys']} missed" if run["missed_keys"] else "")
-            + f") | {wills} s"
+            + f") | {silence} s | {wills} s"
             + (f" ({run['missed_offline']} never shown)" if run["missed_offline"] else "")
             + f" | {run['sim_ready_s']:.0f} s, {run['sim_cpu_core_pct']:.0f} %, "
             f"{run['sim_threads']} | {run['others_cores']:.2f} | "

@@ -50,7 +50,8 @@ class Hq:
     """Both links feeding one inbox; ``pump`` applies what arrived to the Fleet and keeps a log."""
 
     def __init__(self, stomp_url: str, mqtt_url: str, confirm_timeout: float = 10.0) -> None:
-        self.inbox = EventInbox()
+        # Room for the whole flood below: this HQ measures the links, not the coalescing.
+        self.inbox = EventInbox(capacity=100_000)
         self.fleet = Fleet(stale_after=60.0, offline_after=120.0)
         self.log: list[Event] = []
         fast = Backoff(initial=0.1, maximum=1.0)

@@ -28,6 +28,9 @@ _TelemetryKey = tuple[type, str]
 _RejectKey = tuple[LinkName, RejectReason]
 # Rejects queued one by one at most; past this they are only counted (the log shows a few a second).
 REJECT_CAPACITY = 1_000
+# Events queued before telemetry is coalesced: a second of 10,000 trucks on both links. A UI
+# that falls behind so shows each truck's latest fix and motion, not a backlog of older ones.
+CAPACITY = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class InboxStats:
 class EventInbox:
     """Thread-safe multi-producer, single-consumer event queue."""
 
-    def __init__(self, capacity: int = 100_000, reject_capacity: int = REJECT_CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY, reject_capacity: int = REJECT_CAPACITY) -> None:
         self._capacity = capacity
         self._reject_capacity = reject_capacity
         self._lock = threading.Lock()
