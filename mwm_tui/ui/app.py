@@ -58,7 +58,8 @@ from mwm_tui.ui.widgets.status_bar import StatusBar
 
 DRAIN_INTERVAL = 0.05
 DRAIN_BUDGET = 0.015
-DRAIN_BATCH = 2048
+# Events taken at once: the budget is checked between batches, so a batch is a few ms at most.
+DRAIN_BATCH = 512
 LIST_INTERVAL = 1 / 3
 # Rows are redrawn for new values once a second (ages tick each second; a truck heard at 1 Hz
 # has its row drawn once, not thrice); a new device or status shows at the next tick.
@@ -219,9 +220,12 @@ class MwmApp(DispatchActions, CopyActions):
         for stopper in stoppers:
             stopper.join(max(deadline - time.monotonic(), 0.0))
         # Outcomes that arrived before the links stopped are kept; the rest stay open.
-        for event in self.inbox.drain(DRAIN_BATCH):
-            if isinstance(event, OrderOutcome | AlertOutcome):
-                self.dispatcher.observe(event)
+        left = self.inbox.stats().pending  # a link that would not stop adds no more to look at
+        while left > 0 and (batch := self.inbox.drain(DRAIN_BATCH)):
+            left -= len(batch)
+            for event in batch:
+                if isinstance(event, OrderOutcome | AlertOutcome):
+                    self.dispatcher.observe(event)
         self.dispatcher.close()
 
     # ---- the data path: broker threads -> inbox -> this timer -> fleet -> dirty panes ------
