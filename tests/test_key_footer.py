@@ -71,10 +71,14 @@ def footer_row(app: App[None]) -> list[Segment]:
     return cells
 
 
-async def drawn_by(footer: type[Widget]) -> list[Segment]:
+async def drawn_by(footer: type[Widget], hovered: int | None = None) -> list[Segment]:
+    """The footer row of ``Keys`` with ``footer``, the mouse over column ``hovered`` if given."""
     app = Keys(footer)
     async with app.run_test(size=(90, 5)) as pilot:
         await pilot.pause(0.2)
+        if hovered is not None:
+            await pilot.hover(offset=(hovered, 4))
+            await pilot.pause(0.2)
         return footer_row(app)
 
 
@@ -87,6 +91,8 @@ async def test_the_line_reads_and_looks_as_textuals_footer_draws_it() -> None:
     greyed, plain = ours[text.index("Greyed")].style, ours[text.index("Quit")].style
     assert greyed and plain and greyed.color != plain.color  # dimmed, as Footer dims it
     assert ours == theirs
+    for hovered in (text.index("x Cut"), text.index("^p"), len(text) - 5):
+        assert await drawn_by(KeyFooter, hovered) == await drawn_by(Footer, hovered), hovered
 
 
 def make_app() -> MwmApp:
@@ -150,3 +156,5 @@ async def test_a_click_on_a_key_runs_it_and_on_a_greyed_key_does_nothing() -> No
         await pilot.click(KeyFooter, offset=(line.index("▏") - 2, 0))  # between keys and palette
         await pilot.pause(0.2)
         assert (keys.cuts, keys.bells) == (1, 1) and keys.is_running
+        await pilot.hover(KeyFooter, offset=(line.index("^p"), 0))
+        assert keys.query_one(KeyFooter).tooltip == "Open the command palette"

@@ -29,6 +29,7 @@ class FooterKey:
     shown: str
     description: str
     enabled: bool
+    tooltip: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,9 @@ class KeyFooter(Widget, can_focus=False):
     consecutive actions of one ``Binding.Group`` as their keys then the group's description;
     the command palette's key at the right end when the app has the palette.
     The line is worked out when the screen publishes ``bindings_updated_signal`` (not while
-    the app lacks focus, as Footer) and repainted only when what it shows changed.
-    Pressing the mouse on a key simulates that key; on a dimmed key it rings the bell.
+    the app lacks focus, as Footer) and repainted only when its keys changed (or the hover).
+    Pressing the mouse on a key simulates that key; on a dimmed key it rings the bell. The key
+    under the mouse is highlighted and shows its tooltip, as Footer's keys do.
     """
 
     ALLOW_SELECT = False
@@ -61,6 +63,7 @@ class KeyFooter(Widget, can_focus=False):
         "key-footer--key",
         "key-footer--description",
         "key-footer--divider",
+        "key-footer--hover",
     }
     DEFAULT_CSS = """
     KeyFooter {
@@ -80,16 +83,20 @@ class KeyFooter(Widget, can_focus=False):
         .key-footer--divider {
             color: $foreground 20%;
         }
+        .key-footer--hover {
+            background: $block-hover-background;
+        }
     }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.signature: Signature = ((), None)
-        self.renders = 0
+        self.renders = 0  # times the line was drawn
         # Each shown key's cells on the line, [start, end), from the last render.
         self._spans: list[tuple[int, int, FooterKey]] = []
         self._pending = False
+        self._hovered: int | None = None  # where the key under the mouse starts
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -112,6 +119,7 @@ class KeyFooter(Widget, can_focus=False):
         if signature == self.signature:
             return False
         self.signature = signature
+        self._hover(None)
         self.refresh()
         return True
 
@@ -124,21 +132,26 @@ class KeyFooter(Widget, can_focus=False):
             if binding.show:
                 first_of_action.setdefault(binding.action, (binding, enabled))
 
-        def key_of(binding: Binding, enabled: bool, description: str) -> FooterKey:
-            return FooterKey(binding.key, app.get_key_display(binding), description, enabled)
+        def key_of(binding: Binding, enabled: bool, description: str, tip: str) -> FooterKey:
+            shown = app.get_key_display(binding)
+            return FooterKey(binding.key, shown, description, enabled, tip)
 
         items: list[Item] = []
         for group, runs in groupby(first_of_action.values(), lambda shown: shown[0].group):
             run = list(runs)
             if group is not None and len(run) > 1:
-                keys = tuple(key_of(binding, enabled, "") for binding, enabled in run)
+                keys = tuple(
+                    key_of(binding, enabled, "", binding.tooltip or binding.description)
+                    for binding, enabled in run
+                )
                 items.append(KeyGroup(keys, group.description))
             else:
-                items.extend(key_of(b, enabled, b.description) for b, enabled in run)
+                items.extend(key_of(b, enabled, b.description, b.tooltip) for b, enabled in run)
         palette = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
             _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
-            palette = key_of(binding, enabled, binding.description)
+            tip = binding.tooltip or binding.description
+            palette = key_of(binding, enabled, binding.description, tip)
         return tuple(items), palette
 
     def render(self) -> Text:
@@ -172,22 +185,45 @@ class KeyFooter(Widget, can_focus=False):
             line.truncate(right_start, pad=True)
             line.append(DIVIDER, self.get_component_rich_style("key-footer--divider"))
             add(palette, key_text, description_text)
-            spans = [span for span in spans[:-1] if span[0] < right_start] + spans[-1:]
-        self._spans = [span for span in spans if span[0] < width]
+            # The divider is the palette key's left border: it hovers and clicks with it.
+            spans = [(start, min(end, right_start), key) for start, end, key in spans[:-1]]
+            spans.append((right_start, line.cell_len, palette))
+        self._spans = [(s, min(e, width), key) for s, e, key in spans if s < min(e, width)]
+        for start, end, _key in self._spans:
+            if start == self._hovered:
+                hover = self.get_component_rich_style("key-footer--hover")
+                line.stylize(Style(bgcolor=hover.bgcolor), start, end)
         return line
 
-    def key_at(self, x: int) -> FooterKey | None:
-        """The key drawn at column ``x`` of the line, if any."""
+    def key_at(self, x: int | None) -> tuple[int, FooterKey] | None:
+        """Where the key drawn at column ``x`` of the line starts, and the key; None if none."""
         for start, end, key in self._spans:
-            if start <= x < end:
-                return key
+            if x is not None and start <= x < end:
+                return start, key
         return None
 
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        key = self.key_at(event.x)
-        if key is None:
+    def _hover(self, x: int | None) -> None:
+        """Highlight the key at column ``x`` (None: no key) and take its tooltip."""
+        found = self.key_at(x)
+        start = None if found is None else found[0]
+        if start == self._hovered:
             return
-        if key.enabled:
-            self.app.simulate_key(key.key)
+        self._hovered = start
+        self.tooltip = found[1].tooltip or None if found is not None else None
+        self.styles.pointer = "default" if found is None else "pointer"
+        self.refresh()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._hover(event.x)
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._hover(None)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        found = self.key_at(event.x)
+        if found is None:
+            return
+        if found[1].enabled:
+            self.app.simulate_key(found[1].key)
         else:
             self.app.bell()
