@@ -13,7 +13,6 @@ from textual._compositor import LayoutUpdate
 from textual.color import Color
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import Footer
 
 from mwm_tui.adapters.demo import DemoFleet
 from mwm_tui.composition import create_app
@@ -32,6 +31,7 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.screens.colour import SWATCH, ColourList, swatch
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 from mwm_tui.ui.widgets.status_bar import RATE_WINDOW, StatusBar
 from tests.support.links import recording_links
 from tests.support.ui import driven, log_rewraps_every_entry, screen_text, wait_for
@@ -227,7 +227,7 @@ async def test_help_shows_how_to_close_it_in_its_footer() -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5.0, "help")
         await pilot.pause(0.2)
-        assert app.screen.query(Footer)
+        assert app.screen.query(KeyFooter)
         footer = screen_text(app).splitlines()[-1]
         assert "esc Close" in footer, footer
 

@@ -75,8 +75,8 @@ async def test_a_status_tick_and_a_list_row_render_their_panes_and_send_the_same
         assert update is not None and reference is not None
         assert update.render_segments(CONSOLE) == reference.render_segments(CONSOLE)
         assert {"status", "devices"} <= touched
-        assert not touched & {"map", "motion", "log", "composer", "Footer"}
-        assert {"map", "motion", "log", "Footer"} <= everything
+        assert not touched & {"map", "motion", "log", "composer", "KeyFooter"}
+        assert {"map", "motion", "log", "KeyFooter"} <= everything
 
 
 def test_installing_twice_wraps_once() -> None:

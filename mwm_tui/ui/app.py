@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from mwm_tui.adapters.base import AlertLink, OrderLink
 from mwm_tui.domain.events import (
@@ -52,6 +52,7 @@ from mwm_tui.ui.team_actions import TeamActions
 from mwm_tui.ui.widgets.composer import Composer, OrderInput
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.event_log import EventLog
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.status_bar import StatusBar
@@ -171,7 +172,7 @@ class MwmApp(DispatchActions, CopyActions):
                 yield self.position_map
                 yield self.motion_panel
                 yield self.event_log
-        yield Footer()
+        yield KeyFooter()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*readable_filters(list(super().get_line_filters())), *self._ascii_filter]

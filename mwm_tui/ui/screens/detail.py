@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from mwm_tui.domain.fleet import Fleet
 from mwm_tui.domain.freshness import SILENT_FOR
@@ -24,6 +24,7 @@ from mwm_tui.ui.format import STATUS_GLYPH, STATUS_STYLE
 from mwm_tui.ui.screens.help import HelpScreen
 from mwm_tui.ui.screens.once import OnceModal
 from mwm_tui.ui.widgets.composer import dispatch_line
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 
 
 class TruckKeys(Protocol):
@@ -91,7 +92,7 @@ class DeviceDetail(OnceModal[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
             yield self.body
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = Text(f"truck {literal(self.device_id, 48)}")

@@ -7,10 +7,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from mwm_tui.ui.keymap import KEYMAP, Scope
 from mwm_tui.ui.screens.once import OnceModal
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 
 _KEY_NAMES = {
     "question_mark": "?",
@@ -64,7 +65,7 @@ class HelpScreen(OnceModal[None]):
                     style="dim",
                 )
             )
-        yield Footer()
+        yield KeyFooter()
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

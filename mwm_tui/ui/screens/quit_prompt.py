@@ -9,9 +9,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from mwm_tui.ui.screens.once import OnceModal
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 
 
 class QuitPrompt(OnceModal[bool]):
@@ -31,7 +32,7 @@ class QuitPrompt(OnceModal[bool]):
             box.border_title = "quit?"
             yield Static(Text(self.question))
             yield Static(Text("q or Enter quits · Esc stays", style="bold"), id="quit-hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

@@ -19,10 +19,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from mwm_tui.domain.intent import Answer, Arming
 from mwm_tui.ui.screens.once import OnceModal
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 
 ResultT = TypeVar("ResultT")
 
@@ -62,7 +63,7 @@ class SendPrompt(OnceModal[ResultT | None], Generic[ResultT]):
             box.border_title = Text(self.title_text())  # not markup: the id is the network's
             yield from self.body()
             yield self.hint
-        yield Footer()
+        yield KeyFooter()
 
     def title_text(self) -> str:
         return f"send to {self.device_label}"

@@ -9,11 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from mwm_tui.domain.claims import NOTE_MAX
 from mwm_tui.ui.screens.once import OnceModal
 from mwm_tui.ui.screens.send_prompt import SendPrompt
+from mwm_tui.ui.widgets.key_footer import KeyFooter
 
 
 class SendAnyway(SendPrompt[bool]):
@@ -61,7 +62,7 @@ class NotePrompt(OnceModal[str | None]):
             box.border_title = Text(f"note on {self.device_label}")  # not markup: a network id
             yield Static(Text(f"every dashboard sees it; up to {NOTE_MAX} characters", "dim"))
             yield self.field
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.field.focus()
