@@ -189,14 +189,14 @@ class MwmApp(DispatchActions, CopyActions):
         self.motion_panel.border_title = "motion"
         self.event_log.border_title = "events"
         self.device_list.focus()
-        self.set_interval(DRAIN_INTERVAL, self._drain)
-        self.set_interval(LIST_INTERVAL, self._refresh_list)
-        self.set_interval(MAP_INTERVAL, self._refresh_map)
-        self.set_interval(MOTION_INTERVAL, self._refresh_motion)
-        self.set_interval(1.0, self._every_second)
+        self.set_interval(DRAIN_INTERVAL, self._drain, name="drain")
+        self.set_interval(LIST_INTERVAL, self._refresh_list, name="list")
+        self.set_interval(MAP_INTERVAL, self._refresh_map, name="map")
+        self.set_interval(MOTION_INTERVAL, self._refresh_motion, name="motion")
+        self.set_interval(1.0, self._every_second, name="every-second")
         if self._tune_gc:
             gc_policy.tune()
-            self.set_interval(gc_policy.FULL_COLLECTION_INTERVAL, gc_policy.collect_full)
+            self.set_interval(gc_policy.FULL_COLLECTION_INTERVAL, gc_policy.collect_full, name="gc")
         self.call_after_refresh(self._painted)
         taken_up = self.dispatcher.load()
         if taken_up:

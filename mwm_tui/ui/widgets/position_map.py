@@ -46,8 +46,10 @@ class PositionMap(PictureWidget, can_focus=True):
         # Which devices to show: None for all; the app points it at the list's filter.
         self.shown_ids: Callable[[], Collection[str] | None] = lambda: None
         self._shown_last: frozenset[str] | None = None
-        # Each device's label as drawn, made once per id (ids never change).
+        # Each device's label as drawn, made once per id (ids never change); drawing thread's.
         self._labels: dict[str, str] = {}
+        # Counts the dispatcher's moves of the map: a view drawn before one is not kept.
+        self._view_changes = 0
 
     @property
     def overlay(self) -> Overlay | None:
@@ -101,23 +103,27 @@ class PositionMap(PictureWidget, can_focus=True):
 
     def fit(self) -> None:
         """Fit the shown devices now, so a zoom right after it zooms the fitted view."""
+        self._view_changes += 1
         self.auto_fit = True
         self.follow = False
         self.view = self._fitted_view()
         self.redraw_soon()
 
     def zoom(self, factor: float) -> None:
+        self._view_changes += 1
         self.view = self._current_view().zoomed(factor)
         self.auto_fit = False
         self.redraw_soon()
 
     def toggle_follow(self) -> bool:
+        self._view_changes += 1
         self.follow = not self.follow
         self.redraw_soon()
         return self.follow
 
     def pan(self, direction: str) -> None:
         if self.view is not None:
+            self._view_changes += 1
             self.auto_fit = False
             self.follow = False
             self.view = self.view.panned(*_PAN[direction])
@@ -130,32 +136,36 @@ class PositionMap(PictureWidget, can_focus=True):
             return list(devices.values())
         return [devices[i] for i in shown if i in devices]
 
-    def _fitted_view(self) -> Viewport:
-        """The view that fits the shown devices; the current one when none has a position
-        (a filter that matches nothing leaves the map where it was)."""
+    def _fitted_view(self, devices: list[Device] | None = None) -> Viewport:
+        """The view that fits ``devices`` (the shown ones by default); the current one when
+        none has a position (a filter that matches nothing leaves the map where it was)."""
         points = [
             (device.position.lng, device.position.lat)
-            for device in self._shown_devices()
+            for device in (self._shown_devices() if devices is None else devices)
             if device.position is not None
         ]
         if not points and self.view is not None:
             return self.view
         return Viewport.fit(points)
 
-    def _current_view(self) -> Viewport:
-        if self.view is None:
-            self.view = self._fitted_view()
+    def _current_view(self, devices: list[Device] | None = None) -> Viewport:
+        """The view to draw now: the dispatcher's, refitted while auto-fit is on, centred on
+        the selected truck while following it. Reads the fleet, so also from the drawing
+        thread, on the list of ``devices`` taken for it."""
+        view = self.view
+        if view is None:
+            view = self._fitted_view(devices)
         elif self.auto_fit:
-            self.view = self.view.refit(self._fitted_view())
-        if self.follow and self.selected in self._fleet.devices:
-            position = self._fleet.devices[self.selected].position
-            if position is not None:
-                self.view = self.view.centred_on(position.lng, position.lat)
-        return self.view
+            view = view.refit(self._fitted_view(devices))
+        device = self._fleet.devices.get(self.selected) if self.selected is not None else None
+        if self.follow and device is not None and device.position is not None:
+            view = view.centred_on(device.position.lng, device.position.lat)
+        return view
 
     def redraw_if_dirty(self) -> None:
-        """Called by the app's map timer and after the dispatcher's own changes; the drawing
-        itself happens off the UI thread."""
+        """Called by the app's map timer and after the dispatcher's own changes. Here, on the
+        UI thread, only the list of shown devices is taken; the view, the markers and the
+        drawing are worked out on a thread of their own, at ten thousand trucks some 100 ms."""
         width, height = self.size.width, self.size.height
         shown = self.shown_ids()
         shown_now = None if shown is None else frozenset(shown)
@@ -165,52 +175,66 @@ class PositionMap(PictureWidget, can_focus=True):
         if not self.dirty or width < 4 or height < 2 or not self._drawing.acquire(blocking=False):
             return
         self.dirty = self._prompt = False
-        view = self._current_view()
+        devices = self._shown_devices()
+        selected = self.selected
+        device = self._fleet.devices.get(selected) if selected is not None else None
+        trail: list[tuple[float, float]] = []
+        if device is not None and (shown is None or selected in shown):
+            trail = [(lng, lat) for lat, lng in device.trail()]
+        ascii_only = bool(getattr(self.app, "ascii_only", False))
+        no_color = bool(self.app.no_color)
+        changes = self._view_changes
+        self.run_worker(
+            lambda: self._draw(
+                width,
+                height,
+                devices,
+                changes,
+                trail=trail,
+                ascii_only=ascii_only,
+                no_color=no_color,
+            ),
+            thread=True,
+            group="map-draw",
+        )
+
+    def _markers(self, devices: list[Device], view: Viewport) -> list[Marker]:
         west, east, south, north = view.lon_min, view.lon_max, view.lat_min, view.lat_max
         selected, labels = self.selected, self._labels
         markers = []
-        trail: list[tuple[float, float]] = []
-        for device in self._shown_devices():
-            device_id = device.device_id
-            if device_id == selected:
-                trail = [(lng, lat) for lat, lng in device.trail()]
+        for device in devices:
             position = device.position
             if position is None:
                 continue
             lon, lat = position.lng, position.lat
             if not (west <= lon <= east and south <= lat <= north):
                 continue
+            device_id = device.device_id
             label = labels.get(device_id)
             if label is None:
                 label = labels[device_id] = literal(device_id, 24)
             markers.append(Marker(label, lon, lat, device.status.value, device_id == selected))
-        ascii_only = bool(getattr(self.app, "ascii_only", False))
-        no_color = bool(self.app.no_color)
-        self.run_worker(
-            lambda: self._draw(
-                width, height, view, markers, trail=trail, ascii_only=ascii_only, no_color=no_color
-            ),
-            thread=True,
-            group="map-draw",
-        )
+        return markers
 
     def _draw(
         self,
         width: int,
         height: int,
-        view: Viewport,
-        markers: list[Marker],
+        devices: list[Device],
+        changes: int,
         *,
         trail: list[tuple[float, float]],
         ascii_only: bool,
         no_color: bool,
     ) -> None:
+        """On the drawing thread: the view, the markers in it, and the picture."""
         try:
+            view = self._current_view(devices)
             picture = render_map(
                 width,
                 height,
                 view,
-                markers,
+                self._markers(devices, view),
                 trail=trail,
                 ascii_only=ascii_only,
                 no_color=no_color,
@@ -219,9 +243,11 @@ class PositionMap(PictureWidget, can_focus=True):
         finally:
             self._drawing.release()
         with contextlib.suppress(RuntimeError):  # the app quit while this frame was drawn
-            self.app.call_from_thread(self._show, picture, view)
+            self.app.call_from_thread(self._show, picture, view, changes)
 
-    def _show(self, picture: Text, view: Viewport) -> None:
+    def _show(self, picture: Text, view: Viewport, changes: int) -> None:
+        if changes == self._view_changes:  # else the dispatcher moved the map meanwhile
+            self.view = view
         self._picture = picture
         self.drawn_view = view
         self.redraws += 1
