@@ -15,23 +15,29 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from mwm_tui.adapters.users_file import UsersFileError, load_users
+from mwm_tui.commands import serve
 from mwm_tui.commands.serve_login import Sessions
 from mwm_tui.commands.terminal import SEAT_NAME, SERVER_PID, seat_name
+from mwm_tui.config import Settings
 from mwm_tui.domain.passwords import parse_hash, valid_name
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, alive, mwm_tui_command
+from tests.support.cli import RunCli
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
+NO_CONFIG = {"MWM_CONFIG": os.devnull}
+
+
 def clean_environment(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = os.devnull
-    return env | extra
+    return env | NO_CONFIG | extra
 
 
 def add_user(users: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -108,7 +114,7 @@ def test_users_add_refuses_a_bad_name_or_password_in_one_line(
     ids=["no-colon", "name", "scheme", "small-n", "memory", "salt", "base64", "empty", "size"],
 )
 def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
-    tmp_path: Path, content: str, says: str
+    tmp_path: Path, content: str, says: str, cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = tmp_path / "users"
     users.write_text(content)
@@ -116,6 +122,29 @@ def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
         load_users(users)
     assert str(caught.value).startswith(f"users file {users}")
     assert says in str(caught.value)
+
+    # serve in this process: a file it took would fail here, before serve sets up its tabs.
+    real_load_login = serve.load_login
+
+    def load_login(settings: Settings) -> NoReturn:
+        real_load_login(settings)
+        pytest.fail(f"serve took the users file {content[:40]!r}")
+
+    monkeypatch.setattr(serve, "load_login", load_login)
+    for name in [name for name in os.environ if name.startswith("MWM_")]:
+        monkeypatch.delenv(name)
+    port = str(free_port())
+    result = cli("serve", "--demo", "--port", port, "--users", str(users), env=NO_CONFIG)
+    assert result.returncode == 2
+    assert result.stderr == f"mwm-tui serve: error: {caught.value}\n"
+
+
+def test_serve_ends_with_status_2_on_a_bad_users_file(tmp_path: Path) -> None:
+    """The test above as a shell sees it: a separate process, its status and one line."""
+    users = tmp_path / "users"
+    users.write_text("alice\n")
+    with pytest.raises(UsersFileError) as caught:
+        load_users(users)
     result = subprocess.run(
         mwm_tui_command("serve", "--demo", "--port", str(free_port()), "--users", str(users)),
         capture_output=True,
