@@ -104,10 +104,11 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """``cli(*args, env=...)``: `mwm-tui ARGS` in this process, its status and output."""
+    """``cli(*args, env=..., stdin=...)``: `mwm-tui ARGS` in this process, its status and
+    output."""
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Finished:
-        return run_main(capsys, monkeypatch, *args, env=env)
+    def run(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Finished:
+        return run_main(capsys, monkeypatch, *args, env=env, stdin=stdin)
 
     return run
 

@@ -32,12 +32,17 @@ from tests.support.cli import RunCli
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
-NO_CONFIG = {"MWM_CONFIG": os.devnull}
-
-
 def clean_environment(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    return env | NO_CONFIG | extra
+    return env | {"MWM_CONFIG": os.devnull} | extra
+
+
+@pytest.fixture
+def clean_cli(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """``cli`` with no MWM_ variable (and, as ``cli`` has it, no config file)."""
+    for name in [name for name in os.environ if name.startswith("MWM_")]:
+        monkeypatch.delenv(name)
+    return cli
 
 
 def add_user(users: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -90,9 +95,10 @@ def test_users_add_reads_the_password_from_stdin_and_writes_a_private_scrypt_lin
     ],
 )
 def test_users_add_refuses_a_bad_name_or_password_in_one_line(
-    tmp_path: Path, name: str, password: str, says: str
+    tmp_path: Path, name: str, password: str, says: str, clean_cli: RunCli
 ) -> None:
-    result = add_user(tmp_path / "users", name, password)
+    users = str(tmp_path / "users")
+    result = clean_cli("users", "add", name, "--users", users, stdin=password + "\n")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
     assert not (tmp_path / "users").exists()
@@ -114,7 +120,7 @@ def test_users_add_refuses_a_bad_name_or_password_in_one_line(
     ids=["no-colon", "name", "scheme", "small-n", "memory", "salt", "base64", "empty", "size"],
 )
 def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
-    tmp_path: Path, content: str, says: str, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, content: str, says: str, clean_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = tmp_path / "users"
     users.write_text(content)
@@ -131,10 +137,8 @@ def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
         pytest.fail(f"serve took the users file {content[:40]!r}")
 
     monkeypatch.setattr(serve, "load_login", load_login)
-    for name in [name for name in os.environ if name.startswith("MWM_")]:
-        monkeypatch.delenv(name)
     port = str(free_port())
-    result = cli("serve", "--demo", "--port", port, "--users", str(users), env=NO_CONFIG)
+    result = clean_cli("serve", "--demo", "--port", port, "--users", str(users))
     assert result.returncode == 2
     assert result.stderr == f"mwm-tui serve: error: {caught.value}\n"
 

@@ -6,6 +6,7 @@ terminal, signals, pipes, the installed scripts) start a real one instead.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -30,14 +31,17 @@ def run_main(
     monkeypatch: pytest.MonkeyPatch,
     *args: str,
     env: dict[str, str] | None = None,
+    stdin: str = "",
 ) -> Finished:
     """``mwm-tui ARGS`` in this process with ``env`` added to the environment, no user config
-    (unless ``env`` names one), help wrapped as in a pipe; exits are read as exit statuses."""
+    (unless ``env`` names one), help wrapped as in a pipe, ``stdin`` as standard input (not a
+    terminal); exits are read as exit statuses."""
     monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent")
     if "COLUMNS" not in os.environ:
         monkeypatch.setenv("COLUMNS", "80")  # what argparse wraps to when stdout is no terminal
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     capsys.readouterr()
     try:
         status = main(list(args))
