@@ -23,6 +23,7 @@ from tests.support.brokers import (
     MosquittoFactory,
     RabbitMQ,
 )
+from tests.support.cli import Finished, RunCli, run_main
 from tests.support.matrix import PAIR_NAMES, BrokerPair
 from tests.support.sim import Sim
 from tests.support.sshd import Sshd
@@ -99,6 +100,17 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "xdg-data"
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """``cli(*args, env=..., stdin=...)``: `mwm-tui ARGS` in this process, its status and
+    output."""
+
+    def run(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Finished:
+        return run_main(capsys, monkeypatch, *args, env=env, stdin=stdin)
+
+    return run
 
 
 # Real brokers. The session ones are shared by every test: never stop, kill or restart them;

@@ -18,23 +18,13 @@ from mwm_tui.cli import BROKEN_PIPE, main
 from mwm_tui.commands.completion import bash_script, command_options, fish_script, zsh_script
 from mwm_tui.commands.manual import man_page
 from mwm_tui.commands.registry import COMMANDS
+from tests.support.cli import RunCli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mwm_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env or (os.environ | {"XDG_CONFIG_HOME": "/nonexistent"}),
-        check=False,
-    )
-
-
-def test_the_top_level_help_lists_every_command_with_a_line_each() -> None:
-    shown = run_cli("--help").stdout
+def test_the_top_level_help_lists_every_command_with_a_line_each(cli: RunCli) -> None:
+    shown = cli("--help").stdout
     listed = shown.split("commands (")[1].split("\n\n")[0].splitlines()[1:]
     assert [line.split()[0] for line in listed] == ["(none)"] + [c.name for c in COMMANDS]
     assert {"history", "replay", "export", "serve", "config", "completion", "man"} <= {
@@ -68,26 +58,28 @@ def test_the_top_level_help_lists_every_command_with_a_line_each() -> None:
         ),
     ],
 )
-def test_a_mistake_gets_one_line_with_the_nearest_match(args: list[str], said: str) -> None:
-    result = run_cli(*args)
+def test_a_mistake_gets_one_line_with_the_nearest_match(
+    args: list[str], said: str, cli: RunCli
+) -> None:
+    result = cli(*args)
     assert result.returncode == 2
     assert result.stderr == said + "\n"
 
 
 def test_config_shows_each_setting_and_where_it_came_from_passwords_hidden(
-    tmp_path: Path,
+    tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text('stale_after = 20\nmqtt_password = "file-secret"\n')
     config.chmod(0o600)
-    env = os.environ | {
+    env = {
         "MWM_CONFIG": str(config),
         "MWM_STOMP_PASSWORD": "env-secret",
         "MWM_OFFLINE_AFTER": "200",
         "LANG": "C.UTF-8",
     }
-    env.pop("LC_ALL", None)
-    result = run_cli("config", "--devices", "7", env=env)
+    monkeypatch.delenv("LC_ALL", raising=False)
+    result = cli("config", "--devices", "7", env=env)
     assert result.returncode == 0, result.stderr
     assert "secret" not in result.stdout
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]}
@@ -100,7 +92,7 @@ def test_config_shows_each_setting_and_where_it_came_from_passwords_hidden(
     assert rows["client_id"] == ["-", "default"]
     assert result.stdout.splitlines()[0] == f"config file: {config} (found)"
     env["LANG"] = "C"
-    plain = run_cli("config", env=env).stdout
+    plain = cli("config", env=env).stdout
     assert re.search(r"^ascii\s+true\s+locale \(not UTF-8\)$", plain, re.MULTILINE)
 
 
@@ -115,9 +107,9 @@ def _bash_completes(script: Path, *words: str) -> list[str]:
     return done.stdout.split()
 
 
-def test_bash_completion_offers_commands_options_and_choices(tmp_path: Path) -> None:
+def test_bash_completion_offers_commands_options_and_choices(tmp_path: Path, cli: RunCli) -> None:
     script = tmp_path / "mwm-tui.bash"
-    result = run_cli("completion", "bash")
+    result = cli("completion", "bash")
     assert result.returncode == 0
     script.write_text(result.stdout)
     assert _bash_completes(script, "mwm-tui", "his") == ["history"]
@@ -145,9 +137,9 @@ def test_every_script_names_every_command_and_option_of_the_parsers() -> None:
     subprocess.run(["bash", "-n"], input=bash_script(commands), text=True, check=True)
 
 
-def test_the_shipped_man_page_is_the_one_the_parsers_make() -> None:
+def test_the_shipped_man_page_is_the_one_the_parsers_make(cli: RunCli) -> None:
     shipped = (ROOT / "docs" / "mwm-tui.1").read_text(encoding="utf-8")
-    made = run_cli("man")
+    made = cli("man")
     assert made.returncode == 0
     assert made.stdout == man_page()
     assert shipped == made.stdout, "regenerate it: .venv/bin/mwm-tui man > docs/mwm-tui.1"

@@ -15,6 +15,7 @@ from mwm_tui.commands.options import settings_from
 from mwm_tui.commands.terminal import NO_TERMINAL, has_terminal
 from mwm_tui.config import ConfigError, Settings, config_path, load_settings
 from mwm_tui.domain.targets import TargetError, TlsOptions
+from tests.support.cli import RunCli
 
 
 def write_config(tmp_path: Path, text: str) -> dict[str, str]:
@@ -82,24 +83,12 @@ def test_password_in_a_url_is_refused() -> None:
         settings_from(["--stomp", "stomp://hq:pw@broker:61613"])
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"XDG_CONFIG_HOME": "/nonexistent"}
-    return subprocess.run(
-        [sys.executable, "-m", "mwm_tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-
-
-def test_help_and_version_read_well() -> None:
-    shown = run_cli("--help")
+def test_help_and_version_read_well(cli: RunCli) -> None:
+    shown = cli("--help")
     assert shown.returncode == 0
     for words in ("--stomp URL", "--mqtt URL", "--demo", "MWM_STOMP_PASSWORD", "config.toml"):
         assert words in shown.stdout
-    version = run_cli("--version")
+    version = cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("mwm-tui ")
 
 
@@ -112,8 +101,10 @@ def test_help_and_version_read_well() -> None:
         ["--devices", "0"],
     ],
 )
-def test_bad_command_lines_get_one_clear_line_and_no_traceback(args: list[str]) -> None:
-    result = run_cli(*args)
+def test_bad_command_lines_get_one_clear_line_and_no_traceback(
+    args: list[str], cli: RunCli
+) -> None:
+    result = cli(*args)
     assert result.returncode == 2
     assert result.stderr.startswith("mwm-tui: error: ")
     assert "Traceback" not in result.stderr
@@ -175,7 +166,7 @@ def test_missing_tls_file_is_one_line_at_startup(
     assert capsys.readouterr().err == f"mwm-tui: error: cafile {missing}: no such file\n"
 
 
-def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path, cli: RunCli) -> None:
     assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)}).max_devices == 10_000
     from_file = write_config(tmp_path / "f", "max-devices = 500\n")
     assert load_settings({}, from_file).max_devices == 500
@@ -183,7 +174,7 @@ def test_max_devices_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
     assert settings_from(["--max-devices", "50"]).max_devices == 50
     with pytest.raises(ConfigError, match="max-devices"):
         load_settings({"max_devices": 0}, {"XDG_CONFIG_HOME": str(tmp_path)})
-    assert "--max-devices" in run_cli("--help").stdout
+    assert "--max-devices" in cli("--help").stdout
 
 
 @pytest.mark.parametrize(
@@ -209,14 +200,14 @@ def test_ascii_is_chosen_when_the_locale_is_not_utf8(
     assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)} | locale).ascii is ascii_only
 
 
-def test_ascii_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+def test_ascii_comes_from_flag_variable_and_file(tmp_path: Path, cli: RunCli) -> None:
     utf8 = {"LANG": "C.UTF-8"}
     assert load_settings({}, {"XDG_CONFIG_HOME": str(tmp_path)} | utf8).ascii is False
     assert load_settings({}, write_config(tmp_path / "f", "ascii = true\n") | utf8).ascii is True
     environ = {"XDG_CONFIG_HOME": str(tmp_path), "MWM_ASCII": "yes"} | utf8
     assert load_settings({}, environ).ascii is True
     assert settings_from(["--ascii"]).ascii is True
-    assert "--ascii" in run_cli("--help").stdout
+    assert "--ascii" in cli("--help").stdout
 
 
 def test_without_a_terminal_it_says_so_in_one_line_and_exits_at_once() -> None:
@@ -261,7 +252,7 @@ def test_a_textual_driver_in_the_environment_runs_without_a_terminal(tmp_path: P
 
 
 def test_stomp_vhost_comes_from_flag_variable_and_file_and_reaches_the_stomp_targets(
-    tmp_path: Path,
+    tmp_path: Path, cli: RunCli
 ) -> None:
     environ = {"XDG_CONFIG_HOME": str(tmp_path)}
     assert [t.vhost for t in load_settings({}, environ).stomp_targets()] == ["/"]
@@ -273,7 +264,7 @@ def test_stomp_vhost_comes_from_flag_variable_and_file_and_reaches_the_stomp_tar
     for bad in ("", "a\nb"):
         with pytest.raises(TargetError, match="virtual host"):
             load_settings({"stomp_vhost": bad}, environ).stomp_targets()
-    assert "--stomp-vhost NAME" in run_cli("--help").stdout
+    assert "--stomp-vhost NAME" in cli("--help").stdout
 
 
 def test_mwm_config_naming_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
@@ -319,13 +310,13 @@ def test_a_wrong_type_in_the_config_file_names_the_file_and_the_key(
     assert str(raised.value).endswith(f"must be {wanted}")
 
 
-def test_screenshot_dir_comes_from_flag_variable_and_file(tmp_path: Path) -> None:
+def test_screenshot_dir_comes_from_flag_variable_and_file(tmp_path: Path, cli: RunCli) -> None:
     environ = write_config(tmp_path / "f", 'screenshot-dir = "/srv/shots"\n')
     assert load_settings({}, environ).screenshot_dir == "/srv/shots"
     environ |= {"MWM_SCREENSHOT_DIR": "/tmp/shots"}
     assert load_settings({}, environ).screenshot_dir == "/tmp/shots"
     assert settings_from(["--screenshot-dir", "here"]).screenshot_dir == "here"
-    assert "--screenshot-dir" in run_cli("--help").stdout
+    assert "--screenshot-dir" in cli("--help").stdout
 
 
 def test_mwm_sim_has_a_version() -> None:

@@ -1,4 +1,5 @@
-"""100,000 generated hostile payloads and ids through the decoders, the fleet and the screen.
+"""20,000 generated hostile payloads and ids through the decoders and the fleet (100,000 in the
+slow run), the first 10,000 of them also through the app's inbox and the screen.
 
 A seeded generator for speed: every message must become exactly one event, every reject be
 counted exactly once (in the fleet and through the app's inbox), and nothing from the network
@@ -37,7 +38,11 @@ from mwm_tui.ui.screens import DeviceDetail
 from tests.support.links import recording_links
 from tests.support.ui import driven, list_text, log_text, screen_text, wait_for
 
-MESSAGES = 100_000
+# Past the first 10,000 the fleet is full and every kind of message has come many times over.
+MESSAGES = 20_000
+SLOW_MESSAGES = 100_000
+# Through the app: enough to fill the fleet and reach every reject reason (asserted below).
+APP_MESSAGES = 10_000
 SEED = 2026
 CAP = 1_000
 HOSTILE_IDS = [
@@ -166,12 +171,12 @@ def message(rng: random.Random, device_id: str) -> Event:
     return mqtt_event(ids.WILL_TOPIC, body_for(rng, device_id), rng.random() < 0.1)
 
 
-def generated() -> Iterator[Event]:
+def generated(count: int) -> Iterator[Event]:
     rng = random.Random(SEED)
     # Every hostile id that can be decoded is known first, so the screen has them to show.
     for device_id in HOSTILE_IDS:
         yield mqtt_event(f"/mwm/{device_id}/motion", struct.pack(">ddd", 0.1, 0.2, 0.3))
-    for _ in range(MESSAGES - len(HOSTILE_IDS)):
+    for _ in range(count - len(HOSTILE_IDS)):
         yield message(rng, random_id(rng))
 
 
@@ -238,11 +243,9 @@ def check_event(event: Event) -> None:
 Corpus = tuple[list[Event], Expected]
 
 
-@pytest.fixture(scope="module")
-def corpus() -> Corpus:
-    """The generated messages, each checked, and what the fleet must count of them; made once
-    for both tests (the events are frozen, ``Expected`` is only read)."""
-    events = list(generated())
+def make_corpus(count: int) -> Corpus:
+    """``count`` generated messages, each checked, and what the fleet must count of them."""
+    events = list(generated(count))
     expected = Expected(CAP)
     for event in events:
         check_event(event)
@@ -250,27 +253,49 @@ def corpus() -> Corpus:
     return events, expected
 
 
-def test_every_generated_message_is_one_event_and_every_reject_is_counted_once(
-    corpus: Corpus,
-) -> None:
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    """The generated messages, made once for both tests (the events are frozen, ``Expected`` is
+    only read)."""
+    return make_corpus(MESSAGES)
+
+
+def fleet_counts_each_once(corpus: Corpus, count: int) -> None:
     events, expected = corpus
-    assert len(events) == MESSAGES
+    assert len(events) == count
     fleet = Fleet(clock=lambda: 0.0, max_devices=CAP)
     fleet.apply_all(events)
     assert fleet.rejected == expected.rejected
     assert fleet.rejects_by_reason == expected.reasons
     assert fleet.accepted == expected.accepted
-    assert sum(fleet.rejected.values()) + sum(fleet.accepted.values()) == MESSAGES
+    assert sum(fleet.rejected.values()) + sum(fleet.accepted.values()) == count
     # The generator reaches every way of being refused, and the cap.
     # Malformed frames are refused before decoding: tests/test_stomp_frames.py covers them.
     assert set(fleet.rejects_by_reason) == set(RejectReason) - {RejectReason.MALFORMED_FRAME}
     assert len(fleet.devices) == CAP
 
 
+def test_every_generated_message_is_one_event_and_every_reject_is_counted_once(
+    corpus: Corpus,
+) -> None:
+    fleet_counts_each_once(corpus, MESSAGES)
+
+
+@pytest.mark.slow
+def test_every_one_of_100_000_messages_is_one_event_and_every_reject_is_counted_once() -> None:
+    fleet_counts_each_once(make_corpus(SLOW_MESSAGES), SLOW_MESSAGES)
+
+
 async def test_hostile_events_through_the_app_render_as_plain_text_and_count_once(
     tmp_path: Path, corpus: Corpus
 ) -> None:
-    events, expected = corpus
+    events = corpus[0][:APP_MESSAGES]
+    expected = Expected(CAP)
+    for event in events:
+        expected.see(event)
+    # The prefix holds every way of being refused, and fills the fleet.
+    assert set(expected.reasons) == set(RejectReason) - {RejectReason.MALFORMED_FRAME}
+    assert len(expected.known) == CAP
     settings = Settings(max_devices=CAP, data_dir=str(tmp_path))
     app = create_app(settings, links=recording_links, tune_gc=False)
     async with driven(app, size=(160, 50)) as pilot:

@@ -15,23 +15,34 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from mwm_tui.adapters.users_file import UsersFileError, load_users
+from mwm_tui.commands import serve
 from mwm_tui.commands.serve_login import Sessions
 from mwm_tui.commands.terminal import SEAT_NAME, SERVER_PID, seat_name
+from mwm_tui.config import Settings
 from mwm_tui.domain.passwords import parse_hash, valid_name
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, alive, mwm_tui_command
+from tests.support.cli import RunCli
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MWM_")}
-    env["MWM_CONFIG"] = os.devnull
-    return env | extra
+    return env | {"MWM_CONFIG": os.devnull} | extra
+
+
+@pytest.fixture
+def clean_cli(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """``cli`` with no MWM_ variable (and, as ``cli`` has it, no config file)."""
+    for name in [name for name in os.environ if name.startswith("MWM_")]:
+        monkeypatch.delenv(name)
+    return cli
 
 
 def add_user(users: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -84,9 +95,10 @@ def test_users_add_reads_the_password_from_stdin_and_writes_a_private_scrypt_lin
     ],
 )
 def test_users_add_refuses_a_bad_name_or_password_in_one_line(
-    tmp_path: Path, name: str, password: str, says: str
+    tmp_path: Path, name: str, password: str, says: str, clean_cli: RunCli
 ) -> None:
-    result = add_user(tmp_path / "users", name, password)
+    users = str(tmp_path / "users")
+    result = clean_cli("users", "add", name, "--users", users, stdin=password + "\n")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
     assert not (tmp_path / "users").exists()
@@ -108,7 +120,7 @@ def test_users_add_refuses_a_bad_name_or_password_in_one_line(
     ids=["no-colon", "name", "scheme", "small-n", "memory", "salt", "base64", "empty", "size"],
 )
 def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
-    tmp_path: Path, content: str, says: str
+    tmp_path: Path, content: str, says: str, clean_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = tmp_path / "users"
     users.write_text(content)
@@ -116,6 +128,27 @@ def test_a_bad_users_file_is_one_error_line_naming_the_file_and_line(
         load_users(users)
     assert str(caught.value).startswith(f"users file {users}")
     assert says in str(caught.value)
+
+    # serve in this process: a file it took would fail here, before serve sets up its tabs.
+    real_load_login = serve.load_login
+
+    def load_login(settings: Settings) -> NoReturn:
+        real_load_login(settings)
+        pytest.fail(f"serve took the users file {content[:40]!r}")
+
+    monkeypatch.setattr(serve, "load_login", load_login)
+    port = str(free_port())
+    result = clean_cli("serve", "--demo", "--port", port, "--users", str(users))
+    assert result.returncode == 2
+    assert result.stderr == f"mwm-tui serve: error: {caught.value}\n"
+
+
+def test_serve_ends_with_status_2_on_a_bad_users_file(tmp_path: Path) -> None:
+    """The test above as a shell sees it: a separate process, its status and one line."""
+    users = tmp_path / "users"
+    users.write_text("alice\n")
+    with pytest.raises(UsersFileError) as caught:
+        load_users(users)
     result = subprocess.run(
         mwm_tui_command("serve", "--demo", "--port", str(free_port()), "--users", str(users)),
         capture_output=True,

@@ -3,7 +3,10 @@ over the header block, kept here as the reference."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -38,11 +41,28 @@ def outcome(unescape: object, value: str) -> tuple[str, str]:
         return "error", str(error)
 
 
-# Backslashes, the escape letters and their look-alikes, NUL and a little else, densely mixed.
-header_text = st.text(alphabet=st.sampled_from(list("\\\\\\cnrtC:\n\r\x00aé")), max_size=24)
+Piece = TypeVar("Piece", str, bytes)
 
 
-@settings(max_examples=3000, deadline=None)
+def every_sequence(pieces: Sequence[Piece], longest: int) -> Iterator[tuple[Piece, ...]]:
+    """Every sequence of up to ``longest`` pieces, each piece anywhere, repeats included."""
+    for length in range(longest + 1):
+        yield from itertools.product(pieces, repeat=length)
+
+
+# Backslashes, the escape letters and their look-alikes, NUL and a little else.
+HEADER_CHARS = "\\cnrtC:\n\r\x00aé"
+# The same, densely mixed and longer: a backslash is three times as likely as another char.
+header_text = st.text(alphabet=st.sampled_from(list("\\\\" + HEADER_CHARS)), max_size=24)
+
+
+def test_unescape_is_the_regex_reading_for_every_short_header() -> None:
+    for pieces in every_sequence(HEADER_CHARS, 4):
+        value = "".join(pieces)
+        assert outcome(_unescape, value) == outcome(reference_unescape, value), repr(value)
+
+
+@settings(max_examples=500, deadline=None)
 @given(header_text)
 def test_unescape_is_the_regex_reading(value: str) -> None:
     assert outcome(_unescape, value) == outcome(reference_unescape, value)
@@ -74,13 +94,19 @@ def reference_problem(preamble: bytes) -> str | None:
     return None if bad is None else f"control character 0x{bad.group(0)[0]:02X} in the headers"
 
 
-@settings(max_examples=3000, deadline=None)
+# Plain bytes, a separator, the line ends, controls the check must name, and a UTF-8 letter.
+PREAMBLE_PIECES = [b"a", b":", b"\n", b"\r", b"\x7f", b"\x00", b"\t", b"\x1f", b"\xc3\xa9"]
+
+
+def test_preamble_check_is_the_regex_reading_for_every_short_block() -> None:
+    for pieces in every_sequence(PREAMBLE_PIECES, 5):
+        preamble = b"".join(pieces)
+        assert FrameReader._preamble_problem(preamble) == reference_problem(preamble), preamble
+
+
+@settings(max_examples=500, deadline=None)
 @given(
-    st.binary(max_size=40)
-    | st.lists(
-        st.sampled_from([b"a", b":", b"\n", b"\r", b"\x7f", b"\x00", b"\t", b"\x1f", b"\xc3\xa9"]),
-        max_size=30,
-    ).map(b"".join)
+    st.binary(max_size=40) | st.lists(st.sampled_from(PREAMBLE_PIECES), max_size=30).map(b"".join)
 )
 def test_preamble_check_is_the_regex_reading(preamble: bytes) -> None:
     assert FrameReader._preamble_problem(preamble) == reference_problem(preamble)
