@@ -10,7 +10,8 @@ TEST_TIMEOUT ?= 120
 # Twice the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU
 # (3 processes kept the cores half idle; 5 made Pilot tests starve each other).
 TEST_WORKERS ?= 4
-CHECK_WORKERS ?= 6
+# Five a core: the check's tests wait on app timers more than they use the CPU (6 took 73 s).
+CHECK_WORKERS ?= 10
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow and not system
 PYTEST_ARGS ?=

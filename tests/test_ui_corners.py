@@ -251,6 +251,7 @@ async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> Non
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 20, 10.0, "the fleet")
         for device_id in app.device_list.row_ids:
             app.device_list.select(device_id)
+            app.position_map.redraw_soon()  # this test is about the labels, not the map's timer
 
             def drawn(device_id: str = device_id) -> bool:
                 plain = app.position_map.render().plain
