@@ -41,7 +41,7 @@ def assert_all_gone(server: ServeProcess) -> None:
     assert status == 0, f"mwm-tui serve exited with {status}: {server.output}"
     assert not alive(server.proc.pid)
     assert server.seen, "no tab process was ever seen"
-    left = [pid for pid in server.seen if alive(pid)]
+    left = server.left_running()
     assert not left, f"processes of the server left after it stopped: {left}"
     assert "Traceback" not in server.output, server.output
 

@@ -224,7 +224,9 @@ class Dashboard:
     def close(self) -> None:
         """End the dashboard and runuser by pid (tmux's hangup stops at runuser), then tmux."""
         try:
-            runuser = int(self.tmux.pane("pane_pid"))
+            # A dead pane's pid may belong to another process by now: pids are reused.
+            live = self.tmux.pane("pane_dead") != "1"
+            runuser = int(self.tmux.pane("pane_pid")) if live else 0
         except (subprocess.SubprocessError, OSError, ValueError):
             runuser = 0  # no session: nothing was started
         if runuser:

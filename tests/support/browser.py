@@ -87,6 +87,16 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def started_at(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``, field 22); None
+    when there is no such process. With a pid, it names one process: pids are reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[19])
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Pids whose command line contains ``text`` (a test's own temporary path)."""
     pids = []
@@ -133,7 +143,8 @@ class ServeProcess:
             stderr=self._stderr,
             env=env,
         )
-        self.seen: set[int] = set()  # every process the server started, as last looked at
+        # Every process the server started, as last looked at: pid and start time.
+        self.seen: dict[int, int] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -165,8 +176,15 @@ class ServeProcess:
     def children(self) -> set[int]:
         """The processes below the server now; also remembered for the check at stop."""
         found = descendants(self.proc.pid)
-        self.seen |= found
+        for pid in found - self.seen.keys():
+            start = started_at(pid)
+            if start is not None:
+                self.seen[pid] = start
         return found
+
+    def left_running(self) -> list[int]:
+        """The processes the server started that still run (not others that took their pids)."""
+        return [pid for pid, start in self.seen.items() if alive(pid) and started_at(pid) == start]
 
     def tabs(self) -> list[int]:
         """The dashboards the server runs now, one per open tab."""
@@ -200,10 +218,9 @@ class ServeProcess:
                 self.proc.kill()
                 return self.proc.wait()
         finally:
-            for pid in self.seen:
-                if alive(pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+            for pid in self.left_running():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self._stdout.close()
             self._stderr.close()
 
