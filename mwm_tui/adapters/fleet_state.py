@@ -100,7 +100,11 @@ def save_fleet_state(store: Store, states: Sequence[LastKnown]) -> None:
     if not states:
         return
     with store.writing() as db:
-        db.executemany(_UPSERT, [_row(state) for state in states])
+        _upsert(db, states)
+
+
+def _upsert(db: sqlite3.Connection, states: Sequence[LastKnown]) -> None:
+    db.executemany(_UPSERT, [_row(state) for state in states])
 
 
 def load_fleet_state(store: Store, limit: int) -> list[LastKnown]:
@@ -225,7 +229,7 @@ def _write(
         if connection is None:
             connection = connect(path)
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(_UPSERT, [_row(state) for state in states])
+        _upsert(connection, states)
         connection.execute("COMMIT")
     except sqlite3.Error as error:
         if connection is not None and connection.in_transaction:
