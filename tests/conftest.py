@@ -69,6 +69,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """One full collection at the end, then freeze what is left: pytest's own five collections
+    for unraisable exceptions then find only what that one freed (0.2-0.5 s a test process)."""
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def stays_in_its_groups(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test outside a group may not start that group's programs: it would pass only where
