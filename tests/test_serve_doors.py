@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, mwm_tui_command
+from tests.support.cli import RunCli
 from tests.support.netns import NetNamespace
 
 
@@ -28,17 +29,10 @@ def netns() -> NetNamespace:
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> Path:
+def users(tmp_path: Path, cli: RunCli) -> Path:
     path = tmp_path / "users"
-    subprocess.run(
-        mwm_tui_command("users", "add", "alice", "--users", str(path)),
-        input="correct horse\n",
-        capture_output=True,
-        text=True,
-        env=clean_environment(),
-        timeout=30,
-        check=True,
-    )
+    added = cli("users", "add", "alice", "--users", str(path), stdin="correct horse\n")
+    assert added.returncode == 0, added
     return path
 
 

@@ -161,9 +161,10 @@ def test_serve_ends_with_status_2_on_a_bad_users_file(tmp_path: Path) -> None:
     assert result.stderr == f"mwm-tui serve: error: {caught.value}\n"
 
 
-def test_a_second_line_for_a_name_is_refused(tmp_path: Path) -> None:
+def test_a_second_line_for_a_name_is_refused(tmp_path: Path, clean_cli: RunCli) -> None:
     users = tmp_path / "users"
-    assert add_user(users, "alice", "password one").returncode == 0
+    added = clean_cli("users", "add", "alice", "--users", str(users), stdin="password one\n")
+    assert added.returncode == 0, added
     line = users.read_text()
     users.write_text(line + line)
     with pytest.raises(UsersFileError, match="line 2: alice is already on an earlier line"):
@@ -246,10 +247,11 @@ def websocket_status(port: int, cookie: str | None) -> tuple[int, socket.socket]
 
 
 def test_a_browser_logs_in_before_any_dashboard_runs_and_wrong_passwords_are_slowed(
-    tmp_path: Path,
+    tmp_path: Path, clean_cli: RunCli
 ) -> None:
     users = tmp_path / "users"
-    assert add_user(users, "alice", "correct horse").returncode == 0
+    added = clean_cli("users", "add", "alice", "--users", str(users), stdin="correct horse\n")
+    assert added.returncode == 0, added
     port = free_port()
     arguments = ("--demo", "--devices", "2", "--users", str(users), "--max-seats", "1")
     with ServeProcess(tmp_path / "serve", port, *arguments, env=clean_environment()) as server:
