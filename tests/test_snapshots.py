@@ -74,6 +74,9 @@ async def settled(pilot: Pilot[None]) -> None:
     assert isinstance(app, MwmApp)
     await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the first map")
     await pilot.press("j")
+    chosen = app.device_list.selected
+    await wait_for(pilot, lambda: app.position_map.selected == chosen, 5.0, "j on the map")
+    app.position_map.redraw_soon()  # not on the map's timer: the picture is the same
     await wait_for(pilot, lambda: app.position_map.redraws >= 2, 5.0, "the map redrawn")
     # The status bar counts the fleet on its one-second tick.
     counted = len(FLEET)

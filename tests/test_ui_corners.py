@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,10 @@ def stands_alone(label: str | None, device_id: str) -> bool:
     return label == device_id or (label.endswith("…") and device_id.startswith(label[:-1]))
 
 
+def on_the_map(app: MwmApp, device_id: str) -> bool:
+    return app.position_map.selected == device_id
+
+
 async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> None:
     """The demo's fleet around Paris: each truck in turn is selected, its label read whole."""
     app = create_app(Settings(demo=True), tune_gc=False)
@@ -251,6 +256,7 @@ async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> Non
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 20, 10.0, "the fleet")
         for device_id in app.device_list.row_ids:
             app.device_list.select(device_id)
+            await wait_for(pilot, partial(on_the_map, app, device_id), 5.0, "the map")
             app.position_map.redraw_soon()  # this test is about the labels, not the map's timer
 
             def drawn(device_id: str = device_id) -> bool:

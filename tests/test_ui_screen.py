@@ -342,13 +342,16 @@ async def test_screenshot_to_a_missing_directory_says_why_in_one_line(tmp_path: 
 
 
 async def test_a_status_bar_tick_that_changes_nothing_repaints_nothing() -> None:
-    app = make_app()
+    clock = Clock()
+    app = make_app(Fleet(clock=clock))
     async with driven(app) as pilot:
         for name in LinkName:
             app.inbox.put(LinkStateChanged(name, LinkState.UP, f"{name}://a"))
         app.inbox.put(LocationReceived(Position("truck-1", 48.85, 2.35)))
         await wait_for(pilot, lambda: app.status_bar.counts[DeviceStatus.ONLINE] == 1, 5, "1 on")
-        await pilot.pause(RATE_WINDOW + 1)  # the one message's rate has gone to 0/s
+        clock.now += RATE_WINDOW + 1  # the one message's rate goes to 0/s at the next tick
+        rates = app.status_bar.rates
+        await wait_for(pilot, lambda: not any(rates.values()), 5, "a tick that finds 0/s")
         repaints = 0
         repaint = app.status_bar.refresh
 
