@@ -222,9 +222,11 @@ async def test_a_shift_replays_with_pause_step_speed_and_jumps(tmp_path: Path) -
 
         await pilot.press("left_square_bracket")
         assert app.player.clock.speed == 30
+        await pilot.press("right_square_bracket")
+        assert app.player.clock.speed == 60
 
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.player.clock() > START + 130, 10, "playing at x30")
+        await wait_for(pilot, lambda: app.player.clock() > START + 130, 10, "playing at x60")
         await wait_for(pilot, lambda: status(app, "rp-c") is DeviceStatus.STALE, 10, "rp-c stale")
         await pilot.press("space")
         assert app.player.clock.paused and "PAUSED" in bar_text(app)

@@ -98,7 +98,8 @@ class NetNamespace:
 
     def refuses(self, port: int, host: str) -> bool:
         """True if nothing listens on ``host``:``port`` inside the namespace."""
-        return self._probe("connect", [host, port]) != 0
+        answer: int = self._probe("connect", [host, port])
+        return answer != 0
 
     def _probe(self, kind: str, arguments: list[object]) -> Any:
         """The prober's answer to one probe; its error output if it died of it."""
