@@ -10,8 +10,9 @@ TEST_TIMEOUT ?= 120
 # Twice the 2 cores: most tests wait on brokers, timers and subprocesses, not on the CPU
 # (3 processes kept the cores half idle; 5 made Pilot tests starve each other).
 TEST_WORKERS ?= 4
-# Five a core: the check's tests wait on app timers more than they use the CPU (6 took 73 s).
-CHECK_WORKERS ?= 10
+# Four a core: the check's tests wait on app timers more than they use the CPU. Measured: 7 took
+# 64 s, 8 and 9 took 59-60 s, 10 used 10 s more CPU (each process collects for 1.6 s) for no gain.
+CHECK_WORKERS ?= 8
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow and not system
 PYTEST_ARGS ?=
