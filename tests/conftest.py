@@ -58,6 +58,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # A young collection after this many new objects, as the dashboard has it (ui/gc_policy.py).
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
+# Importing and collecting the tests make objects that live as long as the process: no
+# collection looks for garbage among them until collection is done (0.1 s a test process).
+gc.disable()
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Collect garbage as the dashboard does: what imports and collection made is frozen, and
@@ -65,6 +69,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     cost each test process a quarter of its CPU in full collections. These stay automatic."""
     gc.collect()
     gc.freeze()
+    gc.enable()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
