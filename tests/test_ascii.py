@@ -18,7 +18,7 @@ from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.format import STATUS_GLYPH
 from mwm_tui.ui.glyphs import SYMBOLS, AsciiFilter, ascii_key, to_ascii
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen
-from tests.support.ui import driven, list_text, screen_text, wait_for
+from tests.support.ui import driven, list_text, screen_text, type_text, wait_for
 
 
 def test_each_state_has_its_own_ascii_mark() -> None:
@@ -110,7 +110,8 @@ async def test_demo_screen_is_ascii_only_with_every_screen_open(size: tuple[int,
         await pilot.press("s")  # a toast: "Sorted by ..."
         await wait_for(pilot, lambda: "Sorted by" in screen_text(app), 3.0, "the toast")
         assert not not_ascii(screen_text(app)), screen_text(app)
-        await pilot.press("ctrl+p", *"zoom")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "zoom")
         await wait_for(pilot, lambda: "Zoom the map in" in screen_text(app), 3.0, "the palette")
         assert not not_ascii(screen_text(app)), screen_text(app)
         await pilot.press("escape")

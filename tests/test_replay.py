@@ -43,7 +43,7 @@ from mwm_tui.domain.fleet import DeviceStatus, Fleet
 from mwm_tui.ui.replay import REFUSED, ReplayApp
 from mwm_tui.ui.screens import HelpScreen, help_table
 from mwm_tui.ui.widgets.replay_bar import ReplayBar, replay_stamp
-from tests.support.ui import driven, list_text, screen_text, wait_for
+from tests.support.ui import driven, list_text, screen_text, type_text, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC).timestamp()
@@ -196,7 +196,8 @@ async def test_a_shift_replays_with_pause_step_speed_and_jumps(tmp_path: Path) -
         assert list(app.fleet.devices) == ["rp-a"]
 
         await pilot.press("J")
-        await pilot.press(*"+300s", "enter")
+        await type_text(pilot, "+300s")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.fleet.devices) == 3, 5, "the jump to 5:00")
         assert app.player.clock() == START + 300
         assert status(app, "rp-a") is DeviceStatus.ONLINE
@@ -207,7 +208,8 @@ async def test_a_shift_replays_with_pause_step_speed_and_jumps(tmp_path: Path) -
         assert fix is not None and fix.lat == pytest.approx(48.80 + 300 * 1e-4)
 
         await pilot.press("J")
-        await pilot.press(*"-299s", "enter")
+        await type_text(pilot, "-299s")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.player.clock() == START + 1, 5, "the jump back")
         assert sorted(app.fleet.devices) == ["rp-a", "rp-b"], "rp-c was not heard of yet"
         assert status(app, "rp-a") is DeviceStatus.ONLINE
@@ -232,7 +234,8 @@ async def test_a_shift_replays_with_pause_step_speed_and_jumps(tmp_path: Path) -
         assert app.player.clock.paused and "PAUSED" in bar_text(app)
 
         await pilot.press("J")
-        await pilot.press(*time.strftime("%H:%M:%S", time.localtime(START + 450)), "enter")
+        await type_text(pilot, time.strftime("%H:%M:%S", time.localtime(START + 450)))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.player.clock() == START + 450, 5, "a clock-time jump")
         assert status(app, "rp-b") is DeviceStatus.OFFLINE, "its will at 7:01"
         retold = [e for e in app.event_log.entries if "HQ sent order" in e]
@@ -287,7 +290,8 @@ async def test_replay_keys_are_in_the_help_and_only_active_in_a_replay(tmp_path:
         await pilot.press("escape")
         assert app.check_action("replay_pause", ()) is True
         assert not app.player.clock.paused
-        await pilot.press("ctrl+p", *"pause")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "pause")
         await wait_for(pilot, lambda: "Pause or resume the" in screen_text(app), 5, "the palette")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.player.clock.paused, 5, "paused from the palette")
@@ -336,7 +340,8 @@ async def test_a_replay_in_ascii_draws_ascii_only_jump_screen_included(tmp_path:
         assert " REPLAY  2026-11-30 " in screen and "* online  rp-b" in screen, screen
         await pilot.press("J")
         await wait_for(pilot, lambda: "+- jump to -" in screen_text(app), 5, "the jump screen")
-        await pilot.press(*"+5x", "enter")
+        await type_text(pilot, "+5x")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "is not +90s" in screen_text(app), 5, "the problem shown")
         screen = screen_text(app)
         assert screen.isascii(), screen

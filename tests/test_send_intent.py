@@ -27,7 +27,7 @@ from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.position_map import PositionMap
 from tests.support.clock import FakeClock
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import driven, screen_text, send_from_prompt, wait_for
+from tests.support.ui import driven, key_of, screen_text, send_from_prompt, type_text, wait_for
 
 # Two paragraphs a dispatcher might type believing a text field has the keys. It holds the
 # keys that open the composer (o), the alert prompt (a), the filter (/), the help (?), details
@@ -41,16 +41,6 @@ PROSE = (
 # The same hazards, short enough to type key by key: o then text and Enter, a blank line, a
 # line ending in "a" then Enter, the filter and the help.
 SHORT_PROSE = "Go to Orly, not Rungis.\n\nAny news? Call Sara\nA6/A10 is icy!\n"
-KEY_NAMES = {
-    "\n": "enter",
-    " ": "space",
-    ",": "comma",
-    ".": "full_stop",
-    "?": "question_mark",
-    "!": "exclamation_mark",
-    "/": "slash",
-    ":": "colon",
-}
 TYPING_GAP = 0.12
 
 
@@ -74,8 +64,7 @@ def feed(app: MwmApp, *device_ids: str) -> None:
 async def type_burst(pilot: Pilot[None], app: MwmApp, text: str = PROSE) -> None:
     """``text`` arriving at once, as a paste or a stalled SSH link delivers it."""
     for character in text:
-        key = KEY_NAMES.get(character, character)
-        assert key.isalnum() or key != character, f"name the key for {character!r}"
+        key = key_of(character)
         app.post_message(events.Key(key, None if key == "enter" else character))
     # The app takes its messages in order: once this callback ran, every key was dispatched.
     handled = asyncio.Event()
@@ -89,7 +78,7 @@ async def type_slowly(pilot: Pilot[None], clock: FakeClock, text: str = PROSE) -
     """``text`` key by key, each the gap of a fast typist after the one before."""
     for character in text:
         clock.advance(TYPING_GAP)
-        await pilot.press(KEY_NAMES.get(character, character))
+        await pilot.press(key_of(character))
 
 
 async def main_list(pilot: Pilot[None], app: MwmApp) -> None:
@@ -132,7 +121,9 @@ async def alert_prompt(pilot: Pilot[None], app: MwmApp) -> None:
 
 
 async def order_prompt(pilot: Pilot[None], app: MwmApp) -> None:
-    await pilot.press("o", *"Turn left", "enter")
+    await pilot.press("o")
+    await type_text(pilot, "Turn left")
+    await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the order review")
 
 
@@ -189,7 +180,9 @@ async def test_an_order_leaves_only_from_a_review_that_names_the_truck_and_the_t
     async with driven(app, (120, 40)) as pilot:
         feed(app, "truck-01", "truck-02")
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 2, 5, "two trucks")
-        await pilot.press("j", "o", *"Go to Orly, not Rungis", "enter")
+        await pilot.press("j", "o")
+        await type_text(pilot, "Go to Orly, not Rungis")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the review")
         shown = screen_text(app)
         assert "send this order to truck-02?" in shown and "Go to Orly, not Rungis" in shown
@@ -213,7 +206,9 @@ async def test_esc_or_a_typed_key_closes_the_review_and_keeps_the_draft() -> Non
     async with driven(app, (120, 40), notifications=True) as pilot:
         feed(app, "truck-01")
         await wait_for(pilot, lambda: app.device_list.selected == "truck-01", 5, "a truck")
-        await pilot.press("o", *"Call HQ", "enter")
+        await pilot.press("o")
+        await type_text(pilot, "Call HQ")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the review")
         clock.advance(ARM_DELAY)
         await pilot.press("escape")
@@ -233,7 +228,9 @@ async def test_a_draft_stays_with_the_truck_it_was_written_for() -> None:
     async with driven(app, (120, 40)) as pilot:
         feed(app, "truck-01", "truck-02", "truck-03")
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 3, 5, "three trucks")
-        await pilot.press("o", *"Turn left", "escape", "j", "j", "o")
+        await pilot.press("o")
+        await type_text(pilot, "Turn left")
+        await pilot.press("escape", "j", "j", "o")
         assert app.device_list.selected == "truck-03"
         assert app.composer.order_input.value == ""
         assert "order to truck-03" in screen_text(app)
@@ -252,7 +249,7 @@ async def test_a_draft_stays_with_the_truck_it_was_written_for() -> None:
 
 async def composer_names_its_truck_with_a_draft(pilot: Pilot[None], app: MwmApp) -> None:
     """With the composer focused: a draft typed, the composer still names its truck."""
-    await pilot.press(*"Turn left")
+    await type_text(pilot, "Turn left")
     await pilot.pause(0.1)
     shown = screen_text(app)
     assert "order to truck-01" in shown and "Turn left" in shown

@@ -34,6 +34,7 @@ from tests.support.ui import (
     screen_dump,
     screen_text,
     send_from_prompt,
+    type_text,
     wait_for,
 )
 
@@ -59,7 +60,9 @@ async def order_to_truck_07(pilot: Pilot[None], app: MwmApp, text: str) -> None:
     """truck-07 is heard of and selected, and ``text`` sent to it from the review."""
     app.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
     await wait_for(pilot, lambda: app.device_list.selected == "truck-07", 5, "a truck")
-    await pilot.press("o", *text, "enter")
+    await pilot.press("o")
+    await type_text(pilot, text)
+    await pilot.press("enter")
     await send_from_prompt(pilot, app)
 
 
@@ -74,7 +77,9 @@ async def test_an_order_from_one_dashboard_shows_in_the_other_with_its_sender(
         await wait_for(pilot2, lambda: "the team's outbox is sent by d1's" in log_text(d2), 5, "")
         d2.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
         await wait_for(pilot2, lambda: d2.device_list.selected == "truck-07", 5, "a truck")
-        await pilot2.press("o", *"go to Orly, not Rungis", "enter")
+        await pilot2.press("o")
+        await type_text(pilot2, "go to Orly, not Rungis")
+        await pilot2.press("enter")
         await send_from_prompt(pilot2, d2)
         typed_at = time.monotonic()
         line = "d2: order to truck-07 (go to Orly, not Rungis)"
@@ -220,7 +225,9 @@ async def test_an_order_to_a_truck_another_claims_asks_once_and_esc_sends_nothin
         await both_know_truck_07(pilot1, d1, pilot2, d2)
         await pilot1.press("c")
         await wait_for(pilot2, lambda: d2.dispatcher.team.whose("truck-07") == "d1", 5, "claim")
-        await pilot2.press("o", *"go to Orly, not Rungis", "enter")
+        await pilot2.press("o")
+        await type_text(pilot2, "go to Orly, not Rungis")
+        await pilot2.press("enter")
         await wait_for(pilot2, lambda: isinstance(d2.screen, SendAnyway), 5, "the question")
         assert "truck-07 is d1's: send anyway?" in screen_text(d2), screen_dump(d2)
         await pilot2.press("escape")
@@ -260,7 +267,8 @@ async def test_a_note_shows_in_the_other_dashboards_detail_and_the_history(
         assert "claimed by nobody" in screen_text(d1)
         await pilot2.press("n")
         await wait_for(pilot2, lambda: isinstance(d2.screen, NotePrompt), 5, "the note prompt")
-        await pilot2.press(*"gate 4 closed, use gate 6", "enter")
+        await type_text(pilot2, "gate 4 closed, use gate 6")
+        await pilot2.press("enter")
         line = "d2's note on truck-07: gate 4 closed, use gate 6"
         await wait_for(pilot2, lambda: line in log_text(d2), 5, "the note in d2's log")
         await wait_for(pilot1, lambda: line in screen_text(d1), 5, "the note in d1's details")

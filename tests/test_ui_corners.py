@@ -23,7 +23,15 @@ from mwm_tui.ui.screens import DeviceDetail
 from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.list_columns import COLUMNS
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import driven, list_text, log_text, screen_text, send_from_prompt, wait_for
+from tests.support.ui import (
+    driven,
+    list_text,
+    log_text,
+    screen_text,
+    send_from_prompt,
+    type_text,
+    wait_for,
+)
 
 # Past the live log's 40 characters, short enough for one line of the details at 160 columns.
 LONG_ORDER = "unload at gate 7 then go to the north depot for the night"
@@ -59,7 +67,9 @@ async def test_orders_are_whole_in_the_details_and_the_history(
     app = make_app()
     async with driven(app, (160, 50)) as pilot:
         await fleet_of(pilot, app, "AAA")
-        await pilot.press("o", *LONG_ORDER, "enter")
+        await pilot.press("o")
+        await type_text(pilot, LONG_ORDER)
+        await pilot.press("enter")
         await send_from_prompt(pilot, app)
         stomp = app.stomp_link
         assert isinstance(stomp, RecordingLink)
@@ -112,7 +122,9 @@ async def test_esc_in_the_list_clears_a_kept_filter_and_no_match_says_so() -> No
     async with driven(app, (120, 40)) as pilot:
         await fleet_of(pilot, app, "alpha-1", "bravo-2", "alpha-3")
         await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the map")
-        await pilot.press("/", *"alpha", "enter")
+        await pilot.press("/")
+        await type_text(pilot, "alpha")
+        await pilot.press("enter")
         assert app.device_list.row_ids == ["alpha-1", "alpha-3"]
         assert "esc Show all" in screen_text(app).splitlines()[-1]
         await pilot.press("escape")
@@ -124,7 +136,9 @@ async def test_esc_in_the_list_clears_a_kept_filter_and_no_match_says_so() -> No
         await wait_for(pilot, lambda: "48.86°N" in screen_text(app), 5.0, "the map's ticks")
         view = app.position_map.view
         drawn = app.position_map.redraws
-        await pilot.press("/", *"zulu", "enter")
+        await pilot.press("/")
+        await type_text(pilot, "zulu")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.position_map.redraws > drawn, 5.0, "the map redrawn")
         shown = screen_text(app)
         assert "no truck matches “zulu”" in shown, shown

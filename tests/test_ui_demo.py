@@ -5,7 +5,7 @@ from __future__ import annotations
 from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.ui.widgets.status_bar import StatusBar
-from tests.support.ui import list_text, log_text, send_from_prompt, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, type_text, wait_for
 
 
 async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
@@ -18,7 +18,7 @@ async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
         selected = app.device_list.selected
         assert selected is not None
         await pilot.press("o")
-        await pilot.press(*"Where are you heading to?")
+        await type_text(pilot, "Where are you heading to?")
         await pilot.press("enter")
         await send_from_prompt(pilot, app)
         accepted = (

@@ -6,12 +6,13 @@ from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Motion, Position
 from mwm_tui.domain.events import LocationReceived, MotionReceived, WillReceived
+from mwm_tui.domain.fleet import DeviceStatus
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.widgets.composer import OrderInput
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import list_text, log_text, send_from_prompt, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, type_text, wait_for
 
 HOSTILE_MARKUP = "[red]x[/red]"
 HOSTILE_ESCAPE = "evil\x1b[2J"
@@ -56,7 +57,7 @@ async def test_order_from_composer_goes_to_the_selected_device_only() -> None:
         feed(app, "AAA", "BBB")
         await wait_for(pilot, lambda: "BBB" in list_text(app), 2.0, "two rows")
         await pilot.press("j", "o")
-        await pilot.press(*"qa? go north")  # letters that are keys elsewhere are text here
+        await type_text(pilot, "qa? go north")  # letters that are keys elsewhere are text here
         await pilot.press("enter")
         await send_from_prompt(pilot, app)
         await wait_for(pilot, lambda: bool(sent(app)), 2.0, "the order to be sent")
@@ -92,7 +93,7 @@ async def test_filter_keeps_matches_and_escape_clears_it() -> None:
         feed(app, "alpha-1", "bravo-2", "alpha-3")
         await wait_for(pilot, lambda: "alpha-3" in list_text(app), 2.0, "three rows")
         await pilot.press("j", "/")
-        await pilot.press(*"alpha")
+        await type_text(pilot, "alpha")
         await pilot.press("enter")
         assert app.device_list.row_ids == ["alpha-1", "alpha-3"]
         assert app.device_list.selected == "alpha-1"
@@ -101,8 +102,11 @@ async def test_filter_keeps_matches_and_escape_clears_it() -> None:
         assert len(app.device_list.row_ids) == 3
 
         app.inbox.put(WillReceived("bravo-2"))
+        bravo = app.fleet.devices["bravo-2"]
+        await wait_for(pilot, lambda: bravo.status is DeviceStatus.OFFLINE, 5.0, "its will")
         await pilot.press("/")
-        await pilot.press(*"offline", "enter")
+        await type_text(pilot, "offline")
+        await pilot.press("enter")
         assert app.device_list.row_ids == ["bravo-2"]
 
 
@@ -130,7 +134,9 @@ async def test_hostile_ids_render_literally_and_cannot_be_addressed() -> None:
         await pilot.press("a")
         await pilot.pause(0.2)
         assert sent(app) == []  # '/' in the id: refused before anything is sent
-        await pilot.press("o", *"x", "enter")
+        await pilot.press("o")
+        await type_text(pilot, "x")
+        await pilot.press("enter")
         await pilot.pause(0.2)
         assert sent(app) == []
         assert "evil\\x1b[2J" in log_text(app)

@@ -18,7 +18,7 @@ from mwm_tui.ui.app import MAP_INTERVAL, MwmApp
 from mwm_tui.ui.widgets.position_map import PositionMap
 from mwm_tui.ui.widgets.repaint import _cells
 from tests.support.links import recording_links
-from tests.support.ui import list_text, wait_for
+from tests.support.ui import list_text, type_text, wait_for
 
 PARIS_TRUCKS = [(f"paris-{n}", 48.80 + n * 0.02, 2.25 + n * 0.03) for n in range(6)]
 BERLIN_TRUCK = ("berlin-1", 52.52, 13.40)
@@ -141,7 +141,9 @@ async def test_list_filter_shows_only_the_matching_trucks_on_the_map() -> None:
             3.0,
             "a map fitted to all seven",
         )
-        await pilot.press("/", *"paris", "enter")
+        await pilot.press("/")
+        await type_text(pilot, "paris")
+        await pilot.press("enter")
         await wait_for(
             pilot,
             lambda: not app.position_map._current_view().contains(13.40, 52.52),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
@@ -9,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from rich.console import Console
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -45,6 +47,43 @@ async def driven(
             yield pilot
         finally:
             app.exit()
+
+
+# The key a terminal names for each character that is not a letter or a digit.
+KEY_NAMES = {
+    "\n": "enter",
+    " ": "space",
+    ",": "comma",
+    ".": "full_stop",
+    "?": "question_mark",
+    "!": "exclamation_mark",
+    "/": "slash",
+    ":": "colon",
+    "-": "minus",
+    "+": "plus",
+    "'": "apostrophe",
+}
+
+
+def key_of(character: str) -> str:
+    """The key a terminal sends for ``character``, as Textual names it (KEY_NAMES)."""
+    key = KEY_NAMES.get(character, character)
+    assert key.isalnum() or key != character, f"name the key for {character!r}"
+    return key
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    """``text`` as a terminal delivers typing that comes faster than the screen redraws: a key
+    event a character, then one wait until the app and its screen have taken them all.
+    ``pilot.press`` waits for the app to go idle after every key (some 90 ms each here)."""
+    app = pilot.app
+    for character in text:
+        key = key_of(character)
+        app.post_message(events.Key(key, None if key == "enter" else character))
+    handled = asyncio.Event()
+    app.call_later(handled.set)  # the app takes its messages in order
+    await asyncio.wait_for(handled.wait(), 30)
+    await pilot.pause()  # and the widgets it forwarded them to
 
 
 async def send_from_prompt(pilot: Pilot[None], app: MwmApp, timeout: float = 5.0) -> None:
