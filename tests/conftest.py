@@ -126,6 +126,14 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return run
 
 
+@pytest.fixture
+def clean_cli(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """``cli`` with no MWM_ variable (and, as ``cli`` has it, no config file)."""
+    for name in [name for name in os.environ if name.startswith("MWM_")]:
+        monkeypatch.delenv(name)
+    return cli
+
+
 # Real brokers. The session ones are shared by every test: never stop, kill or restart them;
 # ask fresh_mosquitto() / fresh_activemq() / own_brokers() for a broker of your own instead.
 # Under pytest-xdist each worker has session brokers of its own (own ports and work dirs).

@@ -27,6 +27,7 @@ from mwm_tui.commands.terminal import in_browser
 from mwm_tui.config import ConfigError, Settings, load_settings
 from tests.support.brokers import free_port
 from tests.support.browser import ServeProcess, alive, mwm_tui_command
+from tests.support.cli import RunCli
 
 
 def run_serve(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -44,10 +45,10 @@ def run_serve(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[st
 
 
 def test_a_host_other_machines_reach_is_refused_in_one_line_without_public(
-    tmp_path: Path,
+    clean_cli: RunCli,
 ) -> None:
     port = free_port()
-    result = run_serve(tmp_path, "--host", "0.0.0.0", "--port", str(port), "--demo")
+    result = clean_cli("serve", "--host", "0.0.0.0", "--port", str(port), "--demo")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr
@@ -67,8 +68,8 @@ def test_a_host_other_machines_reach_is_refused_in_one_line_without_public(
         (["--record", "shift.jsonl"], "--record is for one dashboard"),
     ],
 )
-def test_a_bad_host_or_port_is_one_line(tmp_path: Path, arguments: list[str], says: str) -> None:
-    result = run_serve(tmp_path, *arguments, "--demo")
+def test_a_bad_host_or_port_is_one_line(clean_cli: RunCli, arguments: list[str], says: str) -> None:
+    result = clean_cli("serve", *arguments, "--demo")
     assert result.returncode == 2
     assert says in result.stderr
     assert "Traceback" not in result.stderr

@@ -37,14 +37,6 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return env | {"MWM_CONFIG": os.devnull} | extra
 
 
-@pytest.fixture
-def clean_cli(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """``cli`` with no MWM_ variable (and, as ``cli`` has it, no config file)."""
-    for name in [name for name in os.environ if name.startswith("MWM_")]:
-        monkeypatch.delenv(name)
-    return cli
-
-
 def add_user(users: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
     """``mwm-tui users add`` with the password on standard input (not a terminal)."""
     return subprocess.run(
