@@ -309,7 +309,6 @@ class DashboardServer(Server):
         )
         if self.login is not None:
             app.add_routes(self.login.routes())
-        app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
         return app
 
@@ -325,7 +324,7 @@ class DashboardServer(Server):
             port=self.listener.port,
             handle_signals=False,
             loop=loop,
-            print=lambda *args: None,
+            print=self.say_listening,
         )
 
     async def on_shutdown(self, app: web.Application) -> None:
@@ -342,7 +341,9 @@ class DashboardServer(Server):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.1)  # the tabs' pipes see their end of file
 
-    async def on_startup(self, app: web.Application) -> None:
+    def say_listening(self, _aiohttp_banner: str) -> None:
+        """Called by aiohttp once the socket listens, not before: whoever waits on these lines
+        (a script, a test) can connect as soon as they are printed."""
         login = "log in as a person of --users" if self.login else "no login"
         print(f"{PROG}: the dashboard is at {self.public_url} (each browser tab runs its own)")
         print(f"{PROG}: {self.max_seats} seats at most, {login}")
