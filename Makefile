@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 120
 # (3 processes kept the cores half idle; 5 made Pilot tests starve each other).
 TEST_WORKERS ?= 4
 # Four a core: the check's tests wait on app timers more than they use the CPU. Measured: 7 took
-# 64 s, 8 and 9 took 59-60 s, 10 used 10 s more CPU (each process collects for 1.6 s) for no gain.
+# 64 s, 8 and 9 took 59-60 s; 10 cost 10 s more CPU (each process collects for 1.6 s) for no gain.
 CHECK_WORKERS ?= 8
 # What `make check` leaves out: the tests that need what apt installs, and the long waits.
 CHECK_MARKERS := not brokers and not browser and not ssh and not e2e and not slow and not system
