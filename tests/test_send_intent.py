@@ -6,11 +6,9 @@ key the app takes moves it 120 ms on, however fast the test delivers the keys.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from textual import events
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 
@@ -63,13 +61,7 @@ def feed(app: MwmApp, *device_ids: str) -> None:
 
 async def type_burst(pilot: Pilot[None], app: MwmApp, text: str = PROSE) -> None:
     """``text`` arriving at once, as a paste or a stalled SSH link delivers it."""
-    for character in text:
-        key = key_of(character)
-        app.post_message(events.Key(key, None if key == "enter" else character))
-    # The app takes its messages in order: once this callback ran, every key was dispatched.
-    handled = asyncio.Event()
-    app.call_later(handled.set)
-    await asyncio.wait_for(handled.wait(), 30)
+    await type_text(pilot, text)
     await pilot.pause(0.3)  # and the screens they were forwarded to took them
     await wait_for(pilot, lambda: app.is_running, 1, "the app")
 
