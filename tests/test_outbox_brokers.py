@@ -247,9 +247,10 @@ async def test_an_absent_truck_is_told_apart_and_its_details_open_with_enter(
         app.device_list.select(away)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DeviceDetail), 5, "the details")
+        will = "online -> offline (last will)"
+        await wait_for(pilot, lambda: will in screen_text(app), 5, "the will in the details")
         shown = screen_text(app)
         assert f"truck {away}" in shown
-        assert "online -> offline (last will)" in shown
         assert "(Call HQ) accepted by the broker" in shown and "PUBACK" in shown
         assert "position fix" in shown and "no position yet" in shown
         assert "Close" in shown  # the footer names the key
