@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import ColourPicker, DeviceDetail, HelpScreen, OrderPrompt
-from tests.support.ui import driven, screen_text, type_text, wait_for
+from tests.support.ui import driven, screen_text, type_text, wait_for, write_order
 from tests.test_snapshots import settled, still_app
 from tests.test_ui_screen import rows
 
@@ -94,9 +94,7 @@ async def filter_field(pilot: Pilot[None], app: MwmApp) -> None:
 
 async def order_review(pilot: Pilot[None], app: MwmApp) -> None:
     await settled(pilot)
-    await pilot.press("o")
-    await type_text(pilot, "go north")
-    await pilot.press("enter")
+    await write_order(pilot, "go north")
     await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the review")
 
 

@@ -11,7 +11,7 @@ from mwm_tui.config import Settings
 from mwm_tui.domain.codecs import Position
 from mwm_tui.domain.events import LocationReceived
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import driven, log_text, screen_text, send_from_prompt, type_text, wait_for
+from tests.support.ui import driven, log_text, screen_text, send_from_prompt, wait_for, write_order
 
 
 def read_only_store(data_dir: Path) -> Store:
@@ -34,9 +34,7 @@ async def test_an_unwritable_outbox_shows_at_once_and_refuses_the_order(tmp_path
         assert "readonly database" in log_text(app)
         app.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
         await wait_for(pilot, lambda: app.device_list.selected == "truck-07", 5, "a truck")
-        await pilot.press("o")
-        await type_text(pilot, "Go to Orly")
-        await pilot.press("enter")
+        await write_order(pilot, "Go to Orly")
         await send_from_prompt(pilot, app)
         await wait_for(
             pilot, lambda: "the outbox cannot keep it" in log_text(app), 5, "the refusal"

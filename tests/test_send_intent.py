@@ -25,7 +25,15 @@ from mwm_tui.ui.widgets.event_log import EventLog
 from mwm_tui.ui.widgets.position_map import PositionMap
 from tests.support.clock import FakeClock
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import driven, key_of, screen_text, send_from_prompt, type_text, wait_for
+from tests.support.ui import (
+    driven,
+    key_of,
+    screen_text,
+    send_from_prompt,
+    type_text,
+    wait_for,
+    write_order,
+)
 
 # Two paragraphs a dispatcher might type believing a text field has the keys. It holds the
 # keys that open the composer (o), the alert prompt (a), the filter (/), the help (?), details
@@ -113,9 +121,7 @@ async def alert_prompt(pilot: Pilot[None], app: MwmApp) -> None:
 
 
 async def order_prompt(pilot: Pilot[None], app: MwmApp) -> None:
-    await pilot.press("o")
-    await type_text(pilot, "Turn left")
-    await pilot.press("enter")
+    await write_order(pilot, "Turn left")
     await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the order review")
 
 
@@ -198,9 +204,7 @@ async def test_esc_or_a_typed_key_closes_the_review_and_keeps_the_draft() -> Non
     async with driven(app, (120, 40), notifications=True) as pilot:
         feed(app, "truck-01")
         await wait_for(pilot, lambda: app.device_list.selected == "truck-01", 5, "a truck")
-        await pilot.press("o")
-        await type_text(pilot, "Call HQ")
-        await pilot.press("enter")
+        await write_order(pilot, "Call HQ")
         await wait_for(pilot, lambda: isinstance(app.screen, OrderPrompt), 5, "the review")
         clock.advance(ARM_DELAY)
         await pilot.press("escape")

@@ -26,7 +26,7 @@ from mwm_tui.ui.app import MwmApp
 from mwm_tui.ui.screens import ColourPicker
 from mwm_tui.ui.screens.send_prompt import HINT_INTERVAL
 from tests.support.links import recording_links
-from tests.support.ui import wait_for
+from tests.support.ui import draw_the_selection, wait_for
 from tests.support.wills import believe_will
 
 NOON = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC
@@ -74,9 +74,7 @@ async def settled(pilot: Pilot[None]) -> None:
     assert isinstance(app, MwmApp)
     await wait_for(pilot, lambda: app.position_map.redraws >= 1, 5.0, "the first map")
     await pilot.press("j")
-    chosen = app.device_list.selected
-    await wait_for(pilot, lambda: app.position_map.selected == chosen, 5.0, "j on the map")
-    app.position_map.redraw_soon()  # not on the map's timer: the picture is the same
+    await draw_the_selection(pilot, app)  # not on the map's timer: the picture is the same
     await wait_for(pilot, lambda: app.position_map.redraws >= 2, 5.0, "the map redrawn")
     # The status bar counts the fleet on its one-second tick.
     counted = len(FLEET)

@@ -36,6 +36,7 @@ from tests.support.ui import (
     send_from_prompt,
     type_text,
     wait_for,
+    write_order,
 )
 
 
@@ -60,9 +61,7 @@ async def order_to_truck_07(pilot: Pilot[None], app: MwmApp, text: str) -> None:
     """truck-07 is heard of and selected, and ``text`` sent to it from the review."""
     app.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
     await wait_for(pilot, lambda: app.device_list.selected == "truck-07", 5, "a truck")
-    await pilot.press("o")
-    await type_text(pilot, text)
-    await pilot.press("enter")
+    await write_order(pilot, text)
     await send_from_prompt(pilot, app)
 
 
@@ -77,9 +76,7 @@ async def test_an_order_from_one_dashboard_shows_in_the_other_with_its_sender(
         await wait_for(pilot2, lambda: "the team's outbox is sent by d1's" in log_text(d2), 5, "")
         d2.inbox.put(LocationReceived(Position("truck-07", 48.85, 2.35)))
         await wait_for(pilot2, lambda: d2.device_list.selected == "truck-07", 5, "a truck")
-        await pilot2.press("o")
-        await type_text(pilot2, "go to Orly, not Rungis")
-        await pilot2.press("enter")
+        await write_order(pilot2, "go to Orly, not Rungis")
         await send_from_prompt(pilot2, d2)
         typed_at = time.monotonic()
         line = "d2: order to truck-07 (go to Orly, not Rungis)"
@@ -225,9 +222,7 @@ async def test_an_order_to_a_truck_another_claims_asks_once_and_esc_sends_nothin
         await both_know_truck_07(pilot1, d1, pilot2, d2)
         await pilot1.press("c")
         await wait_for(pilot2, lambda: d2.dispatcher.team.whose("truck-07") == "d1", 5, "claim")
-        await pilot2.press("o")
-        await type_text(pilot2, "go to Orly, not Rungis")
-        await pilot2.press("enter")
+        await write_order(pilot2, "go to Orly, not Rungis")
         await wait_for(pilot2, lambda: isinstance(d2.screen, SendAnyway), 5, "the question")
         assert "truck-07 is d1's: send anyway?" in screen_text(d2), screen_dump(d2)
         await pilot2.press("escape")

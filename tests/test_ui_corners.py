@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from mwm_tui.ui.widgets.device_list import DeviceList
 from mwm_tui.ui.widgets.list_columns import COLUMNS
 from tests.support.links import RecordingLink, recording_links
 from tests.support.ui import (
+    draw_the_selection,
     driven,
     list_text,
     log_text,
@@ -31,6 +31,7 @@ from tests.support.ui import (
     send_from_prompt,
     type_text,
     wait_for,
+    write_order,
 )
 
 # Past the live log's 40 characters, short enough for one line of the details at 160 columns.
@@ -67,9 +68,7 @@ async def test_orders_are_whole_in_the_details_and_the_history(
     app = make_app()
     async with driven(app, (160, 50)) as pilot:
         await fleet_of(pilot, app, "AAA")
-        await pilot.press("o")
-        await type_text(pilot, LONG_ORDER)
-        await pilot.press("enter")
+        await write_order(pilot, LONG_ORDER)
         await send_from_prompt(pilot, app)
         stomp = app.stomp_link
         assert isinstance(stomp, RecordingLink)
@@ -259,10 +258,6 @@ def stands_alone(label: str | None, device_id: str) -> bool:
     return label == device_id or (label.endswith("…") and device_id.startswith(label[:-1]))
 
 
-def on_the_map(app: MwmApp, device_id: str) -> bool:
-    return app.position_map.selected == device_id
-
-
 async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> None:
     """The demo's fleet around Paris: each truck in turn is selected, its label read whole."""
     app = create_app(Settings(demo=True), tune_gc=False)
@@ -270,8 +265,7 @@ async def test_at_80x24_the_map_has_its_legend_and_labels_never_collide() -> Non
         await wait_for(pilot, lambda: len(app.device_list.row_ids) == 20, 10.0, "the fleet")
         for device_id in app.device_list.row_ids:
             app.device_list.select(device_id)
-            await wait_for(pilot, partial(on_the_map, app, device_id), 5.0, "the map")
-            app.position_map.redraw_soon()  # this test is about the labels, not the map's timer
+            await draw_the_selection(pilot, app)  # about the labels, not the map's timer
 
             def drawn(device_id: str = device_id) -> bool:
                 plain = app.position_map.render().plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mwm_tui.composition import create_app
 from mwm_tui.config import Settings
 from mwm_tui.ui.widgets.status_bar import StatusBar
-from tests.support.ui import list_text, log_text, send_from_prompt, type_text, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, wait_for, write_order
 
 
 async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
@@ -17,9 +17,7 @@ async def test_demo_fleet_appears_and_takes_orders_and_alerts() -> None:
 
         selected = app.device_list.selected
         assert selected is not None
-        await pilot.press("o")
-        await type_text(pilot, "Where are you heading to?")
-        await pilot.press("enter")
+        await write_order(pilot, "Where are you heading to?")
         await send_from_prompt(pilot, app)
         accepted = (
             f"order to {selected} (Where are you heading to?) accepted by the broker (receipt); "

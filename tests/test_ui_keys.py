@@ -12,7 +12,7 @@ from mwm_tui.ui.screens import ColourPicker, HelpScreen
 from mwm_tui.ui.widgets.composer import OrderInput
 from mwm_tui.ui.widgets.motion_panel import MotionPanel
 from tests.support.links import RecordingLink, recording_links
-from tests.support.ui import list_text, log_text, send_from_prompt, type_text, wait_for
+from tests.support.ui import list_text, log_text, send_from_prompt, type_text, wait_for, write_order
 
 HOSTILE_MARKUP = "[red]x[/red]"
 HOSTILE_ESCAPE = "evil\x1b[2J"
@@ -134,9 +134,7 @@ async def test_hostile_ids_render_literally_and_cannot_be_addressed() -> None:
         await pilot.press("a")
         await pilot.pause(0.2)
         assert sent(app) == []  # '/' in the id: refused before anything is sent
-        await pilot.press("o")
-        await type_text(pilot, "x")
-        await pilot.press("enter")
+        await write_order(pilot, "x")
         await pilot.pause(0.2)
         assert sent(app) == []
         assert "evil\\x1b[2J" in log_text(app)

@@ -86,6 +86,21 @@ async def type_text(pilot: Pilot[None], text: str) -> None:
     await pilot.pause()  # and the widgets it forwarded them to
 
 
+async def write_order(pilot: Pilot[None], text: str) -> None:
+    """``o``, the order's text as typed, then Enter: the order's review opens."""
+    await pilot.press("o")
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
+async def draw_the_selection(pilot: Pilot[None], app: MwmApp) -> None:
+    """Once the map has the list's selection, draw it now rather than on the map's timer."""
+    chosen = app.device_list.selected
+    map_ = app.position_map
+    await wait_for(pilot, lambda: map_.selected == chosen, 5.0, "the selection on the map")
+    map_.redraw_soon()
+
+
 async def send_from_prompt(pilot: Pilot[None], app: MwmApp, timeout: float = 5.0) -> None:
     """Wait for the order or alert prompt to be up and armed, as a reader would, then Enter."""
     await wait_for(
